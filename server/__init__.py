@@ -1,0 +1,1 @@
+"""peerrooms: moderated peer rooms and meetings for Intensive Outpatient Programs."""

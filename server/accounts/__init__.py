@@ -1,0 +1,1 @@
+"""People: invites, registration, sign-in, cohorts, graduation and who may enter which room."""

@@ -1,0 +1,139 @@
+"""Account tables and the validated inputs of the accounts endpoints."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import Field as InputField
+from pydantic import StringConstraints, field_validator
+from sqlalchemy import Column
+from sqlmodel import Field, SQLModel
+
+from server.kernel.db import UTCDateTime
+from server.kernel.validation import InputModel
+
+
+class Role(StrEnum):
+    PATIENT = "patient"
+    ALUMNI = "alumni"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+STAFF_ROLES = frozenset({Role.MODERATOR, Role.ADMIN})
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True, max_length=32)
+    display_name: str = Field(max_length=40)
+    role: str = Field(max_length=16)
+    password_hash: str
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    graduated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class Cohort(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=80)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class CohortMembership(SQLModel, table=True):
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    cohort_id: int = Field(foreign_key="cohort.id", primary_key=True, index=True)
+
+
+class Invite(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, index=True, max_length=64)
+    role: str = Field(max_length=16)
+    cohort_id: int | None = Field(default=None, foreign_key="cohort.id")
+    max_uses: int
+    uses: int = 0
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+# ----- inputs -----
+
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
+
+class RegisterIn(InputModel):
+    invite_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    username: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True)]
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    password: Annotated[str, StringConstraints(max_length=256)]
+
+    @field_validator("username")
+    @classmethod
+    def _username_shape(cls, value: str) -> str:
+        if not USERNAME_PATTERN.fullmatch(value):
+            raise ValueError(
+                "use 3 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
+        return value
+
+    @field_validator("display_name")
+    @classmethod
+    def _display_name_printable(cls, value: str) -> str:
+        if not value.isprintable():
+            raise ValueError("use printable characters only")
+        return value
+
+
+class LoginIn(InputModel):
+    username: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=64)]
+    password: Annotated[str, StringConstraints(max_length=256)]
+
+
+class CohortIn(InputModel):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+
+
+class InviteIn(InputModel):
+    role: Literal["patient", "alumni", "moderator", "admin"]
+    cohort_id: Annotated[int, InputField(gt=0)] | None = None
+    max_uses: Annotated[int, InputField(ge=1, le=500)] = 1
+    expires_in_hours: Annotated[float, InputField(gt=0, le=24 * 90)] | None = None
+
+
+def public_user(user: User) -> dict[str, Any]:
+    """A user as other people see it: the alias and role, never the login name."""
+    return {"id": user.id, "display_name": user.display_name, "role": user.role}
+
+
+def own_user(user: User, cohort_ids: list[int]) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "cohort_ids": cohort_ids,
+    }
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking, as the policy needs to know them: loaded fresh for each request."""
+
+    id: int
+    display_name: str
+    role: str
+    cohort_ids: frozenset[int]
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "display_name": self.display_name, "role": self.role}

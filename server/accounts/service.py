@@ -1,0 +1,255 @@
+"""Account decisions: who may register, sign in, invite, create cohorts and graduate whom."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from server.accounts import store
+from server.accounts.models import (
+    Actor,
+    Cohort,
+    CohortIn,
+    Invite,
+    InviteIn,
+    LoginIn,
+    RegisterIn,
+    Role,
+    User,
+    own_user,
+)
+from server.accounts.passwords import hash_password, verify_password
+from server.accounts.tokens import TokenIssuer
+from server.kernel.clock import Clock, iso_utc
+from server.kernel.db import SessionFactory
+from server.kernel.errors import AppError, forbidden, invalid, not_found, unauthorized
+from server.realtime.notices import Notifier
+
+# Called after a patient graduated, so live connections can be brought in line.
+GraduationListener = Callable[[Actor], Awaitable[None]]
+
+GRADUATED_TEXT = (
+    "Congratulations on graduating! Your group room is now closed to you, "
+    "and the alumni rooms are open."
+)
+
+
+def require_staff(actor: Actor) -> None:
+    if not actor.is_staff:
+        raise forbidden("Only moderators and admins can do this.")
+
+
+def cohort_json(cohort: Cohort) -> dict[str, Any]:
+    return {"id": cohort.id, "name": cohort.name}
+
+
+def invite_json(invite: Invite) -> dict[str, Any]:
+    return {
+        "code": invite.code,
+        "role": invite.role,
+        "cohort_id": invite.cohort_id,
+        "max_uses": invite.max_uses,
+        "uses": invite.uses,
+        "expires_at": iso_utc(invite.expires_at),
+    }
+
+
+@dataclass
+class AccountService:
+    sessions: SessionFactory
+    tokens: TokenIssuer
+    clock: Clock
+    password_min_length: int
+    invite_default_hours: float
+    notifier: Notifier
+    graduation_listeners: list[GraduationListener] = field(default_factory=list)
+
+    # ----- identity -----
+
+    async def actor_for_token(self, token: object) -> Actor:
+        user_id = self.tokens.user_id_from(token, self.clock.now())
+        actor = await self.load_actor(user_id)
+        if actor is None:
+            raise unauthorized("The account of this token no longer exists.")
+        return actor
+
+    async def load_actor(self, user_id: int) -> Actor | None:
+        async with self.sessions() as session:
+            return await store.load_actor(session, user_id)
+
+    async def me(self, actor: Actor) -> dict[str, Any]:
+        async with self.sessions() as session:
+            user = await store.get_user(session, actor.id)
+            if user is None:
+                raise unauthorized("The account of this token no longer exists.")
+            return own_user(user, await store.cohort_ids_of(session, actor.id))
+
+    async def register(self, data: RegisterIn) -> dict[str, Any]:
+        self._check_password(data.password, data.username)
+        password_hash = await hash_password(data.password)
+        now = self.clock.now()
+        async with self.sessions() as session:
+            invite = await store.get_invite(session, data.invite_code)
+            if invite is None or invite.id is None:
+                raise AppError("not_found", "invite_code: no invite has this code.")
+            if invite.expires_at <= now:
+                raise forbidden("invite_code: this invite has expired; ask for a new one.")
+            if invite.uses >= invite.max_uses:
+                raise forbidden("invite_code: this invite has been used up; ask for a new one.")
+            if await store.get_user_by_username(session, data.username) is not None:
+                raise AppError("conflict", "username: this username is taken; choose another.")
+            if not await store.consume_invite_use(session, invite.id, now):
+                raise forbidden("invite_code: this invite has just been used up or expired.")
+            user = User(
+                username=data.username,
+                display_name=data.display_name,
+                role=invite.role,
+                password_hash=password_hash,
+                created_at=now,
+            )
+            try:
+                await store.add_user(session, user, invite.cohort_id)
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()
+                raise AppError(
+                    "conflict", "username: this username is taken; choose another."
+                ) from None
+            return await self._signed_in(session, user)
+
+    async def login(self, data: LoginIn) -> dict[str, Any]:
+        async with self.sessions() as session:
+            user = await store.get_user_by_username(session, data.username)
+            stored_hash = user.password_hash if user is not None else None
+            if not await verify_password(stored_hash, data.password) or user is None:
+                raise unauthorized("The username or password is wrong.")
+            return await self._signed_in(session, user)
+
+    async def _signed_in(self, session: Any, user: User) -> dict[str, Any]:
+        assert user.id is not None  # noqa: S101 - set by the database on insert
+        token = self.tokens.issue(user.id, self.clock.now())
+        return {"token": token, "user": own_user(user, await store.cohort_ids_of(session, user.id))}
+
+    def _check_password(self, password: str, username: str) -> None:
+        if len(password) < self.password_min_length:
+            raise invalid(f"password: use at least {self.password_min_length} characters.")
+        if password.strip() == "" or len(set(password)) < 4:
+            raise invalid("password: too easy to guess; mix more different characters.")
+        if username and username in password.lower():
+            raise invalid("password: must not contain the username.")
+
+    # ----- cohorts and invites -----
+
+    async def create_cohort(self, actor: Actor, data: CohortIn) -> dict[str, Any]:
+        require_staff(actor)
+        async with self.sessions() as session:
+            if await store.get_cohort_by_name(session, data.name) is not None:
+                raise AppError("conflict", "name: a cohort with this name exists.")
+            cohort = Cohort(name=data.name, created_at=self.clock.now())
+            session.add(cohort)
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise AppError("conflict", "name: a cohort with this name exists.") from None
+            return cohort_json(cohort)
+
+    async def list_cohorts(self, actor: Actor) -> list[dict[str, Any]]:
+        require_staff(actor)
+        async with self.sessions() as session:
+            return [cohort_json(c) for c in await store.list_cohorts(session)]
+
+    async def create_invite(self, actor: Actor | None, data: InviteIn) -> dict[str, Any]:
+        """An invite; `actor` None means the operator on the command line."""
+        if actor is not None:
+            require_staff(actor)
+            if data.role in (Role.MODERATOR, Role.ADMIN) and not actor.is_admin:
+                raise forbidden("Only admins can invite moderators and admins.")
+        now = self.clock.now()
+        hours = data.expires_in_hours or self.invite_default_hours
+        async with self.sessions() as session:
+            if data.cohort_id is not None and await store.get_cohort(session, data.cohort_id) is None:
+                raise not_found("cohort (cohort_id)")
+            invite = Invite(
+                code=secrets.token_urlsafe(12),
+                role=data.role,
+                cohort_id=data.cohort_id,
+                max_uses=data.max_uses,
+                expires_at=now + timedelta(hours=hours),
+                created_by=actor.id if actor else None,
+                created_at=now,
+            )
+            session.add(invite)
+            await session.commit()
+            return invite_json(invite)
+
+    # ----- graduation -----
+
+    async def graduate(self, actor: Actor, user_id: int) -> dict[str, Any]:
+        require_staff(actor)
+        async with self.sessions() as session:
+            user = await store.get_user(session, user_id)
+            if user is None or user.id is None:
+                raise not_found("user")
+            if user.role == Role.ALUMNI:
+                raise AppError("conflict", "This person has already graduated.")
+            if user.role != Role.PATIENT:
+                raise AppError("conflict", "Only patients graduate; this person is staff.")
+            user.role = Role.ALUMNI
+            user.graduated_at = self.clock.now()
+            session.add(user)
+            await session.commit()
+            cohort_ids = await store.cohort_ids_of(session, user.id)
+        graduate = Actor(user.id, user.display_name, user.role, frozenset(cohort_ids))
+        for listener in self.graduation_listeners:
+            await listener(graduate)
+        await self.notifier.tell(user.id, "graduated", GRADUATED_TEXT)
+        return own_user(user, cohort_ids)
+
+    # ----- operator tasks (command line, demo) -----
+
+    async def ensure_user(
+        self,
+        *,
+        username: str,
+        password: str,
+        role: Role,
+        display_name: str,
+        cohort_id: int | None = None,
+    ) -> tuple[User, bool]:
+        """The user with this username, created when missing; True when it was created."""
+        async with self.sessions() as session:
+            existing = await store.get_user_by_username(session, username)
+            if existing is not None:
+                return existing, False
+            self._check_password(password, username)
+            user = User(
+                username=username,
+                display_name=display_name,
+                role=role,
+                password_hash=await hash_password(password),
+                created_at=self.clock.now(),
+            )
+            await store.add_user(session, user, cohort_id)
+            await session.commit()
+            return user, True
+
+    async def cohort_named(self, name: str) -> Cohort:
+        async with self.sessions() as session:
+            cohort = await store.get_cohort_by_name(session, name)
+        if cohort is None:
+            raise not_found(f"cohort named {name!r}")
+        return cohort
+
+    async def ensure_cohort(self, name: str) -> Cohort:
+        async with self.sessions() as session:
+            cohort = await store.get_cohort_by_name(session, name)
+            if cohort is None:
+                cohort = Cohort(name=name, created_at=self.clock.now())
+                session.add(cohort)
+                await session.commit()
+            return cohort

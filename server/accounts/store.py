@@ -1,0 +1,87 @@
+"""Every database read and write of the accounts feature."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from server.accounts.models import Actor, Cohort, CohortMembership, Invite, User
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_users(session: AsyncSession, user_ids: Sequence[int]) -> list[User]:
+    if not user_ids:
+        return []
+    result = await session.execute(select(User).where(col(User.id).in_(user_ids)))
+    return list(result.scalars())
+
+
+async def get_user_by_username(session: AsyncSession, username: str) -> User | None:
+    result = await session.execute(select(User).where(User.username == username))
+    return result.scalars().first()
+
+
+async def cohort_ids_of(session: AsyncSession, user_id: int) -> list[int]:
+    result = await session.execute(
+        select(CohortMembership.cohort_id)
+        .where(CohortMembership.user_id == user_id)
+        .order_by(col(CohortMembership.cohort_id))
+    )
+    return list(result.scalars())
+
+
+async def add_user(session: AsyncSession, user: User, cohort_id: int | None) -> User:
+    session.add(user)
+    await session.flush()
+    if cohort_id is not None and user.id is not None:
+        session.add(CohortMembership(user_id=user.id, cohort_id=cohort_id))
+        await session.flush()
+    return user
+
+
+async def get_cohort(session: AsyncSession, cohort_id: int) -> Cohort | None:
+    return await session.get(Cohort, cohort_id)
+
+
+async def get_cohort_by_name(session: AsyncSession, name: str) -> Cohort | None:
+    result = await session.execute(select(Cohort).where(Cohort.name == name))
+    return result.scalars().first()
+
+
+async def list_cohorts(session: AsyncSession) -> list[Cohort]:
+    result = await session.execute(select(Cohort).order_by(col(Cohort.id)))
+    return list(result.scalars())
+
+
+async def get_invite(session: AsyncSession, code: str) -> Invite | None:
+    result = await session.execute(select(Invite).where(Invite.code == code))
+    return result.scalars().first()
+
+
+async def consume_invite_use(session: AsyncSession, invite_id: int, now: datetime) -> bool:
+    """Count one use of an invite, atomically, if it still has one and has not expired."""
+    result = await session.execute(
+        update(Invite)
+        .where(
+            col(Invite.id) == invite_id,
+            col(Invite.uses) < col(Invite.max_uses),
+            col(Invite.expires_at) > now,
+        )
+        .values(uses=col(Invite.uses) + 1)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
+    user = await get_user(session, user_id)
+    if user is None or user.id is None:
+        return None
+    cohort_ids = await cohort_ids_of(session, user.id)
+    return Actor(user.id, user.display_name, user.role, frozenset(cohort_ids))

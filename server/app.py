@@ -1,0 +1,139 @@
+"""The composition root: the one place that builds and wires every part of the service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import socketio
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.accounts.http import ACCOUNTS, add_account_routes
+from server.accounts.service import AccountService
+from server.accounts.tokens import TokenIssuer, load_or_create_secret
+from server.kernel.clock import Clock, SystemClock
+from server.kernel.db import SessionFactory, create_engine, create_schema, create_session_factory
+from server.kernel.http import MAX_BODY_BYTES, error_middleware, ok
+from server.kernel.throttle import InProcessThrottle
+from server.presence.service import PresenceService
+from server.presence.store import InProcessPresenceStore
+from server.realtime.bus import ControlBus
+from server.realtime.connections import register_connection_events
+from server.realtime.hub import Hub
+from server.realtime.notices import Notifier
+from server.realtime.router import EventRouter
+from server.rooms.events import register_room_events
+from server.rooms.gates import RoomLockGate
+from server.rooms.http import MESSAGES, ROOMS, add_room_routes
+from server.rooms.messages import MessageService
+from server.rooms.service import RoomService
+from server.settings import Settings
+
+
+@dataclass(frozen=True)
+class Core:
+    """What every feature is built on."""
+
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessions: SessionFactory
+    sio: socketio.AsyncServer
+    hub: Hub
+    bus: ControlBus
+
+
+CORE = web.AppKey("core", Core)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    core = _build_core(settings, clock or SystemClock())
+    core.sio.attach(app)
+    app[CORE] = core
+
+    presence = PresenceService(InProcessPresenceStore(), core.hub, core.bus)
+    accounts = _build_accounts(core)
+    rooms = RoomService(
+        sessions=core.sessions,
+        clock=core.clock,
+        hub=core.hub,
+        bus=core.bus,
+        presence=presence,
+        throttle=InProcessThrottle(),
+        typing_interval_s=settings.typing_throttle_s,
+    )
+    messages = MessageService(
+        sessions=core.sessions,
+        clock=core.clock,
+        hub=core.hub,
+        edit_window=timedelta(minutes=settings.edit_window_minutes),
+        reaction_emojis=tuple(settings.reaction_emojis),
+        gates=[RoomLockGate()],
+    )
+    accounts.graduation_listeners.append(rooms.access_changed)
+
+    register_connection_events(
+        core.sio, core.hub, presence, accounts.actor_for_token, on_connected=[]
+    )
+    register_room_events(EventRouter(core.sio, core.hub), rooms, messages)
+
+    app[ACCOUNTS] = accounts
+    app[ROOMS] = rooms
+    app[MESSAGES] = messages
+    add_account_routes(app)
+    add_room_routes(app)
+    app.router.add_get("/healthz", healthz)
+    app.cleanup_ctx.append(_run_database)
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+def _build_core(settings: Settings, clock: Clock) -> Core:
+    engine = create_engine(settings.database_url, echo=settings.database_echo)
+    sio = socketio.AsyncServer(async_mode="aiohttp", logger=False, engineio_logger=False)
+    return Core(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        sessions=create_session_factory(engine),
+        sio=sio,
+        hub=Hub(sio),
+        bus=ControlBus(),
+    )
+
+
+def _build_accounts(core: Core) -> AccountService:
+    settings = core.settings
+    secret = (
+        settings.secret_key.get_secret_value()
+        if settings.secret_key is not None
+        else load_or_create_secret(settings.secret_key_file)
+    )
+    return AccountService(
+        sessions=core.sessions,
+        tokens=TokenIssuer(secret, timedelta(hours=settings.token_ttl_hours)),
+        clock=core.clock,
+        password_min_length=settings.password_min_length,
+        invite_default_hours=settings.invite_default_hours,
+        notifier=Notifier(core.hub),
+    )
+
+
+async def _run_database(app: web.Application) -> AsyncIterator[None]:
+    core = app[CORE]
+    await create_schema(core.engine)
+    await core.bus.start()
+    yield
+    await core.bus.close()
+    await core.engine.dispose()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    await app[CORE].sio.shutdown()
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return ok({"status": "ok"})

@@ -1,0 +1,118 @@
+"""The `peerrooms` command: serve, create-admin, invite, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from aiohttp import web
+
+from server.accounts.http import ACCOUNTS
+from server.accounts.models import InviteIn, Role
+from server.accounts.service import AccountService
+from server.app import create_app
+from server.demo import seed_demo
+from server.kernel.errors import AppError
+from server.rooms.http import MESSAGES, ROOMS
+from server.settings import Settings, load_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="peerrooms", description=__doc__)
+    parser.add_argument("--config", type=Path, help="settings file (default config/peerrooms.toml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP and Socket.IO server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+
+    admin = commands.add_parser("create-admin", help="create an admin account (idempotent)")
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--password", required=True)
+    admin.add_argument("--display-name", default="Program admin")
+
+    invite = commands.add_parser("invite", help="create an invite and print its code")
+    invite.add_argument("--role", required=True, choices=[role.value for role in Role])
+    invite.add_argument("--cohort", help="cohort name, for patient invites")
+    invite.add_argument("--uses", type=int, default=1)
+    invite.add_argument("--hours", type=float, help="hours until the invite expires")
+
+    commands.add_parser("demo", help="seed a demo community and print how to sign in")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {
+        key: value
+        for key, value in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)))
+        if value is not None
+    }
+    settings = load_settings(args.config, **overrides)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "serve":
+        web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+        return 0
+    try:
+        return asyncio.run(_run_task(args, settings))
+    except AppError as error:
+        print(f"peerrooms: {error.message}", file=sys.stderr)
+        return 2
+
+
+@asynccontextmanager
+async def _started(settings: Settings) -> AsyncIterator[web.Application]:
+    """The fully wired application with its database open, but no listening socket."""
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        yield app
+    finally:
+        await runner.cleanup()
+
+
+async def _run_task(args: argparse.Namespace, settings: Settings) -> int:
+    async with _started(settings) as app:
+        accounts = app[ACCOUNTS]
+        if args.command == "create-admin":
+            return await _create_admin(accounts, args)
+        if args.command == "invite":
+            return await _invite(accounts, args)
+        print(await seed_demo(accounts, app[ROOMS], app[MESSAGES]))
+        return 0
+
+
+async def _create_admin(accounts: AccountService, args: argparse.Namespace) -> int:
+    user, created = await accounts.ensure_user(
+        username=args.username.strip().lower(),
+        password=args.password,
+        role=Role.ADMIN,
+        display_name=args.display_name,
+    )
+    if user.role != Role.ADMIN:
+        print(f"peerrooms: {user.username} exists and is a {user.role}, not an admin.", file=sys.stderr)
+        return 2
+    print(f"admin {user.username} {'created' if created else 'already exists'}")
+    return 0
+
+
+async def _invite(accounts: AccountService, args: argparse.Namespace) -> int:
+    cohort_id = None
+    if args.cohort:
+        cohort = await accounts.cohort_named(args.cohort)
+        cohort_id = cohort.id
+    data = InviteIn.model_validate(
+        {"role": args.role, "cohort_id": cohort_id, "max_uses": args.uses, "expires_in_hours": args.hours}
+    )
+    invite = await accounts.create_invite(None, data)
+    print(invite["code"])
+    return 0

@@ -1,0 +1,1 @@
+"""Shared foundations (errors, clock, database, validation); imports no feature package."""

@@ -1,0 +1,95 @@
+"""HTTP conventions shared by every feature: JSON in, JSON out, the contract's error shape."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, TypeVar
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from server.kernel.errors import AppError, invalid
+from server.kernel.validation import InputModel, parse_input
+
+log = logging.getLogger(__name__)
+
+InputT = TypeVar("InputT", bound=InputModel)
+
+# Bodies larger than this are refused before parsing; the largest legitimate one is a
+# 4,000-character message with its JSON envelope.
+MAX_BODY_BYTES = 64 * 1024
+
+_CODE_BY_STATUS = {
+    400: "invalid",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "not_found",
+    409: "conflict",
+    413: "invalid",
+    422: "invalid",
+    429: "rate_limited",
+}
+
+
+def error_response(code: str, message: str, status: int, **extra: Any) -> web.Response:
+    return web.json_response(
+        {"error": {"code": code, "message": message, **extra}}, status=status
+    )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except AppError as error:
+        return web.json_response({"error": error.as_error()}, status=error.status)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        code = _CODE_BY_STATUS.get(error.status, "invalid" if error.status < 500 else "internal")
+        return error_response(code, error.reason or "Request refused.", error.status)
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response("internal", "Something went wrong on our side; try again.", 500)
+
+
+async def read_input(request: web.Request, model: type[InputT]) -> InputT:
+    """The request's JSON body, validated; `invalid` when it is not JSON or not well-formed."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise invalid(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    raw = await request.read()
+    if not raw:
+        payload: Any = {}
+    else:
+        try:
+            payload = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise invalid("The request body is not valid JSON.") from None
+    return parse_input(model, payload)
+
+
+def path_id(request: web.Request, name: str = "id") -> int:
+    raw = request.match_info[name]
+    if not raw.isdigit() or int(raw) <= 0:
+        raise invalid(f"{name}: must be a positive integer.")
+    return int(raw)
+
+
+def query_ints(request: web.Request, *names: str) -> dict[str, int]:
+    """The named query parameters that are present, as integers (`invalid` otherwise)."""
+    values: dict[str, int] = {}
+    for name in names:
+        raw = request.query.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[name] = int(raw)
+        except ValueError:
+            raise invalid(f"{name}: must be an integer.") from None
+    return values
+
+
+def ok(data: dict[str, Any], status: int = 200) -> web.Response:
+    return web.json_response(data, status=status)

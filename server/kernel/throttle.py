@@ -1,0 +1,33 @@
+"""Once-per-interval throttles (typing indicators), in-process; a Redis subclass shares them."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+
+# Above this many keys the in-process throttle drops expired ones, so memory stays bounded
+# by the users active within one interval.
+_PRUNE_ABOVE = 10_000
+
+
+class Throttle(ABC):
+    @abstractmethod
+    async def allow(self, key: str, interval_s: float, now: datetime) -> bool:
+        """True at most once per `interval_s` for the same key."""
+
+    async def close(self) -> None:
+        """Release what the throttle holds."""
+
+
+class InProcessThrottle(Throttle):
+    def __init__(self) -> None:
+        self._next_allowed: dict[str, float] = {}
+
+    async def allow(self, key: str, interval_s: float, now: datetime) -> bool:
+        moment = now.timestamp()
+        if self._next_allowed.get(key, 0.0) > moment:
+            return False
+        if len(self._next_allowed) > _PRUNE_ABOVE:
+            self._next_allowed = {k: t for k, t in self._next_allowed.items() if t > moment}
+        self._next_allowed[key] = moment + interval_s
+        return True

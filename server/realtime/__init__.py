@@ -1,0 +1,1 @@
+"""The Socket.IO side: connections, socket rooms, emits and the control bus between processes."""

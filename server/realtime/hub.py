@@ -1,0 +1,90 @@
+"""Live connections of this process and the emits that reach sockets on every process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+
+from server.accounts.models import Actor
+
+
+def room_channel(room_id: int) -> str:
+    return f"room:{room_id}"
+
+
+def user_channel(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+@dataclass
+class Connection:
+    """One socket of a signed-in user on this process, and the rooms it has joined."""
+
+    sid: str
+    actor: Actor
+    rooms: set[int] = field(default_factory=set)
+    # python-socketio runs a connection's handlers concurrently; this keeps its sends stored
+    # and delivered in the order it sent them (asyncio locks wake waiters first-in first-out).
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Hub:
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self.sio = sio
+        self._connections: dict[str, Connection] = {}
+        self._sids_by_user: dict[int, set[str]] = defaultdict(set)
+
+    # ----- this process's connections -----
+
+    async def register(self, sid: str, actor: Actor) -> Connection:
+        connection = Connection(sid, actor)
+        self._connections[sid] = connection
+        self._sids_by_user[actor.id].add(sid)
+        await self.sio.enter_room(sid, user_channel(actor.id))
+        return connection
+
+    def unregister(self, sid: str) -> Connection | None:
+        connection = self._connections.pop(sid, None)
+        if connection is not None:
+            sids = self._sids_by_user[connection.actor.id]
+            sids.discard(sid)
+            if not sids:
+                del self._sids_by_user[connection.actor.id]
+        return connection
+
+    def connection(self, sid: str) -> Connection | None:
+        return self._connections.get(sid)
+
+    def connections_of(self, user_id: int) -> list[Connection]:
+        return [self._connections[sid] for sid in sorted(self._sids_by_user.get(user_id, ()))]
+
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    def update_actor(self, actor: Actor) -> None:
+        for connection in self.connections_of(actor.id):
+            connection.actor = actor
+
+    # ----- socket rooms -----
+
+    async def enter(self, connection: Connection, room_id: int) -> None:
+        connection.rooms.add(room_id)
+        await self.sio.enter_room(connection.sid, room_channel(room_id))
+
+    async def leave(self, connection: Connection, room_id: int) -> None:
+        connection.rooms.discard(room_id)
+        await self.sio.leave_room(connection.sid, room_channel(room_id))
+
+    # ----- emits (through the Socket.IO manager, so they reach every process) -----
+
+    async def to_room(
+        self, room_id: int, event: str, data: Any, *, skip_sid: str | None = None
+    ) -> None:
+        await self.sio.emit(event, data, room=room_channel(room_id), skip_sid=skip_sid)
+
+    async def to_user(self, user_id: int, event: str, data: Any) -> None:
+        await self.sio.emit(event, data, room=user_channel(user_id))

@@ -1,0 +1,1 @@
+"""Rooms and messages: who may enter, the send pipeline, history, edits, reactions, typing."""

@@ -1,0 +1,51 @@
+"""Socket.IO handlers of rooms and messages: parse, call the service, answer."""
+
+from __future__ import annotations
+
+from server.realtime.hub import Connection
+from server.realtime.router import Ack, EventRouter
+from server.rooms.messages import MessageService
+from server.rooms.models import EditIn, HistoryIn, JoinIn, MessageRef, ReactIn, RoomRef, SendIn
+from server.rooms.service import RoomService
+
+
+def register_room_events(router: EventRouter, rooms: RoomService, messages: MessageService) -> None:
+    async def join(connection: Connection, data: JoinIn) -> Ack:
+        return await rooms.join(connection, data)
+
+    async def leave(connection: Connection, data: RoomRef) -> Ack:
+        await rooms.leave(connection, data.room_id)
+        return {}
+
+    async def send(connection: Connection, data: SendIn) -> Ack:
+        async with connection.send_lock:
+            result = await messages.send(connection.actor, data)
+        return {"message": result.message}
+
+    async def edit(connection: Connection, data: EditIn) -> Ack:
+        return {"message": await messages.edit(connection.actor, data)}
+
+    async def delete(connection: Connection, data: MessageRef) -> Ack:
+        await messages.delete(connection.actor, data.message_id)
+        return {}
+
+    async def react(connection: Connection, data: ReactIn) -> Ack:
+        return {"reactions": await messages.react(connection.actor, data)}
+
+    async def typing(connection: Connection, data: RoomRef) -> Ack:
+        await rooms.typing(connection, data.room_id)
+        return {}
+
+    async def history(connection: Connection, data: HistoryIn) -> Ack:
+        return await messages.history(
+            connection.actor, data.room_id, before=data.before, limit=data.limit
+        )
+
+    router.on("join", JoinIn, join)
+    router.on("leave", RoomRef, leave)
+    router.on("send", SendIn, send)
+    router.on("edit", EditIn, edit)
+    router.on("delete", MessageRef, delete)
+    router.on("react", ReactIn, react)
+    router.on("typing", RoomRef, typing)
+    router.on("history", HistoryIn, history)

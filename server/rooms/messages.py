@@ -1,0 +1,183 @@
+"""Message decisions: send (through the gates), edit, delete, react and read history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.models import Actor, public_user
+from server.kernel.clock import Clock
+from server.kernel.db import SessionFactory
+from server.kernel.errors import forbidden, invalid, not_found
+from server.realtime.hub import Hub
+from server.rooms import store
+from server.rooms.gates import Draft, PostGate
+from server.rooms.models import EditIn, Message, ReactIn, Room, SendIn
+from server.rooms.policy import require_entry
+from server.rooms.serialize import message_json
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message: dict[str, Any]
+    created: bool
+
+
+async def rows_json(session: AsyncSession, rows: list[store.MessageRow]) -> list[dict[str, Any]]:
+    ids = [message.id for message, _ in rows if message.id is not None]
+    counts = await store.reaction_counts(session, ids)
+    return [
+        message_json(message, public_user(author), counts.get(message.id or 0, {}))
+        for message, author in rows
+    ]
+
+
+async def entered_room(
+    session: AsyncSession, actor: Actor, room_id: int, *, for_update: bool = False
+) -> Room:
+    """The room, if it exists and the actor may enter it."""
+    room = await store.get_room(session, room_id, for_update=for_update)
+    if room is None:
+        raise not_found("room")
+    require_entry(actor, room)
+    return room
+
+
+@dataclass
+class MessageService:
+    sessions: SessionFactory
+    clock: Clock
+    hub: Hub
+    edit_window: timedelta
+    reaction_emojis: tuple[str, ...]
+    gates: list[PostGate] = field(default_factory=list)
+
+    async def send(self, actor: Actor, data: SendIn) -> SendResult:
+        async with self.sessions() as session:
+            room = await entered_room(session, actor, data.room_id, for_update=True)
+            earlier = await self._earlier_send(session, actor, data)
+            if earlier is not None:
+                return earlier
+            draft = Draft(actor, room, data.body, "send", self.clock.now())
+            await self._pass_gates(draft)
+            message = Message(
+                room_id=data.room_id,
+                author_id=actor.id,
+                body=draft.body,
+                client_id=data.client_id,
+                created_at=draft.now,
+            )
+            session.add(message)
+            try:
+                await session.commit()
+            except IntegrityError:
+                # The same client_id won a race from another connection of this user.
+                await session.rollback()
+                earlier = await self._earlier_send(session, actor, data)
+                if earlier is None:
+                    raise
+                return earlier
+        payload = message_json(message, actor.public(), {})
+        await self.hub.to_room(data.room_id, "message", payload)
+        return SendResult(payload, created=True)
+
+    async def _earlier_send(
+        self, session: AsyncSession, actor: Actor, data: SendIn
+    ) -> SendResult | None:
+        earlier = await store.find_by_client_id(
+            session, author_id=actor.id, room_id=data.room_id, client_id=data.client_id
+        )
+        if earlier is None or earlier.id is None:
+            return None
+        counts = await store.reaction_counts(session, [earlier.id])
+        return SendResult(message_json(earlier, actor.public(), counts.get(earlier.id, {})), created=False)
+
+    async def _pass_gates(self, draft: Draft) -> None:
+        for gate in self.gates:
+            await gate.check(draft)
+
+    async def edit(self, actor: Actor, data: EditIn) -> dict[str, Any]:
+        async with self.sessions() as session:
+            message, author = await self._live_message(session, data.message_id)
+            room = await entered_room(session, actor, message.room_id)
+            if message.author_id != actor.id:
+                raise forbidden("Only the author can edit a message.")
+            now = self.clock.now()
+            if now - message.created_at > self.edit_window:
+                minutes = int(self.edit_window.total_seconds() // 60)
+                raise forbidden(f"Messages can be edited for {minutes} minutes after sending.")
+            draft = Draft(actor, room, data.body, "edit", now)
+            await self._pass_gates(draft)
+            message.body = draft.body
+            message.edited_at = now
+            session.add(message)
+            await session.commit()
+            payload = (await rows_json(session, [(message, author)]))[0]
+        await self.hub.to_room(message.room_id, "message_updated", payload)
+        return payload
+
+    async def delete(self, actor: Actor, message_id: int) -> None:
+        async with self.sessions() as session:
+            message = await store.get_message(session, message_id)
+            if message is None:
+                raise not_found("message")
+            if message.author_id != actor.id:
+                # Authors may always take back their own words; others need moderator rights
+                # in a room they can enter.
+                if not actor.is_staff:
+                    raise forbidden("Only the author or a moderator can delete a message.")
+                await entered_room(session, actor, message.room_id)
+            if message.deleted:
+                return
+            message.deleted = True
+            # The text is gone for good, not hidden: that is what the author asked for.
+            message.body = ""
+            session.add(message)
+            await store.clear_reactions(session, message_id)
+            await session.commit()
+        await self.hub.to_room(
+            message.room_id, "message_deleted", {"id": message.id, "room_id": message.room_id}
+        )
+
+    async def react(self, actor: Actor, data: ReactIn) -> dict[str, int]:
+        if data.emoji not in self.reaction_emojis:
+            raise invalid("emoji: choose one of " + " ".join(self.reaction_emojis) + ".")
+        async with self.sessions() as session:
+            message, _ = await self._live_message(session, data.message_id)
+            await entered_room(session, actor, message.room_id)
+            try:
+                await store.toggle_reaction(
+                    session, message_id=data.message_id, user_id=actor.id, emoji=data.emoji
+                )
+                await session.commit()
+            except IntegrityError:
+                # A concurrent toggle of the same reaction already added it.
+                await session.rollback()
+            counts = await store.reaction_counts(session, [data.message_id])
+            reactions = counts.get(data.message_id, {})
+        await self.hub.to_room(
+            message.room_id,
+            "reactions",
+            {"message_id": data.message_id, "room_id": message.room_id, "reactions": reactions},
+        )
+        return dict(reactions)
+
+    async def history(
+        self, actor: Actor, room_id: int, *, before: int | None, limit: int
+    ) -> dict[str, Any]:
+        async with self.sessions() as session:
+            await entered_room(session, actor, room_id)
+            rows, has_more = await store.latest_messages(session, room_id, before=before, limit=limit)
+            return {"messages": await rows_json(session, rows), "has_more": has_more}
+
+    async def _live_message(
+        self, session: AsyncSession, message_id: int
+    ) -> store.MessageRow:
+        row = await store.get_message_row(session, message_id)
+        if row is None or row[0].deleted:
+            raise not_found("message")
+        return row

@@ -1,0 +1,136 @@
+"""Room and message tables, and the validated inputs of every rooms endpoint and event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field as InputField
+from pydantic import StringConstraints, model_validator
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from server.kernel.db import UTCDateTime
+from server.kernel.validation import InputModel
+
+# Contract limits (PROTOCOL.md, Rooms and Socket.IO events).
+MAX_BODY_CHARS = 4000
+MAX_CLIENT_ID_CHARS = 64
+HISTORY_DEFAULT_LIMIT = 50
+HISTORY_MAX_LIMIT = 100
+JOIN_LATEST_LIMIT = 50
+JOIN_SINCE_LIMIT = 200
+
+
+class Audience(StrEnum):
+    COHORT = "cohort"
+    ALUMNI = "alumni"
+    EVERYONE = "everyone"
+
+
+class Room(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80)
+    kind: str = Field(max_length=16)
+    audience: str = Field(max_length=16)
+    cohort_id: int | None = Field(default=None, foreign_key="cohort.id", index=True)
+    topic: str = Field(default="", max_length=500)
+    locked: bool = False
+    slow_mode_s: int = 0
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Message(SQLModel, table=True):
+    __table_args__ = (
+        # The idempotency key of `send`: one message per (author, room, client_id).
+        UniqueConstraint("author_id", "room_id", "client_id", name="uq_message_client_id"),
+        # History and `join since` page by id within one room.
+        Index("ix_message_room_id_id", "room_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    room_id: int = Field(foreign_key="room.id")
+    author_id: int = Field(foreign_key="user.id")
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    client_id: str = Field(max_length=MAX_CLIENT_ID_CHARS)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    edited_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    deleted: bool = False
+
+
+class Reaction(SQLModel, table=True):
+    message_id: int = Field(foreign_key="message.id", primary_key=True)
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    emoji: str = Field(primary_key=True, max_length=32)
+
+
+# ----- inputs -----
+
+PositiveId = Annotated[int, InputField(gt=0)]
+Body = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS),
+]
+
+
+class RoomIn(InputModel):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    kind: Literal["group", "peer", "meeting"]
+    audience: Literal["cohort", "alumni", "everyone"]
+    cohort_id: PositiveId | None = None
+    topic: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+
+    @model_validator(mode="after")
+    def _audience_fits(self) -> RoomIn:
+        if self.audience == Audience.COHORT and self.cohort_id is None:
+            raise ValueError("cohort_id is required when audience is 'cohort'")
+        if self.audience != Audience.COHORT and self.cohort_id is not None:
+            raise ValueError("cohort_id is only for rooms whose audience is 'cohort'")
+        if self.kind == "group" and self.audience != Audience.COHORT:
+            raise ValueError("a group room's audience must be 'cohort'")
+        return self
+
+
+class RoomPatch(InputModel):
+    locked: bool | None = None
+    slow_mode_s: Annotated[int, InputField(ge=0, le=3600)] | None = None
+    topic: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class RoomRef(InputModel):
+    room_id: PositiveId
+
+
+class JoinIn(RoomRef):
+    since: Annotated[int, InputField(ge=0)] | None = None
+
+
+class SendIn(RoomRef):
+    body: Body
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_CLIENT_ID_CHARS)]
+
+
+class MessageRef(InputModel):
+    message_id: PositiveId
+
+
+class EditIn(MessageRef):
+    body: Body
+
+
+class ReactIn(MessageRef):
+    emoji: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
+class HistoryIn(RoomRef):
+    before: PositiveId | None = None
+    limit: Annotated[int, InputField(ge=1, le=HISTORY_MAX_LIMIT)] = HISTORY_DEFAULT_LIMIT
+
+
+class HistoryQuery(InputModel):
+    """The query string of GET /api/rooms/{id}/messages, after conversion to integers."""
+
+    before: PositiveId | None = None
+    limit: Annotated[int, InputField(ge=1, le=HISTORY_MAX_LIMIT)] = HISTORY_DEFAULT_LIMIT

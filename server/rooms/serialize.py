@@ -1,0 +1,38 @@
+"""The contract's JSON shapes of rooms and messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.kernel.clock import iso_utc
+from server.rooms.models import Message, Room
+
+
+def room_json(room: Room, online_count: int) -> dict[str, Any]:
+    return {
+        "id": room.id,
+        "name": room.name,
+        "kind": room.kind,
+        "audience": room.audience,
+        "cohort_id": room.cohort_id,
+        "topic": room.topic,
+        "locked": room.locked,
+        "slow_mode_s": room.slow_mode_s,
+        "online_count": online_count,
+    }
+
+
+def message_json(
+    message: Message, author: dict[str, Any], reactions: dict[str, int]
+) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "room_id": message.room_id,
+        "author": author,
+        "body": "" if message.deleted else message.body,
+        "client_id": message.client_id,
+        "created_at": iso_utc(message.created_at),
+        "edited_at": iso_utc(message.edited_at),
+        "deleted": message.deleted,
+        "reactions": {} if message.deleted else reactions,
+    }

@@ -1,0 +1,174 @@
+"""Room decisions: listing, creating and changing rooms, joining and leaving them live,
+typing indicators, and keeping live connections within what each user may enter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from server.accounts import store as account_store
+from server.accounts.models import Actor, public_user
+from server.accounts.service import require_staff
+from server.kernel.clock import Clock
+from server.kernel.db import SessionFactory
+from server.kernel.errors import forbidden, not_found
+from server.kernel.throttle import Throttle
+from server.presence.service import PresenceService
+from server.realtime.bus import ControlBus
+from server.realtime.hub import Connection, Hub
+from server.rooms import store
+from server.rooms.messages import entered_room, rows_json
+from server.rooms.models import (
+    JOIN_LATEST_LIMIT,
+    JOIN_SINCE_LIMIT,
+    JoinIn,
+    Room,
+    RoomIn,
+    RoomPatch,
+)
+from server.rooms.policy import may_enter
+from server.rooms.serialize import room_json
+
+ACCESS_CHANGED = "rooms.access_changed"
+
+
+@dataclass
+class RoomService:
+    sessions: SessionFactory
+    clock: Clock
+    hub: Hub
+    bus: ControlBus
+    presence: PresenceService
+    throttle: Throttle
+    typing_interval_s: float
+
+    def __post_init__(self) -> None:
+        self.bus.subscribe(ACCESS_CHANGED, self._reconcile_access_here)
+
+    # ----- rooms -----
+
+    async def list_rooms(self, actor: Actor) -> list[dict[str, Any]]:
+        async with self.sessions() as session:
+            rooms = [room for room in await store.list_rooms(session) if may_enter(actor, room)]
+        counts = await self.presence.online_counts([room.id for room in rooms if room.id])
+        return [room_json(room, counts.get(room.id or 0, 0)) for room in rooms]
+
+    async def create_room(self, actor: Actor, data: RoomIn) -> dict[str, Any]:
+        require_staff(actor)
+        async with self.sessions() as session:
+            if data.cohort_id is not None:
+                if await account_store.get_cohort(session, data.cohort_id) is None:
+                    raise not_found("cohort (cohort_id)")
+            room = Room(
+                name=data.name,
+                kind=data.kind,
+                audience=data.audience,
+                cohort_id=data.cohort_id,
+                topic=data.topic,
+                created_by=actor.id,
+                created_at=self.clock.now(),
+            )
+            session.add(room)
+            await session.commit()
+        return room_json(room, 0)
+
+    async def ensure_room(self, actor: Actor, data: RoomIn) -> dict[str, Any]:
+        """The room of this name, created when missing (operator set-up, the demo)."""
+        async with self.sessions() as session:
+            room = await store.get_room_by_name(session, data.name)
+        if room is None:
+            return await self.create_room(actor, data)
+        return room_json(room, 0)
+
+    async def update_room(self, actor: Actor, room_id: int, data: RoomPatch) -> dict[str, Any]:
+        require_staff(actor)
+        async with self.sessions() as session:
+            room = await entered_room(session, actor, room_id)
+            for name, value in data.model_dump(exclude_none=True).items():
+                setattr(room, name, value)
+            session.add(room)
+            await session.commit()
+        payload = room_json(room, (await self.presence.online_counts([room_id]))[room_id])
+        await self.hub.to_room(room_id, "room_updated", payload)
+        return payload
+
+    async def online(self, actor: Actor, room_id: int) -> list[dict[str, Any]]:
+        async with self.sessions() as session:
+            await entered_room(session, actor, room_id)
+            return await self._online_users(session, room_id)
+
+    async def _online_users(self, session: Any, room_id: int) -> list[dict[str, Any]]:
+        user_ids = await self.presence.online_user_ids(room_id)
+        users = await account_store.get_users(session, user_ids)
+        return [public_user(user) for user in sorted(users, key=lambda user: user.id or 0)]
+
+    # ----- live membership -----
+
+    async def join(self, connection: Connection, data: JoinIn) -> dict[str, Any]:
+        async with self.sessions() as session:
+            room = await entered_room(session, connection.actor, data.room_id)
+            # Enter before reading, so a message sent meanwhile arrives live or in the page:
+            # possibly both (clients keep one per id), never neither.
+            await self.presence.enter(connection, data.room_id)
+            if data.since is None:
+                rows, has_more = await store.latest_messages(
+                    session, data.room_id, before=None, limit=JOIN_LATEST_LIMIT
+                )
+            else:
+                rows, has_more = await store.messages_after(
+                    session, data.room_id, after=data.since, limit=JOIN_SINCE_LIMIT
+                )
+            counts = await self.presence.online_counts([data.room_id])
+            return {
+                "room": room_json(room, counts[data.room_id]),
+                "online": await self._online_users(session, data.room_id),
+                "messages": await rows_json(session, rows),
+                "has_more": has_more,
+            }
+
+    async def leave(self, connection: Connection, room_id: int) -> None:
+        if room_id not in connection.rooms:
+            async with self.sessions() as session:
+                if await store.get_room(session, room_id) is None:
+                    raise not_found("room")
+            return
+        await self.presence.exit(connection, room_id)
+
+    async def typing(self, connection: Connection, room_id: int) -> None:
+        if room_id not in connection.rooms:
+            async with self.sessions() as session:
+                await entered_room(session, connection.actor, room_id)
+            raise forbidden("Join the room before typing in it.")
+        key = f"typing:{connection.actor.id}:{room_id}"
+        if await self.throttle.allow(key, self.typing_interval_s, self.clock.now()):
+            await self.hub.to_room(
+                room_id,
+                "typing",
+                {"room_id": room_id, "user": connection.actor.public()},
+                skip_sid=connection.sid,
+            )
+
+    # ----- access changes (graduation) -----
+
+    async def access_changed(self, actor: Actor) -> None:
+        """Have every process re-check the rooms the user's live connections are in."""
+        await self.bus.publish(ACCESS_CHANGED, {"user_id": actor.id})
+
+    async def _reconcile_access_here(self, payload: dict[str, Any]) -> None:
+        """Bring this process's connections of a user in line with what they may now enter."""
+        user_id = int(payload["user_id"])
+        connections = self.hub.connections_of(user_id)
+        if not connections:
+            return
+        async with self.sessions() as session:
+            actor = await account_store.load_actor(session, user_id)
+            if actor is None:
+                return
+            self.hub.update_actor(actor)
+            joined = sorted({room_id for c in connections for room_id in c.rooms})
+            rooms = [await store.get_room(session, room_id) for room_id in joined]
+        closed = [room.id for room in rooms if room and room.id and not may_enter(actor, room)]
+        for connection in connections:
+            for room_id in closed:
+                if room_id in connection.rooms:
+                    await self.presence.exit(connection, room_id)

@@ -1,0 +1,86 @@
+"""Every setting peerrooms has, read once from config/peerrooms.toml and PEERROOMS_* variables.
+
+Precedence, highest first: values passed to ``Settings(...)``, environment variables,
+the TOML file, the defaults below. ``load_settings`` is the only place that reads the
+environment; everything else receives a ``Settings`` instance from the composition root.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = Path("config/peerrooms.toml")
+
+# A small, calm default set: reactions in a therapy group should read as support, not as votes.
+DEFAULT_REACTIONS = ["👍", "❤️", "🙏", "💪", "🤗", "😢", "😂", "🎉"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PEERROOMS_", extra="ignore")
+    # A class attribute because pydantic-settings builds its sources from the class;
+    # load_settings subclasses to point it elsewhere. Plain Settings() reads no file.
+    config_file: ClassVar[Path | None] = None
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    database_url: str = "sqlite+aiosqlite:///./data/peerrooms.db"
+    database_echo: bool = False
+    redis_url: str | None = None
+    redis_prefix: str = "peerrooms"
+    presence_ttl_s: int = Field(default=30, ge=2)
+    secret_key: SecretStr | None = None
+    secret_key_file: Path = Path("./data/secret.key")
+    token_ttl_hours: float = Field(default=24.0, gt=0)
+    password_min_length: int = Field(default=10, ge=8)
+    invite_default_hours: float = Field(default=72.0, gt=0)
+    edit_window_minutes: float = Field(default=15.0, ge=0)
+    typing_throttle_s: float = Field(default=3.0, ge=0)
+    reaction_emojis: list[str] = Field(default_factory=lambda: list(DEFAULT_REACTIONS))
+    log_level: str = "INFO"
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls.config_file is not None and cls.config_file.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.config_file))
+        return tuple(sources)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the one Settings object of a process.
+
+    The file is ``config_file``, else ``$PEERROOMS_CONFIG``, else config/peerrooms.toml when
+    it exists.
+    """
+    chosen = config_file or Path(os.environ.get("PEERROOMS_CONFIG", DEFAULT_CONFIG_FILE))
+
+    class SettingsFromFile(Settings):
+        config_file: ClassVar[Path | None] = chosen
+
+    return SettingsFromFile(**overrides)
