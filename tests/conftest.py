@@ -1,0 +1,85 @@
+"""Fixtures: every test gets its own database (SQLite file, or a fresh PostgreSQL database
+when PEERROOMS_TEST_DATABASE_URL names a server) and a real server on a free port."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.support import (
+    Api,
+    Community,
+    FakeClock,
+    Peer,
+    RunningServer,
+    build_community,
+    start_server,
+    test_settings,
+)
+
+PG_URL = os.environ.get("PEERROOMS_TEST_DATABASE_URL", "")
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    if not PG_URL:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'peerrooms.db'}"
+        return
+    url = make_url(PG_URL)
+    name = f"peerrooms_test_{secrets.token_hex(6)}"
+    admin_dsn = url.set(drivername="postgresql", database=url.database or "postgres")
+    connection = await asyncpg.connect(admin_dsn.render_as_string(hide_password=False))
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+        yield url.set(database=name).render_as_string(hide_password=False)
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def server(database_url: str, tmp_path: Path, clock: FakeClock) -> AsyncIterator[RunningServer]:
+    running = await start_server(test_settings(database_url, tmp_path), clock)
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def api(server: RunningServer) -> AsyncIterator[Api]:
+    async with aiohttp.ClientSession() as session:
+        yield Api(server.url, session)
+
+
+@pytest.fixture
+async def community(server: RunningServer, api: Api) -> Community:
+    return await build_community(server, api)
+
+
+PeerFactory = Callable[..., Awaitable[Peer]]
+
+
+@pytest.fixture
+async def peer(server: RunningServer) -> AsyncIterator[PeerFactory]:
+    """Connect a Socket.IO peer with a token (or none); all are disconnected after the test."""
+    peers: list[Peer] = []
+
+    async def connect(token: str | None, url: str | None = None) -> Peer:
+        connected = Peer(url or server.url, token)
+        peers.append(connected)
+        return await connected.connect()
+
+    yield connect
+    for connected in peers:
+        await connected.disconnect()

@@ -1,0 +1,268 @@
+"""Test helpers: a real server on a free port, an HTTP caller, Socket.IO peers, a fake clock
+and a small community of named people."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import socketio
+from aiohttp import web
+
+from server.accounts.http import ACCOUNTS
+from server.accounts.models import Role
+from server.app import create_app
+from server.settings import Settings
+
+WAIT_S = 5.0
+
+
+class FakeClock:
+    """A clock that stands still until a test moves it."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+def test_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "secret_key": "test-secret-" + "x" * 32,
+        "secret_key_file": data_dir / "secret.key",
+        "host": "127.0.0.1",
+        "port": 0,
+        "redis_url": None,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@dataclass
+class RunningServer:
+    app: web.Application
+    runner: web.AppRunner
+    url: str
+    clock: FakeClock
+    settings: Settings
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_server(settings: Settings, clock: FakeClock) -> RunningServer:
+    app = create_app(settings, clock=clock)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return RunningServer(app, runner, f"http://127.0.0.1:{port}", clock, settings)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+
+    @property
+    def error_code(self) -> str | None:
+        if isinstance(self.body, dict) and isinstance(self.body.get("error"), dict):
+            return str(self.body["error"]["code"])
+        return None
+
+
+class Api:
+    """Plain HTTP calls against the server, answering status and decoded JSON."""
+
+    def __init__(self, base_url: str, session: aiohttp.ClientSession) -> None:
+        self.base_url = base_url
+        self.session = session
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: Any = None,
+        data: str | bytes | None = None,
+    ) -> Reply:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        async with self.session.request(
+            method, self.base_url + path, json=json, data=data, headers=headers
+        ) as response:
+            text = await response.text()
+            body: Any = None
+            if text:
+                body = await response.json(content_type=None)
+            return Reply(response.status, body)
+
+    async def get(self, path: str, token: str | None = None) -> Reply:
+        return await self.call("GET", path, token=token)
+
+    async def post(self, path: str, json: Any = None, token: str | None = None) -> Reply:
+        return await self.call("POST", path, token=token, json=json)
+
+
+@dataclass
+class Person:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    token: str
+
+
+@dataclass
+class Community:
+    """Named people and rooms: two cohorts (A, B), their group rooms, an alumni lounge and a
+    commons open to everyone."""
+
+    admin: Person
+    mod_lee: Person
+    pat_ana: Person  # cohort A
+    pat_avi: Person  # cohort A
+    pat_bo: Person  # cohort B
+    alum_dee: Person
+    cohort_a: int
+    cohort_b: int
+    group_a: int
+    group_b: int
+    lounge: int
+    commons: int
+    people: dict[str, Person] = field(default_factory=dict)
+
+
+PASSWORD = "correct horse battery"
+
+
+async def register(
+    api: Api, inviter: Person, username: str, role: str, cohort_id: int | None = None
+) -> Person:
+    invite = await api.post(
+        "/api/invites", {"role": role, "cohort_id": cohort_id}, token=inviter.token
+    )
+    assert invite.status == 201, invite.body
+    reply = await api.post(
+        "/api/auth/register",
+        {
+            "invite_code": invite.body["invite"]["code"],
+            "username": username,
+            "display_name": username.split("_")[-1].title(),
+            "password": PASSWORD,
+        },
+    )
+    assert reply.status == 201, reply.body
+    user = reply.body["user"]
+    return Person(user["id"], username, user["display_name"], user["role"], reply.body["token"])
+
+
+async def create_room(api: Api, staff: Person, **fields: Any) -> int:
+    reply = await api.post("/api/rooms", fields, token=staff.token)
+    assert reply.status == 201, reply.body
+    return int(reply.body["room"]["id"])
+
+
+async def build_community(server: RunningServer, api: Api) -> Community:
+    await server.app[ACCOUNTS].ensure_user(
+        username="admin", password=PASSWORD, role=Role.ADMIN, display_name="Admin"
+    )
+    login = await api.post("/api/auth/login", {"username": "admin", "password": PASSWORD})
+    assert login.status == 200, login.body
+    user = login.body["user"]
+    admin = Person(user["id"], "admin", user["display_name"], user["role"], login.body["token"])
+    cohort_a = (await api.post("/api/cohorts", {"name": "Cohort A"}, token=admin.token)).body
+    cohort_b = (await api.post("/api/cohorts", {"name": "Cohort B"}, token=admin.token)).body
+    a, b = cohort_a["cohort"]["id"], cohort_b["cohort"]["id"]
+    mod_lee = await register(api, admin, "mod_lee", "moderator")
+    people = {
+        "pat_ana": await register(api, mod_lee, "pat_ana", "patient", a),
+        "pat_avi": await register(api, mod_lee, "pat_avi", "patient", a),
+        "pat_bo": await register(api, mod_lee, "pat_bo", "patient", b),
+        "alum_dee": await register(api, mod_lee, "alum_dee", "alumni"),
+    }
+    return Community(
+        admin=admin,
+        mod_lee=mod_lee,
+        cohort_a=a,
+        cohort_b=b,
+        group_a=await create_room(
+            api, mod_lee, name="Group A", kind="group", audience="cohort", cohort_id=a
+        ),
+        group_b=await create_room(
+            api, mod_lee, name="Group B", kind="group", audience="cohort", cohort_id=b
+        ),
+        lounge=await create_room(api, mod_lee, name="Alumni Lounge", kind="peer", audience="alumni"),
+        commons=await create_room(api, mod_lee, name="Commons", kind="peer", audience="everyone"),
+        people={"admin": admin, "mod_lee": mod_lee, **people},
+        **people,
+    )
+
+
+class Peer:
+    """A real python-socketio client that records every event it receives."""
+
+    def __init__(self, url: str, token: str | None) -> None:
+        self.url = url
+        self.token = token
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.events: dict[str, list[Any]] = defaultdict(list)
+        self.connect_error: Any = None
+        self._arrived = asyncio.Condition()
+        self.client.on("*", self._record)
+        self.client.on("connect_error", self._refused)
+
+    async def _record(self, event: str, data: Any = None) -> None:
+        async with self._arrived:
+            self.events[event].append(data)
+            self._arrived.notify_all()
+
+    async def _refused(self, data: Any = None) -> None:
+        self.connect_error = data
+
+    async def connect(self) -> Peer:
+        auth = {"token": self.token} if self.token is not None else None
+        await self.client.connect(self.url, auth=auth, transports=["websocket"], wait_timeout=WAIT_S)
+        return self
+
+    async def call(self, event: str, data: Any = None) -> Any:
+        return await self.client.call(event, data, timeout=WAIT_S)
+
+    async def wait_for(
+        self, event: str, match: Callable[[Any], bool] = lambda _: True, timeout: float = WAIT_S
+    ) -> Any:
+        async with self._arrived:
+            await asyncio.wait_for(
+                self._arrived.wait_for(lambda: any(match(d) for d in self.events[event])), timeout
+            )
+            return next(d for d in self.events[event] if match(d))
+
+    async def settle(self, seconds: float = 0.3) -> None:
+        """Give in-flight events time to arrive before asserting that something did not."""
+        await asyncio.sleep(seconds)
+
+    def received(self, event: str) -> list[Any]:
+        return list(self.events[event])
+
+    async def disconnect(self) -> None:
+        if self.client.connected:
+            await self.client.disconnect()
+
+
+def new_client_id() -> str:
+    return secrets.token_hex(8)
