@@ -50,7 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = {
         key: value
-        for key, value in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)))
+        for key, value in (
+            ("host", getattr(args, "host", None)),
+            ("port", getattr(args, "port", None)),
+        )
         if value is not None
     }
     settings = load_settings(args.config, **overrides)
@@ -99,7 +102,10 @@ async def _create_admin(accounts: AccountService, args: argparse.Namespace) -> i
         display_name=args.display_name,
     )
     if user.role != Role.ADMIN:
-        print(f"peerrooms: {user.username} exists and is a {user.role}, not an admin.", file=sys.stderr)
+        print(
+            f"peerrooms: {user.username} exists and is a {user.role}, not an admin.",
+            file=sys.stderr,
+        )
         return 2
     print(f"admin {user.username} {'created' if created else 'already exists'}")
     return 0
@@ -111,7 +117,12 @@ async def _invite(accounts: AccountService, args: argparse.Namespace) -> int:
         cohort = await accounts.cohort_named(args.cohort)
         cohort_id = cohort.id
     data = InviteIn.model_validate(
-        {"role": args.role, "cohort_id": cohort_id, "max_uses": args.uses, "expires_in_hours": args.hours}
+        {
+            "role": args.role,
+            "cohort_id": cohort_id,
+            "max_uses": args.uses,
+            "expires_in_hours": args.hours,
+        }
     )
     invite = await accounts.create_invite(None, data)
     print(invite["code"])

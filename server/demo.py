@@ -67,7 +67,9 @@ async def seed_demo(accounts: AccountService, rooms: RoomService, messages: Mess
     ):
         await messages.send(
             moderator,
-            SendIn.model_validate({"room_id": room["id"], "body": text, "client_id": "demo-welcome"}),
+            SendIn.model_validate(
+                {"room_id": room["id"], "body": text, "client_id": "demo-welcome"}
+            ),
         )
     return _sign_in_table()
 
@@ -82,6 +84,6 @@ def _sign_in_table() -> str:
     lines += [f"  {u:<10} {d:<18} {r.value}" for u, d, r, _ in DEMO_PEOPLE]
     lines += [
         "",
-        "Sign in: POST /api/auth/login with {\"username\": ..., \"password\": ...}",
+        'Sign in: POST /api/auth/login with {"username": ..., "password": ...}',
     ]
     return "\n".join(lines)

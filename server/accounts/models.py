@@ -64,10 +64,15 @@ class Invite(SQLModel, table=True):
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
 
+
 class RegisterIn(InputModel):
-    invite_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    invite_code: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+    ]
     username: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True)]
-    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    display_name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)
+    ]
     password: Annotated[str, StringConstraints(max_length=256)]
 
     @field_validator("username")

@@ -172,7 +172,10 @@ class AccountService:
         now = self.clock.now()
         hours = data.expires_in_hours or self.invite_default_hours
         async with self.sessions() as session:
-            if data.cohort_id is not None and await store.get_cohort(session, data.cohort_id) is None:
+            if (
+                data.cohort_id is not None
+                and await store.get_cohort(session, data.cohort_id) is None
+            ):
                 raise not_found("cohort (cohort_id)")
             invite = Invite(
                 code=secrets.token_urlsafe(12),

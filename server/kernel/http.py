@@ -34,9 +34,7 @@ _CODE_BY_STATUS = {
 
 
 def error_response(code: str, message: str, status: int, **extra: Any) -> web.Response:
-    return web.json_response(
-        {"error": {"code": code, "message": message, **extra}}, status=status
-    )
+    return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
 
 
 @web.middleware

@@ -15,7 +15,7 @@ class Throttle(ABC):
     async def allow(self, key: str, interval_s: float, now: datetime) -> bool:
         """True at most once per `interval_s` for the same key."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - an optional hook; in-process holds nothing
         """Release what the throttle holds."""
 
 

@@ -1,4 +1,4 @@
-"""Turn an untrusted payload into a validated input model, or an `invalid` error naming the field."""
+"""Turn an untrusted payload into a validated input model, or an `invalid` naming the field."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ class PresenceStore(ABC):
     async def counts(self, room_ids: Sequence[int]) -> dict[int, int]:
         """How many distinct users are in each room."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - an optional hook; in-process holds nothing
         """Release what the store holds (connections, background tasks)."""
 
 

@@ -94,7 +94,9 @@ class MessageService:
         if earlier is None or earlier.id is None:
             return None
         counts = await store.reaction_counts(session, [earlier.id])
-        return SendResult(message_json(earlier, actor.public(), counts.get(earlier.id, {})), created=False)
+        return SendResult(
+            message_json(earlier, actor.public(), counts.get(earlier.id, {})), created=False
+        )
 
     async def _pass_gates(self, draft: Draft) -> None:
         for gate in self.gates:
@@ -171,12 +173,12 @@ class MessageService:
     ) -> dict[str, Any]:
         async with self.sessions() as session:
             await entered_room(session, actor, room_id)
-            rows, has_more = await store.latest_messages(session, room_id, before=before, limit=limit)
+            rows, has_more = await store.latest_messages(
+                session, room_id, before=before, limit=limit
+            )
             return {"messages": await rows_json(session, rows), "has_more": has_more}
 
-    async def _live_message(
-        self, session: AsyncSession, message_id: int
-    ) -> store.MessageRow:
+    async def _live_message(self, session: AsyncSession, message_id: int) -> store.MessageRow:
         row = await store.get_message_row(session, message_id)
         if row is None or row[0].deleted:
             raise not_found("message")

@@ -84,11 +84,11 @@ class RoomIn(InputModel):
 
     @model_validator(mode="after")
     def _audience_fits(self) -> RoomIn:
-        if self.audience == Audience.COHORT and self.cohort_id is None:
+        if self.audience == "cohort" and self.cohort_id is None:
             raise ValueError("cohort_id is required when audience is 'cohort'")
-        if self.audience != Audience.COHORT and self.cohort_id is not None:
+        if self.audience != "cohort" and self.cohort_id is not None:
             raise ValueError("cohort_id is only for rooms whose audience is 'cohort'")
-        if self.kind == "group" and self.audience != Audience.COHORT:
+        if self.kind == "group" and self.audience != "cohort":
             raise ValueError("a group room's audience must be 'cohort'")
         return self
 
