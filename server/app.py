@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 import socketio
 from aiohttp import web
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.accounts.http import ACCOUNTS, add_account_routes
@@ -16,13 +18,16 @@ from server.accounts.tokens import TokenIssuer, load_or_create_secret
 from server.kernel.clock import Clock, SystemClock
 from server.kernel.db import SessionFactory, create_engine, create_schema, create_session_factory
 from server.kernel.http import MAX_BODY_BYTES, error_middleware, ok
-from server.kernel.throttle import InProcessThrottle
+from server.kernel.redis import RedisHealth, connect_redis
+from server.kernel.throttle import InProcessThrottle, RedisThrottle, Throttle
+from server.presence.redis_store import RedisPresenceStore
 from server.presence.service import PresenceService
-from server.presence.store import InProcessPresenceStore
+from server.presence.store import InProcessPresenceStore, PresenceStore
 from server.realtime.bus import ControlBus
 from server.realtime.connections import register_connection_events
 from server.realtime.hub import Hub
 from server.realtime.notices import Notifier
+from server.realtime.redis import RedisControlBus, ResilientRedisManager
 from server.realtime.router import EventRouter
 from server.rooms.events import register_room_events
 from server.rooms.gates import RoomLockGate
@@ -30,6 +35,19 @@ from server.rooms.http import MESSAGES, ROOMS, add_room_routes
 from server.rooms.messages import MessageService
 from server.rooms.service import RoomService
 from server.settings import Settings
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """How this process shares live state with the others: in memory when it is alone,
+    through Redis when PEERROOMS_REDIS_URL is set."""
+
+    presence_store: PresenceStore
+    throttle: Throttle
+    bus: ControlBus
+    client_manager: socketio.AsyncManager | None
+    redis_clients: tuple[Redis, ...] = ()
+    redis_health: RedisHealth | None = None
 
 
 @dataclass(frozen=True)
@@ -42,10 +60,15 @@ class Core:
     sessions: SessionFactory
     sio: socketio.AsyncServer
     hub: Hub
-    bus: ControlBus
+    sharing: Sharing
+
+    @property
+    def bus(self) -> ControlBus:
+        return self.sharing.bus
 
 
 CORE = web.AppKey("core", Core)
+PRESENCE = web.AppKey("presence", PresenceService)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -54,15 +77,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     core.sio.attach(app)
     app[CORE] = core
 
-    presence = PresenceService(InProcessPresenceStore(), core.hub, core.bus)
     accounts = _build_accounts(core)
+    presence = PresenceService(
+        core.sharing.presence_store, core.hub, core.bus, describe_users=accounts.public_users
+    )
     rooms = RoomService(
         sessions=core.sessions,
         clock=core.clock,
         hub=core.hub,
         bus=core.bus,
         presence=presence,
-        throttle=InProcessThrottle(),
+        throttle=core.sharing.throttle,
         typing_interval_s=settings.typing_throttle_s,
     )
     messages = MessageService(
@@ -80,6 +105,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     )
     register_room_events(EventRouter(core.sio, core.hub), rooms, messages)
 
+    app[PRESENCE] = presence
     app[ACCOUNTS] = accounts
     app[ROOMS] = rooms
     app[MESSAGES] = messages
@@ -93,7 +119,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
 
 def _build_core(settings: Settings, clock: Clock) -> Core:
     engine = create_engine(settings.database_url, echo=settings.database_echo)
-    sio = socketio.AsyncServer(async_mode="aiohttp", logger=False, engineio_logger=False)
+    sharing = _build_sharing(settings)
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=sharing.client_manager,
+        logger=False,
+        engineio_logger=False,
+    )
     return Core(
         settings=settings,
         clock=clock,
@@ -101,7 +133,28 @@ def _build_core(settings: Settings, clock: Clock) -> Core:
         sessions=create_session_factory(engine),
         sio=sio,
         hub=Hub(sio),
-        bus=ControlBus(),
+        sharing=sharing,
+    )
+
+
+def _build_sharing(settings: Settings) -> Sharing:
+    if settings.redis_url is None:
+        return Sharing(InProcessPresenceStore(), InProcessThrottle(), ControlBus(), None)
+    prefix = settings.redis_prefix
+    health = RedisHealth()
+    commands = connect_redis(settings.redis_url)
+    listener = connect_redis(settings.redis_url, for_subscribing=True)
+    return Sharing(
+        presence_store=RedisPresenceStore(
+            commands, prefix, uuid.uuid4().hex, settings.presence_ttl_s, health
+        ),
+        throttle=RedisThrottle(commands, prefix, health),
+        bus=RedisControlBus(commands, listener, f"{prefix}:bus", health),
+        client_manager=ResilientRedisManager(
+            channel=f"{prefix}:socketio", health=health, publisher=commands, listener=listener
+        ),
+        redis_clients=(commands, listener),
+        redis_health=health,
     )
 
 
@@ -126,8 +179,12 @@ async def _run_database(app: web.Application) -> AsyncIterator[None]:
     core = app[CORE]
     await create_schema(core.engine)
     await core.bus.start()
+    await app[PRESENCE].start()
     yield
+    await app[PRESENCE].close()
     await core.bus.close()
+    for client in core.sharing.redis_clients:
+        await client.aclose()
     await core.engine.dispose()
 
 

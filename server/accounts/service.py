@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from server.accounts.models import (
     Role,
     User,
     own_user,
+    public_user,
 )
 from server.accounts.passwords import hash_password, verify_password
 from server.accounts.tokens import TokenIssuer
@@ -81,6 +82,10 @@ class AccountService:
     async def load_actor(self, user_id: int) -> Actor | None:
         async with self.sessions() as session:
             return await store.load_actor(session, user_id)
+
+    async def public_users(self, user_ids: Sequence[int]) -> list[dict[str, Any]]:
+        async with self.sessions() as session:
+            return [public_user(user) for user in await store.get_users(session, user_ids)]
 
     async def me(self, actor: Actor) -> dict[str, Any]:
         async with self.sessions() as session:

@@ -5,6 +5,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from datetime import datetime
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from server.kernel.redis import RedisHealth
+
 # Above this many keys the in-process throttle drops expired ones, so memory stays bounded
 # by the users active within one interval.
 _PRUNE_ABOVE = 10_000
@@ -31,3 +36,24 @@ class InProcessThrottle(Throttle):
             self._next_allowed = {k: t for k, t in self._next_allowed.items() if t > moment}
         self._next_allowed[key] = moment + interval_s
         return True
+
+
+class RedisThrottle(Throttle):
+    """The same throttle shared by every process; this process's own when Redis is down."""
+
+    def __init__(self, redis: Redis, prefix: str, health: RedisHealth) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._health = health
+        self._fallback = InProcessThrottle()
+
+    async def allow(self, key: str, interval_s: float, now: datetime) -> bool:
+        try:
+            allowed = await self._redis.set(
+                f"{self._prefix}:throttle:{key}", "1", px=max(1, int(interval_s * 1000)), nx=True
+            )
+        except RedisError as error:
+            self._health.failed("throttle", error)
+            return await self._fallback.allow(key, interval_s, now)
+        self._health.succeeded()
+        return bool(allowed)

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from server.presence.store import PresenceStore
+from server.presence.store import PresenceChange, PresenceStore
 from server.realtime.bus import ControlBus
 from server.realtime.hub import Connection, Hub
 
 EVICT = "presence.evict"
+
+log = logging.getLogger(__name__)
+
+# Public user objects ({id, display_name, role}) of these ids, for announcing users this
+# process has no connection of (those of a dead process).
+DescribeUsers = Callable[[Sequence[int]], Awaitable[list[dict[str, Any]]]]
 
 
 @dataclass
@@ -17,6 +27,8 @@ class PresenceService:
     store: PresenceStore
     hub: Hub
     bus: ControlBus
+    describe_users: DescribeUsers
+    _upkeep: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.bus.subscribe(EVICT, self._evict_here)
@@ -26,6 +38,10 @@ class PresenceService:
         await self.hub.enter(connection, room_id)
         if await self.store.add(room_id, connection.actor.id, connection.sid):
             await self._announce(connection, room_id, "online")
+        if self.hub.connection(connection.sid) is not connection:
+            # The socket disconnected while this join was under way; its disconnect handler
+            # has already run, so undo what the join added or the user stays "online".
+            await self.exit(connection, room_id)
 
     async def exit(self, connection: Connection, room_id: int) -> None:
         """Take a connection out of a room; announce the user gone if it was their last."""
@@ -46,6 +62,49 @@ class PresenceService:
 
     async def online_counts(self, room_ids: list[int]) -> dict[int, int]:
         return await self.store.counts(room_ids)
+
+    # ----- upkeep -----
+
+    async def start(self) -> None:
+        interval = self.store.maintenance_interval_s
+        if interval is not None:
+            await self.run_upkeep()
+            self._upkeep = asyncio.create_task(self._upkeep_loop(interval))
+
+    async def close(self) -> None:
+        if self._upkeep is not None:
+            self._upkeep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._upkeep
+        await self.store.close()
+
+    async def run_upkeep(self) -> None:
+        changes = await self.store.maintain()
+        await self._announce_changes(changes)
+
+    async def _upkeep_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.run_upkeep()
+            except Exception:
+                log.exception("presence upkeep failed; trying again in %.1f s", interval)
+
+    async def _announce_changes(self, changes: list[PresenceChange]) -> None:
+        if not changes:
+            return
+        users = {
+            user["id"]: user
+            for user in await self.describe_users(sorted({change.user_id for change in changes}))
+        }
+        for change in changes:
+            user = users.get(change.user_id)
+            if user is not None:
+                await self.hub.to_room(
+                    change.room_id,
+                    "presence",
+                    {"room_id": change.room_id, "user": user, "status": change.status},
+                )
 
     async def _evict_here(self, payload: dict[str, Any]) -> None:
         room_ids = set(payload["room_ids"])

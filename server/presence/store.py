@@ -9,7 +9,37 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Seat:
+    """One connection of one user in one room."""
+
+    room_id: int
+    user_id: int
+    conn_id: str
+
+    @property
+    def member(self) -> str:
+        return f"{self.room_id}:{self.user_id}:{self.conn_id}"
+
+    @classmethod
+    def from_member(cls, member: str) -> Seat:
+        room_id, user_id, conn_id = member.split(":", 2)
+        return cls(int(room_id), int(user_id), conn_id)
+
+
+@dataclass(frozen=True)
+class PresenceChange:
+    """A user who came online or went offline in a room through upkeep, not through a join
+    or leave of theirs (a dead process cleaned up, Redis repaired after an outage)."""
+
+    room_id: int
+    user_id: int
+    status: Literal["online", "offline"]
 
 
 class PresenceStore(ABC):
@@ -28,6 +58,15 @@ class PresenceStore(ABC):
     @abstractmethod
     async def counts(self, room_ids: Sequence[int]) -> dict[int, int]:
         """How many distinct users are in each room."""
+
+    @property
+    def maintenance_interval_s(self) -> float | None:
+        """How often `maintain` must run; None when the store needs no upkeep."""
+        return None
+
+    async def maintain(self) -> list[PresenceChange]:
+        """Periodic upkeep; answers the presence changes it caused, to be announced."""
+        return []
 
     async def close(self) -> None:  # noqa: B027 - an optional hook; in-process holds nothing
         """Release what the store holds (connections, background tasks)."""
@@ -62,3 +101,9 @@ class InProcessPresenceStore(PresenceStore):
 
     async def counts(self, room_ids: Sequence[int]) -> dict[int, int]:
         return {room_id: len(self._rooms.get(room_id, {})) for room_id in room_ids}
+
+    def seats(self) -> Iterator[Seat]:
+        for room_id, users in self._rooms.items():
+            for user_id, conn_ids in users.items():
+                for conn_id in conn_ids:
+                    yield Seat(room_id, user_id, conn_id)

@@ -19,6 +19,18 @@ Authenticate = Callable[[object], Awaitable[Actor]]
 ConnectListener = Callable[[Actor], Awaitable[None]]
 
 
+class Refusal(socketio.exceptions.ConnectionRefusedError):  # type: ignore[misc]
+    """A refused connection whose CONNECT_ERROR payload is the contract's error object.
+
+    The fields sit at the top level (what the contract shows) and again under `data`, where
+    socket.io-client exposes extra refusal details as `err.data`.
+    """
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error["message"])
+        self.error_args = {**error, "data": error}
+
+
 def register_connection_events(
     sio: socketio.AsyncServer,
     hub: Hub,
@@ -31,7 +43,7 @@ def register_connection_events(
         try:
             actor = await authenticate(token)
         except AppError as error:
-            raise socketio.exceptions.ConnectionRefusedError(error.as_error()) from None
+            raise Refusal(error.as_error()) from None
         await hub.register(sid, actor)
         for listener in on_connected:
             await listener(actor)
