@@ -11,6 +11,8 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 
 from tests.support import (
@@ -25,6 +27,34 @@ from tests.support import (
 )
 
 PG_URL = os.environ.get("PEERROOMS_TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("PEERROOMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """The shared test Redis; a test gives it its own key prefix (`redis_prefix`)."""
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except RedisError as error:
+        pytest.fail(f"Redis at {REDIS_URL} is needed for this test and did not answer: {error}")
+    finally:
+        await client.aclose()
+    yield REDIS_URL
+
+
+@pytest.fixture
+async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
+    """A key prefix of this test's own; its keys, and only they, are deleted afterwards."""
+    prefix = f"peerrooms-test-{secrets.token_hex(6)}"
+    yield prefix
+    client = Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=500)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture
@@ -50,7 +80,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def server(database_url: str, tmp_path: Path, clock: FakeClock) -> AsyncIterator[RunningServer]:
+async def server(
+    database_url: str, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[RunningServer]:
     running = await start_server(test_settings(database_url, tmp_path), clock)
     yield running
     await running.stop()

@@ -182,10 +182,18 @@ async def build_community(server: RunningServer, api: Api) -> Community:
     await server.app[ACCOUNTS].ensure_user(
         username="admin", password=PASSWORD, role=Role.ADMIN, display_name="Admin"
     )
-    login = await api.post("/api/auth/login", {"username": "admin", "password": PASSWORD})
+    return await build_community_as(api, await sign_in(api, "admin"))
+
+
+async def sign_in(api: Api, username: str, password: str = PASSWORD) -> Person:
+    login = await api.post("/api/auth/login", {"username": username, "password": password})
     assert login.status == 200, login.body
     user = login.body["user"]
-    admin = Person(user["id"], "admin", user["display_name"], user["role"], login.body["token"])
+    return Person(user["id"], username, user["display_name"], user["role"], login.body["token"])
+
+
+async def build_community_as(api: Api, admin: Person) -> Community:
+    """The community, built over HTTP by an admin who already exists."""
     cohort_a = (await api.post("/api/cohorts", {"name": "Cohort A"}, token=admin.token)).body
     cohort_b = (await api.post("/api/cohorts", {"name": "Cohort B"}, token=admin.token)).body
     a, b = cohort_a["cohort"]["id"], cohort_b["cohort"]["id"]

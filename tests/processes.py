@@ -1,0 +1,160 @@
+"""Servers and Redis as separate OS processes, for multi-process, crash and outage tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from tests.support import PASSWORD
+
+START_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def server_env(database_url: str, data_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment of a peerrooms process: these settings and nothing from a config file."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEERROOMS_")}
+    env.update(
+        PEERROOMS_CONFIG=str(data_dir / "no-such-config.toml"),
+        PEERROOMS_DATABASE_URL=database_url,
+        PEERROOMS_SECRET_KEY="multi-process-test-secret-" + "y" * 24,
+        PEERROOMS_SECRET_KEY_FILE=str(data_dir / "secret.key"),
+        PEERROOMS_LOG_LEVEL="WARNING",
+    )
+    env.update({f"PEERROOMS_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+async def run_cli(env: dict[str, str], *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    assert process.returncode == 0, output.decode()
+    return output.decode()
+
+
+async def create_admin(env: dict[str, str]) -> None:
+    await run_cli(env, "create-admin", "--username", "admin", "--password", PASSWORD)
+
+
+@dataclass
+class ServerProcess:
+    process: asyncio.subprocess.Process
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    async def start(cls, env: dict[str, str], log_path: Path) -> ServerProcess:
+        port = free_port()
+        with log_path.open("ab") as log:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "server",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
+        started = cls(process, port, log_path)
+        await started.wait_ready()
+        return started
+
+    async def wait_ready(self) -> None:
+        deadline = asyncio.get_running_loop().time() + START_TIMEOUT_S
+        async with aiohttp.ClientSession() as session:
+            while asyncio.get_running_loop().time() < deadline:
+                if self.process.returncode is not None:
+                    break
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(self.url + "/healthz") as response:
+                        if response.status == 200:
+                            return
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"server on {self.port} did not start:\n{self.log_path.read_text()}")
+
+    async def kill(self) -> None:
+        """SIGKILL: the process gets no chance to clean up."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), 10)
+            except TimeoutError:
+                await self.kill()
+
+
+@dataclass
+class RedisProcess:
+    """A redis-server of the test's own on a spare port, to stop and start at will."""
+
+    port: int
+    process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed (.ci/run installs it)"
+        self.process = await asyncio.create_subprocess_exec(
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                await writer.wait_closed()
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+            await self.process.wait()
+        self.process = None

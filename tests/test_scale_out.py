@@ -1,0 +1,249 @@
+"""Several server processes sharing one database and one Redis act as one service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.conftest import PeerFactory
+from tests.processes import RedisProcess, ServerProcess, create_admin, free_port, server_env
+from tests.support import Api, Community, Peer, build_community_as, new_client_id, sign_in
+
+pytestmark = pytest.mark.slow
+
+PRESENCE_TTL_S = 3
+
+
+@dataclass
+class Cluster:
+    a: ServerProcess
+    b: ServerProcess
+    api_a: Api
+    api_b: Api
+    community: Community
+
+
+async def start_cluster(
+    database_url: str, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> AsyncIterator[Cluster]:
+    env = server_env(
+        database_url,
+        tmp_path,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        presence_ttl_s=str(PRESENCE_TTL_S),
+    )
+    await create_admin(env)
+    processes: list[ServerProcess] = []
+    try:
+        processes.append(await ServerProcess.start(env, tmp_path / "a.log"))
+        processes.append(await ServerProcess.start(env, tmp_path / "b.log"))
+        a, b = processes
+        async with aiohttp.ClientSession() as session:
+            api_a, api_b = Api(a.url, session), Api(b.url, session)
+            community = await build_community_as(api_a, await sign_in(api_a, "admin"))
+            yield Cluster(a, b, api_a, api_b, community)
+    finally:
+        for process in processes:
+            await process.stop()
+
+
+@pytest.fixture
+async def cluster(
+    database_url: str, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> AsyncIterator[Cluster]:
+    async for started in start_cluster(database_url, tmp_path, redis_url, redis_prefix):
+        yield started
+
+
+async def send(peer: Peer, room_id: int, body: str) -> dict[str, object]:
+    ack = await peer.call("send", {"room_id": room_id, "body": body, "client_id": new_client_id()})
+    assert ack["ok"], ack
+    return dict(ack["message"])
+
+
+def ids_of(messages: list[dict[str, object]]) -> list[object]:
+    return [message["id"] for message in messages]
+
+
+async def test_users_on_two_processes_chat_both_ways(cluster: Cluster, peer: PeerFactory) -> None:
+    people, room = cluster.community, cluster.community.group_a
+    ana = await peer(people.pat_ana.token, cluster.a.url)
+    avi = await peer(people.pat_avi.token, cluster.b.url)
+    assert (await ana.call("join", {"room_id": room}))["ok"]
+    assert (await avi.call("join", {"room_id": room}))["ok"]
+
+    from_a = await send(ana, room, "hello from process A")
+    from_b = await send(avi, room, "hello from process B")
+    for receiver in (ana, avi):
+        for sent in (from_a, from_b):
+            await receiver.wait_for("message", lambda m, sent=sent: m["id"] == sent["id"])
+    await ana.settle()
+    assert ids_of(ana.received("message")) == [from_a["id"], from_b["id"]]
+    assert ids_of(avi.received("message")) == [from_a["id"], from_b["id"]]
+
+
+async def test_presence_and_online_lists_agree_on_both_processes(
+    cluster: Cluster, peer: PeerFactory
+) -> None:
+    people, room = cluster.community, cluster.community.group_a
+    ana = await peer(people.pat_ana.token, cluster.a.url)
+    await ana.call("join", {"room_id": room})
+    avi = await peer(people.pat_avi.token, cluster.b.url)
+    joined = await avi.call("join", {"room_id": room})
+    assert [user["id"] for user in joined["online"]] == sorted(
+        [people.pat_ana.id, people.pat_avi.id]
+    )
+    online = await ana.wait_for("presence", lambda p: p["status"] == "online")
+    assert online["user"] == {"id": people.pat_avi.id, "display_name": "Avi", "role": "patient"}
+
+    # A second tab of Avi's, on the other process, is not news; nor is closing it.
+    second_tab = await peer(people.pat_avi.token, cluster.a.url)
+    await second_tab.call("join", {"room_id": room})
+    await second_tab.disconnect()
+    await ana.settle()
+    assert len(ana.received("presence")) == 1
+
+    for api in (cluster.api_a, cluster.api_b):
+        reply = await api.get(f"/api/rooms/{room}/presence", people.mod_lee.token)
+        assert [user["id"] for user in reply.body["online"]] == sorted(
+            [people.pat_ana.id, people.pat_avi.id]
+        )
+        rooms = await api.get("/api/rooms", people.pat_ana.token)
+        counts = {r["id"]: r["online_count"] for r in rooms.body["rooms"]}
+        assert counts[room] == 2
+
+    await avi.disconnect()
+    offline = await ana.wait_for("presence", lambda p: p["status"] == "offline")
+    assert offline["user"]["id"] == people.pat_avi.id
+
+
+async def test_graduation_through_one_process_closes_the_room_on_the_other(
+    cluster: Cluster, peer: PeerFactory
+) -> None:
+    people, room = cluster.community, cluster.community.group_a
+    ana = await peer(people.pat_ana.token, cluster.b.url)
+    avi = await peer(people.pat_avi.token, cluster.b.url)
+    await ana.call("join", {"room_id": room})
+    await avi.call("join", {"room_id": room})
+
+    reply = await cluster.api_a.post(
+        f"/api/users/{people.pat_ana.id}/graduate", token=people.mod_lee.token
+    )
+    assert reply.status == 200, reply.body
+    await ana.wait_for("notice", lambda n: n["kind"] == "graduated")
+    await avi.wait_for("presence", lambda p: p["status"] == "offline")
+
+    after = await send(avi, room, "said after Ana graduated")
+    await avi.wait_for("message", lambda m: m["id"] == after["id"])
+    await ana.settle()
+    assert after["id"] not in ids_of(ana.received("message"))
+
+
+async def test_a_killed_processs_users_go_offline_on_the_other_in_time(
+    cluster: Cluster, peer: PeerFactory
+) -> None:
+    people, room = cluster.community, cluster.community.group_a
+    ana = await peer(people.pat_ana.token, cluster.a.url)
+    avi = await peer(people.pat_avi.token, cluster.b.url)
+    await ana.call("join", {"room_id": room})
+    await avi.call("join", {"room_id": room})
+
+    await cluster.a.kill()
+    offline = await avi.wait_for(
+        "presence",
+        lambda p: p["status"] == "offline" and p["user"]["id"] == people.pat_ana.id,
+        timeout=PRESENCE_TTL_S + 1.0,
+    )
+    assert offline["room_id"] == room
+    reply = await cluster.api_b.get(f"/api/rooms/{room}/presence", people.mod_lee.token)
+    assert [user["id"] for user in reply.body["online"]] == [people.pat_avi.id]
+
+
+async def test_a_client_reconnecting_to_the_other_process_misses_nothing(
+    cluster: Cluster, peer: PeerFactory
+) -> None:
+    people, room = cluster.community, cluster.community.group_a
+    ana = await peer(people.pat_ana.token, cluster.a.url)
+    avi = await peer(people.pat_avi.token, cluster.b.url)
+    await ana.call("join", {"room_id": room})
+    await avi.call("join", {"room_id": room})
+    seen = await send(avi, room, "before the drop")
+    await ana.wait_for("message", lambda m: m["id"] == seen["id"])
+    await ana.disconnect()
+
+    missed = [await send(avi, room, f"while away {n}") for n in range(300)]
+
+    back = await peer(people.pat_ana.token, cluster.b.url)
+    caught_up: list[dict[str, object]] = []
+    since = seen["id"]
+    while True:
+        joined = await back.call("join", {"room_id": room, "since": since})
+        assert joined["ok"], joined
+        caught_up += joined["messages"]
+        if not joined["has_more"]:
+            break
+        since = joined["messages"][-1]["id"]
+    assert ids_of(caught_up) == ids_of(missed)
+    assert [m["body"] for m in caught_up] == [f"while away {n}" for n in range(300)]
+
+
+async def test_sends_go_on_through_a_redis_outage_and_sharing_recovers(
+    database_url: str, tmp_path: Path, redis_prefix: str, peer: PeerFactory
+) -> None:
+    redis = RedisProcess(free_port())
+    await redis.start()
+    try:
+        async for cluster in start_cluster(database_url, tmp_path, redis.url, redis_prefix):
+            await outage_scenario(cluster, redis, peer)
+    finally:
+        await redis.stop()
+
+
+async def outage_scenario(cluster: Cluster, redis: RedisProcess, peer: PeerFactory) -> None:
+    people, room = cluster.community, cluster.community.group_a
+    ana = await peer(people.pat_ana.token, cluster.a.url)
+    avi = await peer(people.pat_avi.token, cluster.a.url)
+    lee = await peer(people.mod_lee.token, cluster.b.url)
+    for joined in (ana, avi, lee):
+        assert (await joined.call("join", {"room_id": room}))["ok"]
+
+    await redis.stop()
+    during = [await send(ana, room, f"during the outage {n}") for n in range(5)]
+    for sent in during:
+        await avi.wait_for("message", lambda m, sent=sent: m["id"] == sent["id"])
+
+    await redis.start()  # empty: Redis kept nothing on disk
+    expected_online = sorted([people.pat_ana.id, people.pat_avi.id, people.mod_lee.id])
+    await eventually(lambda: online_ids(cluster.api_b, room, people.mod_lee.token), expected_online)
+
+    # Cross-process delivery is back: a message from process A reaches Lee on process B.
+    after = await send(ana, room, "after the outage")
+    await lee.wait_for("message", lambda m: m["id"] == after["id"])
+
+    history = await cluster.api_b.get(f"/api/rooms/{room}/messages", people.mod_lee.token)
+    stored = ids_of(history.body["messages"])
+    assert all(sent["id"] in stored for sent in [*during, after])
+
+
+async def online_ids(api: Api, room_id: int, token: str) -> list[int]:
+    reply = await api.get(f"/api/rooms/{room_id}/presence", token)
+    return [user["id"] for user in reply.body["online"]]
+
+
+async def eventually(
+    read: Callable[[], Awaitable[object]], expected: object, timeout: float = 10.0
+) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    last = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await read()
+        if last == expected:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"still {last!r}, expected {expected!r}")
