@@ -230,6 +230,28 @@ async def outage_scenario(cluster: Cluster, redis: RedisProcess, peer: PeerFacto
     stored = ids_of(history.body["messages"])
     assert all(sent["id"] in stored for sent in [*during, after])
 
+    # One line when the outage began, not one per message; and nothing crashed.
+    log_a = cluster.a.log_path.read_text()
+    assert log_a.count("Redis is unreachable") == 1, log_a
+    assert "Traceback" not in log_a, log_a
+
+
+async def test_the_typing_throttle_holds_across_processes(
+    cluster: Cluster, peer: PeerFactory
+) -> None:
+    people, room = cluster.community, cluster.community.group_a
+    lee = await peer(people.mod_lee.token, cluster.a.url)
+    ana_on_a = await peer(people.pat_ana.token, cluster.a.url)
+    ana_on_b = await peer(people.pat_ana.token, cluster.b.url)
+    for joined in (lee, ana_on_a, ana_on_b):
+        assert (await joined.call("join", {"room_id": room}))["ok"]
+
+    assert (await ana_on_a.call("typing", {"room_id": room}))["ok"]
+    assert (await ana_on_b.call("typing", {"room_id": room}))["ok"]
+    await lee.wait_for("typing")
+    await lee.settle()
+    assert len(lee.received("typing")) == 1
+
 
 async def online_ids(api: Api, room_id: int, token: str) -> list[int]:
     reply = await api.get(f"/api/rooms/{room_id}/presence", token)
