@@ -216,7 +216,8 @@ class AccountService:
         for listener in self.graduation_listeners:
             await listener(graduate)
         await self.notifier.tell(user.id, "graduated", GRADUATED_TEXT)
-        return own_user(user, cohort_ids)
+        # The caller is staff, not the graduate: the login name stays private.
+        return public_user(user)
 
     # ----- operator tasks (command line, demo) -----
 
