@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.accounts.http import ACCOUNTS, add_account_routes
+from server.accounts.passwords import Passwords
 from server.accounts.service import AccountService
 from server.accounts.tokens import TokenIssuer, load_or_create_secret
 from server.kernel.clock import Clock, SystemClock
@@ -167,6 +168,11 @@ def _build_accounts(core: Core) -> AccountService:
     )
     return AccountService(
         sessions=core.sessions,
+        passwords=Passwords(
+            time_cost=settings.password_hash_time_cost,
+            memory_kib=settings.password_hash_memory_kib,
+            parallelism=settings.password_hash_parallelism,
+        ),
         tokens=TokenIssuer(secret, timedelta(hours=settings.token_ttl_hours)),
         clock=core.clock,
         password_min_length=settings.password_min_length,

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     secret_key_file: Path = Path("./data/secret.key")
     token_ttl_hours: float = Field(default=24.0, gt=0)
     password_min_length: int = Field(default=10, ge=8)
+    # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=1024)
+    password_hash_parallelism: int = Field(default=4, ge=1)
     invite_default_hours: float = Field(default=72.0, gt=0)
     edit_window_minutes: float = Field(default=15.0, ge=0)
     typing_throttle_s: float = Field(default=3.0, ge=0)

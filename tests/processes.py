@@ -34,6 +34,9 @@ def server_env(database_url: str, data_dir: Path, **settings: str) -> dict[str, 
         PEERROOMS_SECRET_KEY="multi-process-test-secret-" + "y" * 24,
         PEERROOMS_SECRET_KEY_FILE=str(data_dir / "secret.key"),
         PEERROOMS_LOG_LEVEL="WARNING",
+        PEERROOMS_PASSWORD_HASH_TIME_COST="1",
+        PEERROOMS_PASSWORD_HASH_MEMORY_KIB="8192",
+        PEERROOMS_PASSWORD_HASH_PARALLELISM="1",
     )
     env.update({f"PEERROOMS_{name.upper()}": value for name, value in settings.items()})
     return env

@@ -45,6 +45,10 @@ def test_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "host": "127.0.0.1",
         "port": 0,
         "redis_url": None,
+        # Real argon2id at a cost that keeps the suite quick; production uses the defaults.
+        "password_hash_time_cost": 1,
+        "password_hash_memory_kib": 8192,
+        "password_hash_parallelism": 1,
         **overrides,
     }
     return Settings(**values)
@@ -215,7 +219,9 @@ async def build_community_as(api: Api, admin: Person) -> Community:
         group_b=await create_room(
             api, mod_lee, name="Group B", kind="group", audience="cohort", cohort_id=b
         ),
-        lounge=await create_room(api, mod_lee, name="Alumni Lounge", kind="peer", audience="alumni"),
+        lounge=await create_room(
+            api, mod_lee, name="Alumni Lounge", kind="peer", audience="alumni"
+        ),
         commons=await create_room(api, mod_lee, name="Commons", kind="peer", audience="everyone"),
         people={"admin": admin, "mod_lee": mod_lee, **people},
         **people,
@@ -245,7 +251,9 @@ class Peer:
 
     async def connect(self) -> Peer:
         auth = {"token": self.token} if self.token is not None else None
-        await self.client.connect(self.url, auth=auth, transports=["websocket"], wait_timeout=WAIT_S)
+        await self.client.connect(
+            self.url, auth=auth, transports=["websocket"], wait_timeout=WAIT_S
+        )
         return self
 
     async def call(self, event: str, data: Any = None) -> Any:

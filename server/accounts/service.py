@@ -24,7 +24,7 @@ from server.accounts.models import (
     own_user,
     public_user,
 )
-from server.accounts.passwords import hash_password, verify_password
+from server.accounts.passwords import Passwords
 from server.accounts.tokens import TokenIssuer
 from server.kernel.clock import Clock, iso_utc
 from server.kernel.db import SessionFactory
@@ -63,6 +63,7 @@ def invite_json(invite: Invite) -> dict[str, Any]:
 @dataclass
 class AccountService:
     sessions: SessionFactory
+    passwords: Passwords
     tokens: TokenIssuer
     clock: Clock
     password_min_length: int
@@ -96,7 +97,7 @@ class AccountService:
 
     async def register(self, data: RegisterIn) -> dict[str, Any]:
         self._check_password(data.password, data.username)
-        password_hash = await hash_password(data.password)
+        password_hash = await self.passwords.hash(data.password)
         now = self.clock.now()
         async with self.sessions() as session:
             invite = await store.get_invite(session, data.invite_code)
@@ -131,7 +132,7 @@ class AccountService:
         async with self.sessions() as session:
             user = await store.get_user_by_username(session, data.username)
             stored_hash = user.password_hash if user is not None else None
-            if not await verify_password(stored_hash, data.password) or user is None:
+            if not await self.passwords.verify(stored_hash, data.password) or user is None:
                 raise unauthorized("The username or password is wrong.")
             return await self._signed_in(session, user)
 
@@ -240,7 +241,7 @@ class AccountService:
                 username=username,
                 display_name=display_name,
                 role=role,
-                password_hash=await hash_password(password),
+                password_hash=await self.passwords.hash(password),
                 created_at=self.clock.now(),
             )
             await store.add_user(session, user, cohort_id)
