@@ -22,8 +22,8 @@ from tests.support import (
     Peer,
     RunningServer,
     build_community,
+    server_settings,
     start_server,
-    test_settings,
 )
 
 PG_URL = os.environ.get("PEERROOMS_TEST_DATABASE_URL", "")
@@ -83,7 +83,7 @@ def clock() -> FakeClock:
 async def server(
     database_url: str, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[RunningServer]:
-    running = await start_server(test_settings(database_url, tmp_path), clock)
+    running = await start_server(server_settings(database_url, tmp_path), clock)
     yield running
     await running.stop()
 

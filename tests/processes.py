@@ -37,6 +37,9 @@ def server_env(database_url: str, data_dir: Path, **settings: str) -> dict[str, 
         PEERROOMS_PASSWORD_HASH_TIME_COST="1",
         PEERROOMS_PASSWORD_HASH_MEMORY_KIB="8192",
         PEERROOMS_PASSWORD_HASH_PARALLELISM="1",
+        # The clock of a test server stands still; flooding tests set their own limits.
+        PEERROOMS_RATE_LIMIT_PER_MINUTE="600000",
+        PEERROOMS_RATE_LIMIT_BURST="10000",
     )
     env.update({f"PEERROOMS_{name.upper()}": value for name, value in settings.items()})
     return env
@@ -89,7 +92,11 @@ class ServerProcess:
                 stderr=log,
             )
         started = cls(process, port, log_path)
-        await started.wait_ready()
+        try:
+            await started.wait_ready()
+        except BaseException:
+            await started.kill()
+            raise
         return started
 
     async def wait_ready(self) -> None:

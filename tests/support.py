@@ -37,7 +37,7 @@ class FakeClock:
         self.current += timedelta(**delta)
 
 
-def test_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+def server_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,
         "secret_key": "test-secret-" + "x" * 32,
@@ -49,6 +49,10 @@ def test_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "password_hash_time_cost": 1,
         "password_hash_memory_kib": 8192,
         "password_hash_parallelism": 1,
+        # The fake clock stands still, so no bucket would ever refill; tests of flooding
+        # pass their own limits.
+        "rate_limit_per_minute": 600_000,
+        "rate_limit_burst": 10_000,
         **overrides,
     }
     return Settings(**values)
