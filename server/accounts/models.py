@@ -14,7 +14,7 @@ from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
 from server.kernel.db import UTCDateTime
-from server.kernel.validation import InputModel
+from server.kernel.validation import InputModel, PositiveId
 
 
 class Role(StrEnum):
@@ -103,7 +103,7 @@ class CohortIn(InputModel):
 
 class InviteIn(InputModel):
     role: Literal["patient", "alumni", "moderator", "admin"]
-    cohort_id: Annotated[int, InputField(gt=0)] | None = None
+    cohort_id: PositiveId | None = None
     max_uses: Annotated[int, InputField(ge=1, le=500)] = 1
     expires_in_hours: Annotated[float, InputField(gt=0, le=24 * 90)] | None = None
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from server.kernel.errors import AppError, invalid
-from server.kernel.validation import InputModel, parse_input
+from server.kernel.validation import MAX_ID, InputModel, parse_input
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +63,16 @@ async def read_input(request: web.Request, model: type[InputT]) -> InputT:
     else:
         try:
             payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise invalid("The request body is not valid JSON.") from None
     return parse_input(model, payload)
 
 
 def path_id(request: web.Request, name: str = "id") -> int:
     raw = request.match_info[name]
-    if not raw.isdigit() or int(raw) <= 0:
-        raise invalid(f"{name}: must be a positive integer.")
+    # isascii: str.isdigit() is also true for digits such as "²" that int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:
+        raise invalid(f"{name}: must be a whole number from 1 to {MAX_ID}.")
     return int(raw)
 
 

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from server.kernel.errors import invalid
 
 InputT = TypeVar("InputT", bound=BaseModel)
+
+# The largest id every supported database stores (a PostgreSQL `integer`); a larger one can
+# name nothing, and passing it on would fail in the driver instead of answering `invalid`.
+MAX_ID = 2**31 - 1
+
+PositiveId = Annotated[int, Field(gt=0, le=MAX_ID)]
+
+
+def _within_ids(value: int) -> int:
+    return min(value, MAX_ID)
+
+
+# Paging cursors: page back from before an id, or catch up from after one (0: from the
+# start). Beyond the largest id a cursor means "from the very end", which is what a client
+# passing a huge number intends.
+BeforeCursor = Annotated[int, Field(ge=1), AfterValidator(_within_ids)]
+SinceCursor = Annotated[int, Field(ge=0), AfterValidator(_within_ids)]
 
 
 class InputModel(BaseModel):

@@ -12,7 +12,7 @@ from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from server.kernel.db import UTCDateTime
-from server.kernel.validation import InputModel
+from server.kernel.validation import BeforeCursor, InputModel, PositiveId, SinceCursor
 
 # Contract limits (PROTOCOL.md, Rooms and Socket.IO events).
 MAX_BODY_CHARS = 4000
@@ -68,7 +68,6 @@ class Reaction(SQLModel, table=True):
 
 # ----- inputs -----
 
-PositiveId = Annotated[int, InputField(gt=0)]
 Body = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS),
@@ -104,7 +103,7 @@ class RoomRef(InputModel):
 
 
 class JoinIn(RoomRef):
-    since: Annotated[int, InputField(ge=0)] | None = None
+    since: SinceCursor | None = None
 
 
 class SendIn(RoomRef):
@@ -125,12 +124,12 @@ class ReactIn(MessageRef):
 
 
 class HistoryIn(RoomRef):
-    before: PositiveId | None = None
+    before: BeforeCursor | None = None
     limit: Annotated[int, InputField(ge=1, le=HISTORY_MAX_LIMIT)] = HISTORY_DEFAULT_LIMIT
 
 
 class HistoryQuery(InputModel):
     """The query string of GET /api/rooms/{id}/messages, after conversion to integers."""
 
-    before: PositiveId | None = None
+    before: BeforeCursor | None = None
     limit: Annotated[int, InputField(ge=1, le=HISTORY_MAX_LIMIT)] = HISTORY_DEFAULT_LIMIT
