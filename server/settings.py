@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +23,19 @@ DEFAULT_CONFIG_FILE = Path("config/peerrooms.toml")
 
 # A small, calm default set: reactions in a therapy group should read as support, not as votes.
 DEFAULT_REACTIONS = ["👍", "❤️", "🙏", "💪", "🤗", "😢", "😂", "🎉"]
+
+
+# United States defaults (DOMAIN.md); a deployment elsewhere sets its own in the config file.
+DEFAULT_CRISIS_RESOURCES = [
+    {"name": "988 Suicide & Crisis Lifeline", "contact": "Call or text 988"},
+    {"name": "SAMHSA National Helpline", "contact": "1-800-662-4357 (free, confidential, 24/7)"},
+    {"name": "Emergency services", "contact": "Call 911"},
+]
+
+
+class CrisisResource(BaseModel):
+    name: str
+    contact: str
 
 
 class Settings(BaseSettings):
@@ -50,9 +63,26 @@ class Settings(BaseSettings):
     edit_window_minutes: float = Field(default=15.0, ge=0)
     typing_throttle_s: float = Field(default=3.0, ge=0)
     reaction_emojis: list[str] = Field(default_factory=lambda: list(DEFAULT_REACTIONS))
+    rate_limit_per_minute: float = Field(default=30.0, gt=0)
+    rate_limit_burst: int = Field(default=10, ge=1)
+    crisis_patterns: list[str] | None = None
+    crisis_exclusions: list[str] | None = None
+    blocked_terms: list[str] = Field(default_factory=list)
+    crisis_resources: list[CrisisResource] = Field(
+        default_factory=lambda: [CrisisResource(**r) for r in DEFAULT_CRISIS_RESOURCES]
+    )
+    crisis_notice_text: str = (
+        "You don't have to face this alone. A member of staff has been told and will reach out."
+        " If you are in danger right now, call or text 988, or call 911."
+    )
+    alert_reraise_minutes: float = Field(default=5.0, gt=0)
+    alert_check_interval_s: float = Field(default=15.0, gt=0)
+    alert_webhook_url: str | None = None
+    alert_webhook_attempts: int = Field(default=5, ge=1, le=20)
+    alert_webhook_backoff_s: float = Field(default=1.0, ge=0)
     log_level: str = "INFO"
 
-    @field_validator("redis_url", mode="before")
+    @field_validator("redis_url", "alert_webhook_url", mode="before")
     @classmethod
     def _empty_means_unset(cls, value: Any) -> Any:
         return None if value == "" else value

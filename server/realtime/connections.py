@@ -11,12 +11,12 @@ import socketio
 from server.accounts.models import Actor
 from server.kernel.errors import AppError
 from server.presence.service import PresenceService
-from server.realtime.hub import Hub
+from server.realtime.hub import Connection, Hub
 
 log = logging.getLogger(__name__)
 
 Authenticate = Callable[[object], Awaitable[Actor]]
-ConnectListener = Callable[[Actor], Awaitable[None]]
+ConnectListener = Callable[[Connection], Awaitable[None]]
 
 
 class Refusal(socketio.exceptions.ConnectionRefusedError):  # type: ignore[misc]
@@ -44,9 +44,9 @@ def register_connection_events(
             actor = await authenticate(token)
         except AppError as error:
             raise Refusal(error.as_error()) from None
-        await hub.register(sid, actor)
+        connection = await hub.register(sid, actor)
         for listener in on_connected:
-            await listener(actor)
+            await listener(connection)
 
     async def disconnect(sid: str, *_reason: Any) -> None:
         connection = hub.unregister(sid)

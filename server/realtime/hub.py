@@ -20,6 +20,10 @@ def user_channel(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+# Every socket of a moderator or admin, on every process: where alerts go.
+STAFF_CHANNEL = "staff"
+
+
 @dataclass
 class Connection:
     """One socket of a signed-in user on this process, and the rooms it has joined."""
@@ -45,6 +49,8 @@ class Hub:
         self._connections[sid] = connection
         self._sids_by_user[actor.id].add(sid)
         await self.sio.enter_room(sid, user_channel(actor.id))
+        if actor.is_staff:
+            await self.sio.enter_room(sid, STAFF_CHANNEL)
         return connection
 
     def unregister(self, sid: str) -> Connection | None:
@@ -88,3 +94,9 @@ class Hub:
 
     async def to_user(self, user_id: int, event: str, data: Any) -> None:
         await self.sio.emit(event, data, room=user_channel(user_id))
+
+    async def to_staff(self, event: str, data: Any) -> None:
+        await self.sio.emit(event, data, room=STAFF_CHANNEL)
+
+    async def to_connection(self, connection: Connection, event: str, data: Any) -> None:
+        await self.sio.emit(event, data, to=connection.sid)

@@ -1,14 +1,18 @@
-"""The send pipeline's gate interface: each rule that may refuse or reshape a post is a gate.
+"""The send pipeline's seams. Rooms know only these interfaces; moderation and meetings supply
+the implementations, and the composition root puts them in order.
 
-Rooms know only this interface; moderation and meetings supply gates, and the composition
-root puts them in order.
+- An `AccessGate` decides whether someone may be in a room at all right now (a ban).
+- A `PostGate` may refuse or reshape a post (`send` or `edit`) before it is stored.
+- A `PostListener` hears about posts once stored, and about refused ones.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import Actor
 from server.kernel.errors import AppError
@@ -17,17 +21,46 @@ from server.rooms.models import Room
 
 @dataclass
 class Draft:
-    """A post on its way to storage. Gates may refuse it (raise AppError) or change `body`."""
+    """A post on its way to storage. Gates may refuse it or change `body`."""
 
     actor: Actor
     room: Room
     body: str
     action: Literal["send", "edit"]
     now: datetime
+    # The transaction the post will be stored in; gates read through it.
+    session: AsyncSession
+    # Set by the crisis gate, which runs first. Nobody in crisis is silenced: see `refuse`.
+    crisis: bool = False
+    # What gates found, for the listeners (for example the crisis match).
+    findings: dict[str, Any] = field(default_factory=dict)
+    # Refusals that a crisis post went through regardless.
+    overridden: list[str] = field(default_factory=list)
+
+    def refuse(self, error: AppError) -> None:
+        """Refuse the post, unless it speaks of crisis; then note the refusal and let it pass."""
+        if self.crisis:
+            self.overridden.append(error.code)
+            return
+        raise error
+
+
+class AccessGate(Protocol):
+    async def check_access(
+        self, session: AsyncSession, actor: Actor, room: Room, now: datetime
+    ) -> None: ...
 
 
 class PostGate(Protocol):
     async def check(self, draft: Draft) -> None: ...
+
+
+class PostListener(Protocol):
+    async def post_stored(self, draft: Draft, message: dict[str, Any]) -> None: ...
+
+    async def post_refused(self, actor: Actor, room_id: int, body: str, error: AppError) -> None:
+        """A post that never reached storage (refused before or by the gates)."""
+        ...
 
 
 class RoomLockGate:
@@ -35,4 +68,6 @@ class RoomLockGate:
 
     async def check(self, draft: Draft) -> None:
         if draft.room.locked and not draft.actor.is_staff:
-            raise AppError("room_locked", "This room is locked by a moderator; posting is paused.")
+            draft.refuse(
+                AppError("room_locked", "This room is locked by a moderator; posting is paused.")
+            )

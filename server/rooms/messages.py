@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.accounts.models import Actor, public_user
 from server.kernel.clock import Clock
 from server.kernel.db import SessionFactory
-from server.kernel.errors import forbidden, invalid, not_found
+from server.kernel.audit import AuditSink
+from server.kernel.errors import AppError, forbidden, invalid, not_found
 from server.realtime.hub import Hub
 from server.rooms import store
-from server.rooms.gates import Draft, PostGate
-from server.rooms.models import EditIn, Message, ReactIn, Room, SendIn
-from server.rooms.policy import require_entry
+from server.rooms.access import RoomAccess
+from server.rooms.gates import Draft, PostGate, PostListener
+from server.rooms.models import EditIn, Message, ReactIn, SendIn
 from server.rooms.serialize import message_json
 
 
@@ -36,33 +37,34 @@ async def rows_json(session: AsyncSession, rows: list[store.MessageRow]) -> list
     ]
 
 
-async def entered_room(
-    session: AsyncSession, actor: Actor, room_id: int, *, for_update: bool = False
-) -> Room:
-    """The room, if it exists and the actor may enter it."""
-    room = await store.get_room(session, room_id, for_update=for_update)
-    if room is None:
-        raise not_found("room")
-    require_entry(actor, room)
-    return room
-
-
 @dataclass
 class MessageService:
     sessions: SessionFactory
     clock: Clock
     hub: Hub
+    access: RoomAccess
+    audit: AuditSink
     edit_window: timedelta
     reaction_emojis: tuple[str, ...]
     gates: list[PostGate] = field(default_factory=list)
+    listeners: list[PostListener] = field(default_factory=list)
 
     async def send(self, actor: Actor, data: SendIn) -> SendResult:
+        try:
+            return await self._send(actor, data)
+        except AppError as error:
+            if error.code != "invalid":
+                for listener in self.listeners:
+                    await listener.post_refused(actor, data.room_id, data.body, error)
+            raise
+
+    async def _send(self, actor: Actor, data: SendIn) -> SendResult:
         async with self.sessions() as session:
-            room = await entered_room(session, actor, data.room_id, for_update=True)
+            room = await self.access.enter(session, actor, data.room_id, for_update=True)
             earlier = await self._earlier_send(session, actor, data)
             if earlier is not None:
                 return earlier
-            draft = Draft(actor, room, data.body, "send", self.clock.now())
+            draft = Draft(actor, room, data.body, "send", self.clock.now(), session)
             await self._pass_gates(draft)
             message = Message(
                 room_id=data.room_id,
@@ -83,6 +85,7 @@ class MessageService:
                 return earlier
         payload = message_json(message, actor.public(), {})
         await self.hub.to_room(data.room_id, "message", payload)
+        await self._tell_listeners(draft, payload)
         return SendResult(payload, created=True)
 
     async def _earlier_send(
@@ -102,17 +105,21 @@ class MessageService:
         for gate in self.gates:
             await gate.check(draft)
 
+    async def _tell_listeners(self, draft: Draft, message: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            await listener.post_stored(draft, message)
+
     async def edit(self, actor: Actor, data: EditIn) -> dict[str, Any]:
         async with self.sessions() as session:
             message, author = await self._live_message(session, data.message_id)
-            room = await entered_room(session, actor, message.room_id)
+            room = await self.access.enter(session, actor, message.room_id)
             if message.author_id != actor.id:
                 raise forbidden("Only the author can edit a message.")
             now = self.clock.now()
             if now - message.created_at > self.edit_window:
                 minutes = int(self.edit_window.total_seconds() // 60)
                 raise forbidden(f"Messages can be edited for {minutes} minutes after sending.")
-            draft = Draft(actor, room, data.body, "edit", now)
+            draft = Draft(actor, room, data.body, "edit", now, session)
             await self._pass_gates(draft)
             message.body = draft.body
             message.edited_at = now
@@ -120,6 +127,7 @@ class MessageService:
             await session.commit()
             payload = (await rows_json(session, [(message, author)]))[0]
         await self.hub.to_room(message.room_id, "message_updated", payload)
+        await self._tell_listeners(draft, payload)
         return payload
 
     async def delete(self, actor: Actor, message_id: int) -> None:
@@ -132,7 +140,7 @@ class MessageService:
                 # in a room they can enter.
                 if not actor.is_staff:
                     raise forbidden("Only the author or a moderator can delete a message.")
-                await entered_room(session, actor, message.room_id)
+                await self.access.enter(session, actor, message.room_id)
             if message.deleted:
                 return
             message.deleted = True
@@ -144,13 +152,21 @@ class MessageService:
         await self.hub.to_room(
             message.room_id, "message_deleted", {"id": message.id, "room_id": message.room_id}
         )
+        if message.author_id != actor.id:
+            await self.audit.record(
+                actor_id=actor.id,
+                action="message_deleted",
+                room_id=message.room_id,
+                target_user_id=message.author_id,
+                message_id=message.id,
+            )
 
     async def react(self, actor: Actor, data: ReactIn) -> dict[str, int]:
         if data.emoji not in self.reaction_emojis:
             raise invalid("emoji: choose one of " + " ".join(self.reaction_emojis) + ".")
         async with self.sessions() as session:
             message, _ = await self._live_message(session, data.message_id)
-            await entered_room(session, actor, message.room_id)
+            await self.access.enter(session, actor, message.room_id)
             try:
                 await store.toggle_reaction(
                     session, message_id=data.message_id, user_id=actor.id, emoji=data.emoji
@@ -172,7 +188,7 @@ class MessageService:
         self, actor: Actor, room_id: int, *, before: int | None, limit: int
     ) -> dict[str, Any]:
         async with self.sessions() as session:
-            await entered_room(session, actor, room_id)
+            await self.access.enter(session, actor, room_id)
             rows, has_more = await store.latest_messages(
                 session, room_id, before=before, limit=limit
             )

@@ -38,6 +38,8 @@ class Room(SQLModel, table=True):
     topic: str = Field(default="", max_length=500)
     locked: bool = False
     slow_mode_s: int = 0
+    # What happens to phone numbers and e-mail addresses in posts: allow, mask or block.
+    contact_policy: str = Field(default="mask", max_length=8)
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -68,6 +70,7 @@ class Reaction(SQLModel, table=True):
 
 # ----- inputs -----
 
+ContactPolicy = Literal["allow", "mask", "block"]
 Body = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS),
@@ -80,6 +83,7 @@ class RoomIn(InputModel):
     audience: Literal["cohort", "alumni", "everyone"]
     cohort_id: PositiveId | None = None
     topic: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    contact_policy: ContactPolicy = "mask"
 
     @model_validator(mode="after")
     def _audience_fits(self) -> RoomIn:
@@ -96,6 +100,7 @@ class RoomPatch(InputModel):
     locked: bool | None = None
     slow_mode_s: Annotated[int, InputField(ge=0, le=3600)] | None = None
     topic: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    contact_policy: ContactPolicy | None = None
 
 
 class RoomRef(InputModel):

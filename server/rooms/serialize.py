@@ -18,6 +18,7 @@ def room_json(room: Room, online_count: int) -> dict[str, Any]:
         "topic": room.topic,
         "locked": room.locked,
         "slow_mode_s": room.slow_mode_s,
+        "contact_policy": room.contact_policy,
         "online_count": online_count,
     }
 

@@ -9,6 +9,7 @@ from typing import Any
 from server.accounts import store as account_store
 from server.accounts.models import Actor, public_user
 from server.accounts.service import require_staff
+from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock
 from server.kernel.db import SessionFactory
 from server.kernel.errors import forbidden, not_found
@@ -17,7 +18,8 @@ from server.presence.service import PresenceService
 from server.realtime.bus import ControlBus
 from server.realtime.hub import Connection, Hub
 from server.rooms import store
-from server.rooms.messages import entered_room, rows_json
+from server.rooms.access import RoomAccess
+from server.rooms.messages import rows_json
 from server.rooms.models import (
     JOIN_LATEST_LIMIT,
     JOIN_SINCE_LIMIT,
@@ -32,6 +34,13 @@ from server.rooms.serialize import room_json
 ACCESS_CHANGED = "rooms.access_changed"
 
 
+def room_change_action(name: str, value: object) -> str:
+    """The audit action of one changed room setting."""
+    if name == "locked":
+        return "room_locked" if value else "room_unlocked"
+    return f"room_{name}_changed"
+
+
 @dataclass
 class RoomService:
     sessions: SessionFactory
@@ -39,6 +48,8 @@ class RoomService:
     hub: Hub
     bus: ControlBus
     presence: PresenceService
+    access: RoomAccess
+    audit: AuditSink
     throttle: Throttle
     typing_interval_s: float
 
@@ -65,6 +76,7 @@ class RoomService:
                 audience=data.audience,
                 cohort_id=data.cohort_id,
                 topic=data.topic,
+                contact_policy=data.contact_policy,
                 created_by=actor.id,
                 created_at=self.clock.now(),
             )
@@ -83,18 +95,27 @@ class RoomService:
     async def update_room(self, actor: Actor, room_id: int, data: RoomPatch) -> dict[str, Any]:
         require_staff(actor)
         async with self.sessions() as session:
-            room = await entered_room(session, actor, room_id)
-            for name, value in data.model_dump(exclude_none=True).items():
+            room = await self.access.enter(session, actor, room_id)
+            changes = {
+                name: value
+                for name, value in data.model_dump(exclude_none=True).items()
+                if getattr(room, name) != value
+            }
+            for name, value in changes.items():
                 setattr(room, name, value)
             session.add(room)
             await session.commit()
         payload = room_json(room, (await self.presence.online_counts([room_id]))[room_id])
         await self.hub.to_room(room_id, "room_updated", payload)
+        for name, value in changes.items():
+            await self.audit.record(
+                actor_id=actor.id, action=room_change_action(name, value), room_id=room_id
+            )
         return payload
 
     async def online(self, actor: Actor, room_id: int) -> list[dict[str, Any]]:
         async with self.sessions() as session:
-            await entered_room(session, actor, room_id)
+            await self.access.enter(session, actor, room_id)
             return await self._online_users(session, room_id)
 
     async def _online_users(self, session: Any, room_id: int) -> list[dict[str, Any]]:
@@ -106,7 +127,7 @@ class RoomService:
 
     async def join(self, connection: Connection, data: JoinIn) -> dict[str, Any]:
         async with self.sessions() as session:
-            room = await entered_room(session, connection.actor, data.room_id)
+            room = await self.access.enter(session, connection.actor, data.room_id)
             # Enter before reading, so a message sent meanwhile arrives live or in the page:
             # possibly both (clients keep one per id), never neither.
             await self.presence.enter(connection, data.room_id)
@@ -137,7 +158,7 @@ class RoomService:
     async def typing(self, connection: Connection, room_id: int) -> None:
         if room_id not in connection.rooms:
             async with self.sessions() as session:
-                await entered_room(session, connection.actor, room_id)
+                await self.access.enter(session, connection.actor, room_id)
             raise forbidden("Join the room before typing in it.")
         key = f"typing:{connection.actor.id}:{room_id}"
         if await self.throttle.allow(key, self.typing_interval_s, self.clock.now()):

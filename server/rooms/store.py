@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,10 +18,13 @@ MessageRow = tuple[Message, User]
 
 async def get_room(session: AsyncSession, room_id: int, *, for_update: bool = False) -> Room | None:
     """A room; `for_update` locks its row until commit (PostgreSQL), which makes inserts into
-    one room commit in id order, so a reader paging by id never skips a late commit."""
+    one room commit in id order, so a reader paging by id never skips a late commit.
+
+    The lock is FOR NO KEY UPDATE: it still serialises sends to the room, but does not block
+    rows elsewhere that merely reference the room (audit entries written meanwhile)."""
     query = select(Room).where(Room.id == room_id)
     if for_update:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)
     result = await session.execute(query)
     return result.scalars().first()
 
@@ -125,3 +129,13 @@ async def toggle_reaction(
 
 async def clear_reactions(session: AsyncSession, message_id: int) -> None:
     await session.execute(delete(Reaction).where(col(Reaction.message_id) == message_id))
+
+
+async def last_post_at(session: AsyncSession, *, room_id: int, author_id: int) -> datetime | None:
+    result = await session.execute(
+        select(Message.created_at)
+        .where(Message.room_id == room_id, Message.author_id == author_id)
+        .order_by(col(Message.id).desc())
+        .limit(1)
+    )
+    return result.scalars().first()

@@ -1,0 +1,194 @@
+"""The content filters of the send pipeline, and what follows a crisis post.
+
+Gate order (wired in server/app.py): crisis first, so every later refusal knows to let a
+crisis post through; then mute, lock, slow mode, rate limit, blocked terms, contact details.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from server.accounts.models import Actor
+from server.kernel.audit import AuditSink
+from server.kernel.errors import AppError
+from server.kernel.ratelimit import RateLimiter
+from server.moderation.alerts import AlertService
+from server.moderation.matching import CrisisDetector, CrisisMatch, TermBlocker, find_contacts, mask_contacts
+from server.realtime.notices import Notifier
+from server.rooms import store as room_store
+from server.rooms.gates import Draft
+from server.settings import CrisisResource
+
+CRISIS = "crisis"
+
+
+def rate_limited(message: str, wait_s: float) -> AppError:
+    return AppError("rate_limited", message, retry_after_s=max(1, math.ceil(wait_s)))
+
+
+@dataclass
+class CrisisGate:
+    """Marks a post that speaks of suicide, self-harm or overdose. It refuses nothing."""
+
+    detector: CrisisDetector
+
+    async def check(self, draft: Draft) -> None:
+        match = self.detector.find(draft.body)
+        if match is not None:
+            draft.crisis = True
+            draft.findings[CRISIS] = match
+
+
+class SlowModeGate:
+    """In slow mode a member waits `slow_mode_s` between posts; moderators do not."""
+
+    async def check(self, draft: Draft) -> None:
+        room = draft.room
+        if draft.action != "send" or room.slow_mode_s <= 0 or draft.actor.is_staff or not room.id:
+            return
+        last = await room_store.last_post_at(
+            draft.session, room_id=room.id, author_id=draft.actor.id
+        )
+        if last is None:
+            return
+        wait_s = room.slow_mode_s - (draft.now - last).total_seconds()
+        if wait_s > 0:
+            draft.refuse(
+                rate_limited(f"Slow mode is on: one message every {room.slow_mode_s} s.", wait_s)
+            )
+
+
+@dataclass
+class RateLimitGate:
+    """A per-user token bucket on sends: `per_minute` sustained, `burst` at once."""
+
+    limiter: RateLimiter
+    per_minute: float
+    burst: int
+
+    async def check(self, draft: Draft) -> None:
+        if draft.action != "send" or draft.crisis:
+            return  # crisis posts neither wait nor use up the allowance
+        wait_s = await self.limiter.take(
+            f"send:{draft.actor.id}", self.per_minute / 60.0, self.burst, draft.now
+        )
+        if wait_s > 0:
+            draft.refuse(rate_limited("You are sending messages too fast; wait a moment.", wait_s))
+
+
+@dataclass
+class BlockedTermsGate:
+    blocker: TermBlocker
+    audit: AuditSink
+
+    async def check(self, draft: Draft) -> None:
+        term = self.blocker.find(draft.body)
+        if term is None:
+            return
+        await self.audit.record(
+            actor_id=None,
+            action="filter_blocked_term",
+            room_id=draft.room.id,
+            target_user_id=draft.actor.id,
+            reason=f"term: {term}",
+        )
+        draft.refuse(
+            AppError("blocked", "body: this message contains a word that is not allowed here.")
+        )
+
+
+@dataclass
+class ContactGate:
+    """Phone numbers and e-mail addresses, by the room's policy: allow, mask or block."""
+
+    audit: AuditSink
+
+    async def check(self, draft: Draft) -> None:
+        policy = draft.room.contact_policy
+        if policy == "allow" or not find_contacts(draft.body):
+            return
+        if policy == "block" and not draft.crisis:
+            await self._record(draft, "filter_contact_blocked")
+            draft.refuse(
+                AppError(
+                    "blocked",
+                    "body: phone numbers and e-mail addresses are not allowed in this room.",
+                )
+            )
+            return
+        # Masked rather than refused when in crisis: the words get through, the number not.
+        draft.body = mask_contacts(draft.body)
+        await self._record(draft, "filter_contact_masked")
+
+    async def _record(self, draft: Draft, action: str) -> None:
+        await self.audit.record(
+            actor_id=None, action=action, room_id=draft.room.id, target_user_id=draft.actor.id
+        )
+
+
+@dataclass
+class CrisisResponder:
+    """After a crisis post: resources for the writer, an alert for staff, an audit entry.
+
+    Runs for posts that were stored and for posts refused before storage (a banned user, a
+    room they cannot enter), so staff find out either way."""
+
+    detector: CrisisDetector
+    alerts: AlertService
+    notifier: Notifier
+    audit: AuditSink
+    resources: list[CrisisResource]
+    notice_text: str
+
+    async def post_stored(self, draft: Draft, message: dict[str, Any]) -> None:
+        match = draft.findings.get(CRISIS)
+        if isinstance(match, CrisisMatch):
+            went_through = ", ".join(draft.overridden)
+            await self._respond(
+                draft.actor,
+                draft.room.id,
+                match,
+                message_id=message["id"],
+                note=f"passed despite: {went_through}" if went_through else "",
+            )
+
+    async def post_refused(self, actor: Actor, room_id: int, body: str, error: AppError) -> None:
+        match = self.detector.find(body)
+        if match is not None:
+            known_room = room_id if error.code != "not_found" else None
+            await self._respond(actor, known_room, match, note=f"not posted: {error.code}")
+
+    async def _respond(
+        self,
+        actor: Actor,
+        room_id: int | None,
+        match: CrisisMatch,
+        *,
+        message_id: int | None = None,
+        note: str = "",
+    ) -> None:
+        await self.notifier.tell(
+            actor.id,
+            "crisis_resources",
+            self.notice_text,
+            room_id=room_id,
+            resources=[resource.model_dump() for resource in self.resources],
+        )
+        await self.alerts.raise_alert(
+            kind=CRISIS,
+            room_id=room_id,
+            user_id=actor.id,
+            excerpt=match.excerpt,
+            message_id=message_id,
+            term=match.term,
+        )
+        await self.audit.record(
+            actor_id=None,
+            action="filter_crisis",
+            room_id=room_id,
+            target_user_id=actor.id,
+            message_id=message_id,
+            reason="; ".join(part for part in (f"term: {match.term}", note) if part),
+        )

@@ -1,0 +1,125 @@
+"""Moderation tables and the validated inputs of the moderation endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field as InputField
+from pydantic import StringConstraints
+from sqlalchemy import Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+from server.kernel.db import UTCDateTime
+from server.kernel.validation import BeforeCursor, InputModel, PositiveId
+
+# A week: longer removals are bans, which may be open-ended.
+MAX_MUTE_MINUTES = 7 * 24 * 60
+# A year: an open-ended ban is given by leaving `minutes` out.
+MAX_BAN_MINUTES = 365 * 24 * 60
+EXCERPT_CHARS = 200
+
+
+class Restriction(SQLModel, table=True):
+    """A mute or a ban of one user in one room, active until `until` (a ban may be forever)
+    or until lifted."""
+
+    __table_args__ = (Index("ix_restriction_room_user_kind", "room_id", "user_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=8)  # "mute" or "ban"
+    room_id: int = Field(foreign_key="room.id")
+    user_id: int = Field(foreign_key="user.id")
+    reason: str = Field(default="", max_length=500)
+    created_by: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    lifted_by: int | None = Field(default=None, foreign_key="user.id")
+    lifted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class Report(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    room_id: int = Field(foreign_key="room.id")
+    reporter_id: int = Field(foreign_key="user.id")
+    reason: str = Field(max_length=500)
+    status: str = Field(default="open", max_length=16, index=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    resolved_by: int | None = Field(default=None, foreign_key="user.id")
+    resolved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    note: str = Field(default="", max_length=1000)
+
+
+class Alert(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=8)  # "crisis" or "report"
+    # None only for a crisis post to a room that does not exist (a client's mistake).
+    room_id: int | None = Field(default=None, foreign_key="room.id")
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    user_id: int = Field(foreign_key="user.id")
+    excerpt: str = Field(sa_column=Column(Text, nullable=False))
+    term: str = Field(default="", max_length=200)
+    report_id: int | None = Field(default=None, foreign_key="report.id")
+    status: str = Field(default="open", max_length=16, index=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    raised_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    raise_count: int = 1
+    acked_by: int | None = Field(default=None, foreign_key="user.id")
+    acked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    note: str = Field(default="", max_length=1000)
+
+
+class AuditEntry(SQLModel, table=True):
+    __table_args__ = (Index("ix_auditentry_room_id_id", "room_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
+    action: str = Field(max_length=40)
+    target_user_id: int | None = Field(default=None, foreign_key="user.id")
+    room_id: int | None = Field(default=None, foreign_key="room.id")
+    message_id: int | None = Field(default=None)
+    reason: str = Field(default="", max_length=1000)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+# ----- inputs -----
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+
+
+class MuteIn(InputModel):
+    user_id: PositiveId
+    minutes: Annotated[int, InputField(ge=1, le=MAX_MUTE_MINUTES)]
+    reason: Reason
+
+
+class KickIn(InputModel):
+    user_id: PositiveId
+    reason: Reason
+
+
+class BanIn(InputModel):
+    user_id: PositiveId
+    reason: Reason
+    minutes: Annotated[int, InputField(ge=1, le=MAX_BAN_MINUTES)] | None = None
+
+
+class ReportIn(InputModel):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class ResolveIn(InputModel):
+    resolution: Literal["dismissed", "actioned"]
+    note: Note = ""
+
+
+class AckIn(InputModel):
+    note: Note = ""
+
+
+class AuditQuery(InputModel):
+    room_id: PositiveId | None = None
+    before: BeforeCursor | None = None
+    limit: Annotated[int, InputField(ge=1, le=1000)] = 100

@@ -1,0 +1,194 @@
+"""Mutes, kicks and bans: the moderator actions that keep someone out of a conversation,
+with their live effect on every process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts import store as account_store
+from server.accounts.models import Actor
+from server.accounts.service import require_staff
+from server.kernel.audit import AuditSink
+from server.kernel.clock import Clock, iso_utc
+from server.kernel.db import SessionFactory
+from server.kernel.errors import AppError, forbidden, not_found
+from server.moderation import store
+from server.moderation.models import BanIn, KickIn, MuteIn, Restriction
+from server.moderation.serialize import public_users, restriction_json
+from server.presence.service import PresenceService
+from server.realtime.notices import Notifier
+from server.rooms.access import RoomAccess
+from server.rooms.gates import Draft
+from server.rooms.models import Room
+
+MUTE, BAN = "mute", "ban"
+
+
+def until_text(until: datetime | None) -> str:
+    return f"until {iso_utc(until)}" if until else "until a moderator lifts it"
+
+
+@dataclass
+class RestrictionService:
+    sessions: SessionFactory
+    clock: Clock
+    access: RoomAccess
+    presence: PresenceService
+    notifier: Notifier
+    audit: AuditSink
+
+    async def mute(self, actor: Actor, room_id: int, data: MuteIn) -> dict[str, Any]:
+        until, restriction = await self._restrict(
+            actor, room_id, MUTE, data.user_id, data.reason, timedelta(minutes=data.minutes)
+        )
+        await self.notifier.tell(
+            data.user_id,
+            "muted",
+            f"A moderator has muted you in this room {until_text(until)}.",
+            room_id=room_id,
+            until=iso_utc(until),
+        )
+        return restriction
+
+    async def kick(self, actor: Actor, room_id: int, data: KickIn) -> None:
+        async with self.sessions() as session:
+            await self._target(session, actor, room_id, data.user_id)
+        await self.presence.evict(data.user_id, [room_id])
+        await self.notifier.tell(
+            data.user_id, "kicked", "A moderator has removed you from this room.", room_id=room_id
+        )
+        await self.audit.record(
+            actor_id=actor.id,
+            action="kick",
+            room_id=room_id,
+            target_user_id=data.user_id,
+            reason=data.reason,
+        )
+
+    async def ban(self, actor: Actor, room_id: int, data: BanIn) -> dict[str, Any]:
+        length = timedelta(minutes=data.minutes) if data.minutes else None
+        until, restriction = await self._restrict(
+            actor, room_id, BAN, data.user_id, data.reason, length
+        )
+        await self.presence.evict(data.user_id, [room_id])
+        await self.notifier.tell(
+            data.user_id,
+            "banned",
+            f"A moderator has banned you from this room {until_text(until)}.",
+            room_id=room_id,
+            until=iso_utc(until),
+        )
+        return restriction
+
+    async def lift(self, actor: Actor, room_id: int, kind: str, user_id: int) -> None:
+        require_staff(actor)
+        now = self.clock.now()
+        async with self.sessions() as session:
+            await self.access.enter(session, actor, room_id)
+            lifted = await store.lift_restrictions(
+                session, kind=kind, room_id=room_id, user_id=user_id, by=actor.id, now=now
+            )
+            await session.commit()
+        if not lifted:
+            raise not_found(f"{kind} of that user in this room")
+        await self.audit.record(
+            actor_id=actor.id, action=f"un{kind}", room_id=room_id, target_user_id=user_id
+        )
+
+    async def current(self, actor: Actor, room_id: int, kind: str) -> list[dict[str, Any]]:
+        require_staff(actor)
+        async with self.sessions() as session:
+            await self.access.enter(session, actor, room_id)
+            found = await store.active_restrictions(
+                session, kind=kind, room_id=room_id, now=self.clock.now()
+            )
+            users = await public_users(session, [id_ for r in found for id_ in (r.user_id, r.created_by)])
+        return [restriction_json(restriction, users) for restriction in found]
+
+    async def _restrict(
+        self,
+        actor: Actor,
+        room_id: int,
+        kind: str,
+        user_id: int,
+        reason: str,
+        length: timedelta | None,
+    ) -> tuple[datetime | None, dict[str, Any]]:
+        """Put a restriction in force; answers when it ends and its JSON."""
+        now = self.clock.now()
+        async with self.sessions() as session:
+            await self._target(session, actor, room_id, user_id)
+            # A new mute or ban replaces the one in force, so the latest decision is the rule.
+            await store.lift_restrictions(
+                session, kind=kind, room_id=room_id, user_id=user_id, by=actor.id, now=now
+            )
+            restriction = Restriction(
+                kind=kind,
+                room_id=room_id,
+                user_id=user_id,
+                reason=reason,
+                created_by=actor.id,
+                created_at=now,
+                until=now + length if length else None,
+            )
+            session.add(restriction)
+            await session.commit()
+            users = await public_users(session, [user_id, actor.id])
+        await self.audit.record(
+            actor_id=actor.id, action=kind, room_id=room_id, target_user_id=user_id, reason=reason
+        )
+        return restriction.until, restriction_json(restriction, users)
+
+    async def _target(
+        self, session: AsyncSession, actor: Actor, room_id: int, user_id: int
+    ) -> Room:
+        require_staff(actor)
+        room = await self.access.enter(session, actor, room_id)
+        target = await account_store.get_user(session, user_id)
+        if target is None:
+            raise not_found("user (user_id)")
+        if target.role in ("moderator", "admin"):
+            raise forbidden("Moderators and admins cannot be muted, kicked or banned.")
+        return room
+
+
+class BanGate:
+    """An access gate: a banned user may not join, read or post in the room."""
+
+    async def check_access(
+        self, session: AsyncSession, actor: Actor, room: Room, now: datetime
+    ) -> None:
+        if actor.is_staff or room.id is None:
+            return
+        ban = await store.active_restriction(
+            session, kind=BAN, room_id=room.id, user_id=actor.id, now=now
+        )
+        if ban is not None:
+            raise AppError(
+                "banned",
+                f"A moderator has banned you from this room {until_text(ban.until)}.",
+                until=iso_utc(ban.until),
+            )
+
+
+class MuteGate:
+    """A post gate: a muted user's posts are refused until the mute ends."""
+
+    async def check(self, draft: Draft) -> None:
+        if draft.actor.is_staff or draft.room.id is None:
+            return
+        mute = await store.active_restriction(
+            draft.session, kind=MUTE, room_id=draft.room.id, user_id=draft.actor.id, now=draft.now
+        )
+        if mute is not None:
+            draft.refuse(
+                AppError(
+                    "muted",
+                    f"A moderator has muted you in this room {until_text(mute.until)}.",
+                    until=iso_utc(mute.until),
+                )
+            )

@@ -1,0 +1,159 @@
+"""Every database read and write of moderation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from server.moderation.models import Alert, AuditEntry, Report, Restriction
+
+
+def _active(kind: str, now: datetime) -> list[object]:
+    return [
+        Restriction.kind == kind,
+        col(Restriction.lifted_at).is_(None),
+        or_(col(Restriction.until).is_(None), col(Restriction.until) > now),
+    ]
+
+
+async def active_restriction(
+    session: AsyncSession, *, kind: str, room_id: int, user_id: int, now: datetime
+) -> Restriction | None:
+    """The restriction of this kind in force, the one lasting longest when there are several."""
+    result = await session.execute(
+        select(Restriction)
+        .where(Restriction.room_id == room_id, Restriction.user_id == user_id, *_active(kind, now))
+        .order_by(col(Restriction.until).is_(None).desc(), col(Restriction.until).desc())
+        .limit(1)
+    )
+    return result.scalars().first()
+
+
+async def active_restrictions(
+    session: AsyncSession, *, kind: str, room_id: int, now: datetime
+) -> list[Restriction]:
+    result = await session.execute(
+        select(Restriction)
+        .where(Restriction.room_id == room_id, *_active(kind, now))
+        .order_by(col(Restriction.id))
+    )
+    return list(result.scalars())
+
+
+async def lift_restrictions(
+    session: AsyncSession, *, kind: str, room_id: int, user_id: int, by: int, now: datetime
+) -> int:
+    result = await session.execute(
+        update(Restriction)
+        .where(Restriction.room_id == room_id, Restriction.user_id == user_id, *_active(kind, now))
+        .values(lifted_by=by, lifted_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def find_open_report(
+    session: AsyncSession, *, message_id: int, reporter_id: int
+) -> Report | None:
+    result = await session.execute(
+        select(Report).where(
+            Report.message_id == message_id,
+            Report.reporter_id == reporter_id,
+            Report.status == "open",
+        )
+    )
+    return result.scalars().first()
+
+
+async def list_reports(session: AsyncSession, status: str | None) -> list[Report]:
+    query = select(Report).order_by(col(Report.id))
+    if status is not None:
+        query = query.where(Report.status == status)
+    result = await session.execute(query)
+    return list(result.scalars())
+
+
+async def resolve_report(
+    session: AsyncSession, *, report_id: int, status: str, by: int, note: str, now: datetime
+) -> bool:
+    """Resolve an open report; False when it was resolved already (by someone else first)."""
+    result = await session.execute(
+        update(Report)
+        .where(col(Report.id) == report_id, Report.status == "open")
+        .values(status=status, resolved_by=by, resolved_at=now, note=note)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def list_alerts(session: AsyncSession, status: str | None) -> list[Alert]:
+    query = select(Alert).order_by(col(Alert.id))
+    if status is not None:
+        query = query.where(Alert.status == status)
+    result = await session.execute(query)
+    return list(result.scalars())
+
+
+async def acknowledge_alerts(
+    session: AsyncSession, alert_ids: list[int], *, by: int, note: str, now: datetime
+) -> list[int]:
+    """Acknowledge those still open; answers the ids this call acknowledged."""
+    if not alert_ids:
+        return []
+    open_ids = list(
+        (
+            await session.execute(
+                select(Alert.id).where(col(Alert.id).in_(alert_ids), Alert.status == "open")
+            )
+        ).scalars()
+    )
+    if open_ids:
+        await session.execute(
+            update(Alert)
+            .where(col(Alert.id).in_(open_ids), Alert.status == "open")
+            .values(status="acknowledged", acked_by=by, acked_at=now, note=note)
+        )
+    return [alert_id for alert_id in open_ids if alert_id is not None]
+
+
+async def alert_ids_of_report(session: AsyncSession, report_id: int) -> list[int]:
+    result = await session.execute(select(Alert.id).where(Alert.report_id == report_id))
+    return [alert_id for alert_id in result.scalars() if alert_id is not None]
+
+
+async def alerts_due_again(session: AsyncSession, raised_before: datetime) -> list[Alert]:
+    result = await session.execute(
+        select(Alert)
+        .where(Alert.status == "open", col(Alert.raised_at) <= raised_before)
+        .order_by(col(Alert.id))
+    )
+    return list(result.scalars())
+
+
+async def claim_raise_again(
+    session: AsyncSession, alert: Alert, now: datetime
+) -> bool:
+    """Mark an alert raised again, unless another process did since it was read."""
+    result = await session.execute(
+        update(Alert)
+        .where(
+            col(Alert.id) == alert.id,
+            Alert.status == "open",
+            col(Alert.raised_at) == alert.raised_at,
+        )
+        .values(raised_at=now, raise_count=col(Alert.raise_count) + 1)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def audit_entries(
+    session: AsyncSession, *, room_id: int | None, before: int | None, limit: int
+) -> list[AuditEntry]:
+    query = select(AuditEntry)
+    if room_id is not None:
+        query = query.where(AuditEntry.room_id == room_id)
+    if before is not None:
+        query = query.where(col(AuditEntry.id) < before)
+    result = await session.execute(query.order_by(col(AuditEntry.id).desc()).limit(limit))
+    return list(result.scalars())

@@ -1,0 +1,34 @@
+"""Entering a room: it exists, its audience includes the actor, and no access gate objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.models import Actor
+from server.kernel.clock import Clock
+from server.kernel.errors import not_found
+from server.rooms import store
+from server.rooms.gates import AccessGate
+from server.rooms.models import Room
+from server.rooms.policy import require_entry
+
+
+@dataclass
+class RoomAccess:
+    clock: Clock
+    gates: list[AccessGate] = field(default_factory=list)
+
+    async def enter(
+        self, session: AsyncSession, actor: Actor, room_id: int, *, for_update: bool = False
+    ) -> Room:
+        """The room, if the actor may be in it now; `for_update` locks its row (see store)."""
+        room = await store.get_room(session, room_id, for_update=for_update)
+        if room is None:
+            raise not_found("room")
+        require_entry(actor, room)
+        now = self.clock.now()
+        for gate in self.gates:
+            await gate.check_access(session, actor, room, now)
+        return room
