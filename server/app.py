@@ -19,8 +19,29 @@ from server.accounts.tokens import TokenIssuer, load_or_create_secret
 from server.kernel.clock import Clock, SystemClock
 from server.kernel.db import SessionFactory, create_engine, create_schema, create_session_factory
 from server.kernel.http import MAX_BODY_BYTES, error_middleware, ok
+from server.kernel.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from server.kernel.redis import RedisHealth, connect_redis
 from server.kernel.throttle import InProcessThrottle, RedisThrottle, Throttle
+from server.moderation.alerts import AlertService
+from server.moderation.audit import AuditLog
+from server.moderation.filters import (
+    BlockedTermsGate,
+    ContactGate,
+    CrisisGate,
+    CrisisResponder,
+    RateLimitGate,
+    SlowModeGate,
+)
+from server.moderation.http import ALERTS, AUDIT, REPORTS, RESTRICTIONS, add_moderation_routes
+from server.moderation.matching import (
+    DEFAULT_CRISIS_EXCLUSIONS,
+    DEFAULT_CRISIS_PATTERNS,
+    CrisisDetector,
+    TermBlocker,
+)
+from server.moderation.reports import ReportService
+from server.moderation.restrictions import BanGate, MuteGate, RestrictionService
+from server.moderation.webhook import AlertWebhook
 from server.presence.redis_store import RedisPresenceStore
 from server.presence.service import PresenceService
 from server.presence.store import InProcessPresenceStore, PresenceStore
@@ -31,7 +52,8 @@ from server.realtime.notices import Notifier
 from server.realtime.redis import RedisControlBus, ResilientRedisManager
 from server.realtime.router import EventRouter
 from server.rooms.events import register_room_events
-from server.rooms.gates import RoomLockGate
+from server.rooms.access import RoomAccess
+from server.rooms.gates import PostGate, RoomLockGate
 from server.rooms.http import MESSAGES, ROOMS, add_room_routes
 from server.rooms.messages import MessageService
 from server.rooms.service import RoomService
@@ -45,6 +67,7 @@ class Sharing:
 
     presence_store: PresenceStore
     throttle: Throttle
+    rate_limiter: RateLimiter
     bus: ControlBus
     client_manager: socketio.AsyncManager | None
     redis_clients: tuple[Redis, ...] = ()
@@ -78,16 +101,22 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     core.sio.attach(app)
     app[CORE] = core
 
-    accounts = _build_accounts(core)
+    notifier = Notifier(core.hub)
+    audit = AuditLog(core.sessions, core.clock)
+    access = RoomAccess(core.clock, gates=[BanGate()])
+    accounts = _build_accounts(core, notifier)
     presence = PresenceService(
         core.sharing.presence_store, core.hub, core.bus, describe_users=accounts.public_users
     )
+    safety = _build_safety(core, audit, access, presence, notifier)
     rooms = RoomService(
         sessions=core.sessions,
         clock=core.clock,
         hub=core.hub,
         bus=core.bus,
         presence=presence,
+        access=access,
+        audit=audit,
         throttle=core.sharing.throttle,
         typing_interval_s=settings.typing_throttle_s,
     )
@@ -95,14 +124,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         sessions=core.sessions,
         clock=core.clock,
         hub=core.hub,
+        access=access,
+        audit=audit,
         edit_window=timedelta(minutes=settings.edit_window_minutes),
         reaction_emojis=tuple(settings.reaction_emojis),
-        gates=[RoomLockGate()],
+        gates=safety.gates,
+        listeners=[safety.crisis],
     )
     accounts.graduation_listeners.append(rooms.access_changed)
 
     register_connection_events(
-        core.sio, core.hub, presence, accounts.actor_for_token, on_connected=[]
+        core.sio,
+        core.hub,
+        presence,
+        accounts.actor_for_token,
+        on_connected=[safety.alerts.send_open_alerts],
     )
     register_room_events(EventRouter(core.sio, core.hub), rooms, messages)
 
@@ -110,12 +146,88 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[ACCOUNTS] = accounts
     app[ROOMS] = rooms
     app[MESSAGES] = messages
+    app[RESTRICTIONS] = safety.restrictions
+    app[REPORTS] = safety.reports
+    app[ALERTS] = safety.alerts
+    app[AUDIT] = audit
     add_account_routes(app)
     add_room_routes(app)
+    add_moderation_routes(app)
     app.router.add_get("/healthz", healthz)
     app.cleanup_ctx.append(_run_database)
     app.on_shutdown.append(_close_sockets)
     return app
+
+
+@dataclass(frozen=True)
+class Safety:
+    """Moderation: the services behind its endpoints, and what it adds to the send pipeline."""
+
+    restrictions: RestrictionService
+    reports: ReportService
+    alerts: AlertService
+    gates: list[PostGate]
+    crisis: CrisisResponder
+
+
+def _build_safety(
+    core: Core,
+    audit: AuditLog,
+    access: RoomAccess,
+    presence: PresenceService,
+    notifier: Notifier,
+) -> Safety:
+    settings = core.settings
+    webhook = (
+        AlertWebhook(
+            settings.alert_webhook_url,
+            attempts=settings.alert_webhook_attempts,
+            backoff_s=settings.alert_webhook_backoff_s,
+        )
+        if settings.alert_webhook_url
+        else None
+    )
+    alerts = AlertService(
+        sessions=core.sessions,
+        clock=core.clock,
+        hub=core.hub,
+        audit=audit,
+        raise_again_after=timedelta(minutes=settings.alert_reraise_minutes),
+        check_interval_s=settings.alert_check_interval_s,
+        webhook=webhook,
+    )
+    detector = CrisisDetector(
+        settings.crisis_patterns or DEFAULT_CRISIS_PATTERNS,
+        settings.crisis_exclusions or DEFAULT_CRISIS_EXCLUSIONS,
+    )
+    # Crisis first: every later gate lets a crisis post through (Draft.refuse).
+    gates: list[PostGate] = [
+        CrisisGate(detector),
+        MuteGate(),
+        RoomLockGate(),
+        SlowModeGate(),
+        RateLimitGate(
+            core.sharing.rate_limiter, settings.rate_limit_per_minute, settings.rate_limit_burst
+        ),
+        BlockedTermsGate(TermBlocker(settings.blocked_terms), audit),
+        ContactGate(audit),
+    ]
+    return Safety(
+        restrictions=RestrictionService(
+            core.sessions, core.clock, access, presence, notifier, audit
+        ),
+        reports=ReportService(core.sessions, core.clock, access, alerts, audit),
+        alerts=alerts,
+        gates=gates,
+        crisis=CrisisResponder(
+            detector,
+            alerts,
+            notifier,
+            audit,
+            settings.crisis_resources,
+            settings.crisis_notice_text,
+        ),
+    )
 
 
 def _build_core(settings: Settings, clock: Clock) -> Core:
@@ -140,7 +252,13 @@ def _build_core(settings: Settings, clock: Clock) -> Core:
 
 def _build_sharing(settings: Settings) -> Sharing:
     if settings.redis_url is None:
-        return Sharing(InProcessPresenceStore(), InProcessThrottle(), ControlBus(), None)
+        return Sharing(
+            InProcessPresenceStore(),
+            InProcessThrottle(),
+            InProcessRateLimiter(),
+            ControlBus(),
+            None,
+        )
     prefix = settings.redis_prefix
     health = RedisHealth()
     commands = connect_redis(settings.redis_url)
@@ -150,6 +268,7 @@ def _build_sharing(settings: Settings) -> Sharing:
             commands, prefix, uuid.uuid4().hex, settings.presence_ttl_s, health
         ),
         throttle=RedisThrottle(commands, prefix, health),
+        rate_limiter=RedisRateLimiter(commands, prefix, health),
         bus=RedisControlBus(commands, listener, f"{prefix}:bus", health),
         client_manager=ResilientRedisManager(
             channel=f"{prefix}:socketio", health=health, publisher=commands, listener=listener
@@ -159,7 +278,7 @@ def _build_sharing(settings: Settings) -> Sharing:
     )
 
 
-def _build_accounts(core: Core) -> AccountService:
+def _build_accounts(core: Core, notifier: Notifier) -> AccountService:
     settings = core.settings
     secret = (
         settings.secret_key.get_secret_value()
@@ -177,7 +296,7 @@ def _build_accounts(core: Core) -> AccountService:
         clock=core.clock,
         password_min_length=settings.password_min_length,
         invite_default_hours=settings.invite_default_hours,
-        notifier=Notifier(core.hub),
+        notifier=notifier,
     )
 
 
@@ -186,7 +305,9 @@ async def _run_database(app: web.Application) -> AsyncIterator[None]:
     await create_schema(core.engine)
     await core.bus.start()
     await app[PRESENCE].start()
+    await app[ALERTS].start()
     yield
+    await app[ALERTS].close()
     await app[PRESENCE].close()
     await core.bus.close()
     for client in core.sharing.redis_clients:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from server.moderation.models import Alert, AuditEntry, Report, Restriction
 
 
-def _active(kind: str, now: datetime) -> list[object]:
+def _active(kind: str, now: datetime) -> list[ColumnElement[bool]]:
     return [
-        Restriction.kind == kind,
+        col(Restriction.kind) == kind,
         col(Restriction.lifted_at).is_(None),
         or_(col(Restriction.until).is_(None), col(Restriction.until) > now),
     ]
@@ -25,7 +25,11 @@ async def active_restriction(
     """The restriction of this kind in force, the one lasting longest when there are several."""
     result = await session.execute(
         select(Restriction)
-        .where(Restriction.room_id == room_id, Restriction.user_id == user_id, *_active(kind, now))
+        .where(
+            col(Restriction.room_id) == room_id,
+            col(Restriction.user_id) == user_id,
+            *_active(kind, now),
+        )
         .order_by(col(Restriction.until).is_(None).desc(), col(Restriction.until).desc())
         .limit(1)
     )
@@ -37,7 +41,7 @@ async def active_restrictions(
 ) -> list[Restriction]:
     result = await session.execute(
         select(Restriction)
-        .where(Restriction.room_id == room_id, *_active(kind, now))
+        .where(col(Restriction.room_id) == room_id, *_active(kind, now))
         .order_by(col(Restriction.id))
     )
     return list(result.scalars())
@@ -48,7 +52,11 @@ async def lift_restrictions(
 ) -> int:
     result = await session.execute(
         update(Restriction)
-        .where(Restriction.room_id == room_id, Restriction.user_id == user_id, *_active(kind, now))
+        .where(
+            col(Restriction.room_id) == room_id,
+            col(Restriction.user_id) == user_id,
+            *_active(kind, now),
+        )
         .values(lifted_by=by, lifted_at=now)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
@@ -81,7 +89,7 @@ async def resolve_report(
     """Resolve an open report; False when it was resolved already (by someone else first)."""
     result = await session.execute(
         update(Report)
-        .where(col(Report.id) == report_id, Report.status == "open")
+        .where(col(Report.id) == report_id, col(Report.status) == "open")
         .values(status=status, resolved_by=by, resolved_at=now, note=note)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -111,7 +119,7 @@ async def acknowledge_alerts(
     if open_ids:
         await session.execute(
             update(Alert)
-            .where(col(Alert.id).in_(open_ids), Alert.status == "open")
+            .where(col(Alert.id).in_(open_ids), col(Alert.status) == "open")
             .values(status="acknowledged", acked_by=by, acked_at=now, note=note)
         )
     return [alert_id for alert_id in open_ids if alert_id is not None]
@@ -139,7 +147,7 @@ async def claim_raise_again(
         update(Alert)
         .where(
             col(Alert.id) == alert.id,
-            Alert.status == "open",
+            col(Alert.status) == "open",
             col(Alert.raised_at) == alert.raised_at,
         )
         .values(raised_at=now, raise_count=col(Alert.raise_count) + 1)
