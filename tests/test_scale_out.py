@@ -145,6 +145,36 @@ async def test_graduation_through_one_process_closes_the_room_on_the_other(
     assert after["id"] not in ids_of(ana.received("message"))
 
 
+async def test_a_kick_through_one_process_removes_the_socket_on_the_other(
+    cluster: Cluster, peer: PeerFactory
+) -> None:
+    people, room = cluster.community, cluster.community.group_a
+    ana = await peer(people.pat_ana.token, cluster.b.url)
+    avi = await peer(people.pat_avi.token, cluster.b.url)
+    lee = await peer(people.mod_lee.token, cluster.a.url)
+    for joined in (ana, avi, lee):
+        assert (await joined.call("join", {"room_id": room}))["ok"]
+
+    reply = await cluster.api_a.post(
+        f"/api/rooms/{room}/kicks",
+        {"user_id": people.pat_ana.id, "reason": "testing a kick"},
+        token=people.mod_lee.token,
+    )
+    assert reply.status == 201, reply.body
+    await ana.wait_for("notice", lambda n: n["kind"] == "kicked" and n["room_id"] == room)
+    await lee.wait_for(
+        "presence", lambda p: p["status"] == "offline" and p["user"]["id"] == people.pat_ana.id
+    )
+
+    after = await send(avi, room, "said after the kick")
+    await lee.wait_for("message", lambda m: m["id"] == after["id"])
+    await ana.settle()
+    assert after["id"] not in ids_of(ana.received("message"))
+    assert await online_ids(cluster.api_b, room, people.mod_lee.token) == sorted(
+        [people.pat_avi.id, people.mod_lee.id]
+    )
+
+
 async def test_a_killed_processs_users_go_offline_on_the_other_in_time(
     cluster: Cluster, peer: PeerFactory
 ) -> None:
