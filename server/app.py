@@ -51,8 +51,8 @@ from server.realtime.hub import Hub
 from server.realtime.notices import Notifier
 from server.realtime.redis import RedisControlBus, ResilientRedisManager
 from server.realtime.router import EventRouter
-from server.rooms.events import register_room_events
 from server.rooms.access import RoomAccess
+from server.rooms.events import register_room_events
 from server.rooms.gates import PostGate, RoomLockGate
 from server.rooms.http import MESSAGES, ROOMS, add_room_routes
 from server.rooms.messages import MessageService

@@ -15,7 +15,13 @@ from server.kernel.audit import AuditSink
 from server.kernel.errors import AppError
 from server.kernel.ratelimit import RateLimiter
 from server.moderation.alerts import AlertService
-from server.moderation.matching import CrisisDetector, CrisisMatch, TermBlocker, find_contacts, mask_contacts
+from server.moderation.matching import (
+    CrisisDetector,
+    CrisisMatch,
+    TermBlocker,
+    find_contacts,
+    mask_contacts,
+)
 from server.realtime.notices import Notifier
 from server.rooms import store as room_store
 from server.rooms.gates import Draft

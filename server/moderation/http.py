@@ -39,9 +39,7 @@ async def mute(request: web.Request) -> web.Response:
 
 async def unmute(request: web.Request) -> web.Response:
     actor = await current_actor(request)
-    await request.app[RESTRICTIONS].lift(
-        actor, path_id(request), MUTE, path_id(request, "user_id")
-    )
+    await request.app[RESTRICTIONS].lift(actor, path_id(request), MUTE, path_id(request, "user_id"))
     return web.Response(status=204)
 
 
@@ -66,9 +64,7 @@ async def ban(request: web.Request) -> web.Response:
 
 async def unban(request: web.Request) -> web.Response:
     actor = await current_actor(request)
-    await request.app[RESTRICTIONS].lift(
-        actor, path_id(request), BAN, path_id(request, "user_id")
-    )
+    await request.app[RESTRICTIONS].lift(actor, path_id(request), BAN, path_id(request, "user_id"))
     return web.Response(status=204)
 
 

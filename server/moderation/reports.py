@@ -39,9 +39,7 @@ class ReportService:
                 raise not_found("message")
             message, author = row
             await self.access.enter(session, actor, message.room_id)
-            if await store.find_open_report(
-                session, message_id=message_id, reporter_id=actor.id
-            ):
+            if await store.find_open_report(session, message_id=message_id, reporter_id=actor.id):
                 raise AppError("conflict", "You have reported this message already.")
             report = Report(
                 message_id=message_id,
@@ -106,5 +104,3 @@ class ReportService:
         message = (await rows_json(session, [row]))[0] if row else None
         users = await public_users(session, [report.reporter_id, report.resolved_by])
         return report_json(report, message, users)
-
-

@@ -106,7 +106,9 @@ class RestrictionService:
             found = await store.active_restrictions(
                 session, kind=kind, room_id=room_id, now=self.clock.now()
             )
-            users = await public_users(session, [id_ for r in found for id_ in (r.user_id, r.created_by)])
+            users = await public_users(
+                session, [id_ for r in found for id_ in (r.user_id, r.created_by)]
+            )
         return [restriction_json(restriction, users) for restriction in found]
 
     async def _restrict(

@@ -17,7 +17,9 @@ PublicUsers = dict[int, dict[str, Any]]
 
 async def public_users(session: AsyncSession, user_ids: Iterable[int | None]) -> PublicUsers:
     wanted = sorted({user_id for user_id in user_ids if user_id is not None})
-    return {user.id or 0: public_user(user) for user in await account_store.get_users(session, wanted)}
+    return {
+        user.id or 0: public_user(user) for user in await account_store.get_users(session, wanted)
+    }
 
 
 def alert_json(alert: Alert, users: PublicUsers) -> dict[str, Any]:

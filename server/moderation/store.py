@@ -139,9 +139,7 @@ async def alerts_due_again(session: AsyncSession, raised_before: datetime) -> li
     return list(result.scalars())
 
 
-async def claim_raise_again(
-    session: AsyncSession, alert: Alert, now: datetime
-) -> bool:
+async def claim_raise_again(session: AsyncSession, alert: Alert, now: datetime) -> bool:
     """Mark an alert raised again, unless another process did since it was read."""
     result = await session.execute(
         update(Alert)

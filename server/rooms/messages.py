@@ -10,9 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import Actor, public_user
+from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock
 from server.kernel.db import SessionFactory
-from server.kernel.audit import AuditSink
 from server.kernel.errors import AppError, forbidden, invalid, not_found
 from server.realtime.hub import Hub
 from server.rooms import store
