@@ -1,0 +1,498 @@
+"""The crisis flow: a message that speaks of suicide, self-harm or overdose is never silenced,
+its writer gets crisis resources, moderators get an alert (now, on connect, again while nobody
+acknowledges it, and through the webhook), and everyday idioms stay quiet (PROTOCOL.md,
+Moderation)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from tests.conftest import PeerFactory
+from tests.support import (
+    Api,
+    Community,
+    FakeClock,
+    Peer,
+    Person,
+    RunningServer,
+    build_community,
+    new_client_id,
+    server_settings,
+    start_server,
+)
+
+pytestmark = pytest.mark.persistence
+
+CRISIS = "I want to kill myself"
+PHONE = "555-123-4567"
+
+
+# ----- a server with this test's own settings -----
+
+
+@pytest.fixture
+def server_overrides() -> dict[str, Any]:
+    """Settings a test changes, by parametrizing this fixture (see `with_settings`)."""
+    return {}
+
+
+@pytest.fixture
+async def server(
+    database_url: str, tmp_path: Path, clock: FakeClock, server_overrides: dict[str, Any]
+) -> AsyncIterator[RunningServer]:
+    """The harness's server, built with this test's overrides; `api`, `community` and `peer`
+    from conftest use it."""
+    running = await start_server(server_settings(database_url, tmp_path, **server_overrides), clock)
+    yield running
+    await running.stop()
+
+
+def with_settings(**overrides: Any) -> pytest.MarkDecorator:
+    return pytest.mark.parametrize(
+        "server_overrides", [overrides], ids=[",".join(f"{k}={v}" for k, v in overrides.items())]
+    )
+
+
+# ----- helpers -----
+
+
+def public(person: Person) -> dict[str, Any]:
+    return {"id": person.id, "display_name": person.display_name, "role": person.role}
+
+
+def ok(ack: Any) -> dict[str, Any]:
+    assert isinstance(ack, dict), ack
+    assert ack.get("ok") is True, ack
+    return ack
+
+
+def refused(ack: Any, code: str) -> dict[str, Any]:
+    assert isinstance(ack, dict), ack
+    assert ack.get("ok") is False, ack
+    assert ack["error"]["code"] == code, ack
+    assert isinstance(ack["error"]["message"], str) and ack["error"]["message"], ack
+    return dict(ack["error"])
+
+
+async def joined(peer: Peer, room_id: int) -> dict[str, Any]:
+    return ok(await peer.call("join", {"room_id": room_id}))
+
+
+async def try_send(peer: Peer, room_id: int, body: str) -> Any:
+    return await peer.call("send", {"room_id": room_id, "body": body, "client_id": new_client_id()})
+
+
+async def send(peer: Peer, room_id: int, body: str) -> dict[str, Any]:
+    return dict(ok(await try_send(peer, room_id, body))["message"])
+
+
+async def stored_bodies(api: Api, staff: Person, room_id: int) -> list[str]:
+    reply = await api.get(f"/api/rooms/{room_id}/messages?limit=100", token=staff.token)
+    assert reply.status == 200, reply.body
+    return [message["body"] for message in reply.body["messages"]]
+
+
+async def audit(api: Api, staff: Person, room_id: int | None = None) -> list[dict[str, Any]]:
+    query = f"?room_id={room_id}&limit=1000" if room_id is not None else "?limit=1000"
+    reply = await api.get(f"/api/audit{query}", token=staff.token)
+    assert reply.status == 200, reply.body
+    return list(reply.body["entries"])
+
+
+async def open_alerts(api: Api, staff: Person) -> list[dict[str, Any]]:
+    reply = await api.get("/api/alerts?status=open", token=staff.token)
+    assert reply.status == 200, reply.body
+    return list(reply.body["alerts"])
+
+
+def parse_utc(value: str) -> datetime:
+    assert isinstance(value, str) and value.endswith("Z"), value
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    assert moment.utcoffset() == timedelta(0), value
+    return moment
+
+
+async def crisis_resources(peer: Peer, room_id: int | None) -> dict[str, Any]:
+    notice = await peer.wait_for("notice", lambda n: n["kind"] == "crisis_resources")
+    assert notice.get("room_id") == room_id, notice
+    assert notice["text"], notice
+    resources = notice["resources"]
+    assert all(set(r) == {"name", "contact"} for r in resources), resources
+    assert any(
+        "988" in r["name"] and "Suicide & Crisis Lifeline" in r["name"] for r in resources
+    ), resources
+    return dict(notice)
+
+
+async def crisis_alert(
+    peer: Peer, author: Person, room_id: int | None, message_id: int | None
+) -> dict[str, Any]:
+    alert = await peer.wait_for(
+        "alert", lambda a: a["kind"] == "crisis" and a["user"]["id"] == author.id
+    )
+    assert isinstance(alert["id"], int), alert
+    assert alert["room_id"] == room_id, alert
+    assert alert["message_id"] == message_id, alert
+    assert alert["user"] == public(author), alert
+    assert "kill myself" in alert["excerpt"], alert
+    parse_utc(alert["created_at"])
+    return dict(alert)
+
+
+# ----- the flow -----
+
+
+async def test_a_crisis_message_is_delivered_and_raises_resources_and_an_alert(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    room = community.group_a
+    ana, lee = community.pat_ana, community.mod_lee
+    ana_peer = await peer(ana.token)
+    avi_peer = await peer(community.pat_avi.token)
+    lee_peer = await peer(lee.token)
+    await joined(ana_peer, room)
+    await joined(avi_peer, room)
+
+    message = await send(ana_peer, room, CRISIS)
+    assert message["body"] == CRISIS
+    for each in (ana_peer, avi_peer):
+        delivered = await each.wait_for("message", lambda m: m["id"] == message["id"])
+        assert delivered["body"] == CRISIS
+    assert await stored_bodies(api, lee, room) == [CRISIS]
+
+    await crisis_resources(ana_peer, room)
+    alert = await crisis_alert(lee_peer, ana, room, message["id"])
+    await avi_peer.settle()
+    assert avi_peer.received("notice") == []
+    assert avi_peer.received("alert") == [] and ana_peer.received("alert") == []
+    assert len(lee_peer.received("alert")) == 1
+
+    listed = await open_alerts(api, lee)
+    assert [(a["id"], a["kind"], a["message_id"]) for a in listed] == [
+        (alert["id"], "crisis", message["id"])
+    ]
+    assert listed[0]["user"] == public(ana)
+
+    hits = [e for e in await audit(api, lee, room) if e["action"] == "filter_crisis"]
+    assert [(e["target_user"], e["message_id"]) for e in hits] == [(public(ana), message["id"])]
+
+
+# ----- never silenced -----
+
+
+@dataclass
+class Scenario:
+    """A restriction in force; a normal message is refused with `code`, a crisis one is not."""
+
+    room_id: int
+    code: str
+    normal: str
+    crisis: str = CRISIS
+
+
+Setup = Callable[[Community, Api, Peer], Awaitable[Scenario]]
+
+
+async def muted(community: Community, api: Api, ana: Peer) -> Scenario:
+    reply = await api.post(
+        f"/api/rooms/{community.group_a}/mutes",
+        {"user_id": community.pat_ana.id, "minutes": 30, "reason": "cooling off"},
+        token=community.mod_lee.token,
+    )
+    assert reply.status == 201, reply.body
+    return Scenario(community.group_a, "muted", "hello?")
+
+
+async def locked(community: Community, api: Api, ana: Peer) -> Scenario:
+    reply = await api.call(
+        "PATCH",
+        f"/api/rooms/{community.group_a}",
+        token=community.mod_lee.token,
+        json={"locked": True},
+    )
+    assert reply.status == 200, reply.body
+    return Scenario(community.group_a, "room_locked", "hello?")
+
+
+async def slow_mode(community: Community, api: Api, ana: Peer) -> Scenario:
+    reply = await api.call(
+        "PATCH",
+        f"/api/rooms/{community.group_a}",
+        token=community.mod_lee.token,
+        json={"slow_mode_s": 120},
+    )
+    assert reply.status == 200, reply.body
+    await send(ana, community.group_a, "first")
+    return Scenario(community.group_a, "rate_limited", "second")
+
+
+async def rate_limit(community: Community, api: Api, ana: Peer) -> Scenario:
+    await send(ana, community.group_a, "first")  # the whole burst of one
+    return Scenario(community.group_a, "rate_limited", "second")
+
+
+async def contact_block(community: Community, api: Api, ana: Peer) -> Scenario:
+    reply = await api.post(
+        "/api/rooms",
+        {"name": "No numbers", "kind": "peer", "audience": "everyone", "contact_policy": "block"},
+        token=community.mod_lee.token,
+    )
+    assert reply.status == 201, reply.body
+    return Scenario(
+        reply.body["room"]["id"], "blocked", f"call me {PHONE}", f"call me {PHONE}, {CRISIS}"
+    )
+
+
+SCENARIOS = [
+    pytest.param(muted, {}, id="muted"),
+    pytest.param(locked, {}, id="locked"),
+    pytest.param(slow_mode, {}, id="slow_mode"),
+    pytest.param(
+        rate_limit, {"rate_limit_per_minute": 1, "rate_limit_burst": 1}, id="rate_limited"
+    ),
+    pytest.param(contact_block, {}, id="contact_block"),
+]
+
+
+@pytest.mark.parametrize(("setup", "server_overrides"), SCENARIOS)
+async def test_a_crisis_message_goes_through_every_refusal(
+    community: Community, peer: PeerFactory, api: Api, setup: Setup
+) -> None:
+    ana, lee = community.pat_ana, community.mod_lee
+    ana_peer = await peer(ana.token)
+    avi_peer = await peer(community.pat_avi.token)
+    lee_peer = await peer(lee.token)
+    scenario = await setup(community, api, ana_peer)
+    room = scenario.room_id
+    await joined(avi_peer, room)
+    before = await stored_bodies(api, lee, room)
+
+    refused(await try_send(ana_peer, room, scenario.normal), scenario.code)
+    message = await send(ana_peer, room, scenario.crisis)
+    assert "kill myself" in message["body"]
+    delivered = await avi_peer.wait_for("message", lambda m: m["id"] == message["id"])
+    assert delivered == message
+    assert await stored_bodies(api, lee, room) == [*before, message["body"]]
+    await crisis_resources(ana_peer, room)
+    alert = await crisis_alert(lee_peer, ana, room, message["id"])
+    assert alert["id"] in [a["id"] for a in await open_alerts(api, lee)]
+    hits = [e for e in await audit(api, lee, room) if e["action"] == "filter_crisis"]
+    assert [e["message_id"] for e in hits] == [message["id"]]
+
+    # The restriction is still in force for everything else.
+    refused(await try_send(ana_peer, room, scenario.normal), scenario.code)
+
+
+async def test_a_banned_users_crisis_message_is_not_posted_but_still_raises_the_alarm(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    room = community.group_a
+    ana, lee = community.pat_ana, community.mod_lee
+    ana_peer = await peer(ana.token)
+    avi_peer = await peer(community.pat_avi.token)
+    lee_peer = await peer(lee.token)
+    await joined(ana_peer, room)
+    await joined(avi_peer, room)
+    reply = await api.post(
+        f"/api/rooms/{room}/bans", {"user_id": ana.id, "reason": "threats"}, token=lee.token
+    )
+    assert reply.status == 201, reply.body
+    await ana_peer.wait_for("notice", lambda n: n["kind"] == "banned")
+
+    refused(await try_send(ana_peer, room, CRISIS), "banned")
+    await crisis_resources(ana_peer, room)
+    alert = await crisis_alert(lee_peer, ana, room, None)
+    assert alert["id"] in [a["id"] for a in await open_alerts(api, lee)]
+    await avi_peer.settle()
+    assert avi_peer.received("message") == []
+    assert await stored_bodies(api, lee, room) == []
+    hits = [e for e in await audit(api, lee, room) if e["action"] == "filter_crisis"]
+    assert [e["target_user"] for e in hits] == [public(ana)]
+
+
+# ----- alerts that wait for a moderator -----
+
+
+async def test_alerts_raised_while_no_moderator_is_online_arrive_on_connect(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    room = community.group_a
+    ana, lee = community.pat_ana, community.mod_lee
+    ana_peer = await peer(ana.token)
+    message = await send(ana_peer, room, CRISIS)
+    await crisis_resources(ana_peer, room)
+    assert [a["message_id"] for a in await open_alerts(api, lee)] == [message["id"]]
+
+    lee_peer = await peer(lee.token)
+    alert = await crisis_alert(lee_peer, ana, room, message["id"])
+    patient = await peer(community.pat_avi.token)
+
+    reply = await api.post(
+        f"/api/alerts/{alert['id']}/ack", {"note": "called her"}, token=lee.token
+    )
+    assert reply.status == 200, reply.body
+    admin_peer = await peer(community.admin.token)
+    await admin_peer.settle()
+    assert admin_peer.received("alert") == []  # nothing open any more
+    assert patient.received("alert") == []
+    assert len(lee_peer.received("alert")) == 1
+
+
+@with_settings(alert_reraise_minutes=5, alert_check_interval_s=0.1)
+async def test_an_unacknowledged_alert_is_raised_again_until_acknowledged(
+    community: Community, peer: PeerFactory, api: Api, server: RunningServer
+) -> None:
+    room = community.group_a
+    ana, lee, admin = community.pat_ana, community.mod_lee, community.admin
+    ana_peer = await peer(ana.token)
+    lee_peer = await peer(lee.token)
+    admin_peer = await peer(admin.token)
+    message = await send(ana_peer, room, CRISIS)
+    first = await crisis_alert(lee_peer, ana, room, message["id"])
+    assert first["raise_count"] == 1
+
+    def raised(peer: Peer) -> list[dict[str, Any]]:
+        return [a for a in peer.received("alert") if a["id"] == first["id"]]
+
+    await lee_peer.settle(0.5)  # several checks: not due yet
+    assert len(raised(lee_peer)) == 1
+
+    server.clock.advance(minutes=5)
+    again = await lee_peer.wait_for(
+        "alert", lambda a: a["id"] == first["id"] and a["raise_count"] == 2
+    )
+    assert again["kind"] == "crisis" and again["message_id"] == message["id"]
+    await admin_peer.wait_for("alert", lambda a: a["id"] == first["id"] and a["raise_count"] == 2)
+    await lee_peer.settle(0.5)
+    assert [a["raise_count"] for a in raised(lee_peer)] == [1, 2]
+
+    reply = await api.post(
+        f"/api/alerts/{first['id']}/ack", {"note": "on the phone with her"}, token=lee.token
+    )
+    assert reply.status == 200, reply.body
+    acked = reply.body["alert"]
+    assert acked["id"] == first["id"]
+    assert acked["status"] == "acknowledged"
+    assert acked["acked_by"] == public(lee)
+    assert acked["note"] == "on the phone with her"
+    parse_utc(acked["acked_at"])
+    gone = await admin_peer.wait_for("alert_acknowledged", lambda a: a["id"] == first["id"])
+    assert gone["status"] == "acknowledged" and gone["acked_by"] == public(lee)
+    assert await open_alerts(api, lee) == []
+    entries = [e for e in await audit(api, lee, room) if e["action"] == "alert_acknowledged"]
+    assert [(e["actor"], e["target_user"], e["reason"]) for e in entries] == [
+        (public(lee), public(ana), "on the phone with her")
+    ]
+
+    server.clock.advance(minutes=30)
+    await lee_peer.settle(0.5)
+    assert len(raised(lee_peer)) == 2
+    assert len(raised(admin_peer)) == 2
+
+    reply = await api.post(f"/api/alerts/{first['id']}/ack", {"note": "again"}, token=admin.token)
+    assert reply.status == 409, reply.body
+    assert reply.error_code == "conflict"
+
+
+# ----- webhook -----
+
+
+@dataclass
+class Receiver:
+    """An on-call system that fails its first request and takes the rest."""
+
+    url: str = ""
+    bodies: list[Any] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.bodies.append(await request.json())
+        status = 500 if len(self.bodies) == 1 else 200
+        self.statuses.append(status)
+        return web.json_response({"received": len(self.bodies)}, status=status)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    found = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", found.handle)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    found.url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    yield found
+    await runner.cleanup()
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_the_webhook_gets_each_alert_and_is_retried_after_a_failure(
+    database_url: str, tmp_path: Path, clock: FakeClock, receiver: Receiver
+) -> None:
+    settings = server_settings(
+        database_url, tmp_path, alert_webhook_url=receiver.url, alert_webhook_backoff_s=0.05
+    )
+    running = await start_server(settings, clock)
+    peers: list[Peer] = []
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = Api(running.url, session)
+            community = await build_community(running, api)
+            ana = await Peer(running.url, community.pat_ana.token).connect()
+            peers.append(ana)
+            message = await send(ana, community.group_a, CRISIS)
+            await wait_until(lambda: len(receiver.bodies) >= 2)
+            alerts = await open_alerts(api, community.mod_lee)
+            assert [a["message_id"] for a in alerts] == [message["id"]]
+            await asyncio.sleep(0.3)  # a delivered alert is not sent again
+    finally:
+        for each in peers:
+            await each.disconnect()
+        await running.stop()
+
+    assert receiver.statuses == [500, 200]
+    first, second = receiver.bodies
+    assert first == second
+    assert set(first) == {"event", "alert"}
+    assert first["event"] == "alert"
+    assert first["alert"]["id"] == alerts[0]["id"]
+    assert first["alert"]["kind"] == "crisis"
+    assert first["alert"]["message_id"] == message["id"]
+    assert first["alert"]["user"] == public(community.pat_ana)
+
+
+# ----- idioms -----
+
+
+async def test_an_everyday_idiom_raises_nothing(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    room = community.group_a
+    ana_peer = await peer(community.pat_ana.token)
+    avi_peer = await peer(community.pat_avi.token)
+    lee_peer = await peer(community.mod_lee.token)
+    await joined(avi_peer, room)
+    message = await send(ana_peer, room, "this commute is killing me")
+    await avi_peer.wait_for("message", lambda m: m["id"] == message["id"])
+    await lee_peer.settle()
+    assert lee_peer.received("alert") == []
+    assert ana_peer.received("notice") == []
+    assert await open_alerts(api, community.mod_lee) == []
+    actions = [e["action"] for e in await audit(api, community.mod_lee)]
+    assert "filter_crisis" not in actions

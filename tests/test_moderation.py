@@ -1,0 +1,846 @@
+"""Moderation: mutes, kicks and bans, room lock and slow mode, the rate limit, moderator
+deletes, reports, who may moderate, the audit log and its CSV, and the content filters for
+contact details and blocked terms (PROTOCOL.md, Moderation)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import PeerFactory
+from tests.support import (
+    PASSWORD,
+    Api,
+    Community,
+    FakeClock,
+    Peer,
+    Person,
+    RunningServer,
+    new_client_id,
+    server_settings,
+    start_server,
+)
+
+pytestmark = pytest.mark.persistence
+
+UNKNOWN_ID = 987_654_321
+PHONE = "555-123-4567"
+
+
+# ----- a server with this test's own settings -----
+
+
+@pytest.fixture
+def server_overrides() -> dict[str, Any]:
+    """Settings a test changes, by parametrizing this fixture (see `with_settings`)."""
+    return {}
+
+
+@pytest.fixture
+async def server(
+    database_url: str, tmp_path: Path, clock: FakeClock, server_overrides: dict[str, Any]
+) -> AsyncIterator[RunningServer]:
+    """The harness's server, built with this test's overrides; `api`, `community` and `peer`
+    from conftest use it."""
+    running = await start_server(server_settings(database_url, tmp_path, **server_overrides), clock)
+    yield running
+    await running.stop()
+
+
+def with_settings(**overrides: Any) -> pytest.MarkDecorator:
+    return pytest.mark.parametrize(
+        "server_overrides", [overrides], ids=[",".join(f"{k}={v}" for k, v in overrides.items())]
+    )
+
+
+# ----- helpers -----
+
+
+def public(person: Person) -> dict[str, Any]:
+    return {"id": person.id, "display_name": person.display_name, "role": person.role}
+
+
+def ok(ack: Any) -> dict[str, Any]:
+    assert isinstance(ack, dict), ack
+    assert ack.get("ok") is True, ack
+    return ack
+
+
+def refused(ack: Any, code: str) -> dict[str, Any]:
+    """The error of a refused ack, checked for the contract's shape."""
+    assert isinstance(ack, dict), ack
+    assert ack.get("ok") is False, ack
+    assert ack["error"]["code"] == code, ack
+    assert isinstance(ack["error"]["message"], str) and ack["error"]["message"], ack
+    return dict(ack["error"])
+
+
+async def joined(peer: Peer, room_id: int) -> dict[str, Any]:
+    return ok(await peer.call("join", {"room_id": room_id}))
+
+
+async def try_send(peer: Peer, room_id: int, body: str) -> Any:
+    return await peer.call("send", {"room_id": room_id, "body": body, "client_id": new_client_id()})
+
+
+async def send(peer: Peer, room_id: int, body: str) -> dict[str, Any]:
+    return dict(ok(await try_send(peer, room_id, body))["message"])
+
+
+async def stored_bodies(api: Api, staff: Person, room_id: int) -> list[str]:
+    """Every message body stored in the room, deleted ones included (as "")."""
+    reply = await api.get(f"/api/rooms/{room_id}/messages?limit=100", token=staff.token)
+    assert reply.status == 200, reply.body
+    return [message["body"] for message in reply.body["messages"]]
+
+
+async def audit(api: Api, staff: Person, room_id: int | None = None) -> list[dict[str, Any]]:
+    query = f"?room_id={room_id}&limit=1000" if room_id is not None else "?limit=1000"
+    reply = await api.get(f"/api/audit{query}", token=staff.token)
+    assert reply.status == 200, reply.body
+    return list(reply.body["entries"])
+
+
+def of_action(entries: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
+    return [entry for entry in entries if entry["action"] == action]
+
+
+def parse_utc(value: str) -> datetime:
+    assert isinstance(value, str) and value.endswith("Z"), value
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    assert moment.utcoffset() == timedelta(0), value
+    return moment
+
+
+def about(value: str, expected: datetime) -> bool:
+    """A contract time within a second of `expected` (the wire keeps milliseconds)."""
+    return abs(parse_utc(value) - expected) < timedelta(seconds=1)
+
+
+async def restricted(api: Api, staff: Person, room_id: int, kind: str) -> list[dict[str, Any]]:
+    reply = await api.get(f"/api/rooms/{room_id}/{kind}", token=staff.token)
+    assert reply.status == 200, reply.body
+    return list(reply.body[kind])
+
+
+async def patch_room(api: Api, staff: Person, room_id: int, **fields: Any) -> dict[str, Any]:
+    reply = await api.call("PATCH", f"/api/rooms/{room_id}", token=staff.token, json=fields)
+    assert reply.status == 200, reply.body
+    return dict(reply.body["room"])
+
+
+def message_ids(peer: Peer) -> list[int]:
+    return [message["id"] for message in peer.received("message")]
+
+
+def retry_after(error: dict[str, Any]) -> int:
+    value = error.get("retry_after_s")
+    assert isinstance(value, int) and not isinstance(value, bool), error
+    return value
+
+
+# ----- mute -----
+
+
+async def test_mute_refuses_sends_until_it_ends_or_is_lifted(
+    community: Community, peer: PeerFactory, api: Api, server: RunningServer
+) -> None:
+    room = community.group_a
+    ana, lee = community.pat_ana, community.mod_lee
+    ana_peer = await peer(ana.token)
+    avi_peer = await peer(community.pat_avi.token)
+    await joined(ana_peer, room)
+    await joined(avi_peer, room)
+    muted_at = server.clock.now()
+
+    reply = await api.post(
+        f"/api/rooms/{room}/mutes",
+        {"user_id": ana.id, "minutes": 10, "reason": "cooling off"},
+        token=lee.token,
+    )
+    assert reply.status == 201, reply.body
+    until = reply.body["mute"]["until"]
+    assert about(until, muted_at + timedelta(minutes=10)), reply.body
+
+    notice = await ana_peer.wait_for("notice", lambda n: n["kind"] == "muted")
+    assert notice["room_id"] == room, notice
+    assert notice["until"] == until, notice
+    assert notice["text"], notice
+
+    error = refused(await try_send(ana_peer, room, "am I still here?"), "muted")
+    assert error["until"] == until, error
+    await avi_peer.settle()
+    assert avi_peer.received("message") == []
+    assert ana_peer.received("message") == []
+    assert await stored_bodies(api, lee, room) == []
+    # Only she is muted.
+    from_avi = await send(avi_peer, room, "I'm still here")
+
+    mutes = await restricted(api, lee, room, "mutes")
+    assert [(m["user"], m["reason"], m["until"]) for m in mutes] == [
+        (public(ana), "cooling off", until)
+    ]
+    assert mutes[0]["created_by"] == public(lee)
+
+    # The mute runs out on its own.
+    server.clock.advance(minutes=11)
+    assert await restricted(api, lee, room, "mutes") == []
+    back = await send(ana_peer, room, "back again")
+    await avi_peer.wait_for("message", lambda m: m["id"] == back["id"])
+
+    # A second mute, lifted early.
+    reply = await api.post(
+        f"/api/rooms/{room}/mutes",
+        {"user_id": ana.id, "minutes": 60, "reason": "second time"},
+        token=lee.token,
+    )
+    assert reply.status == 201, reply.body
+    refused(await try_send(ana_peer, room, "and now?"), "muted")
+    reply = await api.call("DELETE", f"/api/rooms/{room}/mutes/{ana.id}", token=lee.token)
+    assert reply.status == 204, reply.body
+    assert await restricted(api, lee, room, "mutes") == []
+    again = await send(ana_peer, room, "thank you")
+    await avi_peer.wait_for("message", lambda m: m["id"] == again["id"])
+    assert await stored_bodies(api, lee, room) == [from_avi["body"], "back again", "thank you"]
+
+    reply = await api.call("DELETE", f"/api/rooms/{room}/mutes/{ana.id}", token=lee.token)
+    assert reply.status == 404, reply.body
+    assert reply.error_code == "not_found"
+
+    entries = await audit(api, lee, room)
+    mutes_logged = of_action(entries, "mute")
+    assert sorted(e["reason"] for e in mutes_logged) == ["cooling off", "second time"]
+    unmutes_logged = of_action(entries, "unmute")
+    assert len(unmutes_logged) == 1, entries
+    for entry in mutes_logged + unmutes_logged:
+        assert entry["actor"] == public(lee), entry
+        assert entry["target_user"] == public(ana), entry
+        assert entry["room_id"] == room, entry
+
+
+# ----- kick -----
+
+
+async def test_kick_removes_every_socket_of_the_user_until_she_rejoins(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    room = community.group_a
+    ana, lee = community.pat_ana, community.mod_lee
+    ana_tab_1 = await peer(ana.token)
+    ana_tab_2 = await peer(ana.token)
+    avi = await peer(community.pat_avi.token)
+    lee_peer = await peer(lee.token)
+    for each in (ana_tab_1, ana_tab_2, avi, lee_peer):
+        await joined(each, room)
+
+    reply = await api.post(
+        f"/api/rooms/{room}/kicks", {"user_id": ana.id, "reason": "needs a break"}, token=lee.token
+    )
+    assert reply.status == 201, reply.body
+
+    for tab in (ana_tab_1, ana_tab_2):
+        notice = await tab.wait_for("notice", lambda n: n["kind"] == "kicked")
+        assert notice["room_id"] == room, notice
+        assert notice["text"], notice
+    for other in (avi, lee_peer):
+        offline = await other.wait_for(
+            "presence", lambda p: p["status"] == "offline" and p["user"]["id"] == ana.id
+        )
+        assert offline == {"room_id": room, "user": public(ana), "status": "offline"}
+
+    after = await send(avi, room, "after the kick")
+    await lee_peer.wait_for("message", lambda m: m["id"] == after["id"])
+    await ana_tab_1.settle()
+    for tab in (ana_tab_1, ana_tab_2):
+        assert after["id"] not in message_ids(tab)
+    presence = await api.get(f"/api/rooms/{room}/presence", token=lee.token)
+    assert presence.status == 200, presence.body
+    assert ana.id not in [user["id"] for user in presence.body["online"]]
+
+    # A kick is not a ban: she may come back.
+    rejoin = await joined(ana_tab_1, room)
+    assert after["id"] in [message["id"] for message in rejoin["messages"]]
+    welcome = await send(avi, room, "welcome back")
+    await ana_tab_1.wait_for("message", lambda m: m["id"] == welcome["id"])
+    mine = await send(ana_tab_1, room, "thanks")
+    await avi.wait_for("message", lambda m: m["id"] == mine["id"])
+
+    kicks = of_action(await audit(api, lee, room), "kick")
+    assert len(kicks) == 1, kicks
+    assert kicks[0]["actor"] == public(lee)
+    assert kicks[0]["target_user"] == public(ana)
+    assert kicks[0]["room_id"] == room
+    assert kicks[0]["reason"] == "needs a break"
+
+
+# ----- ban -----
+
+
+async def test_ban_removes_and_keeps_out_until_lifted_or_over(
+    community: Community, peer: PeerFactory, api: Api, server: RunningServer
+) -> None:
+    room = community.group_a
+    ana, lee = community.pat_ana, community.mod_lee
+    ana_tab_1 = await peer(ana.token)
+    ana_tab_2 = await peer(ana.token)
+    avi = await peer(community.pat_avi.token)
+    lee_peer = await peer(lee.token)
+    for each in (ana_tab_1, ana_tab_2, avi, lee_peer):
+        await joined(each, room)
+
+    reply = await api.post(
+        f"/api/rooms/{room}/bans", {"user_id": ana.id, "reason": "harassment"}, token=lee.token
+    )
+    assert reply.status == 201, reply.body
+    assert reply.body["ban"]["user"] == public(ana)
+    assert reply.body["ban"]["until"] is None
+
+    for tab in (ana_tab_1, ana_tab_2):
+        notice = await tab.wait_for("notice", lambda n: n["kind"] == "banned")
+        assert notice["room_id"] == room, notice
+    for other in (avi, lee_peer):
+        offline = await other.wait_for(
+            "presence", lambda p: p["status"] == "offline" and p["user"]["id"] == ana.id
+        )
+        assert offline == {"room_id": room, "user": public(ana), "status": "offline"}
+    after = await send(avi, room, "after the ban")
+    await lee_peer.wait_for("message", lambda m: m["id"] == after["id"])
+    await ana_tab_1.settle()
+    for tab in (ana_tab_1, ana_tab_2):
+        assert after["id"] not in message_ids(tab)
+
+    refused(await ana_tab_1.call("join", {"room_id": room}), "banned")
+    refused(await ana_tab_2.call("history", {"room_id": room}), "banned")
+    refused(await try_send(ana_tab_1, room, "let me back in"), "banned")
+    reply = await api.get(f"/api/rooms/{room}/messages", token=ana.token)
+    assert reply.status == 403, reply.body
+    assert reply.error_code == "banned"
+    assert await stored_bodies(api, lee, room) == ["after the ban"]
+    # Her other rooms are untouched.
+    ok(await ana_tab_1.call("join", {"room_id": community.commons}))
+
+    bans = await restricted(api, lee, room, "bans")
+    assert [(b["user"], b["reason"], b["until"]) for b in bans] == [
+        (public(ana), "harassment", None)
+    ]
+
+    reply = await api.call("DELETE", f"/api/rooms/{room}/bans/{ana.id}", token=lee.token)
+    assert reply.status == 204, reply.body
+    assert await restricted(api, lee, room, "bans") == []
+    await joined(ana_tab_1, room)
+    mine = await send(ana_tab_1, room, "I'm sorry")
+    await avi.wait_for("message", lambda m: m["id"] == mine["id"])
+    reply = await api.call("DELETE", f"/api/rooms/{room}/bans/{ana.id}", token=lee.token)
+    assert reply.status == 404, reply.body
+    assert reply.error_code == "not_found"
+
+    # A ban for a while ends on its own.
+    reply = await api.post(
+        f"/api/rooms/{room}/bans",
+        {"user_id": ana.id, "reason": "a day off", "minutes": 30},
+        token=lee.token,
+    )
+    assert reply.status == 201, reply.body
+    assert about(reply.body["ban"]["until"], server.clock.now() + timedelta(minutes=30))
+    refused(await ana_tab_2.call("join", {"room_id": room}), "banned")
+    server.clock.advance(minutes=31)
+    assert await restricted(api, lee, room, "bans") == []
+    await joined(ana_tab_2, room)
+    reply = await api.get(f"/api/rooms/{room}/messages", token=ana.token)
+    assert reply.status == 200, reply.body
+
+    # Staff cannot be banned.
+    for actor, target in ((lee, lee), (community.admin, lee), (lee, community.admin)):
+        reply = await api.post(
+            f"/api/rooms/{room}/bans", {"user_id": target.id, "reason": "no"}, token=actor.token
+        )
+        assert reply.status == 403, reply.body
+        assert reply.error_code == "forbidden"
+    assert await restricted(api, lee, room, "bans") == []
+
+    entries = await audit(api, lee, room)
+    bans_logged = of_action(entries, "ban")
+    assert sorted(e["reason"] for e in bans_logged) == ["a day off", "harassment"]
+    unbans_logged = of_action(entries, "unban")
+    assert len(unbans_logged) == 1, entries
+    for entry in bans_logged + unbans_logged:
+        assert entry["actor"] == public(lee), entry
+        assert entry["target_user"] == public(ana), entry
+        assert entry["room_id"] == room, entry
+
+
+# ----- room lock and slow mode -----
+
+
+async def test_slow_mode_and_lock_are_broadcast_enforced_and_audited(
+    community: Community, peer: PeerFactory, api: Api, server: RunningServer
+) -> None:
+    room = community.group_a
+    lee = community.mod_lee
+    ana = await peer(community.pat_ana.token)
+    avi = await peer(community.pat_avi.token)
+    lee_peer = await peer(lee.token)
+    for each in (ana, avi, lee_peer):
+        await joined(each, room)
+
+    assert (await patch_room(api, lee, room, slow_mode_s=30))["slow_mode_s"] == 30
+    for each in (ana, avi, lee_peer):
+        update = await each.wait_for("room_updated", lambda r: r["slow_mode_s"] == 30)
+        assert update["id"] == room
+
+    first = await send(ana, room, "first")
+    first_wait = retry_after(refused(await try_send(ana, room, "second"), "rate_limited"))
+    assert 0 < first_wait <= 30
+    server.clock.advance(seconds=10)
+    later_wait = retry_after(refused(await try_send(ana, room, "second"), "rate_limited"))
+    assert 0 < later_wait <= 20
+    # Slow mode counts per member, and moderators are exempt.
+    await send(avi, room, "me too")
+    for text in ("one", "two", "three"):
+        await send(lee_peer, room, text)
+    server.clock.advance(seconds=21)
+    second = await send(ana, room, "second")
+    await lee_peer.wait_for("message", lambda m: m["id"] == second["id"])
+    assert (await stored_bodies(api, lee, room)).count("second") == 1
+    assert first["id"] < second["id"]
+
+    assert (await patch_room(api, lee, room, slow_mode_s=0))["slow_mode_s"] == 0
+    assert (await patch_room(api, lee, room, locked=True))["locked"] is True
+    refused(await try_send(ana, room, "locked?"), "room_locked")
+    assert (await patch_room(api, lee, room, locked=False))["locked"] is False
+    await send(ana, room, "unlocked")
+
+    entries = await audit(api, lee, room)
+    assert len(of_action(entries, "room_slow_mode_s_changed")) == 2, entries
+    assert len(of_action(entries, "room_locked")) == 1, entries
+    assert len(of_action(entries, "room_unlocked")) == 1, entries
+    for action in ("room_slow_mode_s_changed", "room_locked", "room_unlocked"):
+        for entry in of_action(entries, action):
+            assert entry["actor"] == public(lee), entry
+            assert entry["room_id"] == room, entry
+
+
+# ----- rate limit -----
+
+
+@with_settings(rate_limit_per_minute=6, rate_limit_burst=3)
+async def test_rate_limit_allows_a_burst_then_the_sustained_rate(
+    community: Community, peer: PeerFactory, api: Api, server: RunningServer
+) -> None:
+    room = community.group_a
+    ana = await peer(community.pat_ana.token)
+    for text in ("one", "two", "three"):
+        await send(ana, room, text)
+    wait_s = retry_after(refused(await try_send(ana, room, "four"), "rate_limited"))
+    assert 0 < wait_s <= 10  # 6 a minute: one token every 10 s
+    assert await stored_bodies(api, community.mod_lee, room) == ["one", "two", "three"]
+
+    server.clock.advance(seconds=11)
+    await send(ana, room, "four")
+    wait_s = retry_after(refused(await try_send(ana, room, "five"), "rate_limited"))
+    assert 0 < wait_s <= 10
+    assert await stored_bodies(api, community.mod_lee, room) == ["one", "two", "three", "four"]
+
+
+# ----- moderator deletes -----
+
+
+async def test_a_moderators_delete_is_audited_an_authors_own_is_not(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    room = community.group_a
+    lee = community.mod_lee
+    ana = await peer(community.pat_ana.token)
+    lee_peer = await peer(lee.token)
+    await joined(ana, room)
+    await joined(lee_peer, room)
+    theirs = await send(ana, room, "something unkind")
+    own = await send(ana, room, "never mind")
+
+    reply = await api.call("DELETE", f"/api/messages/{theirs['id']}", token=lee.token)
+    assert reply.status == 204, reply.body
+    ok(await ana.call("delete", {"message_id": own["id"]}))
+    for message_id in (theirs["id"], own["id"]):
+        await lee_peer.wait_for("message_deleted", lambda d, i=message_id: d["id"] == i)
+    assert await stored_bodies(api, lee, room) == ["", ""]
+
+    deletes = of_action(await audit(api, lee, room), "message_deleted")
+    assert [(e["message_id"], e["actor"], e["target_user"]) for e in deletes] == [
+        (theirs["id"], public(lee), public(community.pat_ana))
+    ]
+    assert deletes[0]["room_id"] == room
+
+
+# ----- reports -----
+
+
+def without_login_names(payload: Any, community: Community) -> None:
+    text = json.dumps(payload)
+    assert '"username"' not in text, text
+    for person in community.people.values():
+        assert person.username not in text or person.username == "admin", text
+
+
+async def test_report_alerts_moderators_queues_and_resolves(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    room = community.group_a
+    ana, avi, lee = community.pat_ana, community.pat_avi, community.mod_lee
+    ana_peer = await peer(ana.token)
+    avi_peer = await peer(avi.token)
+    lee_peer = await peer(lee.token)
+    message = await send(ana_peer, room, "you are all pathetic")
+
+    reply = await api.post(
+        f"/api/messages/{message['id']}/reports", {"reason": "insulting"}, token=avi.token
+    )
+    assert reply.status == 201, reply.body
+    report = reply.body["report"]
+    assert report["message_id"] == message["id"]
+    assert report["status"] == "open"
+    without_login_names(reply.body, community)
+
+    alert = await lee_peer.wait_for("alert", lambda a: a["kind"] == "report")
+    assert alert["room_id"] == room
+    assert alert["message_id"] == message["id"]
+    assert alert["user"] == public(ana)
+    assert "you are all pathetic" in alert["excerpt"]
+    parse_utc(alert["created_at"])
+    without_login_names(alert, community)
+    await avi_peer.settle()
+    assert avi_peer.received("alert") == [] and ana_peer.received("alert") == []
+
+    reply = await api.get("/api/reports?status=open", token=lee.token)
+    assert reply.status == 200, reply.body
+    assert [r["id"] for r in reply.body["reports"]] == [report["id"]]
+    queued = reply.body["reports"][0]
+    assert queued["message"]["id"] == message["id"]
+    assert queued["message"]["body"] == "you are all pathetic"
+    assert queued["author"] == public(ana)
+    assert queued["reporter"] == public(avi)
+    assert queued["reason"] == "insulting"
+    without_login_names(reply.body, community)
+
+    again = await api.post(
+        f"/api/messages/{message['id']}/reports", {"reason": "still insulting"}, token=avi.token
+    )
+    assert again.status == 409, again.body
+    assert again.error_code == "conflict"
+    outsider = await api.post(
+        f"/api/messages/{message['id']}/reports", {"reason": "saw it"}, token=community.pat_bo.token
+    )
+    assert outsider.status == 403, outsider.body
+    assert outsider.error_code == "forbidden"
+    unknown = await api.post(
+        f"/api/messages/{UNKNOWN_ID}/reports", {"reason": "?"}, token=avi.token
+    )
+    assert unknown.status == 404, unknown.body
+    assert unknown.error_code == "not_found"
+    reply = await api.get("/api/reports?status=open", token=lee.token)
+    assert [r["id"] for r in reply.body["reports"]] == [report["id"]]
+
+    reply = await api.post(
+        f"/api/reports/{report['id']}/resolve",
+        {"resolution": "actioned", "note": "spoke with her"},
+        token=lee.token,
+    )
+    assert reply.status == 200, reply.body
+    resolved = reply.body["report"]
+    assert resolved["id"] == report["id"]
+    assert resolved["status"] == "actioned"
+    assert resolved["resolved_by"] == public(lee)
+    assert resolved["note"] == "spoke with her"
+    reply = await api.post(
+        f"/api/reports/{report['id']}/resolve", {"resolution": "dismissed"}, token=lee.token
+    )
+    assert reply.status == 409, reply.body
+    assert reply.error_code == "conflict"
+
+    reply = await api.get("/api/reports?status=open", token=lee.token)
+    assert reply.body["reports"] == []
+    reply = await api.get("/api/alerts?status=open", token=lee.token)
+    assert reply.status == 200, reply.body
+    assert alert["id"] not in [a["id"] for a in reply.body["alerts"]]
+    reply = await api.get("/api/alerts?status=acknowledged", token=lee.token)
+    assert [a["id"] for a in reply.body["alerts"]] == [alert["id"]]
+
+    actioned = of_action(await audit(api, lee, room), "report_actioned")
+    assert len(actioned) == 1, actioned
+    assert actioned[0]["actor"] == public(lee)
+    assert actioned[0]["message_id"] == message["id"]
+    assert actioned[0]["room_id"] == room
+    assert actioned[0]["reason"] == "spoke with her"
+
+
+# ----- who may moderate -----
+
+
+def moderation_calls(
+    room: int, target: int, report: int, alert: int
+) -> dict[str, tuple[str, str, Any]]:
+    return {
+        "mute": (
+            "POST",
+            f"/api/rooms/{room}/mutes",
+            {"user_id": target, "minutes": 5, "reason": "x"},
+        ),
+        "list mutes": ("GET", f"/api/rooms/{room}/mutes", None),
+        "unmute": ("DELETE", f"/api/rooms/{room}/mutes/{target}", None),
+        "kick": ("POST", f"/api/rooms/{room}/kicks", {"user_id": target, "reason": "x"}),
+        "ban": ("POST", f"/api/rooms/{room}/bans", {"user_id": target, "reason": "x"}),
+        "list bans": ("GET", f"/api/rooms/{room}/bans", None),
+        "unban": ("DELETE", f"/api/rooms/{room}/bans/{target}", None),
+        "list reports": ("GET", "/api/reports?status=open", None),
+        "resolve": ("POST", f"/api/reports/{report}/resolve", {"resolution": "dismissed"}),
+        "list alerts": ("GET", "/api/alerts?status=open", None),
+        "ack": ("POST", f"/api/alerts/{alert}/ack", {"note": "x"}),
+        "audit": ("GET", f"/api/audit?room_id={room}", None),
+    }
+
+
+@pytest.mark.parametrize("who", ["pat_ana", "alum_dee"])
+async def test_every_moderation_endpoint_refuses_non_staff(
+    community: Community, peer: PeerFactory, api: Api, who: str
+) -> None:
+    room = community.commons  # a room both may enter: the refusal is about role
+    lee, avi = community.mod_lee, community.pat_avi
+    caller = community.people[who]
+    avi_peer = await peer(avi.token)
+    await joined(avi_peer, room)
+    message = await send(avi_peer, room, "hello all")
+    reply = await api.post(
+        f"/api/messages/{message['id']}/reports", {"reason": "test"}, token=caller.token
+    )
+    assert reply.status == 201, reply.body
+    report_id = reply.body["report"]["id"]
+    alerts = (await api.get("/api/alerts?status=open", token=lee.token)).body["alerts"]
+    assert len(alerts) == 1, alerts
+    # Something in force for an unmute or an unban to lift.
+    for kind in ("mutes", "bans"):
+        reply = await api.post(
+            f"/api/rooms/{room}/{kind}",
+            {"user_id": avi.id, "reason": "setup", "minutes": 5},
+            token=lee.token,
+        )
+        assert reply.status == 201, reply.body
+    entries_before = await audit(api, lee)
+
+    calls = moderation_calls(room, avi.id, report_id, alerts[0]["id"])
+    outcomes = {}
+    for name, (method, path, body) in calls.items():
+        reply = await api.call(method, path, token=caller.token, json=body)
+        outcomes[name] = (reply.status, reply.error_code)
+    assert outcomes == dict.fromkeys(calls, (403, "forbidden"))
+
+    # Nothing changed.
+    await avi_peer.settle()
+    assert [n["kind"] for n in avi_peer.received("notice")] == ["muted", "banned"]
+    reply = await api.get("/api/reports?status=open", token=lee.token)
+    assert [r["id"] for r in reply.body["reports"]] == [report_id]
+    reply = await api.get("/api/alerts?status=open", token=lee.token)
+    assert [a["id"] for a in reply.body["alerts"]] == [alerts[0]["id"]]
+    for kind in ("mutes", "bans"):
+        assert [r["reason"] for r in await restricted(api, lee, room, kind)] == ["setup"]
+    assert await audit(api, lee) == entries_before
+
+
+async def test_staff_moderate_every_room(community: Community, peer: PeerFactory, api: Api) -> None:
+    lee, admin, dee, bo = community.mod_lee, community.admin, community.alum_dee, community.pat_bo
+    dee_peer = await peer(dee.token)
+    await joined(dee_peer, community.lounge)
+    reply = await api.post(
+        f"/api/rooms/{community.lounge}/mutes",
+        {"user_id": dee.id, "minutes": 15, "reason": "heated"},
+        token=lee.token,
+    )
+    assert reply.status == 201, reply.body
+    await dee_peer.wait_for("notice", lambda n: n["kind"] == "muted")
+    refused(await try_send(dee_peer, community.lounge, "hey"), "muted")
+    assert [m["user"] for m in await restricted(api, lee, community.lounge, "mutes")] == [
+        public(dee)
+    ]
+
+    bo_peer = await peer(bo.token)
+    await joined(bo_peer, community.group_b)
+    reply = await api.post(
+        f"/api/rooms/{community.group_b}/bans",
+        {"user_id": bo.id, "reason": "threats"},
+        token=admin.token,
+    )
+    assert reply.status == 201, reply.body
+    await bo_peer.wait_for("notice", lambda n: n["kind"] == "banned")
+    refused(await bo_peer.call("join", {"room_id": community.group_b}), "banned")
+    assert [b["user"] for b in await restricted(api, admin, community.group_b, "bans")] == [
+        public(bo)
+    ]
+    reply = await api.post(
+        f"/api/rooms/{community.group_b}/kicks",
+        {"user_id": bo.id, "reason": "again"},
+        token=admin.token,
+    )
+    assert reply.status == 201, reply.body
+
+    lounge_log = await audit(api, admin, community.lounge)
+    assert [(e["action"], e["actor"]) for e in lounge_log] == [("mute", public(lee))]
+    group_b_log = await audit(api, lee, community.group_b)
+    assert [(e["action"], e["actor"], e["target_user"]) for e in group_b_log] == [
+        ("kick", public(admin), public(bo)),
+        ("ban", public(admin), public(bo)),
+    ]
+
+
+# ----- audit CSV -----
+
+
+async def register_named(
+    api: Api, inviter: Person, username: str, display_name: str, cohort_id: int
+) -> Person:
+    invite = await api.post(
+        "/api/invites", {"role": "patient", "cohort_id": cohort_id}, token=inviter.token
+    )
+    assert invite.status == 201, invite.body
+    reply = await api.post(
+        "/api/auth/register",
+        {
+            "invite_code": invite.body["invite"]["code"],
+            "username": username,
+            "display_name": display_name,
+            "password": PASSWORD,
+        },
+    )
+    assert reply.status == 201, reply.body
+    user = reply.body["user"]
+    return Person(user["id"], username, user["display_name"], user["role"], reply.body["token"])
+
+
+async def test_audit_csv_matches_the_json_and_is_spreadsheet_safe(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    room = community.group_a
+    lee = community.mod_lee
+    formula = '=HYPERLINK("http://x.example","hi")'
+    sneaky = await register_named(api, lee, "pat_eve", formula, community.cohort_a)
+    assert sneaky.display_name == formula
+    reply = await api.post(
+        f"/api/rooms/{room}/mutes",
+        {"user_id": sneaky.id, "minutes": 5, "reason": "testing the export"},
+        token=lee.token,
+    )
+    assert reply.status == 201, reply.body
+    reply = await api.post(
+        f"/api/rooms/{room}/kicks",
+        {"user_id": community.pat_ana.id, "reason": "x"},
+        token=community.admin.token,
+    )
+    assert reply.status == 201, reply.body
+    ana = await peer(community.pat_ana.token)
+    await send(ana, room, f"text me at {PHONE}")  # a filter hit: no actor
+    await patch_room(api, lee, room, locked=True)
+
+    entries = await audit(api, lee, room)
+    assert len(entries) == 4, entries
+    headers = {"Authorization": f"Bearer {lee.token}"}
+    async with api.session.get(
+        f"{api.base_url}/api/audit?room_id={room}&limit=1000&format=csv", headers=headers
+    ) as response:
+        assert response.status == 200
+        assert response.content_type == "text/csv"
+        text = await response.text()
+    rows = list(csv.DictReader(io.StringIO(text)))
+
+    def name(user: dict[str, Any] | None) -> str:
+        if user is None:
+            return ""
+        display = str(user["display_name"])
+        return "'" + display if display.startswith("=") else display
+
+    assert [(r["id"], r["action"], r["actor"], r["target_user"]) for r in rows] == [
+        (str(e["id"]), e["action"], name(e["actor"]), name(e["target_user"])) for e in entries
+    ]
+    muted = next(r for r in rows if r["action"] == "mute")
+    assert muted["target_user"] == "'" + formula
+    assert muted["actor"] == lee.display_name
+    assert muted["reason"] == "testing the export"
+    assert {r["room_id"] for r in rows} == {str(room)}
+
+    async with api.session.get(
+        f"{api.base_url}/api/audit?format=csv", headers={"Authorization": "Bearer nope"}
+    ) as response:
+        assert response.status == 401
+
+
+# ----- content filters -----
+
+
+async def test_contact_details_follow_the_room_policy(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    lee, ana = community.mod_lee, community.pat_ana
+    rooms = {}
+    for policy in ("block", None, "allow"):
+        fields: dict[str, Any] = {
+            "name": f"Drop-in {policy}",
+            "kind": "peer",
+            "audience": "everyone",
+        }
+        if policy is not None:
+            fields["contact_policy"] = policy
+        reply = await api.post("/api/rooms", fields, token=lee.token)
+        assert reply.status == 201, reply.body
+        rooms[policy or "mask"] = reply.body["room"]["id"]
+    ana_peer = await peer(ana.token)
+    avi_peer = await peer(community.pat_avi.token)
+    for room_id in rooms.values():
+        await joined(avi_peer, room_id)
+    body = f"call me {PHONE}"
+
+    refused(await try_send(ana_peer, rooms["block"], body), "blocked")
+    await avi_peer.settle()
+    assert avi_peer.received("message") == []
+    assert await stored_bodies(api, lee, rooms["block"]) == []
+
+    masked = await send(ana_peer, rooms["mask"], body)
+    assert PHONE not in masked["body"] and "123" not in masked["body"], masked
+    assert masked["body"].startswith("call me"), masked
+    delivered = await avi_peer.wait_for("message", lambda m: m["id"] == masked["id"])
+    assert delivered["body"] == masked["body"]
+    assert await stored_bodies(api, lee, rooms["mask"]) == [masked["body"]]
+    hits = of_action(await audit(api, lee, rooms["mask"]), "filter_contact_masked")
+    assert len(hits) == 1, hits
+    assert hits[0]["target_user"] == public(ana)
+
+    allowed = await send(ana_peer, rooms["allow"], body)
+    assert allowed["body"] == body
+    assert await stored_bodies(api, lee, rooms["allow"]) == [body]
+    assert [e["action"] for e in await audit(api, lee, rooms["allow"])] == []
+
+
+@with_settings(blocked_terms=["badword"])
+async def test_blocked_terms_are_refused_and_audited(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    room = community.group_a
+    lee, ana = community.mod_lee, community.pat_ana
+    ana_peer = await peer(ana.token)
+    avi_peer = await peer(community.pat_avi.token)
+    await joined(avi_peer, room)
+
+    error = refused(await try_send(ana_peer, room, "you badword"), "blocked")
+    assert "body" in error["message"], error
+    await avi_peer.settle()
+    assert avi_peer.received("message") == []
+    assert await stored_bodies(api, lee, room) == []
+    fine = await send(ana_peer, room, "you are doing great")
+    await avi_peer.wait_for("message", lambda m: m["id"] == fine["id"])
+
+    hits = of_action(await audit(api, lee, room), "filter_blocked_term")
+    assert len(hits) == 1, hits
+    assert hits[0]["target_user"] == public(ana)
+    assert hits[0]["room_id"] == room
