@@ -33,12 +33,7 @@ from server.moderation.filters import (
     SlowModeGate,
 )
 from server.moderation.http import ALERTS, AUDIT, REPORTS, RESTRICTIONS, add_moderation_routes
-from server.moderation.matching import (
-    DEFAULT_CRISIS_EXCLUSIONS,
-    DEFAULT_CRISIS_PATTERNS,
-    CrisisDetector,
-    TermBlocker,
-)
+from server.moderation.matching import CrisisDetector, TermBlocker, shipped_word_lists
 from server.moderation.reports import ReportService
 from server.moderation.restrictions import BanGate, MuteGate, RestrictionService
 from server.moderation.webhook import AlertWebhook
@@ -196,9 +191,10 @@ def _build_safety(
         check_interval_s=settings.alert_check_interval_s,
         webhook=webhook,
     )
+    shipped = shipped_word_lists()
     detector = CrisisDetector(
-        settings.crisis_patterns or DEFAULT_CRISIS_PATTERNS,
-        settings.crisis_exclusions or DEFAULT_CRISIS_EXCLUSIONS,
+        settings.crisis_patterns or shipped.crisis_patterns,
+        settings.crisis_exclusions or shipped.crisis_exclusions,
     )
     # Crisis first: every later gate lets a crisis post through (Draft.refuse).
     gates: list[PostGate] = [

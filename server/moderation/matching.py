@@ -17,14 +17,20 @@ write ordinary lower-case English ("kill myself", "don't want to live").
    imitate (Cyrillic "а" -> "a", "ø" -> "o", ...).
 4. Runs of single characters separated by spaces, dots, dashes, underscores or asterisks are
    joined: "s u i c i d e", "s.u.i.c.i.d.e", "k*i*l*l" -> "suicide", "kill". A run is joined
-   only if it contains a letter, so "1 2 3" stays as it is.
+   only if it contains a letter, so "1 2 3" stays as it is. Within a run the commonest
+   separator joins letters and any other separator splits words ("k i l l  m y s e l f",
+   "k.i.l.l m.y.s.e.l.f" -> "kill myself"); with one kind of separator throughout, the run
+   becomes one word. A run that starts with the word "a" or "i" is also kept in a second
+   reading without it ("i d i e" -> "idie i die").
 5. Look-alike substitutions inside a word that contains at least one letter:
    1 ! | -> i, 3 -> e, 4 @ -> a, 0 -> o, 5 $ -> s, 7 -> t ("k1ll mys3lf" -> "kill myself",
    "a$$" -> "ass"). Numbers on their own ("90 days") are left alone, and "!" or "|" at the end
    or start of a word stay punctuation ("die!!!" -> "die").
-6. Any other punctuation, symbol or emoji becomes a space, and whitespace is collapsed.
-7. Crisis matching only: runs of the same letter are collapsed to one, so "kiiiill", "kill" and
-   "kil" all become "kil" (and "goodbye" becomes "godbye"; patterns get the same treatment).
+6. Any other punctuation, symbol or emoji becomes a space. How much whitespace separates two
+   words never matters (see below).
+7. Crisis matching only: runs of the same ASCII letter are collapsed to one, so "kiiiill",
+   "kill" and "kil" all become "kil" (and "goodbye" becomes "godbye"; patterns get the same
+   treatment, so authors need not think about it).
 
 Pattern syntax
 --------------
@@ -34,8 +40,8 @@ classes, escapes, quantifiers, look-arounds) is kept as written. Between the wor
 any whitespace is optional ("kill myself" also matches "kilmyself", which is what
 "k i l l m y s e l f" becomes), while the pattern's two ends must sit on word boundaries
 ("kill myself" does not match "kill my selfish habit"). An apostrophe in a pattern is an
-optional space ("don't" matches "dont" and "don t"). Patterns must not use numbered
-backreferences or inline global flags, and must not match empty text.
+optional space ("don't" matches "dont" and "don t"). Patterns must not use backreferences,
+inline global flags or "^", and must not match empty text; a ValueError names the pattern.
 
 An exclusion removes its matched span from the normalised message before the crisis patterns
 are tried, so "this commute is killing me" stays quiet while "this commute is killing me and I
@@ -49,184 +55,37 @@ letters in a term matches a run of at least n in the message ("asssss" is blocke
 from __future__ import annotations
 
 import re
+import tomllib
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import TypeAlias
 
 __all__ = [
-    "DEFAULT_CRISIS_EXCLUSIONS",
-    "DEFAULT_CRISIS_PATTERNS",
     "CrisisDetector",
     "CrisisMatch",
     "TermBlocker",
+    "WordLists",
     "find_contacts",
     "mask_contacts",
+    "shipped_word_lists",
 ]
 
-# A false alert costs a moderator one click; a miss can cost a life. The list therefore leans
-# towards alerting on hyperbole ("I'm gonna kill myself lol") and on past ideation disclosed in
-# a treatment group, and keeps out only phrases whose everyday meaning clearly dominates.
-# Relapse talk on its own ("I relapsed", "I drank last night") is deliberately absent.
-DEFAULT_CRISIS_PATTERNS: tuple[str, ...] = (
-    # Suicide named outright, and the euphemisms people use to get past filters.
-    "suicid(e|es|al|ally)",
-    "kill(s|ing|ed)? (my|me) ?(self|slef)",
-    "kms",
-    "unaliv(e|es|ed|ing)",
-    "sewer ?slide",
-    "self ?delet(e|es|ed|ing)",
-    "(end|ending|ended|take|taking|took) my (own )?life",
-    "(end|ending) it all",
-    "(end|ending) (it|things|everything) (tonight|today)",
-    "(think|thinking|thought) (about|of) ending (it|things|everything)(?! with\\b)",
-    "ready to (die|end it)(?! with\\b)",
-    "(guts|courage|nerve) to (end it|kill my ?self|die)",
-    # Wanting to die, or not to exist.
-    "(want|wants|wanted|wanting|wanna|want 2) (to )?die",
-    "(want|wanted|wanna) (to )?be dead",
-    "wish i (was|were|could be) dead",
-    "rather be dead",
-    "better off dead",
-    "wish i could (just )?die",
-    "(hope|hoping|pray|praying) (that )?i die",
-    "(let me|should just|might as well|i'll just) die",
-    "(don't|do not|no longer|never) (want to|wanna) (exist|be alive|live anymore|wake up again)",
-    "(don't|do not|no longer) (want to|wanna) live"
-    "(?! (in|with|near|at|on|there|here|by|together|alone|far|next|like that)\\b)",
-    "(don't|do not|no longer) (want to|wanna) be here(?! (at|for|on|in|with|when|until)\\b)",
-    "(don't|do not|no longer) (want to|wanna) be (on|in) this (earth|world|planet)",
-    "(want to|wanna) (not exist|stop existing|cease to exist)",
-    "(disappear|vanish) (forever|for good)",
-    "(tired|sick) of (living|being alive|life|existing)"
-    "(?! (with|in|at|here|there|near|under|paycheck|like that|out of|on)\\b)",
-    "done with (life|living)(?! (with|in|at|here|there)\\b)",
-    "(no|any|zero) reasons? to (live|keep living|stay alive|keep going(?! (to|with|on)\\b))",
-    "nothing (left )?to live for",
-    "(not|isn't|ain't|no longer) worth living",
-    "life (is not|isn't|ain't) worth it",
-    "no point (in )?(living|being alive|going on|existing)",
-    "(what's|what is) the point (of|in) (living|life|being alive|going on|existing)",
-    "(can't|cannot|can not) go on (like this|anymore|any longer|living)",
-    "(can't|cannot|can not) (do|take) (it|this) anymore",
-    "better off without me",
-    "(happier|better|easier) (if|when|once) (i'm|i am|i was|i were) (gone|dead)",
-    "(nobody|no one|noone) would (even )?miss me",
-    "(nobody|no one|noone) would (even )?(care|notice) if i"
-    " (died|was gone|were gone|disappeared|was dead|wasn't here|killed my ?self)",
-    "(i'm|i am|feel like|feeling like) (just |such )?a burden",
-    "(wish|wished) i (had |was |were )?never (been born|born|existed|woke up)",
-    "(and|to|just|hope i|wish i could|want to|wanna) never wake up",
-    "(hope|hoping|wish|pray|praying) (that )?i (don't|do not|won't|never|wouldn't) wake up",
-    "(don't|do not) care if i (die|live|wake up|od|overdose)",
-    "(want to|wanna|wish i could) (go to )?sleep (forever|and never wake up)",
-    "(won't|will not|not gonna|not going to) be (around|here|alive)"
-    " (much longer|for (much )?longer|for long)",
-    "(won't|will not) be alive",
-    # Goodbyes, and putting things in order.
-    "goodbye (note|notes|letter|letters|message|messages|video|post)",
-    "(write|writing|wrote|written) (a |my )?(goodbye|final|last) (note|letter)s?",
-    "(write|writing|wrote) (my )?goodbyes",
-    "goodbye forever",
-    "(final|last) goodbye",
-    "this is goodbye(?! for now\\b)",
-    "(give|giving|gave) away (all )?(of )?my (stuff|things|belongings|possessions)",
-    "(put|putting|get|getting|got) my affairs in order",
-    "(think|thinking|thought) about my (own )?funeral",
-    "planning my (own )?funeral",
-    # Plans and methods.
-    "(have|got|made|making|come up with|came up with) a plan to"
-    " (die|end it|end my life|kill my ?self|overdose|od)",
-    "(planning|planned|figured out|worked out) (how|when|where)"
-    " (i'll|i'd|i would|i will|i'm going to|i'm gonna) do it",
-    "(plan|planning|planned|figured out|figuring out|researching|looked up|looking up|googled"
-    "|googling|thinking about|thought about) (how|when|where|ways) (to |i'll |i'd |i would "
-    "|i will |i could |i can |i'm going to |i'm gonna )?"
-    "(end it(?! with\\b)|die|kill my ?self|end my life|overdose|od|hang my ?self)",
-    "i (already )?know (how|when|where) (i'll|i'd|i would|i will|i'm going to|i'm gonna) do it",
-    "(painless|easiest|easy|quickest|quick|fastest|best|surest) (way|ways|method|methods) to"
-    " (die|end it|kill my ?self|end my life)",
-    "lethal (dose|amount)",
-    "how many (pills|tablets|of my [a-z]+|of these|of those|of them) (would|does|do|will) it take",
-    "how many (pills|tablets|of my [a-z]+|of these|of those|of them) (to|would|will)"
-    " (kill me|die|od|overdose|be lethal|not wake up)",
-    "noose",
-    "(jump|jumping|jumped) (off|from) (a|the|this|that|my) (bridge|building|roof|rooftop|cliff"
-    "|balcony|overpass|ledge|parking garage|tower)",
-    "(jump|jumping|step|stepping|walk|walking|throw my ?self) in front of (a|the)"
-    " (train|bus|car|truck|subway)",
-    "(gun|pistol) to my head",
-    "blow my (brains|head) (out|off)",
-    "(put|putting) a bullet (in|through) my (head|brain|skull)",
-    "(crash|crashing|wreck|wrecking) my car on purpose",
-    "(drive|driving) my car (into|off) (a|the) (tree|wall|bridge|cliff|river|lake|pole|overpass)",
-    # Overdose on purpose. "Overdose" alone is everyday harm-reduction talk in these groups.
-    "(overdose|overdosing|od|od'ing) on purpose",
-    "(intentionally|deliberately|purposely|purposefully)"
-    " (overdose|overdosed|overdosing|od|od'd|took too many|take too many)",
-    "(want to|wanted to|wanna|going to|gonna|plan to|planning to|planned to|tempted to|tried to"
-    "|trying to|about to|ready to) (overdose|od)",
-    "(think|thinking|thought) (about|of) (overdosing|od'ing|taking all)",
-    "(hope|hoping|wish) i (overdose|od)",
-    "(take|taking|took|swallow|swallowing|swallowed) all (of )?(my|the|these|those)"
-    " (pills|meds|medication|medications|tablets)",
-    "(take|taking|took|swallow|swallowing|swallowed|down|downing|downed) (the|a) (whole|entire)"
-    " (bottle|pack|packet|box) of (pills|meds|tablets|tylenol|advil|aspirin|sleeping pills"
-    "|xanax|seroquel|benadryl)",
-    "(swallow|swallowing|swallowed) (the|a) (whole|entire) bottle",
-    "(stockpile|stockpiling|stockpiled|hoard|hoarding|hoarded|saving up|saved up|collecting)"
-    " (my )?(pills|meds)",
-    # Self-harm.
-    "(hurt|hurts|hurting|harm|harming|harmed|cut|cuts|cutting|burn|burning|burned|burnt|stab"
-    "|stabbing|stabbed|starve|starving|starved) (my|me) ?(self|slef)",
-    "(hang|hanging|hanged|hung|drown|drowning|drowned|shoot|shooting|shot|poison|poisoning"
-    "|poisoned|suffocate|suffocating) (my|me) ?(self|slef)",
-    "self ?harm(s|ing|ed|er)?",
-    "cutting again",
-    "(started|been|keep|kept|back to) cutting(?! (back|down|out|off|ties|my hair|hair|carbs"
-    "|sugar|class|corners|coupons|it|the|weight)\\b)",
-    "(cut|cutting|slit|slitting|slice|slicing|slash|slashing) (my |your )?(wrist|wrists)",
-    "(cutting|carving) (into )?my (arm|arms|thigh|thighs|leg|legs|skin|stomach)",
-    "fresh cuts",
-    "(urge|urges) to (cut|self harm|hurt my ?self|harm my ?self|burn my ?self|sh)"
-    "(?! (back|down|out|ties)\\b)",
-    "(relapse|relapsed|relapsing) (on|with|into) (sh|self harm|cutting)",
-    "make my ?self bleed",
-    "(drink|drinking|drank) my ?self to death",
-    # Saying outright that they are not safe.
-    "not safe (with|around) (my ?self|me)",
-    "(i'm not|i am not|i don't feel|i do not feel|i'm not feeling|not feeling) safe"
-    " (right now|tonight)",
-)
 
-# Each exclusion is an idiom or a piece of education/news whose span would otherwise trip a
-# pattern above. Kept narrow on purpose: an exclusion that swallows a real disclosure is worse
-# than the false alert it prevents.
-DEFAULT_CRISIS_EXCLUSIONS: tuple[str, ...] = (
-    "suicide (prevention|awareness|squad|mission|doors?|drills?|sprints?)",
-    "(run|runs|running|ran) suicides",
-    "(warning )?signs of suicide",
-    "suicide warning signs",
-    "(overdose|overdoses) (awareness|prevention|reversal|response|training|kit|kits)",
-    "self ?harm (awareness|prevention)",
-    "(die|died|dying|dyed) (my|her|his|your|their) hair",
-    "die of (embarrassment|boredom|laughter|laughing|shame|cuteness)",
-    "(kill|killed|killing) (my|me) ?self (laughing|trying|working)",
-    "(hurt|hurting|cut|cutting|burn|burned|burnt|burning) (my|me) ?self (shaving|cooking|lifting"
-    "|baking|chopping|at the gym|working out|playing|running|skating|skiing|gardening"
-    "|by accident)",
-    "accidentally (cut|cutting|burned|burnt|burn|hurt|hurting) (my|me) ?self",
-    "[0-9]+ ?kms",
-    "(took|taken) all (of )?my (meds|pills|medication|medications)"
-    " (today|this morning|this evening|on time)",
-    # No default pattern collides with these; they keep the hyperbole quiet if a deployment adds
-    # broader patterns such as "kill me" or "dying".
-    "killing me",
-    "killed me",
-    "kill for",
-    "dying to",
-    "dying for",
-)
+@dataclass(frozen=True)
+class WordLists:
+    crisis_patterns: tuple[str, ...]
+    crisis_exclusions: tuple[str, ...]
+
+
+def shipped_word_lists() -> WordLists:
+    """The lists shipped in word_lists.toml beside this module (data, not code: a deployment
+    replaces them in its configuration)."""
+    text = resources.files(__package__).joinpath("word_lists.toml").read_text("utf-8")
+    data = tomllib.loads(text)
+    return WordLists(tuple(data["crisis_patterns"]), tuple(data["crisis_exclusions"]))
+
 
 EXCERPT_CHARS = 200
 
@@ -252,66 +111,88 @@ def _fold_table(apostrophe: str | None) -> dict[int, str | None]:
     table: dict[int, str | None] = {ord(k): v for k, v in _LOOKALIKE_LETTERS.items()}
     table.update((ord(c), None) for c in _INVISIBLE)
     table.update((ord(c), apostrophe) for c in _APOSTROPHES)
+    table[ord("_")] = " "
     return table
 
 
 # In messages an apostrophe disappears ("don't" -> "dont"); in patterns it becomes a space,
 # which compiles to optional whitespace, so a pattern "don't" accepts "dont", "don t", "don't".
+# An underscore is a space from the start, so later steps only have to think about spaces.
 _TEXT_FOLD = _fold_table(None)
 _PATTERN_FOLD = _fold_table(" ")
 
-_WORDISH = "a-z0-9!|@$"
-_NOT_AFTER_WORDISH = "(?<![^\\W_])(?<![!|@$])"
-_NOT_BEFORE_WORDISH = "(?![^\\W_])(?![!|@$])"
-_SPACED_RUN = re.compile(
-    f"{_NOT_AFTER_WORDISH}[{_WORDISH}](?:[\\s._*\\-]+[{_WORDISH}])+{_NOT_BEFORE_WORDISH}"
-)
-_SPACED_SEPARATORS = re.compile(r"[\s._*\-]+")
+# Both start by consuming the character before the word (there always is one: normalised text
+# starts with a space), which lets the engine scan for candidates instead of trying every
+# position. Group 1 is that character, group 2 the word.
+_SPACED_RUN = re.compile(r"([^\w!|@$])([a-z0-9!|@$](?:[\s.*\-]+[a-z0-9!|@$])+)(?![\w!|@$])")
+_SPACED_SEPARATORS = re.compile(r"([\s.*\-]+)")
+_LEET_WORD = re.compile(r"([^\w!|@$])([a-z0-9!|@$]*[013457!|@$][a-z0-9!|@$]*)")
+_LOOKALIKE = re.compile("[013457!|@$]")
 _ASCII_LETTER = re.compile("[a-z]")
-_LEET_WORD = re.compile(f"{_NOT_AFTER_WORDISH}[{_WORDISH}]*[013457!|@$][{_WORDISH}]*")
 _LEET = str.maketrans(
     {"1": "i", "!": "i", "|": "i", "3": "e", "4": "a", "@": "a", "0": "o", "5": "s", "$": "s",
      "7": "t"}
 )  # fmt: skip
-_NON_WORD = re.compile(r"[\W_]+")
-_REPEATED_LETTER = re.compile(r"([^\W\d_])\1+")
+_NON_WORD = re.compile(r"[^\w ]+")
+# Deleting each letter that the same letter follows is the cheapest way to collapse runs: the
+# replacement is a constant, so the engine builds no match objects.
+_REPEATED_LETTER = re.compile(r"([a-z])(?=\1)")
 
 _Replacement: TypeAlias = str | Callable[[re.Match[str]], str]
-_Step: TypeAlias = tuple[re.Pattern[str], _Replacement]
+# (pattern, replacement, a cheap search that must find something for the step to do anything)
+_Step: TypeAlias = tuple[re.Pattern[str], _Replacement, re.Pattern[str] | None]
 
 
 def _join_spaced(match: re.Match[str]) -> str:
-    run = match.group()
+    before, run = match.groups()
     if _ASCII_LETTER.search(run) is None:
-        return run  # "1 2 3" or "! ! !": not an obfuscated word
-    return _SPACED_SEPARATORS.sub("", run)
+        return match.group()  # "1 2 3" or "! ! !": not an obfuscated word
+    parts = _SPACED_SEPARATORS.split(run)
+    separators = parts[1::2]
+    # The commonest separator joins letters; any other one ("k i l l  m y s e l f",
+    # "k.i.l.l m.y.s.e.l.f") is taken as the gap between two spelled-out words.
+    joiner = max(set(separators), key=lambda sep: (separators.count(sep), -len(sep)))
+    joined = parts[0] + "".join(
+        char if sep == joiner else " " + char
+        for sep, char in zip(separators, parts[2::2], strict=True)
+    )
+    if run[0] in "ai" and separators[0] == joiner and run[1].isspace() and len(joined) > 3:
+        # "a" and "i" are words: "what a b i t c h" and "i d i e" must also be read as
+        # "a bitch" and "i die". Both readings go into the text, which only matching reads.
+        return f"{before}{joined} {run[0]} {joined[1:]}"
+    return before + joined
 
 
 def _unleet(match: re.Match[str]) -> str:
-    word = match.group()
+    before, word = match.groups()
     core = word.strip("!|")
     if _ASCII_LETTER.search(core) is None:
-        return word  # a number, a price, "!!!": no letters to imitate
+        return match.group()  # a number, a price, "!!!": no letters to imitate
     lead = len(word) - len(word.lstrip("!|"))
     trail = len(word) - len(word.rstrip("!|"))
-    return word[:lead] + core.translate(_LEET) + word[len(word) - trail :]
+    return before + word[:lead] + core.translate(_LEET) + word[len(word) - trail :]
 
 
-def _fold(text: str, table: dict[int, str | None]) -> str:
+def _fold(text: str, *, pattern: bool = False) -> str:
     if text.isascii():
-        return text.lower().translate(table)
+        # str.translate looks every character up in a dict; three replaces are cheaper.
+        text = text.lower()
+        for apostrophe in "'`":
+            if apostrophe in text:
+                text = text.replace(apostrophe, " " if pattern else "")
+        return text.replace("_", " ") if "_" in text else text
     text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
-    return text.casefold().translate(table)
+    return text.casefold().translate(_PATTERN_FOLD if pattern else _TEXT_FOLD)
 
 
 def _steps(*, join: bool, collapse: bool) -> tuple[_Step, ...]:
     steps: list[_Step] = []
     if join:
-        steps.append((_SPACED_RUN, _join_spaced))
-    steps.append((_LEET_WORD, _unleet))
-    steps.append((_NON_WORD, " "))
+        steps.append((_SPACED_RUN, _join_spaced, None))
+    steps.append((_LEET_WORD, _unleet, _LOOKALIKE))
+    steps.append((_NON_WORD, " ", None))
     if collapse:
-        steps.append((_REPEATED_LETTER, r"\1"))
+        steps.append((_REPEATED_LETTER, "", None))
     return tuple(steps)
 
 
@@ -341,22 +222,24 @@ class _Normaliser:
         self._steps = _steps(join=True, collapse=collapse)
 
     def __call__(self, text: str) -> str:
-        text = _fold(text, _TEXT_FOLD)
-        for pattern, replacement in self._steps:
-            text = pattern.sub(replacement, text)
+        # The leading space puts a space before every word; see _Combined.
+        text = " " + _fold(text)
+        for pattern, replacement, precheck in self._steps:
+            if precheck is None or precheck.search(text):
+                text = pattern.sub(replacement, text)
         return text
 
     def tracked(self, text: str) -> tuple[str, list[int]]:
         """The same normalisation, slower, with each output character's index in `text`;
         run only after a match, to cut the excerpt from the original message."""
-        parts: list[str] = []
-        origin: list[int] = []
+        parts = [" "]
+        origin = [0]
         for index, char in enumerate(text):
-            folded = _fold(char, _TEXT_FOLD)
+            folded = _fold(char)
             parts.append(folded)
             origin.extend([index] * len(folded))
         normal = "".join(parts)
-        for pattern, replacement in self._steps:
+        for pattern, replacement, _ in self._steps:
             normal, origin = _sub_tracked(pattern, replacement, normal, origin)
         return normal, origin
 
@@ -376,107 +259,214 @@ _REGEX_SYNTAX = re.compile(
     """,
     re.VERBOSE,
 )
+_QUANTIFIER = re.compile(r"[?*+]|\{\d*(?:,\d*)?\}")
 _BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
 _PATTERN_STEPS = _steps(join=False, collapse=True)
 _TERM_STEPS = _steps(join=False, collapse=False)
+_MAX_BRANCHES = 400
+
+# A compiled pattern is a list of pieces: (True, regex for a run of literal text) or
+# (False, a regex syntax token).
+_Piece: TypeAlias = tuple[bool, str]
 
 
 def _normalise_literal(literal: str, steps: tuple[_Step, ...]) -> str:
-    text = _fold(literal, _PATTERN_FOLD)
-    for pattern, replacement in steps:
+    text = " " + _fold(literal, pattern=True)  # the steps expect a character before each word
+    for pattern, replacement, _ in steps:
         text = pattern.sub(replacement, text)
-    return text
+    return text[1:]
 
 
 def _words_to_regex(normal: str) -> str:
-    return r"\s*".join(re.escape(word) for word in normal.split(" "))
+    body = r"\s*".join(re.escape(word) for word in normal.split())
+    if normal.startswith(" "):
+        body = r"\s*" + body
+    if normal.endswith(" ") and not body.endswith(r"\s*"):
+        body += r"\s*"
+    return body
 
 
-def _pattern_body(pattern: str) -> str:
-    pieces: list[str] = []
+def _pattern_pieces(pattern: str) -> list[_Piece]:
+    pieces: list[_Piece] = []
     pos = 0
     for token in _REGEX_SYNTAX.finditer(pattern):
         if token.start() > pos:
-            pieces.append(
-                _words_to_regex(_normalise_literal(pattern[pos : token.start()], _PATTERN_STEPS))
-            )
+            literal = _normalise_literal(pattern[pos : token.start()], _PATTERN_STEPS)
+            pieces.append((True, _words_to_regex(literal)))
         syntax = token.group()
         # Capturing groups become non-capturing: the engine can then skip an alternative on
-        # its first character, which is most of the speed of the combined search.
-        pieces.append("(?:" if syntax == "(" or syntax.startswith("(?P<") else syntax)
+        # its first character, and group numbers cannot clash in the combined pattern.
+        pieces.append((False, "(?:" if syntax == "(" or syntax.startswith("(?P<") else syntax))
         pos = token.end()
     if pos < len(pattern):
-        pieces.append(_words_to_regex(_normalise_literal(pattern[pos:], _PATTERN_STEPS)))
-    return "".join(pieces)
+        pieces.append((True, _words_to_regex(_normalise_literal(pattern[pos:], _PATTERN_STEPS))))
+    return pieces
 
 
-def _term_body(term: str) -> str:
-    normal = _normalise_literal(term, _TERM_STEPS).strip()
+def _term_pieces(term: str) -> list[_Piece]:
     words = []
-    for word in normal.split(" "):
-        runs = re.finditer(r"(.)\1*", word)
-        words.append("".join(_letter_run(run.group()) for run in runs))
-    return r"\s*".join(words)
+    for word in _normalise_literal(term, _TERM_STEPS).split():
+        # A run of n equal letters matches a run of n or more; possessive, so that a long run
+        # in a message cannot make the engine backtrack through it.
+        runs = (run.group() for run in re.finditer(r"(.)\1*", word))
+        words.append("".join(f"{re.escape(run)}{re.escape(run[0])}*+" for run in runs))
+    return [(True, r"\s*".join(words))]
 
 
-def _letter_run(run: str) -> str:
-    letter = re.escape(run[0])
-    return f"{letter}+" if len(run) == 1 else f"{letter}{{{len(run)},}}"
+def _is_quantifier(piece: _Piece) -> bool:
+    literal, text = piece
+    return not literal and _QUANTIFIER.fullmatch(text) is not None
 
 
-def _whole_words(body: str) -> str:
-    return rf"(?<!\w)(?:{body})(?!\w)"
+def _branches(pieces: list[_Piece]) -> list[str] | None:
+    """The pattern as alternatives that each start with one known literal character, by
+    distributing leading groups: "(end|take) my life" -> "end my life", "take my life".
+    None when a pattern does not start that way (it then goes into the combined pattern
+    whole, and is merely slower)."""
+    if not pieces:
+        return None
+    literal, text = pieces[0]
+    if literal:
+        if not text[:1].isalnum():
+            return None
+        if len(text) == 1 and len(pieces) > 1 and _is_quantifier(pieces[1]):
+            return None  # "a?b": the first character is optional
+        return ["".join(piece_text for _, piece_text in pieces)]
+    if text != "(?:":
+        return None
+    depth = 0
+    bars: list[int] = []
+    close = None
+    for index in range(1, len(pieces)):
+        literal, text = pieces[index]
+        if literal:
+            continue
+        if text.startswith("("):
+            depth += 1
+        elif text == ")":
+            if depth == 0:
+                close = index
+                break
+            depth -= 1
+        elif text == "|" and depth == 0:
+            bars.append(index)
+    if close is None:
+        return None
+    rest = pieces[close + 1 :]
+    if rest and _is_quantifier(rest[0]):
+        return None
+    bounds = [0, *bars, close]
+    branches: list[str] = []
+    for after, before in zip(bounds, bounds[1:], strict=False):
+        more = _branches(pieces[after + 1 : before] + rest)
+        if more is None:
+            return None
+        branches.extend(more)
+        if len(branches) > _MAX_BRANCHES:
+            return None
+    return branches
 
 
-def _spaced(text: str) -> str:
-    # Normalised text is words separated by single spaces. With a space in front, every word
-    # start is a space, so the combined pattern can begin with a literal space instead of a
-    # look-behind; the engine then only tries the alternatives at word starts.
-    return " " + text
+@dataclass(frozen=True)
+class _Compiled:
+    source: str  # as configured
+    pieces: list[_Piece]
+    alone: re.Pattern[str]  # the pattern by itself, with its word boundaries
 
 
 def _compile_each(
-    kind: str, sources: Sequence[str], body: Callable[[str], str]
-) -> list[tuple[str, re.Pattern[str]]]:
-    compiled: list[tuple[str, re.Pattern[str]]] = []
+    kind: str, sources: Sequence[str], to_pieces: Callable[[str], list[_Piece]]
+) -> list[_Compiled]:
+    compiled: list[_Compiled] = []
     for source in sources:
         if not isinstance(source, str) or not source.strip():
             raise ValueError(f"{kind} {source!r}: must be a non-empty string")
         if _BACKREFERENCE.search(source):
             raise ValueError(f"{kind} {source!r}: backreferences are not supported")
-        text = body(source.strip())
+        pieces = to_pieces(source.strip())
+        if (False, "^") in pieces:
+            raise ValueError(f"{kind} {source!r}: '^' is not supported; patterns match anywhere")
+        body = "".join(text for _, text in pieces)
         try:
-            regex = re.compile(_whole_words(text))
-            empty = re.compile(text).fullmatch("") is not None
+            alone = re.compile(rf"(?<!\w)(?:{body})(?!\w)")
+            empty = re.compile(body).fullmatch("") is not None
         except re.error as error:
             raise ValueError(f"{kind} {source!r}: invalid pattern ({error})") from error
         if empty:
             raise ValueError(f"{kind} {source!r}: would match empty text")
-        compiled.append((source, regex))
+        compiled.append(_Compiled(source, pieces, alone))
     return compiled
 
 
-def _combine(
-    kind: str, sources: Sequence[str], body: Callable[[str], str]
-) -> re.Pattern[str] | None:
-    """One alternation for all, searched in `_spaced` text: a clean message costs one regex
-    search, not one per term. A match starts at the space before the words it matched."""
-    if not sources:
-        return None
-    bodies = "|".join(f"(?:{body(source.strip())})" for source in sources)
-    try:
-        return re.compile(rf" (?:{bodies})(?!\w)")
-    except re.error as error:  # e.g. the same group name in two patterns
-        raise ValueError(f"{kind}s cannot be combined: {error}") from error
+_PREFIX_DEPTH = 3
 
 
-def _which(each: list[tuple[str, re.Pattern[str]]], text: str, start: int) -> str:
-    # The alternation takes the first alternative that matches at the leftmost position, so
-    # the first single pattern that matches there is the one that fired.
-    for source, regex in each:
-        if regex.match(text, start):
-            return source
-    return each[0][0]  # unreachable while the alternation and the singles agree
+def _by_prefix(branches: list[str], depth: int) -> str:
+    """Alternatives that share their first character become that character followed by their
+    alternation, `depth` characters deep: the engine then rejects most of them with one test."""
+    groups: dict[str, list[str]] = {}
+    rest: list[str] = []
+    for branch in branches:
+        # Only a character no quantifier applies to can be factored out.
+        if depth and branch[:1].isalnum() and branch[1:2] not in ("?", "*", "+", "{"):
+            groups.setdefault(branch[0], []).append(branch[1:])
+        else:
+            rest.append(branch)
+    factored = [
+        f"{re.escape(first)}(?:{_by_prefix(tails, depth - 1)})" for first, tails in groups.items()
+    ]
+    return "|".join(factored + rest)
+
+
+class _Combined:
+    """All patterns of one kind as one regex, so a clean message costs one search, not one per
+    pattern.
+
+    It runs over normalised text, which starts with a space and has a space before every word,
+    so it can begin with a literal space: the engine jumps from space to space instead of
+    trying every position. The alternatives are grouped by their first character, so at each
+    word only the patterns that can start with its first letter are tried. A match therefore
+    starts at the space before the words it matched."""
+
+    def __init__(self, kind: str, compiled: list[_Compiled]) -> None:
+        factorable: list[str] = []
+        firsts: list[set[str]] = []  # per pattern; empty when it could start with anything
+        other: list[str] = []
+        for each in compiled:
+            branches = _branches(each.pieces)
+            if branches is None:
+                other.append(f"(?:{''.join(text for _, text in each.pieces)})")
+                firsts.append(set())
+                continue
+            firsts.append({branch[0] for branch in branches})
+            factorable.extend(branches)
+        alternatives = "|".join(filter(None, [_by_prefix(factorable, _PREFIX_DEPTH), *other]))
+        try:
+            self.regex = re.compile(rf" (?:{alternatives})(?!\w)")
+        except re.error as error:
+            raise ValueError(f"{kind}s cannot be combined: {error}") from error
+        self._all = compiled
+        # Which patterns to ask, in configured order, about a match starting with a character.
+        self._anywhere = [each for each, first in zip(compiled, firsts, strict=True) if not first]
+        self._starting_with = {
+            char: [
+                each
+                for each, first in zip(compiled, firsts, strict=True)
+                if not first or char in first
+            ]
+            for char in set().union(*firsts)
+        }
+
+    def which(self, text: str, match: re.Match[str]) -> str:
+        """The configured pattern behind `match`: several may match at the same place, and the
+        audit log names the first configured."""
+        start = match.start() + 1
+        for each in self._starting_with.get(text[start], self._anywhere):
+            if each.alone.match(text, start):
+                return each.source
+        # Only reachable if the combined and the single patterns disagree; an alert with a
+        # vaguer audit entry is still far better than an exception instead of an alert.
+        return self._all[0].source
 
 
 # --------------------------------------------------------------------------------------------
@@ -505,40 +495,42 @@ class CrisisDetector:
 
     def __init__(self, patterns: Sequence[str], exclusions: Sequence[str]) -> None:
         self._normalise = _Normaliser(collapse=True)
-        self._patterns = _compile_each("crisis pattern", patterns, _pattern_body)
-        self._any_pattern = _combine("crisis pattern", patterns, _pattern_body)
-        _compile_each("crisis exclusion", exclusions, _pattern_body)  # for its error messages
-        self._any_exclusion = _combine("crisis exclusion", exclusions, _pattern_body)
+        compiled = _compile_each("crisis pattern", patterns, _pattern_pieces)
+        self._patterns = _Combined("crisis pattern", compiled) if compiled else None
+        compiled = _compile_each("crisis exclusion", exclusions, _pattern_pieces)
+        self._exclusions = _Combined("crisis exclusion", compiled).regex if compiled else None
 
     def find(self, text: str) -> CrisisMatch | None:
-        if self._any_pattern is None:
+        if self._patterns is None:
             return None
-        normal = _spaced(self._normalise(text))
-        if self._any_exclusion is not None:
-            # A space, not nothing, so the words either side cannot fuse into a new phrase.
-            normal = self._any_exclusion.sub(" ", normal)
-        match = self._any_pattern.search(normal)
+        normal = self._normalise(text)
+        match = self._patterns.regex.search(normal)
         if match is None:
-            return None
-        return self._locate(text, self._any_pattern) or CrisisMatch(
-            term=_which(self._patterns, normal, match.start() + 1),
-            excerpt=text[:EXCERPT_CHARS],
-        )
+            return None  # most messages: no need to look for exclusions at all
+        if self._exclusions is not None:
+            # A space, not nothing, so the words either side cannot fuse into a new phrase.
+            normal = self._exclusions.sub(" ", normal)
+            match = self._patterns.regex.search(normal)
+            if match is None:
+                return None
+        if len(text) > EXCERPT_CHARS:
+            located = self._locate(text, self._patterns)
+            if located is not None:
+                return located
+        return CrisisMatch(self._patterns.which(normal, match), text[:EXCERPT_CHARS])
 
-    def _locate(self, text: str, any_pattern: re.Pattern[str]) -> CrisisMatch | None:
+    def _locate(self, text: str, patterns: _Combined) -> CrisisMatch | None:
+        """The match again, on a normalisation that remembers where each character came from,
+        to cut the excerpt around it from a long message."""
         normal, origin = self._normalise.tracked(text)
-        normal, origin = _spaced(normal), [0, *origin]
-        if self._any_exclusion is not None:
-            normal, origin = _sub_tracked(self._any_exclusion, " ", normal, origin)
-        match = any_pattern.search(normal)
+        if self._exclusions is not None:
+            normal, origin = _sub_tracked(self._exclusions, " ", normal, origin)
+        match = patterns.regex.search(normal)
         if match is None:
             return None
         start = origin[match.start() + 1]
         end = origin[match.end() - 1] + 1
-        return CrisisMatch(
-            term=_which(self._patterns, normal, match.start() + 1),
-            excerpt=_excerpt(text, start, end),
-        )
+        return CrisisMatch(patterns.which(normal, match), _excerpt(text, start, end))
 
 
 class TermBlocker:
@@ -546,17 +538,15 @@ class TermBlocker:
 
     def __init__(self, terms: Sequence[str]) -> None:
         self._normalise = _Normaliser(collapse=False)
-        self._terms = _compile_each("blocked term", terms, _term_body)
-        self._any_term = _combine("blocked term", terms, _term_body)
+        compiled = _compile_each("blocked term", terms, _term_pieces)
+        self._terms = _Combined("blocked term", compiled) if compiled else None
 
     def find(self, text: str) -> str | None:
-        if self._any_term is None:
+        if self._terms is None:
             return None
-        normal = _spaced(self._normalise(text))
-        match = self._any_term.search(normal)
-        if match is None:
-            return None
-        return _which(self._terms, normal, match.start() + 1)
+        normal = self._normalise(text)
+        match = self._terms.regex.search(normal)
+        return None if match is None else self._terms.which(normal, match)
 
 
 # --------------------------------------------------------------------------------------------
@@ -598,6 +588,7 @@ def find_contacts(text: str) -> list[tuple[int, int]]:
 
 
 def mask_contacts(text: str, mask: str = "[contact removed]") -> str:
+    """`text` with every span from `find_contacts` replaced by `mask`."""
     pieces: list[str] = []
     pos = 0
     for start, end in find_contacts(text):
