@@ -22,6 +22,11 @@ from server.kernel.http import MAX_BODY_BYTES, error_middleware, ok
 from server.kernel.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from server.kernel.redis import RedisHealth, connect_redis
 from server.kernel.throttle import InProcessThrottle, RedisThrottle, Throttle
+from server.meetings.attendance import AttendanceReports, AttendanceTracker
+from server.meetings.calendar import CalendarFeeds
+from server.meetings.http import ATTENDANCE, CALENDARS, MEETINGS, add_meeting_routes
+from server.meetings.lifecycle import MeetingClock
+from server.meetings.service import MeetingService, MeetingWindowGate
 from server.moderation.alerts import AlertService
 from server.moderation.audit import AuditLog
 from server.moderation.filters import (
@@ -88,6 +93,7 @@ class Core:
 
 CORE = web.AppKey("core", Core)
 PRESENCE = web.AppKey("presence", PresenceService)
+MEETING_CLOCK = web.AppKey("meeting_clock", MeetingClock)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -104,6 +110,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         core.sharing.presence_store, core.hub, core.bus, describe_users=accounts.public_users
     )
     safety = _build_safety(core, audit, access, presence, notifier)
+    meetings = MeetingService(core.sessions, core.clock, access)
+    presence.listeners.append(AttendanceTracker(core.sessions, core.clock))
     rooms = RoomService(
         sessions=core.sessions,
         clock=core.clock,
@@ -123,7 +131,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         audit=audit,
         edit_window=timedelta(minutes=settings.edit_window_minutes),
         reaction_emojis=tuple(settings.reaction_emojis),
-        gates=safety.gates,
+        gates=_send_pipeline(safety, MeetingWindowGate(meetings)),
         listeners=[safety.crisis],
     )
     accounts.graduation_listeners.append(rooms.access_changed)
@@ -145,9 +153,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[REPORTS] = safety.reports
     app[ALERTS] = safety.alerts
     app[AUDIT] = audit
+    app[MEETINGS] = meetings
+    app[ATTENDANCE] = AttendanceReports(core.sessions, core.clock, meetings)
+    app[CALENDARS] = CalendarFeeds(core.sessions, core.clock, meetings)
+    app[MEETING_CLOCK] = MeetingClock(core.sessions, core.clock, notifier, settings.meeting_tick_s)
     add_account_routes(app)
     add_room_routes(app)
     add_moderation_routes(app)
+    add_meeting_routes(app)
     app.router.add_get("/healthz", healthz)
     app.cleanup_ctx.append(_run_database)
     app.on_shutdown.append(_close_sockets)
@@ -161,8 +174,22 @@ class Safety:
     restrictions: RestrictionService
     reports: ReportService
     alerts: AlertService
-    gates: list[PostGate]
+    crisis_gate: CrisisGate
+    flood_gates: list[PostGate]
+    content_gates: list[PostGate]
     crisis: CrisisResponder
+
+
+def _send_pipeline(safety: Safety, meeting_window: PostGate) -> list[PostGate]:
+    # Crisis first: every later gate lets a crisis post through (Draft.refuse).
+    return [
+        safety.crisis_gate,
+        MuteGate(),
+        RoomLockGate(),
+        meeting_window,
+        *safety.flood_gates,
+        *safety.content_gates,
+    ]
 
 
 def _build_safety(
@@ -196,25 +223,25 @@ def _build_safety(
         settings.crisis_patterns or shipped.crisis_patterns,
         settings.crisis_exclusions or shipped.crisis_exclusions,
     )
-    # Crisis first: every later gate lets a crisis post through (Draft.refuse).
-    gates: list[PostGate] = [
-        CrisisGate(detector),
-        MuteGate(),
-        RoomLockGate(),
-        SlowModeGate(),
-        RateLimitGate(
-            core.sharing.rate_limiter, settings.rate_limit_per_minute, settings.rate_limit_burst
-        ),
-        BlockedTermsGate(TermBlocker(settings.blocked_terms), audit),
-        ContactGate(audit),
-    ]
     return Safety(
         restrictions=RestrictionService(
             core.sessions, core.clock, access, presence, notifier, audit
         ),
         reports=ReportService(core.sessions, core.clock, access, alerts, audit),
         alerts=alerts,
-        gates=gates,
+        crisis_gate=CrisisGate(detector),
+        flood_gates=[
+            SlowModeGate(),
+            RateLimitGate(
+                core.sharing.rate_limiter,
+                settings.rate_limit_per_minute,
+                settings.rate_limit_burst,
+            ),
+        ],
+        content_gates=[
+            BlockedTermsGate(TermBlocker(settings.blocked_terms), audit),
+            ContactGate(audit),
+        ],
         crisis=CrisisResponder(
             detector,
             alerts,
@@ -302,7 +329,9 @@ async def _run_database(app: web.Application) -> AsyncIterator[None]:
     await core.bus.start()
     await app[PRESENCE].start()
     await app[ALERTS].start()
+    await app[MEETING_CLOCK].start()
     yield
+    await app[MEETING_CLOCK].close()
     await app[ALERTS].close()
     await app[PRESENCE].close()
     await core.bus.close()

@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = None
     alert_webhook_attempts: int = Field(default=5, ge=1, le=20)
     alert_webhook_backoff_s: float = Field(default=1.0, ge=0)
+    meeting_tick_s: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
 
     @field_validator("redis_url", "alert_webhook_url", mode="before")

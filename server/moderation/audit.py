@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from typing import Any
 
 from server.accounts.models import Actor
 from server.accounts.service import require_staff
 from server.kernel.clock import Clock
+from server.kernel.csvfile import csv_text
 from server.kernel.db import SessionFactory
 from server.moderation import store
 from server.moderation.models import AuditEntry, AuditQuery
@@ -27,13 +26,6 @@ CSV_COLUMNS = [
     "message_id",
     "reason",
 ]
-
-
-def spreadsheet_safe(value: object) -> str:
-    """A cell that a spreadsheet shows as text: display names and reasons are typed by people,
-    and a leading = + - @ would otherwise be run as a formula when a clinician opens the file."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @dataclass
@@ -78,24 +70,21 @@ class AuditLog:
         return [audit_json(entry, users) for entry in entries]
 
     async def as_csv(self, actor: Actor, query: AuditQuery) -> str:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
+        rows = []
         for entry in await self.entries(actor, query):
             actor_json, target = entry["actor"] or {}, entry["target_user"] or {}
-            writer.writerow(
-                spreadsheet_safe(cell)
-                for cell in [
+            rows.append(
+                [
                     entry["id"],
                     entry["created_at"],
                     entry["action"],
-                    actor_json.get("id", ""),
-                    actor_json.get("display_name", ""),
-                    target.get("id", ""),
-                    target.get("display_name", ""),
-                    entry["room_id"] or "",
-                    entry["message_id"] or "",
+                    actor_json.get("id"),
+                    actor_json.get("display_name"),
+                    target.get("id"),
+                    target.get("display_name"),
+                    entry["room_id"],
+                    entry["message_id"],
                     entry["reason"],
                 ]
             )
-        return buffer.getvalue()
+        return csv_text(CSV_COLUMNS, rows)

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from server.presence.store import PresenceChange, PresenceStore
 from server.realtime.bus import ControlBus
@@ -22,12 +22,21 @@ log = logging.getLogger(__name__)
 DescribeUsers = Callable[[Sequence[int]], Awaitable[list[dict[str, Any]]]]
 
 
+class PresenceListener(Protocol):
+    """Hears every connection entering and leaving a room (meeting attendance)."""
+
+    async def entered(self, connection: Connection, room_id: int) -> None: ...
+
+    async def exited(self, connection: Connection, room_id: int) -> None: ...
+
+
 @dataclass
 class PresenceService:
     store: PresenceStore
     hub: Hub
     bus: ControlBus
     describe_users: DescribeUsers
+    listeners: list[PresenceListener] = field(default_factory=list)
     _upkeep: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -38,6 +47,8 @@ class PresenceService:
         await self.hub.enter(connection, room_id)
         if await self.store.add(room_id, connection.actor.id, connection.sid):
             await self._announce(connection, room_id, "online")
+        for listener in self.listeners:
+            await listener.entered(connection, room_id)
         if self.hub.connection(connection.sid) is not connection:
             # The socket disconnected while this join was under way; its disconnect handler
             # has already run, so undo what the join added or the user stays "online".
@@ -48,6 +59,8 @@ class PresenceService:
         await self.hub.leave(connection, room_id)
         if await self.store.remove(room_id, connection.actor.id, connection.sid):
             await self._announce(connection, room_id, "offline")
+        for listener in self.listeners:
+            await listener.exited(connection, room_id)
 
     async def exit_all(self, connection: Connection) -> None:
         for room_id in sorted(connection.rooms):

@@ -1,0 +1,87 @@
+"""Calendar feeds: a revocable token per person and an ICS file of their meeting series."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event, vRecur
+
+from server.accounts import store as account_store
+from server.accounts.models import Actor
+from server.kernel.clock import Clock
+from server.kernel.db import SessionFactory
+from server.kernel.errors import unauthorized
+from server.meetings import store
+from server.meetings.models import CalendarToken, MeetingSeries
+from server.meetings.occurrences import first_local_start, local_start
+from server.meetings.service import MeetingService
+
+
+@dataclass
+class CalendarFeeds:
+    sessions: SessionFactory
+    clock: Clock
+    meetings: MeetingService
+
+    async def token_for(self, actor: Actor) -> str:
+        """The person's feed token, made on first request and kept until revoked."""
+        async with self.sessions() as session:
+            existing = await store.calendar_token_of(session, actor.id)
+            if existing is not None:
+                return existing.token
+            token = CalendarToken(
+                user_id=actor.id, token=secrets.token_urlsafe(32), created_at=self.clock.now()
+            )
+            session.add(token)
+            await session.commit()
+            return token.token
+
+    async def revoke(self, actor: Actor) -> None:
+        async with self.sessions() as session:
+            await store.revoke_calendar_token(session, actor.id)
+
+    async def feed(self, token: str, site: str) -> bytes:
+        """The ICS file of the token holder's meetings; `site` is the service's base URL."""
+        async with self.sessions() as session:
+            user_id = await store.calendar_token_owner(session, token) if token else None
+            actor = await account_store.load_actor(session, user_id) if user_id else None
+            if actor is None:
+                raise unauthorized("This calendar link is not valid (it may have been revoked).")
+            pairs = await self.meetings.visible(session, actor)
+            cancelled = await store.cancellations(session, [s.id for s, _ in pairs if s.id])
+        calendar = Calendar()
+        calendar.add("prodid", "-//peerrooms//meetings//EN")
+        calendar.add("version", "2.0")
+        calendar.add("x-wr-calname", "peerrooms meetings")
+        for series, _ in pairs:
+            calendar.add_component(
+                series_event(series, sorted(cancelled[series.id or 0]), site, self.clock.now())
+            )
+        calendar.add_missing_timezones()
+        return bytes(calendar.to_ical())
+
+
+def series_event(
+    series: MeetingSeries, cancelled: list[datetime], site: str, stamp: datetime
+) -> Event:
+    """One recurring event: the wall-clock start with its TZID, the rule, and EXDATEs."""
+    room_link = f"{site}/#/rooms/{series.room_id}"
+    event = Event()
+    event.add("uid", f"meeting-{series.id}@peerrooms")
+    event.add("dtstamp", stamp)
+    event.add("summary", series.title)
+    event.add("dtstart", first_local_start(series).replace(tzinfo=ZoneInfo(series.timezone)))
+    event.add("duration", timedelta(minutes=series.duration_minutes))
+    event.add("rrule", vRecur.from_ical(series.rrule.removeprefix("RRULE:")))
+    for moment in cancelled:
+        event.add("exdate", local_start(series, moment))
+    details = [f"Room: {room_link}"]
+    if series.video_url:
+        details.insert(0, f"Video: {series.video_url}")
+        event.add("location", series.video_url)
+    event.add("description", "\n".join(details))
+    event.add("url", series.video_url or room_link)
+    return event

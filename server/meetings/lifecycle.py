@@ -1,0 +1,116 @@
+"""The meeting clock: at lobby open, start and end, tell the audience once.
+
+Every process runs the loop; each transition is claimed in the database first, so with
+several processes sharing one database each notice still goes out once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.kernel.clock import Clock, iso_utc
+from server.kernel.db import SessionFactory
+from server.meetings import store
+from server.meetings.models import MeetingSeries
+from server.meetings.occurrences import Occurrence, expand
+from server.realtime.notices import Notifier
+from server.rooms import store as room_store
+
+log = logging.getLogger(__name__)
+
+# A transition missed while no process was running is claimed but not announced once it is
+# older than this: "the meeting started" ten minutes late still helps; an hour late, not.
+ANNOUNCE_LATE_BY_AT_MOST = timedelta(minutes=10)
+
+NOTICES = {
+    "lobby": ("meeting_lobby_open", "The lobby of {title} is open; the meeting starts soon."),
+    "live": ("meeting_started", "{title} has started."),
+    "ended": ("meeting_ended", "{title} has ended. Thank you for coming."),
+}
+
+
+def due_transitions(
+    occurrence: Occurrence, lobby_minutes: int, now: datetime
+) -> list[tuple[str, datetime]]:
+    moments = [("live", occurrence.start), ("ended", occurrence.end)]
+    if lobby_minutes > 0:
+        moments.insert(0, ("lobby", occurrence.lobby_opens))
+    return [(kind, at) for kind, at in moments if at <= now]
+
+
+@dataclass
+class MeetingClock:
+    sessions: SessionFactory
+    clock: Clock
+    notifier: Notifier
+    tick_s: float
+    _loop: asyncio.Task[None] | None = field(default=None, init=False)
+
+    async def tick(self) -> int:
+        """Announce every transition that has come due; answers how many were announced."""
+        now = self.clock.now()
+        announced = 0
+        async with self.sessions() as session:
+            for series, _ in await store.list_series(session):
+                cancelled = (await store.cancellations(session, [series.id or 0]))[series.id or 0]
+                for occurrence in expand(series, now - ANNOUNCE_LATE_BY_AT_MOST, now):
+                    if occurrence.start in cancelled:
+                        continue
+                    claimed = await store.claimed_transitions(
+                        session, series.id or 0, occurrence.start
+                    )
+                    for kind, at in due_transitions(occurrence, series.lobby_minutes, now):
+                        if (
+                            kind not in claimed
+                            and await store.claim_transition(
+                                session, series.id or 0, occurrence.start, kind, now
+                            )
+                            and now - at <= ANNOUNCE_LATE_BY_AT_MOST
+                        ):
+                            await self._announce(session, series, occurrence, kind)
+                            announced += 1
+        return announced
+
+    async def _announce(
+        self, session: AsyncSession, series: MeetingSeries, occurrence: Occurrence, kind: str
+    ) -> None:
+        room = await room_store.get_room(session, series.room_id)
+        if room is None:
+            return
+        notice_kind, text = NOTICES[kind]
+        recipients = await store.audience_user_ids(session, room)
+        recipients += await store.staff_user_ids(session)
+        for user_id in sorted(set(recipients)):
+            await self.notifier.tell(
+                user_id,
+                notice_kind,
+                text.format(title=series.title),
+                room_id=series.room_id,
+                meeting_id=series.id,
+                starts_at=iso_utc(occurrence.start),
+                ends_at=iso_utc(occurrence.end),
+                video_url=series.video_url,
+            )
+
+    async def start(self) -> None:
+        self._loop = asyncio.create_task(self._run())
+
+    async def close(self) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("meeting clock tick failed; trying again")
+            await asyncio.sleep(self.tick_s)

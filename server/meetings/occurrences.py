@@ -1,0 +1,88 @@
+"""Occurrences of a meeting series: RFC 5545 recurrence in local wall-clock time.
+
+The rule is expanded on naive local times and only then placed in the series' zone, so an
+18:00 group stays at 18:00 local on both sides of a daylight-saving change (its UTC time
+moves instead).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrule, rrulestr
+
+from server.meetings.models import MeetingSeries
+
+Status = Literal["scheduled", "lobby", "live", "ended", "cancelled"]
+
+# RRULE parts that would make expansion unbounded in cost or move the start itself.
+_REFUSED_PARTS = ("DTSTART", "BYSECOND", "FREQ=SECONDLY", "FREQ=MINUTELY")
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    series_id: int
+    start: datetime  # UTC
+    end: datetime
+    lobby_opens: datetime
+
+    def status(self, now: datetime, cancelled: bool) -> Status:
+        if cancelled:
+            return "cancelled"
+        if now >= self.end:
+            return "ended"
+        if now >= self.start:
+            return "live"
+        if now >= self.lobby_opens:
+            return "lobby"
+        return "scheduled"
+
+    def open_for_posts(self, now: datetime) -> bool:
+        return self.lobby_opens <= now < self.end
+
+
+def parse_rule(text: str, first_local_start: datetime) -> rrule:
+    """The recurrence rule; ValueError with a reason when it is not a usable RRULE."""
+    upper = text.upper()
+    if upper.startswith("RRULE:"):
+        text = text[len("RRULE:") :]
+        upper = upper[len("RRULE:") :]
+    if "FREQ=" not in upper:
+        raise ValueError("an RRULE needs FREQ, for example FREQ=WEEKLY;BYDAY=MO,WE,TH")
+    if any(part in upper for part in _REFUSED_PARTS):
+        raise ValueError("use a daily, weekly, monthly or yearly rule without DTSTART")
+    rule = rrulestr(text, dtstart=first_local_start)
+    if not isinstance(rule, rrule):
+        raise ValueError("give one RRULE, not a set of rules")
+    return rule
+
+
+def first_local_start(series: MeetingSeries) -> datetime:
+    # Naive on purpose: recurrence runs on the wall clock; `expand` attaches the zone.
+    return datetime.fromisoformat(series.starts_at)
+
+
+def expand(series: MeetingSeries, since: datetime, until: datetime) -> list[Occurrence]:
+    """Occurrences that overlap [since, until) (UTC), lobby included, in order."""
+    zone = ZoneInfo(series.timezone)
+    rule = parse_rule(series.rrule, first_local_start(series))
+    duration = timedelta(minutes=series.duration_minutes)
+    lobby = timedelta(minutes=series.lobby_minutes)
+    # Widen the local search by a day each side: the zone's offset is unknown until placed.
+    local_from = (since - duration).astimezone(zone).replace(tzinfo=None) - timedelta(days=1)
+    local_to = (until + lobby).astimezone(zone).replace(tzinfo=None) + timedelta(days=1)
+    found = []
+    for local in rule.between(local_from, local_to, inc=True):
+        start = local.replace(tzinfo=zone).astimezone(UTC)
+        occurrence = Occurrence(series.id or 0, start, start + duration, start - lobby)
+        if occurrence.lobby_opens < until and occurrence.end > since:
+            found.append(occurrence)
+    return found
+
+
+def local_start(series: MeetingSeries, start: datetime) -> datetime:
+    """An occurrence's start on the series' wall clock, zone attached."""
+    return start.astimezone(ZoneInfo(series.timezone))

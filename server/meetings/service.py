@@ -1,0 +1,202 @@
+"""Meeting decisions: creating series, listing what someone may attend, cancelling single
+occurrences, check-ins, and whether a meeting room is open for posts right now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.models import Actor
+from server.accounts.service import require_staff
+from server.kernel.clock import Clock, iso_utc
+from server.kernel.db import SessionFactory
+from server.kernel.errors import AppError, invalid, not_found
+from server.meetings import store
+from server.meetings.models import CancelIn, CheckIn, CheckInIn, MeetingIn, MeetingSeries
+from server.meetings.occurrences import Occurrence, expand, parse_rule
+from server.rooms.access import RoomAccess
+from server.rooms.gates import Draft
+from server.rooms.models import Room
+from server.rooms.policy import may_enter
+
+MAX_UPCOMING_DAYS = 366
+
+
+def meeting_json(series: MeetingSeries, cancelled: set[datetime]) -> dict[str, Any]:
+    return {
+        "id": series.id,
+        "title": series.title,
+        "room_id": series.room_id,
+        "rrule": series.rrule,
+        "starts_at": series.starts_at,
+        "timezone": series.timezone,
+        "duration_minutes": series.duration_minutes,
+        "lobby_minutes": series.lobby_minutes,
+        "video_url": series.video_url,
+        "cancelled": sorted(iso_utc(moment) for moment in cancelled),
+    }
+
+
+def occurrence_json(
+    series: MeetingSeries, occurrence: Occurrence, now: datetime, cancelled: bool
+) -> dict[str, Any]:
+    return {
+        "meeting_id": series.id,
+        "title": series.title,
+        "room_id": series.room_id,
+        "starts_at": iso_utc(occurrence.start),
+        "ends_at": iso_utc(occurrence.end),
+        "lobby_opens_at": iso_utc(occurrence.lobby_opens),
+        "status": occurrence.status(now, cancelled),
+        "video_url": series.video_url,
+    }
+
+
+def parse_utc(text: str, field: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid(f"{field}: use a UTC time such as 2026-11-23T00:00:00Z.") from None
+    if moment.tzinfo is None:
+        raise invalid(f"{field}: give the time in UTC with a Z suffix.")
+    return moment.astimezone(UTC)
+
+
+@dataclass
+class MeetingService:
+    sessions: SessionFactory
+    clock: Clock
+    access: RoomAccess
+
+    async def create(self, actor: Actor, data: MeetingIn) -> dict[str, Any]:
+        require_staff(actor)
+        try:
+            parse_rule(data.rrule, datetime.fromisoformat(data.starts_at))
+        except ValueError as error:
+            raise invalid(f"rrule: {error}.") from None
+        async with self.sessions() as session:
+            room = await self.access.enter(session, actor, data.room_id)
+            if room.kind != "meeting":
+                raise invalid("room_id: choose a room of kind 'meeting'.")
+            series = MeetingSeries(
+                **data.model_dump(), created_by=actor.id, created_at=self.clock.now()
+            )
+            session.add(series)
+            await session.commit()
+        return meeting_json(series, set())
+
+    async def visible(
+        self, session: AsyncSession, actor: Actor
+    ) -> list[tuple[MeetingSeries, Room]]:
+        return [pair for pair in await store.list_series(session) if may_enter(actor, pair[1])]
+
+    async def meetings_of(self, actor: Actor) -> list[dict[str, Any]]:
+        async with self.sessions() as session:
+            pairs = await self.visible(session, actor)
+            cancelled = await store.cancellations(session, [s.id for s, _ in pairs if s.id])
+        return [meeting_json(series, cancelled[series.id or 0]) for series, _ in pairs]
+
+    async def upcoming(self, actor: Actor, days: int) -> list[dict[str, Any]]:
+        if not 1 <= days <= MAX_UPCOMING_DAYS:
+            raise invalid(f"days: use 1 to {MAX_UPCOMING_DAYS}.")
+        now = self.clock.now()
+        async with self.sessions() as session:
+            pairs = await self.visible(session, actor)
+            cancelled = await store.cancellations(session, [s.id for s, _ in pairs if s.id])
+        listed = []
+        for series, _ in pairs:
+            for occurrence in expand(series, now, now + timedelta(days=days)):
+                if occurrence.end > now and occurrence.start < now + timedelta(days=days):
+                    gone = occurrence.start in cancelled[series.id or 0]
+                    listed.append(occurrence_json(series, occurrence, now, gone))
+        return sorted(listed, key=lambda item: (item["starts_at"], item["meeting_id"]))
+
+    async def cancel(self, actor: Actor, series_id: int, data: CancelIn) -> dict[str, Any]:
+        require_staff(actor)
+        moment = parse_utc(data.occurrence, "occurrence")
+        async with self.sessions() as session:
+            series = await self._series(session, actor, series_id)
+            day = timedelta(days=1)
+            if not any(o.start == moment for o in expand(series, moment - day, moment + day)):
+                raise invalid("occurrence: no occurrence of this meeting starts then.")
+            await store.add_cancellation(session, series_id, moment)
+            await session.commit()
+            cancelled = await store.cancellations(session, [series_id])
+        return meeting_json(series, cancelled[series_id])
+
+    async def check_in(self, actor: Actor, series_id: int, data: CheckInIn) -> dict[str, Any]:
+        now = self.clock.now()
+        async with self.sessions() as session:
+            series = await self._series(session, actor, series_id)
+            live = await self._live_occurrence(session, series, now)
+            if live is None:
+                raise AppError("meeting_closed", "Check-ins open when the meeting starts.")
+            saved = await store.save_check_in(
+                session,
+                CheckIn(
+                    series_id=series_id,
+                    occurrence=live.start,
+                    user_id=actor.id,
+                    mood=data.mood,
+                    note=data.note,
+                    created_at=now,
+                ),
+            )
+        return {
+            "meeting_id": series_id,
+            "occurrence": iso_utc(saved.occurrence),
+            "mood": saved.mood,
+            "note": saved.note,
+            "created_at": iso_utc(saved.created_at),
+        }
+
+    async def room_open_for_posts(self, session: AsyncSession, room_id: int, now: datetime) -> bool:
+        """Whether an occurrence of a series in this room is in its lobby or live window."""
+        all_series = await store.series_of_room(session, room_id)
+        cancelled = await store.cancellations(session, [s.id for s in all_series if s.id])
+        return any(
+            occurrence.open_for_posts(now)
+            for series in all_series
+            for occurrence in expand(series, now, now + timedelta(seconds=1))
+            if occurrence.start not in cancelled[series.id or 0]
+        )
+
+    async def series_for(self, actor: Actor, series_id: int) -> MeetingSeries:
+        async with self.sessions() as session:
+            return await self._series(session, actor, series_id)
+
+    async def _series(self, session: AsyncSession, actor: Actor, series_id: int) -> MeetingSeries:
+        series = await store.get_series(session, series_id)
+        if series is None:
+            raise not_found("meeting")
+        await self.access.enter(session, actor, series.room_id)
+        return series
+
+    async def _live_occurrence(
+        self, session: AsyncSession, series: MeetingSeries, now: datetime
+    ) -> Occurrence | None:
+        cancelled = await store.cancellations(session, [series.id or 0])
+        for occurrence in expand(series, now, now + timedelta(seconds=1)):
+            live = occurrence.start <= now < occurrence.end
+            if live and occurrence.start not in cancelled[series.id or 0]:
+                return occurrence
+        return None
+
+
+@dataclass
+class MeetingWindowGate:
+    """A meeting room takes posts from members only in its lobby and live windows."""
+
+    meetings: MeetingService
+
+    async def check(self, draft: Draft) -> None:
+        room = draft.room
+        if room.kind != "meeting" or draft.actor.is_staff or room.id is None:
+            return
+        if not await self.meetings.room_open_for_posts(draft.session, room.id, draft.now):
+            draft.refuse(
+                AppError("meeting_closed", "This meeting room opens with the meeting's lobby.")
+            )

@@ -1,0 +1,181 @@
+"""Every database read and write of meetings."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, or_, select
+
+from server.accounts.models import CohortMembership, Role, User
+from server.meetings.models import (
+    CalendarToken,
+    Cancellation,
+    CheckIn,
+    MeetingSeries,
+    PresenceSpan,
+    Transition,
+)
+from server.rooms.models import Audience, Room
+
+
+async def get_series(session: AsyncSession, series_id: int) -> MeetingSeries | None:
+    return await session.get(MeetingSeries, series_id)
+
+
+async def list_series(session: AsyncSession) -> list[tuple[MeetingSeries, Room]]:
+    result = await session.execute(
+        select(MeetingSeries, Room)
+        .join(Room, col(Room.id) == col(MeetingSeries.room_id))
+        .order_by(col(MeetingSeries.id))
+    )
+    return [(series, room) for series, room in result.all()]
+
+
+async def series_of_room(session: AsyncSession, room_id: int) -> list[MeetingSeries]:
+    result = await session.execute(select(MeetingSeries).where(MeetingSeries.room_id == room_id))
+    return list(result.scalars())
+
+
+async def cancellations(
+    session: AsyncSession, series_ids: Sequence[int]
+) -> dict[int, set[datetime]]:
+    found: dict[int, set[datetime]] = defaultdict(set)
+    if series_ids:
+        result = await session.execute(
+            select(Cancellation).where(col(Cancellation.series_id).in_(series_ids))
+        )
+        for cancellation in result.scalars():
+            found[cancellation.series_id].add(cancellation.occurrence)
+    return found
+
+
+async def add_cancellation(session: AsyncSession, series_id: int, occurrence: datetime) -> None:
+    if await session.get(Cancellation, (series_id, occurrence)) is None:
+        session.add(Cancellation(series_id=series_id, occurrence=occurrence))
+        await session.flush()
+
+
+async def claimed_transitions(
+    session: AsyncSession, series_id: int, occurrence: datetime
+) -> set[str]:
+    result = await session.execute(
+        select(Transition.kind).where(
+            Transition.series_id == series_id, Transition.occurrence == occurrence
+        )
+    )
+    return set(result.scalars())
+
+
+async def claim_transition(
+    session: AsyncSession, series_id: int, occurrence: datetime, kind: str, now: datetime
+) -> bool:
+    """Record that this transition's notice is being sent; False when another process did."""
+    session.add(Transition(series_id=series_id, occurrence=occurrence, kind=kind, claimed_at=now))
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    return True
+
+
+async def open_span(
+    session: AsyncSession, *, room_id: int, user_id: int, conn_id: str, now: datetime
+) -> None:
+    session.add(PresenceSpan(room_id=room_id, user_id=user_id, conn_id=conn_id, joined_at=now))
+    await session.commit()
+
+
+async def close_spans(session: AsyncSession, *, room_id: int, conn_id: str, now: datetime) -> None:
+    await session.execute(
+        update(PresenceSpan)
+        .where(
+            col(PresenceSpan.room_id) == room_id,
+            col(PresenceSpan.conn_id) == conn_id,
+            col(PresenceSpan.left_at).is_(None),
+        )
+        .values(left_at=now)
+    )
+    await session.commit()
+
+
+async def spans_between(
+    session: AsyncSession, room_id: int, since: datetime, until: datetime
+) -> list[PresenceSpan]:
+    """Spans in the room that overlap [since, until)."""
+    result = await session.execute(
+        select(PresenceSpan)
+        .where(
+            PresenceSpan.room_id == room_id,
+            col(PresenceSpan.joined_at) < until,
+            or_(col(PresenceSpan.left_at).is_(None), col(PresenceSpan.left_at) > since),
+        )
+        .order_by(col(PresenceSpan.joined_at))
+    )
+    return list(result.scalars())
+
+
+async def save_check_in(session: AsyncSession, check_in: CheckIn) -> CheckIn:
+    """One check-in per person and occurrence: a second replaces the first."""
+    existing = await session.get(
+        CheckIn, (check_in.series_id, check_in.occurrence, check_in.user_id)
+    )
+    if existing is not None:
+        existing.mood, existing.note = check_in.mood, check_in.note
+        existing.created_at = check_in.created_at
+        check_in = existing
+    session.add(check_in)
+    await session.commit()
+    return check_in
+
+
+async def check_ins(
+    session: AsyncSession, series_id: int, occurrence: datetime
+) -> dict[int, CheckIn]:
+    result = await session.execute(
+        select(CheckIn).where(CheckIn.series_id == series_id, CheckIn.occurrence == occurrence)
+    )
+    return {check_in.user_id: check_in for check_in in result.scalars()}
+
+
+async def audience_user_ids(session: AsyncSession, room: Room) -> list[int]:
+    """Everyone a room is for, staff not included."""
+    query = select(User.id)
+    if room.audience == Audience.COHORT:
+        query = query.join(CohortMembership, col(CohortMembership.user_id) == col(User.id)).where(
+            CohortMembership.cohort_id == room.cohort_id, User.role == Role.PATIENT
+        )
+    elif room.audience == Audience.ALUMNI:
+        query = query.where(User.role == Role.ALUMNI)
+    else:
+        query = query.where(col(User.role).in_([Role.PATIENT, Role.ALUMNI]))
+    result = await session.execute(query.order_by(col(User.id)))
+    return [user_id for user_id in result.scalars() if user_id is not None]
+
+
+async def staff_user_ids(session: AsyncSession) -> list[int]:
+    result = await session.execute(
+        select(User.id).where(col(User.role).in_([Role.MODERATOR, Role.ADMIN]))
+    )
+    return [user_id for user_id in result.scalars() if user_id is not None]
+
+
+async def calendar_token_of(session: AsyncSession, user_id: int) -> CalendarToken | None:
+    return await session.get(CalendarToken, user_id)
+
+
+async def calendar_token_owner(session: AsyncSession, token: str) -> int | None:
+    result = await session.execute(
+        select(CalendarToken.user_id).where(CalendarToken.token == token)
+    )
+    return result.scalars().first()
+
+
+async def revoke_calendar_token(session: AsyncSession, user_id: int) -> None:
+    await session.execute(delete(CalendarToken).where(col(CalendarToken.user_id) == user_id))
+    await session.commit()
