@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -17,7 +16,9 @@ from server.accounts.models import InviteIn, Role
 from server.accounts.service import AccountService
 from server.app import create_app
 from server.demo import seed_demo
+from server.kernel.access_log import AccessLogger
 from server.kernel.errors import AppError
+from server.kernel.logs import configure_logging
 from server.rooms.http import MESSAGES, ROOMS
 from server.settings import Settings, load_settings
 
@@ -57,12 +58,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if value is not None
     }
     settings = load_settings(args.config, **overrides)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level)
     if args.command == "serve":
-        web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+        web.run_app(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            access_log_class=AccessLogger,
+        )
         return 0
     try:
         return asyncio.run(_run_task(args, settings))

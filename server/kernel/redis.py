@@ -11,7 +11,7 @@ import logging
 
 from redis.asyncio import Redis
 
-log = logging.getLogger("peerrooms.redis")
+log = logging.getLogger(__name__)
 
 # A refused connection fails at once; these bound the wait when Redis hangs or the network
 # drops packets, so a request never stalls for longer than this on Redis.

@@ -1,0 +1,42 @@
+"""Nothing that reaches the server's log may carry a password, a token or a message body."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+
+from tests.conftest import PeerFactory
+from tests.processes import ServerProcess, create_admin, server_env
+from tests.support import PASSWORD, Api, build_community_as, new_client_id, sign_in
+
+
+async def test_the_log_holds_no_secrets_or_message_bodies(
+    database_url: str, tmp_path: Path, peer: PeerFactory
+) -> None:
+    env = server_env(database_url, tmp_path, log_level="DEBUG")
+    await create_admin(env)
+    log_path = tmp_path / "server.log"
+    process = await ServerProcess.start(env, log_path)
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = Api(process.url, session)
+            people = await build_community_as(api, await sign_in(api, "admin"))
+            token = (await api.get("/api/me/calendar-token", people.pat_ana.token)).body["token"]
+            feed = await session.get(f"{process.url}/api/calendar.ics?token={token}")
+            assert feed.status == 200
+            ana = await peer(people.pat_ana.token, process.url)
+            await ana.call("join", {"room_id": people.group_a})
+            body = "a private sentence only the group should read"
+            ack = await ana.call(
+                "send", {"room_id": people.group_a, "body": body, "client_id": new_client_id()}
+            )
+            assert ack["ok"], ack
+            await ana.disconnect()
+    finally:
+        await process.stop()
+
+    log = log_path.read_text()
+    assert "GET /api/calendar.ics" in log  # the request is logged, its query string is not
+    for secret in (token, PASSWORD, people.pat_ana.token, body, env["PEERROOMS_SECRET_KEY"]):
+        assert secret not in log
