@@ -29,7 +29,7 @@ class Cluster:
 
 
 async def start_cluster(
-    database_url: str, tmp_path: Path, redis_url: str, redis_prefix: str
+    database_url: str, tmp_path: Path, redis_url: str, redis_prefix: str, **settings: str
 ) -> AsyncIterator[Cluster]:
     env = server_env(
         database_url,
@@ -37,6 +37,7 @@ async def start_cluster(
         redis_url=redis_url,
         redis_prefix=redis_prefix,
         presence_ttl_s=str(PRESENCE_TTL_S),
+        **settings,
     )
     await create_admin(env)
     processes: list[ServerProcess] = []
@@ -221,6 +222,24 @@ async def test_a_client_reconnecting_to_the_other_process_misses_nothing(
         since = joined["messages"][-1]["id"]
     assert ids_of(caught_up) == ids_of(missed)
     assert [m["body"] for m in caught_up] == [f"while away {n}" for n in range(300)]
+
+
+async def test_the_send_rate_limit_holds_across_processes(
+    database_url: str, tmp_path: Path, redis_url: str, redis_prefix: str, peer: PeerFactory
+) -> None:
+    limits = {"rate_limit_per_minute": "6", "rate_limit_burst": "3"}
+    async for cluster in start_cluster(database_url, tmp_path, redis_url, redis_prefix, **limits):
+        people, room = cluster.community, cluster.community.group_a
+        on_a = await peer(people.pat_ana.token, cluster.a.url)
+        on_b = await peer(people.pat_ana.token, cluster.b.url)
+        for n, connection in enumerate([on_a, on_b, on_a]):
+            await send(connection, room, f"within the burst {n}")
+        refused = await on_b.call(
+            "send", {"room_id": room, "body": "one too many", "client_id": new_client_id()}
+        )
+        assert refused["ok"] is False
+        assert refused["error"]["code"] == "rate_limited"
+        assert refused["error"]["retry_after_s"] >= 1
 
 
 async def test_sends_go_on_through_a_redis_outage_and_sharing_recovers(
