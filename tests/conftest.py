@@ -7,6 +7,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -80,10 +81,16 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
+def server_overrides() -> dict[str, Any]:
+    """Settings a test changes: parametrize it with `tests.support.with_settings`."""
+    return {}
+
+
+@pytest.fixture
 async def server(
-    database_url: str, tmp_path: Path, clock: FakeClock
+    database_url: str, tmp_path: Path, clock: FakeClock, server_overrides: dict[str, Any]
 ) -> AsyncIterator[RunningServer]:
-    running = await start_server(server_settings(database_url, tmp_path), clock)
+    running = await start_server(server_settings(database_url, tmp_path, **server_overrides), clock)
     yield running
     await running.stop()
 

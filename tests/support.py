@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import socketio
 from aiohttp import web
 
@@ -286,3 +287,67 @@ class Peer:
 
 def new_client_id() -> str:
     return secrets.token_hex(8)
+
+
+# ----- acks and calls most tests make -----
+
+
+def public(person: Person) -> dict[str, Any]:
+    """A person as others see them."""
+    return {"id": person.id, "display_name": person.display_name, "role": person.role}
+
+
+def ok(ack: Any) -> dict[str, Any]:
+    assert isinstance(ack, dict), ack
+    assert ack.get("ok") is True, ack
+    return ack
+
+
+def refused(ack: Any, code: str) -> dict[str, Any]:
+    """The error of an ack that must be a refusal with this code and a message."""
+    assert isinstance(ack, dict), ack
+    assert ack.get("ok") is False, ack
+    assert ack["error"]["code"] == code, ack
+    assert isinstance(ack["error"]["message"], str) and ack["error"]["message"], ack
+    return dict(ack["error"])
+
+
+async def joined(peer: Peer, room_id: int, **extra: Any) -> dict[str, Any]:
+    return ok(await peer.call("join", {"room_id": room_id, **extra}))
+
+
+async def try_send(peer: Peer, room_id: int, body: str, client_id: str | None = None) -> Any:
+    payload = {"room_id": room_id, "body": body, "client_id": client_id or new_client_id()}
+    return await peer.call("send", payload)
+
+
+async def send(peer: Peer, room_id: int, body: str, client_id: str | None = None) -> dict[str, Any]:
+    return dict(ok(await try_send(peer, room_id, body, client_id))["message"])
+
+
+async def stored_bodies(api: Api, staff: Person, room_id: int) -> list[str]:
+    reply = await api.get(f"/api/rooms/{room_id}/messages?limit=100", token=staff.token)
+    assert reply.status == 200, reply.body
+    return [message["body"] for message in reply.body["messages"]]
+
+
+async def audit(api: Api, staff: Person, room_id: int | None = None) -> list[dict[str, Any]]:
+    query = f"?room_id={room_id}&limit=1000" if room_id is not None else "?limit=1000"
+    reply = await api.get(f"/api/audit{query}", token=staff.token)
+    assert reply.status == 200, reply.body
+    return list(reply.body["entries"])
+
+
+def parse_utc(value: str) -> datetime:
+    """A contract time: ISO 8601 in UTC with a Z suffix."""
+    assert isinstance(value, str) and value.endswith("Z"), value
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    assert moment.utcoffset() == timedelta(0), value
+    return moment
+
+
+def with_settings(**overrides: Any) -> pytest.MarkDecorator:
+    """Run a test against a server built with these settings (see conftest's `server`)."""
+    return pytest.mark.parametrize(
+        "server_overrides", [overrides], ids=[",".join(f"{k}={v}" for k, v in overrides.items())]
+    )

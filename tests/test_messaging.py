@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +17,13 @@ from tests.support import (
     Peer,
     Person,
     RunningServer,
+    joined,
     new_client_id,
+    ok,
+    parse_utc,
+    public,
+    refused,
+    send,
 )
 
 pytestmark = pytest.mark.persistence
@@ -26,36 +32,6 @@ UNKNOWN_ID = 987_654_321
 
 
 # ----- helpers -----
-
-
-def public(person: Person) -> dict[str, Any]:
-    return {"id": person.id, "display_name": person.display_name, "role": person.role}
-
-
-def ok(ack: Any) -> dict[str, Any]:
-    assert isinstance(ack, dict), ack
-    assert ack.get("ok") is True, ack
-    return ack
-
-
-def refused(ack: Any, code: str) -> None:
-    assert isinstance(ack, dict), ack
-    assert ack.get("ok") is False, ack
-    assert ack["error"]["code"] == code, ack
-    assert ack["error"]["message"], ack
-
-
-async def joined(peer: Peer, room_id: int, **extra: Any) -> dict[str, Any]:
-    return ok(await peer.call("join", {"room_id": room_id, **extra}))
-
-
-async def send(peer: Peer, room_id: int, body: str, client_id: str | None = None) -> dict[str, Any]:
-    ack = ok(
-        await peer.call(
-            "send", {"room_id": room_id, "body": body, "client_id": client_id or new_client_id()}
-        )
-    )
-    return dict(ack["message"])
 
 
 async def send_many(
@@ -116,13 +92,6 @@ async def socket_history(
     if limit is not None:
         data["limit"] = limit
     return ok(await peer.call("history", data))
-
-
-def parse_utc(value: str) -> datetime:
-    assert isinstance(value, str) and value.endswith("Z"), value
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    assert moment.utcoffset() == timedelta(0), value
-    return moment
 
 
 # ----- delivery -----

@@ -7,9 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,13 +17,19 @@ from tests.support import (
     PASSWORD,
     Api,
     Community,
-    FakeClock,
     Peer,
     Person,
     RunningServer,
-    new_client_id,
-    server_settings,
-    start_server,
+    audit,
+    joined,
+    ok,
+    parse_utc,
+    public,
+    refused,
+    send,
+    stored_bodies,
+    try_send,
+    with_settings,
 )
 
 pytestmark = pytest.mark.persistence
@@ -37,86 +41,11 @@ PHONE = "555-123-4567"
 # ----- a server with this test's own settings -----
 
 
-@pytest.fixture
-def server_overrides() -> dict[str, Any]:
-    """Settings a test changes, by parametrizing this fixture (see `with_settings`)."""
-    return {}
-
-
-@pytest.fixture
-async def server(
-    database_url: str, tmp_path: Path, clock: FakeClock, server_overrides: dict[str, Any]
-) -> AsyncIterator[RunningServer]:
-    """The harness's server, built with this test's overrides; `api`, `community` and `peer`
-    from conftest use it."""
-    running = await start_server(server_settings(database_url, tmp_path, **server_overrides), clock)
-    yield running
-    await running.stop()
-
-
-def with_settings(**overrides: Any) -> pytest.MarkDecorator:
-    return pytest.mark.parametrize(
-        "server_overrides", [overrides], ids=[",".join(f"{k}={v}" for k, v in overrides.items())]
-    )
-
-
 # ----- helpers -----
-
-
-def public(person: Person) -> dict[str, Any]:
-    return {"id": person.id, "display_name": person.display_name, "role": person.role}
-
-
-def ok(ack: Any) -> dict[str, Any]:
-    assert isinstance(ack, dict), ack
-    assert ack.get("ok") is True, ack
-    return ack
-
-
-def refused(ack: Any, code: str) -> dict[str, Any]:
-    """The error of a refused ack, checked for the contract's shape."""
-    assert isinstance(ack, dict), ack
-    assert ack.get("ok") is False, ack
-    assert ack["error"]["code"] == code, ack
-    assert isinstance(ack["error"]["message"], str) and ack["error"]["message"], ack
-    return dict(ack["error"])
-
-
-async def joined(peer: Peer, room_id: int) -> dict[str, Any]:
-    return ok(await peer.call("join", {"room_id": room_id}))
-
-
-async def try_send(peer: Peer, room_id: int, body: str) -> Any:
-    return await peer.call("send", {"room_id": room_id, "body": body, "client_id": new_client_id()})
-
-
-async def send(peer: Peer, room_id: int, body: str) -> dict[str, Any]:
-    return dict(ok(await try_send(peer, room_id, body))["message"])
-
-
-async def stored_bodies(api: Api, staff: Person, room_id: int) -> list[str]:
-    """Every message body stored in the room, deleted ones included (as "")."""
-    reply = await api.get(f"/api/rooms/{room_id}/messages?limit=100", token=staff.token)
-    assert reply.status == 200, reply.body
-    return [message["body"] for message in reply.body["messages"]]
-
-
-async def audit(api: Api, staff: Person, room_id: int | None = None) -> list[dict[str, Any]]:
-    query = f"?room_id={room_id}&limit=1000" if room_id is not None else "?limit=1000"
-    reply = await api.get(f"/api/audit{query}", token=staff.token)
-    assert reply.status == 200, reply.body
-    return list(reply.body["entries"])
 
 
 def of_action(entries: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
     return [entry for entry in entries if entry["action"] == action]
-
-
-def parse_utc(value: str) -> datetime:
-    assert isinstance(value, str) and value.endswith("Z"), value
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    assert moment.utcoffset() == timedelta(0), value
-    return moment
 
 
 def about(value: str, expected: datetime) -> bool:

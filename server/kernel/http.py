@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -88,6 +89,26 @@ def query_ints(request: web.Request, *names: str) -> dict[str, int]:
         except ValueError:
             raise invalid(f"{name}: must be an integer.") from None
     return values
+
+
+async def json_or_csv(
+    request: web.Request,
+    *,
+    filename: str,
+    as_json: Callable[[], Awaitable[dict[str, Any]]],
+    as_csv: Callable[[], Awaitable[str]],
+) -> web.Response:
+    """An export in the format `?format=` asks for: json (the default) or csv."""
+    chosen = request.query.get("format", "json")
+    if chosen == "csv":
+        return web.Response(
+            text=await as_csv(),
+            content_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    if chosen != "json":
+        raise invalid("format: use json or csv.")
+    return ok(await as_json())
 
 
 def ok(data: dict[str, Any], status: int = 200) -> web.Response:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from server.accounts.http import current_actor
 from server.kernel.errors import invalid
-from server.kernel.http import ok, path_id, query_ints, read_input
+from server.kernel.http import json_or_csv, ok, path_id, query_ints, read_input
 from server.meetings.attendance import AttendanceReports
 from server.meetings.calendar import CalendarFeeds
 from server.meetings.models import CancelIn, CheckInIn, MeetingIn
@@ -55,16 +57,16 @@ async def attendance(request: web.Request) -> web.Response:
     if not occurrence:
         raise invalid("occurrence: give the occurrence's UTC start, such as 2026-11-24T00:00:00Z.")
     reports, series_id = request.app[ATTENDANCE], path_id(request)
-    fmt = request.query.get("format", "json")
-    if fmt == "csv":
-        return web.Response(
-            text=await reports.as_csv(actor, series_id, occurrence),
-            content_type="text/csv",
-            headers={"Content-Disposition": 'attachment; filename="attendance.csv"'},
-        )
-    if fmt != "json":
-        raise invalid("format: use json or csv.")
-    return ok({"attendees": await reports.report(actor, series_id, occurrence)})
+
+    async def as_json() -> dict[str, Any]:
+        return {"attendees": await reports.report(actor, series_id, occurrence)}
+
+    return await json_or_csv(
+        request,
+        filename="attendance.csv",
+        as_json=as_json,
+        as_csv=lambda: reports.as_csv(actor, series_id, occurrence),
+    )
 
 
 async def calendar_token(request: web.Request) -> web.Response:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from server.accounts.http import current_actor
 from server.kernel.errors import invalid
-from server.kernel.http import ok, path_id, query_ints, read_input
+from server.kernel.http import json_or_csv, ok, path_id, query_ints, read_input
 from server.kernel.validation import parse_input
 from server.moderation.alerts import AlertService
 from server.moderation.audit import AuditLog
@@ -107,16 +109,17 @@ async def acknowledge_alert(request: web.Request) -> web.Response:
 async def audit_log(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     query = parse_input(AuditQuery, query_ints(request, "room_id", "before", "limit"))
-    fmt = request.query.get("format", "json")
-    if fmt == "csv":
-        return web.Response(
-            text=await request.app[AUDIT].as_csv(actor, query),
-            content_type="text/csv",
-            headers={"Content-Disposition": 'attachment; filename="peerrooms-audit.csv"'},
-        )
-    if fmt != "json":
-        raise invalid("format: use json or csv.")
-    return ok({"entries": await request.app[AUDIT].entries(actor, query)})
+    audit = request.app[AUDIT]
+
+    async def as_json() -> dict[str, Any]:
+        return {"entries": await audit.entries(actor, query)}
+
+    return await json_or_csv(
+        request,
+        filename="peerrooms-audit.csv",
+        as_json=as_json,
+        as_csv=lambda: audit.as_csv(actor, query),
+    )
 
 
 def add_moderation_routes(app: web.Application) -> None:
