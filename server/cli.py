@@ -19,6 +19,7 @@ from server.demo import seed_demo
 from server.kernel.access_log import AccessLogger
 from server.kernel.errors import AppError
 from server.kernel.logs import configure_logging
+from server.meetings.http import MEETINGS
 from server.rooms.http import MESSAGES, ROOMS
 from server.settings import Settings, load_settings
 
@@ -94,7 +95,7 @@ async def _run_task(args: argparse.Namespace, settings: Settings) -> int:
             return await _create_admin(accounts, args)
         if args.command == "invite":
             return await _invite(accounts, args)
-        print(await seed_demo(accounts, app[ROOMS], app[MESSAGES]))
+        print(await seed_demo(accounts, app[ROOMS], app[MESSAGES], app[MEETINGS]))
         return 0
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from server.accounts.models import Actor, Role
 from server.accounts.service import AccountService
+from server.meetings.models import MeetingIn
+from server.meetings.service import MeetingService
 from server.rooms.messages import MessageService
 from server.rooms.models import RoomIn, SendIn
 from server.rooms.service import RoomService
@@ -23,7 +25,12 @@ DEMO_PEOPLE: list[tuple[str, str, Role, bool]] = [
 ]
 
 
-async def seed_demo(accounts: AccountService, rooms: RoomService, messages: MessageService) -> str:
+async def seed_demo(
+    accounts: AccountService,
+    rooms: RoomService,
+    messages: MessageService,
+    meetings: MeetingService,
+) -> str:
     cohort = await accounts.ensure_cohort("Evening Group")
     actors: dict[str, Actor] = {}
     for username, display_name, role, in_cohort in DEMO_PEOPLE:
@@ -61,6 +68,32 @@ async def seed_demo(accounts: AccountService, rooms: RoomService, messages: Mess
             }
         ),
     )
+    session_room = await rooms.ensure_room(
+        moderator,
+        RoomIn.model_validate(
+            {
+                "name": "Evening Group session",
+                "kind": "meeting",
+                "audience": "cohort",
+                "cohort_id": cohort.id,
+                "topic": "The virtual session: opens 15 minutes before 18:00 Chicago time.",
+            }
+        ),
+    )
+    await meetings.ensure(
+        moderator,
+        MeetingIn.model_validate(
+            {
+                "title": "Evening Group",
+                "room_id": session_room["id"],
+                "rrule": "FREQ=WEEKLY;BYDAY=MO,WE,TH",
+                "starts_at": "2026-01-05T18:00:00",
+                "timezone": "America/Chicago",
+                "duration_minutes": 180,
+                "lobby_minutes": 15,
+            }
+        ),
+    )
     for room, text in (
         (group, "Welcome to the Evening Group room. Say hello and how you are doing today."),
         (lounge, "Welcome to the Alumni Lounge. This room is open to all graduates."),
@@ -76,7 +109,8 @@ async def seed_demo(accounts: AccountService, rooms: RoomService, messages: Mess
 
 def _sign_in_table() -> str:
     lines = [
-        "Demo community ready: cohort 'Evening Group' with its group room, and 'Alumni Lounge'.",
+        "Demo community ready: cohort 'Evening Group' with its group room and its Mon/Wed/Thu"
+        " 18:00 (America/Chicago) virtual session, and the 'Alumni Lounge'.",
         f"Every demo account's password is: {DEMO_PASSWORD}",
         "",
         f"  {'username':<10} {'shown as':<18} role",
