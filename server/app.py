@@ -16,9 +16,16 @@ from server.accounts.http import ACCOUNTS, add_account_routes
 from server.accounts.passwords import Passwords
 from server.accounts.service import AccountService
 from server.accounts.tokens import TokenIssuer, load_or_create_secret
+from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock, SystemClock
-from server.kernel.db import SessionFactory, create_engine, create_schema, create_session_factory
-from server.kernel.http import MAX_BODY_BYTES, error_middleware, ok
+from server.kernel.db import (
+    SessionFactory,
+    create_engine,
+    create_schema,
+    create_session_factory,
+    ping,
+)
+from server.kernel.http import MAX_BODY_BYTES, error_middleware
 from server.kernel.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from server.kernel.redis import RedisHealth, connect_redis
 from server.kernel.throttle import InProcessThrottle, RedisThrottle, Throttle
@@ -42,6 +49,8 @@ from server.moderation.matching import CrisisDetector, TermBlocker, shipped_word
 from server.moderation.reports import ReportService
 from server.moderation.restrictions import BanGate, MuteGate, RestrictionService
 from server.moderation.webhook import AlertWebhook
+from server.ops.http import OPERATIONS, Check, Operations, add_operations_routes
+from server.ops.metrics import CountingAudit, Metrics, StoredMessageCounter
 from server.presence.redis_store import RedisPresenceStore
 from server.presence.service import PresenceService
 from server.presence.store import InProcessPresenceStore, PresenceStore
@@ -85,6 +94,7 @@ class Core:
     sio: socketio.AsyncServer
     hub: Hub
     sharing: Sharing
+    metrics: Metrics
 
     @property
     def bus(self) -> ControlBus:
@@ -103,7 +113,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[CORE] = core
 
     notifier = Notifier(core.hub)
-    audit = AuditLog(core.sessions, core.clock)
+    audit_log = AuditLog(core.sessions, core.clock)
+    audit = CountingAudit(audit_log, core.metrics)
     access = RoomAccess(core.clock, gates=[BanGate()])
     accounts = _build_accounts(core, notifier)
     presence = PresenceService(
@@ -132,7 +143,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         edit_window=timedelta(minutes=settings.edit_window_minutes),
         reaction_emojis=tuple(settings.reaction_emojis),
         gates=_send_pipeline(safety, MeetingWindowGate(meetings)),
-        listeners=[safety.crisis],
+        listeners=[safety.crisis, StoredMessageCounter(core.metrics)],
     )
     accounts.graduation_listeners.append(rooms.access_changed)
 
@@ -143,7 +154,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         accounts.actor_for_token,
         on_connected=[safety.alerts.send_open_alerts],
     )
-    register_room_events(EventRouter(core.sio, core.hub), rooms, messages)
+    register_room_events(
+        EventRouter(core.sio, core.hub, observe=core.metrics.observe_event), rooms, messages
+    )
 
     app[PRESENCE] = presence
     app[ACCOUNTS] = accounts
@@ -152,7 +165,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[RESTRICTIONS] = safety.restrictions
     app[REPORTS] = safety.reports
     app[ALERTS] = safety.alerts
-    app[AUDIT] = audit
+    app[AUDIT] = audit_log
+    app[OPERATIONS] = _build_operations(core, safety.alerts)
     app[MEETINGS] = meetings
     app[ATTENDANCE] = AttendanceReports(core.sessions, core.clock, meetings)
     app[CALENDARS] = CalendarFeeds(core.sessions, core.clock, meetings)
@@ -161,7 +175,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     add_room_routes(app)
     add_moderation_routes(app)
     add_meeting_routes(app)
-    app.router.add_get("/healthz", healthz)
+    add_operations_routes(app)
     app.cleanup_ctx.append(_run_database)
     app.on_shutdown.append(_close_sockets)
     return app
@@ -194,7 +208,7 @@ def _send_pipeline(safety: Safety, meeting_window: PostGate) -> list[PostGate]:
 
 def _build_safety(
     core: Core,
-    audit: AuditLog,
+    audit: AuditSink,
     access: RoomAccess,
     presence: PresenceService,
     notifier: Notifier,
@@ -262,14 +276,16 @@ def _build_core(settings: Settings, clock: Clock) -> Core:
         logger=False,
         engineio_logger=False,
     )
+    metrics = Metrics()
     return Core(
         settings=settings,
         clock=clock,
         engine=engine,
         sessions=create_session_factory(engine),
         sio=sio,
-        hub=Hub(sio),
+        hub=Hub(sio, count_deliveries=metrics.deliveries.inc),
         sharing=sharing,
+        metrics=metrics,
     )
 
 
@@ -344,5 +360,17 @@ async def _close_sockets(app: web.Application) -> None:
     await app[CORE].sio.shutdown()
 
 
-async def healthz(_request: web.Request) -> web.Response:
-    return ok({"status": "ok"})
+def _build_operations(core: Core, alerts: AlertService) -> Operations:
+    checks: dict[str, Check] = {"database": lambda: ping(core.engine)}
+    if core.sharing.redis_clients:
+        checks["redis"] = core.sharing.redis_clients[0].ping
+
+    async def refresh() -> None:
+        metrics = core.metrics
+        metrics.connected_sockets.set(core.hub.connection_count())
+        metrics.room_memberships.set(core.hub.membership_count())
+        metrics.open_alerts.set(await alerts.open_count())
+        health = core.sharing.redis_health
+        metrics.redis_errors.set(health.errors if health else 0)
+
+    return Operations(core.metrics, checks, refresh)

@@ -18,6 +18,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "meeting_closed": 403,
     "blocked": 422,
     "internal": 500,
+    # peerrooms' addition: /readyz names the part that is down.
+    "unavailable": 503,
 }
 
 

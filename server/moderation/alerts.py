@@ -118,6 +118,10 @@ class AlertService:
             users = await public_users(session, [i for a in alerts for i in alert_user_ids(a)])
         return [alert_json(alert, users) for alert in alerts]
 
+    async def open_count(self) -> int:
+        async with self.sessions() as session:
+            return await store.count_open_alerts(session)
+
     async def send_open_alerts(self, connection: Connection) -> None:
         """A moderator who connects gets every open alert, including those raised while no
         moderator was online."""

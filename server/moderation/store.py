@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, update
+from sqlalchemy import ColumnElement, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -101,6 +101,11 @@ async def list_alerts(session: AsyncSession, status: str | None) -> list[Alert]:
         query = query.where(Alert.status == status)
     result = await session.execute(query)
     return list(result.scalars())
+
+
+async def count_open_alerts(session: AsyncSession) -> int:
+    result = await session.execute(select(func.count()).where(col(Alert.status) == "open"))
+    return int(result.scalar_one())
 
 
 async def acknowledge_alerts(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +38,11 @@ class Connection:
 
 
 class Hub:
-    def __init__(self, sio: socketio.AsyncServer) -> None:
+    def __init__(
+        self, sio: socketio.AsyncServer, count_deliveries: Callable[[int], None] | None = None
+    ) -> None:
         self.sio = sio
+        self._count_deliveries = count_deliveries
         self._connections: dict[str, Connection] = {}
         self._sids_by_user: dict[int, set[str]] = defaultdict(set)
 
@@ -71,6 +75,9 @@ class Hub:
     def connection_count(self) -> int:
         return len(self._connections)
 
+    def membership_count(self) -> int:
+        return sum(len(connection.rooms) for connection in self._connections.values())
+
     def update_actor(self, actor: Actor) -> None:
         for connection in self.connections_of(actor.id):
             connection.actor = actor
@@ -90,7 +97,11 @@ class Hub:
     async def to_room(
         self, room_id: int, event: str, data: Any, *, skip_sid: str | None = None
     ) -> None:
-        await self.sio.emit(event, data, room=room_channel(room_id), skip_sid=skip_sid)
+        channel = room_channel(room_id)
+        if self._count_deliveries is not None:
+            participants = self.sio.manager.get_participants("/", channel)
+            self._count_deliveries(sum(1 for sid, _ in participants if sid != skip_sid))
+        await self.sio.emit(event, data, room=channel, skip_sid=skip_sid)
 
     async def to_user(self, user_id: int, event: str, data: Any) -> None:
         await self.sio.emit(event, data, room=user_channel(user_id))

@@ -4,6 +4,7 @@ answer through the ack in the contract's shape, and never let one bad event hurt
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -26,12 +27,19 @@ INTERNAL_ERROR: Ack = {
 
 
 class EventRouter:
-    def __init__(self, sio: socketio.AsyncServer, hub: Hub) -> None:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        hub: Hub,
+        observe: Callable[[str, float], None] | None = None,
+    ) -> None:
         self.sio = sio
         self.hub = hub
+        self._observe = observe
 
     def on(self, event: str, model: type[InputT], handler: EventHandler[InputT]) -> None:
         async def receive(sid: str, *args: Any) -> Ack:
+            started = time.perf_counter()
             try:
                 connection = self.hub.connection(sid)
                 if connection is None:
@@ -43,5 +51,8 @@ class EventRouter:
             except Exception:
                 log.exception("event %s failed", event)
                 return INTERNAL_ERROR
+            finally:
+                if self._observe is not None:
+                    self._observe(event, time.perf_counter() - started)
 
         self.sio.on(event, receive)

@@ -1,0 +1,1 @@
+"""Running peerrooms: health and readiness, metrics."""

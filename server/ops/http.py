@@ -1,0 +1,62 @@
+"""Health, readiness and metrics endpoints."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from server.kernel.http import error_response, ok
+from server.ops.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+# A check answers normally when its part works and raises when it does not.
+Check = Callable[[], Awaitable[object]]
+
+
+@dataclass
+class Operations:
+    metrics: Metrics
+    checks: dict[str, Check]
+    # Called before each scrape to bring gauges up to date.
+    refresh: Callable[[], Awaitable[None]]
+
+
+OPERATIONS = web.AppKey("operations", Operations)
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return ok({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    failing = []
+    for part, check in request.app[OPERATIONS].checks.items():
+        try:
+            await check()
+        except Exception as error:
+            log.warning("readiness: %s failed (%s)", part, error.__class__.__name__)
+            failing.append(part)
+    if failing:
+        response = error_response(
+            "unavailable", f"Not ready: {', '.join(failing)} unreachable.", 503, failing=failing
+        )
+        return response
+    return ok({"status": "ready", "checked": sorted(request.app[OPERATIONS].checks)})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    operations = request.app[OPERATIONS]
+    await operations.refresh()
+    body = generate_latest(operations.metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def add_operations_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)

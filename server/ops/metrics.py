@@ -1,0 +1,82 @@
+"""Prometheus metrics, one registry per application (tests run several in one process)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from server.kernel.audit import AuditSink
+from server.rooms.gates import Draft
+
+# Handler latencies worth telling apart: a healthy send is a few milliseconds.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.connected_sockets = Gauge(
+            "peerrooms_connected_sockets", "Socket.IO connections on this process", registry=r
+        )
+        self.room_memberships = Gauge(
+            "peerrooms_room_memberships",
+            "Rooms joined, summed over this process's sockets",
+            registry=r,
+        )
+        self.messages_stored = Counter(
+            "peerrooms_messages_stored", "Messages stored by sends through this process", registry=r
+        )
+        self.deliveries = Counter(
+            "peerrooms_fanout_deliveries",
+            "Room events handed to sockets on this process",
+            registry=r,
+        )
+        self.event_seconds = Histogram(
+            "peerrooms_event_seconds",
+            "Time to handle a Socket.IO event, by event",
+            ["event"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.filter_hits = Counter(
+            "peerrooms_filter_hits", "Content filter hits, by kind", ["kind"], registry=r
+        )
+        self.open_alerts = Gauge(
+            "peerrooms_open_alerts", "Alerts nobody has acknowledged yet", registry=r
+        )
+        self.redis_errors = Gauge(
+            "peerrooms_redis_errors", "Failed Redis calls since this process started", registry=r
+        )
+
+    def observe_event(self, event: str, seconds: float) -> None:
+        self.event_seconds.labels(event=event).observe(seconds)
+
+
+@dataclass
+class CountingAudit:
+    """An audit sink that counts filter hits on the way through."""
+
+    inner: AuditSink
+    metrics: Metrics
+
+    async def record(self, *, actor_id: int | None, action: str, **details: Any) -> None:
+        if action.startswith("filter_"):
+            self.metrics.filter_hits.labels(kind=action.removeprefix("filter_")).inc()
+        await self.inner.record(actor_id=actor_id, action=action, **details)
+
+
+@dataclass
+class StoredMessageCounter:
+    """A post listener that counts stored messages."""
+
+    metrics: Metrics
+
+    async def post_stored(self, draft: Draft, message: dict[str, Any]) -> None:
+        if draft.action == "send":
+            self.metrics.messages_stored.inc()
+
+    async def post_refused(self, *_: Any) -> None:
+        return None

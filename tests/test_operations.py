@@ -1,0 +1,85 @@
+"""Health, readiness and metrics, as an operator's probes and Prometheus see them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import PeerFactory
+from tests.processes import free_port
+from tests.support import (
+    Api,
+    Community,
+    FakeClock,
+    RunningServer,
+    joined,
+    send,
+    server_settings,
+    start_server,
+)
+
+
+async def scrape(server: RunningServer) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    async with aiohttp.ClientSession() as session, session.get(server.url + "/metrics") as reply:
+        assert reply.status == 200
+        assert reply.headers["Content-Type"].startswith("text/plain")
+        text = await reply.text()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_health_and_readiness(server: RunningServer, api: Api) -> None:
+    health = await api.get("/healthz")
+    assert (health.status, health.body) == (200, {"status": "ok"})
+    ready = await api.get("/readyz")
+    assert (ready.status, ready.body) == (200, {"status": "ready", "checked": ["database"]})
+
+
+async def test_readiness_names_redis_when_it_is_down(
+    database_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    settings = server_settings(
+        database_url, tmp_path, redis_url=f"redis://127.0.0.1:{free_port()}/0"
+    )
+    server = await start_server(settings, clock)
+    try:
+        async with aiohttp.ClientSession() as session:
+            ready = await Api(server.url, session).get("/readyz")
+    finally:
+        await server.stop()
+    assert ready.status == 503
+    assert ready.body["error"]["code"] == "unavailable"
+    assert ready.body["error"]["failing"] == ["redis"]
+    assert "redis" in ready.body["error"]["message"]
+
+
+async def test_metrics_count_what_happened(
+    server: RunningServer, community: Community, peer: PeerFactory
+) -> None:
+    before = await scrape(server)
+    ana = await peer(community.pat_ana.token)
+    avi = await peer(community.pat_avi.token)
+    lee = await peer(community.mod_lee.token)
+    for connection in (ana, avi, lee):
+        await joined(connection, community.group_a)
+    await send(ana, community.group_a, "good evening everyone")
+    await send(avi, community.group_a, "i want to kill myself")
+    await lee.wait_for("alert")
+
+    after = await scrape(server)
+    assert after[("peerrooms_connected_sockets", ())] == 3
+    assert after[("peerrooms_room_memberships", ())] == 3
+    stored = ("peerrooms_messages_stored_total", ())
+    assert after[stored] - before.get(stored, 0) == 2
+    # two messages to three joined sockets
+    assert after[("peerrooms_fanout_deliveries_total", ())] >= 6
+    assert after[("peerrooms_event_seconds_count", (("event", "send"),))] == 2
+    assert after[("peerrooms_event_seconds_count", (("event", "join"),))] == 3
+    assert after[("peerrooms_filter_hits_total", (("kind", "crisis"),))] == 1
+    assert after[("peerrooms_open_alerts", ())] == 1
+    assert after[("peerrooms_redis_errors", ())] == 0
