@@ -104,6 +104,11 @@ class Core:
 CORE = web.AppKey("core", Core)
 PRESENCE = web.AppKey("presence", PresenceService)
 MEETING_CLOCK = web.AppKey("meeting_clock", MeetingClock)
+EVENTS = web.AppKey("events", EventRouter)
+
+# How long a shutdown waits for events under way (a send commits in milliseconds; this
+# covers a database that is slow to answer).
+DRAIN_TIMEOUT_S = 10.0
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -154,9 +159,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         accounts.actor_for_token,
         on_connected=[safety.alerts.send_open_alerts],
     )
-    register_room_events(
-        EventRouter(core.sio, core.hub, observe=core.metrics.observe_event), rooms, messages
-    )
+    router = EventRouter(core.sio, core.hub, observe=core.metrics.observe_event)
+    register_room_events(router, rooms, messages)
+    app[EVENTS] = router
 
     app[PRESENCE] = presence
     app[ACCOUNTS] = accounts
@@ -357,6 +362,10 @@ async def _run_database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_sockets(app: web.Application) -> None:
+    """On SIGTERM (after the listening socket closed): finish and ack the events under way,
+    refuse new ones, then close every socket so clients reconnect to another process."""
+    await app[EVENTS].drain(DRAIN_TIMEOUT_S)
+    await app[CORE].hub.disconnect_all()
     await app[CORE].sio.shutdown()
 
 

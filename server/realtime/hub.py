@@ -32,8 +32,9 @@ class Connection:
     sid: str
     actor: Actor
     rooms: set[int] = field(default_factory=set)
-    # python-socketio runs a connection's handlers concurrently; this keeps its sends stored
-    # and delivered in the order it sent them (asyncio locks wake waiters first-in first-out).
+    # python-socketio runs a connection's handlers concurrently; the router holds this while
+    # handling an in-order event (send), so a connection's messages are stored and delivered
+    # in the order it sent them (asyncio locks wake waiters first-in first-out).
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -77,6 +78,12 @@ class Hub:
 
     def membership_count(self) -> int:
         return sum(len(connection.rooms) for connection in self._connections.values())
+
+    async def disconnect_all(self) -> None:
+        """Close every socket of this process (clients then reconnect, to another process)."""
+        for sid in list(self._connections):
+            # ignore_queue: these sockets are ours; other processes need not hear of it.
+            await self.sio.disconnect(sid, ignore_queue=True)
 
     def update_actor(self, actor: Actor) -> None:
         for connection in self.connections_of(actor.id):

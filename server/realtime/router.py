@@ -3,6 +3,7 @@ answer through the ack in the contract's shape, and never let one bad event hurt
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,16 @@ INTERNAL_ERROR: Ack = {
     "ok": False,
     "error": {"code": "internal", "message": "Something went wrong on our side; try again."},
 }
+DRAINING: Ack = {
+    "ok": False,
+    "error": {
+        "code": "unavailable",
+        "message": "The server is restarting; nothing was done. Send again once reconnected.",
+    },
+}
+# After the last in-flight handler returns, how long its ack gets to leave before sockets
+# are closed.
+ACK_FLUSH_S = 0.3
 
 
 class EventRouter:
@@ -36,22 +47,66 @@ class EventRouter:
         self.sio = sio
         self.hub = hub
         self._observe = observe
+        self._draining = False
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._last_done = 0.0
 
-    def on(self, event: str, model: type[InputT], handler: EventHandler[InputT]) -> None:
+    async def drain(self, timeout_s: float) -> None:
+        """Refuse new events and wait for those under way to finish and be acked."""
+        self._draining = True
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+        except TimeoutError:
+            log.warning("shutting down with %d events still being handled", self._in_flight)
+        since_last = time.monotonic() - self._last_done
+        if since_last < ACK_FLUSH_S:
+            await asyncio.sleep(ACK_FLUSH_S - since_last)
+
+    def on(
+        self,
+        event: str,
+        model: type[InputT],
+        handler: EventHandler[InputT],
+        *,
+        in_order: bool = False,
+    ) -> None:
+        """Handle `event`. `in_order`: one connection's events of this kind run one after
+        another, in the order they arrived (python-socketio would run them concurrently)."""
+
+        async def handle(connection: Connection, data: InputT) -> Ack:
+            if not in_order:
+                return await handler(connection, data)
+            async with connection.send_lock:
+                # Queued behind others when a shutdown began: refuse rather than start.
+                if self._draining:
+                    return DRAINING
+                return await handler(connection, data)
+
         async def receive(sid: str, *args: Any) -> Ack:
+            if self._draining:
+                return DRAINING
             started = time.perf_counter()
+            self._in_flight += 1
+            self._idle.clear()
             try:
                 connection = self.hub.connection(sid)
                 if connection is None:
                     raise unauthorized()
                 data = parse_input(model, args[0] if args else None)
-                return {"ok": True, **await handler(connection, data)}
+                answer = await handle(connection, data)
+                return answer if answer is DRAINING else {"ok": True, **answer}
             except AppError as error:
                 return {"ok": False, "error": error.as_error()}
             except Exception:
                 log.exception("event %s failed", event)
                 return INTERNAL_ERROR
             finally:
+                self._in_flight -= 1
+                self._last_done = time.monotonic()
+                if self._in_flight == 0:
+                    self._idle.set()
                 if self._observe is not None:
                     self._observe(event, time.perf_counter() - started)
 

@@ -18,8 +18,7 @@ def register_room_events(router: EventRouter, rooms: RoomService, messages: Mess
         return {}
 
     async def send(connection: Connection, data: SendIn) -> Ack:
-        async with connection.send_lock:
-            result = await messages.send(connection.actor, data)
+        result = await messages.send(connection.actor, data)
         return {"message": result.message}
 
     async def edit(connection: Connection, data: EditIn) -> Ack:
@@ -43,7 +42,7 @@ def register_room_events(router: EventRouter, rooms: RoomService, messages: Mess
 
     router.on("join", JoinIn, join)
     router.on("leave", RoomRef, leave)
-    router.on("send", SendIn, send)
+    router.on("send", SendIn, send, in_order=True)
     router.on("edit", EditIn, edit)
     router.on("delete", MessageRef, delete)
     router.on("react", ReactIn, react)
