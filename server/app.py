@@ -21,11 +21,11 @@ from server.kernel.clock import Clock, SystemClock
 from server.kernel.db import (
     SessionFactory,
     create_engine,
-    create_schema,
     create_session_factory,
     ping,
 )
 from server.kernel.http import MAX_BODY_BYTES, error_middleware
+from server.kernel.migrate import current_revision, head_revision, upgrade_to_head
 from server.kernel.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from server.kernel.redis import RedisHealth, connect_redis
 from server.kernel.throttle import InProcessThrottle, RedisThrottle, Throttle
@@ -346,7 +346,12 @@ def _build_accounts(core: Core, notifier: Notifier) -> AccountService:
 
 async def _run_database(app: web.Application) -> AsyncIterator[None]:
     core = app[CORE]
-    await create_schema(core.engine)
+    try:
+        await bring_schema_up_to_date(core)
+    except BaseException:
+        # Startup stops here, so the cleanup below will not run: release the pool now.
+        await core.engine.dispose()
+        raise
     await core.bus.start()
     await app[PRESENCE].start()
     await app[ALERTS].start()
@@ -367,6 +372,18 @@ async def _close_sockets(app: web.Application) -> None:
     await app[EVENTS].drain(DRAIN_TIMEOUT_S)
     await app[CORE].hub.disconnect_all()
     await app[CORE].sio.shutdown()
+
+
+async def bring_schema_up_to_date(core: Core) -> None:
+    if core.settings.migrates_on_start:
+        await upgrade_to_head(core.engine)
+        return
+    current, head = await current_revision(core.engine), head_revision()
+    if current != head:
+        raise RuntimeError(
+            f"The database schema is at revision {current}, this peerrooms needs {head}:"
+            " run `peerrooms db upgrade` first."
+        )
 
 
 def _build_operations(core: Core, alerts: AlertService) -> Operations:

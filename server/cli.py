@@ -17,8 +17,10 @@ from server.accounts.service import AccountService
 from server.app import create_app
 from server.demo import seed_demo
 from server.kernel.access_log import AccessLogger
+from server.kernel.db import create_engine
 from server.kernel.errors import AppError
 from server.kernel.logs import configure_logging
+from server.kernel.migrate import current_revision, head_revision, upgrade_to_head
 from server.meetings.http import MEETINGS
 from server.rooms.http import MESSAGES, ROOMS
 from server.settings import Settings, load_settings
@@ -45,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--hours", type=float, help="hours until the invite expires")
 
     commands.add_parser("demo", help="seed a demo community and print how to sign in")
+
+    database = commands.add_parser("db", help="database schema")
+    database.add_argument("action", choices=["upgrade", "current"])
     return parser
 
 
@@ -60,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     settings = load_settings(args.config, **overrides)
     configure_logging(settings.log_level)
+    if args.command == "db":
+        return asyncio.run(_database(args.action, settings))
     if args.command == "serve":
         web.run_app(
             create_app(settings),
@@ -74,6 +81,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AppError as error:
         print(f"peerrooms: {error.message}", file=sys.stderr)
         return 2
+
+
+async def _database(action: str, settings: Settings) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        if action == "upgrade":
+            await upgrade_to_head(engine)
+        current = await current_revision(engine)
+        print(f"schema revision {current} (this peerrooms: {head_revision()})")
+        return 0 if current == head_revision() or action == "current" else 1
+    finally:
+        await engine.dispose()
 
 
 @asynccontextmanager

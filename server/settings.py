@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     database_url: str = "sqlite+aiosqlite:///./data/peerrooms.db"
     database_echo: bool = False
+    # Bring the schema up to date on start. Unset: yes for SQLite (the embedded default),
+    # no otherwise: run `peerrooms db upgrade` as a release step.
+    database_migrate_on_start: bool | None = None
     redis_url: str | None = None
     redis_prefix: str = "peerrooms"
     presence_ttl_s: int = Field(default=30, ge=2)
@@ -105,6 +108,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def migrates_on_start(self) -> bool:
+        if self.database_migrate_on_start is None:
+            return self.is_sqlite
+        return self.database_migrate_on_start
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -46,6 +46,7 @@ def server_settings(database_url: str, data_dir: Path, **overrides: Any) -> Sett
         "host": "127.0.0.1",
         "port": 0,
         "redis_url": None,
+        "database_migrate_on_start": True,
         # Real argon2id at a cost that keeps the suite quick; production uses the defaults.
         "password_hash_time_cost": 1,
         "password_hash_memory_kib": 8192,

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import SQLModel
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -68,12 +67,6 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-async def create_schema(engine: AsyncEngine) -> None:
-    """Create every table the imported models declare (idempotent)."""
-    async with engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all)
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -1,0 +1,1 @@
+"""Alembic migrations of the whole schema (server/kernel/migrate.py runs them)."""
