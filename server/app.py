@@ -24,7 +24,7 @@ from server.kernel.db import (
     create_session_factory,
     ping,
 )
-from server.kernel.http import MAX_BODY_BYTES, error_middleware
+from server.kernel.http import MAX_BODY_BYTES, error_middleware, request_id_middleware
 from server.kernel.migrate import current_revision, head_revision, upgrade_to_head
 from server.kernel.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from server.kernel.redis import RedisHealth, connect_redis
@@ -112,7 +112,9 @@ DRAIN_TIMEOUT_S = 10.0
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[request_id_middleware, error_middleware], client_max_size=MAX_BODY_BYTES
+    )
     core = _build_core(settings, clock or SystemClock())
     core.sio.attach(app)
     app[CORE] = core

@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if value is not None
     }
     settings = load_settings(args.config, **overrides)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if args.command == "db":
         return asyncio.run(_database(args.action, settings))
     if args.command == "serve":

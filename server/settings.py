@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     alert_webhook_backoff_s: float = Field(default=1.0, ge=0)
     meeting_tick_s: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
+    log_format: Literal["plain", "json"] = "plain"
 
     @field_validator("redis_url", "alert_webhook_url", mode="before")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import aiohttp
@@ -40,3 +41,29 @@ async def test_the_log_holds_no_secrets_or_message_bodies(
     assert "GET /api/calendar.ics" in log  # the request is logged, its query string is not
     for secret in (token, PASSWORD, people.pat_ana.token, body, env["PEERROOMS_SECRET_KEY"]):
         assert secret not in log
+
+
+async def test_json_lines_carry_the_request_id(database_url: str, tmp_path: Path) -> None:
+    env = server_env(database_url, tmp_path, log_level="INFO", log_format="json")
+    log_path = tmp_path / "server.log"
+    process = await ServerProcess.start(env, log_path)
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(
+                f"{process.url}/api/me", headers={"X-Request-Id": "trace42abc"}
+            ) as reply:
+                assert reply.status == 401
+                assert reply.headers["X-Request-Id"] == "trace42abc"
+            async with session.get(f"{process.url}/healthz") as reply:
+                made_up = reply.headers["X-Request-Id"]
+                assert made_up.isalnum() and made_up != "trace42abc"
+    finally:
+        await process.stop()
+
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    access = [line for line in lines if line["logger"] == "aiohttp.access"]
+    assert {"time", "level", "logger", "request_id", "message"} <= set(access[0])
+    assert any(
+        line["request_id"] == "trace42abc" and "GET /api/me" in line["message"] for line in access
+    )
+    assert any(line["request_id"] == made_up for line in access)

@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from server.kernel.errors import AppError, invalid
+from server.kernel.logs import current_request_id, new_request_id
 from server.kernel.validation import MAX_ID, InputModel, parse_input
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,18 @@ _CODE_BY_STATUS = {
 
 def error_response(code: str, message: str, status: int, **extra: Any) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give the request an id (the caller's X-Request-Id if sane), for its log lines and
+    its response."""
+    given = request.headers.get("X-Request-Id", "")
+    request_id = given if given.isalnum() and len(given) <= 64 else new_request_id()
+    current_request_id.set(request_id)
+    response = await handler(request)
+    response.headers["X-Request-Id"] = request_id
+    return response
 
 
 @web.middleware

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import socketio
 
 from server.kernel.errors import AppError, unauthorized
+from server.kernel.logs import current_request_id, new_request_id
 from server.kernel.validation import InputModel, parse_input
 from server.realtime.hub import Connection, Hub
 
@@ -87,6 +88,7 @@ class EventRouter:
         async def receive(sid: str, *args: Any) -> Ack:
             if self._draining:
                 return DRAINING
+            current_request_id.set(f"{event}-{new_request_id()}")
             started = time.perf_counter()
             self._in_flight += 1
             self._idle.clear()
