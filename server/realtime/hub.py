@@ -80,10 +80,11 @@ class Hub:
         return sum(len(connection.rooms) for connection in self._connections.values())
 
     async def disconnect_all(self) -> None:
-        """Close every socket of this process (clients then reconnect, to another process)."""
-        for sid in list(self._connections):
-            # ignore_queue: these sockets are ours; other processes need not hear of it.
-            await self.sio.disconnect(sid, ignore_queue=True)
+        """Close every transport of this process. Clients see the transport close and
+        reconnect (to another process behind the load balancer); a Socket.IO-level
+        disconnect would instead tell socket.io-client not to reconnect."""
+        if self.sio.eio.sockets:  # (engine.io's disconnect-all fails when there are none)
+            await self.sio.eio.disconnect()
 
     def update_actor(self, actor: Actor) -> None:
         for connection in self.connections_of(actor.id):
