@@ -1,0 +1,33 @@
+# peerrooms: the HTTP and Socket.IO server. docker-compose.yml runs two of these behind nginx.
+#   docker build -t peerrooms .
+#   docker run -e PEERROOMS_SECRET_KEY=... -e PEERROOMS_DATABASE_URL=... -p 8080:8080 peerrooms
+# Settings come from PEERROOMS_* variables (README.md), or a file mounted at
+# /app/config/peerrooms.toml. With PostgreSQL, run `peerrooms db upgrade` (same image) before
+# starting a new version; docker-compose.yml's `migrate` service does.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY server ./server
+RUN pip install . \
+ && useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin peerrooms \
+ && mkdir -p /app/data \
+ && chown peerrooms:peerrooms /app/data
+
+# The working directory is where relative settings point: ./data/ (the SQLite default and the
+# generated secret key file, when PEERROOMS_SECRET_KEY is not set) and ./config/peerrooms.toml.
+WORKDIR /app
+USER peerrooms
+EXPOSE 8080
+
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]
+
+# SIGTERM (docker stop) shuts down gracefully: events under way finish (up to 10 s), then every
+# socket is closed so clients reconnect to another replica. Give it a stop timeout above 10 s.
+CMD ["peerrooms", "serve", "--host", "0.0.0.0", "--port", "8080"]
