@@ -15,14 +15,16 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY server ./server
 RUN pip install . \
- && useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin peerrooms \
+ && groupadd --system --gid 10001 peerrooms \
+ && useradd --system --uid 10001 --gid peerrooms --home-dir /app --shell /usr/sbin/nologin peerrooms \
  && mkdir -p /app/data \
  && chown peerrooms:peerrooms /app/data
 
 # The working directory is where relative settings point: ./data/ (the SQLite default and the
 # generated secret key file, when PEERROOMS_SECRET_KEY is not set) and ./config/peerrooms.toml.
 WORKDIR /app
-USER peerrooms
+# Numeric, so a runtime can check it is not root (Kubernetes' runAsNonRoot).
+USER 10001:10001
 EXPOSE 8080
 
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
