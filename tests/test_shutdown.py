@@ -89,3 +89,22 @@ async def test_sigterm_during_a_burst_loses_no_acked_message_and_stores_no_other
         await server.stop()
 
     assert stored == acked
+
+
+async def test_sigterm_is_not_held_up_by_a_client_that_stopped_polling(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A phone that dropped off mid long-poll never fetches its close packet; the process
+    must exit all the same, or it is killed and skips its clean-up."""
+    server = await ServerProcess.start(server_env(database_url, tmp_path), tmp_path / "log")
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{server.url}/socket.io/?EIO=4&transport=polling") as handshake,
+        ):
+            assert handshake.status == 200
+            assert '"sid"' in await handshake.text()
+        server.process.terminate()
+        assert await asyncio.wait_for(server.process.wait(), 10) == 0
+    finally:
+        await server.stop()

@@ -83,8 +83,12 @@ class Hub:
         """Close every transport of this process. Clients see the transport close and
         reconnect (to another process behind the load balancer); a Socket.IO-level
         disconnect would instead tell socket.io-client not to reconnect."""
-        if self.sio.eio.sockets:  # (engine.io's disconnect-all fails when there are none)
-            await self.sio.eio.disconnect()
+        sockets = list(self.sio.eio.sockets.values())
+        # wait=False: a polling client that stopped polling never fetches its close packet,
+        # and engine.io's default close would wait for that forever.
+        await asyncio.gather(
+            *(socket.close(wait=False) for socket in sockets), return_exceptions=True
+        )
 
     def update_actor(self, actor: Actor) -> None:
         for connection in self.connections_of(actor.id):
