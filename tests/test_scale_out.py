@@ -12,7 +12,16 @@ import pytest
 
 from tests.conftest import PeerFactory
 from tests.processes import RedisProcess, ServerProcess, create_admin, free_port, server_env
-from tests.support import Api, Community, Peer, build_community_as, new_client_id, sign_in
+from tests.support import (
+    Api,
+    Community,
+    Peer,
+    Person,
+    build_community_as,
+    joined,
+    new_client_id,
+    sign_in,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -68,16 +77,25 @@ async def send(peer: Peer, room_id: int, body: str) -> dict[str, object]:
     return dict(ack["message"])
 
 
+async def in_room(
+    peer: PeerFactory, room_id: int, *seats: tuple[Person, ServerProcess]
+) -> list[Peer]:
+    """Connect each person to the given process and join the room (each join must succeed)."""
+    connected = []
+    for person, process in seats:
+        connection = await peer(person.token, process.url)
+        await joined(connection, room_id)
+        connected.append(connection)
+    return connected
+
+
 def ids_of(messages: list[dict[str, object]]) -> list[object]:
     return [message["id"] for message in messages]
 
 
 async def test_users_on_two_processes_chat_both_ways(cluster: Cluster, peer: PeerFactory) -> None:
     people, room = cluster.community, cluster.community.group_a
-    ana = await peer(people.pat_ana.token, cluster.a.url)
-    avi = await peer(people.pat_avi.token, cluster.b.url)
-    assert (await ana.call("join", {"room_id": room}))["ok"]
-    assert (await avi.call("join", {"room_id": room}))["ok"]
+    ana, avi = await in_room(peer, room, (people.pat_ana, cluster.a), (people.pat_avi, cluster.b))
 
     from_a = await send(ana, room, "hello from process A")
     from_b = await send(avi, room, "hello from process B")
@@ -128,10 +146,7 @@ async def test_graduation_through_one_process_closes_the_room_on_the_other(
     cluster: Cluster, peer: PeerFactory
 ) -> None:
     people, room = cluster.community, cluster.community.group_a
-    ana = await peer(people.pat_ana.token, cluster.b.url)
-    avi = await peer(people.pat_avi.token, cluster.b.url)
-    await ana.call("join", {"room_id": room})
-    await avi.call("join", {"room_id": room})
+    ana, avi = await in_room(peer, room, (people.pat_ana, cluster.b), (people.pat_avi, cluster.b))
 
     reply = await cluster.api_a.post(
         f"/api/users/{people.pat_ana.id}/graduate", token=people.mod_lee.token
@@ -150,11 +165,13 @@ async def test_a_kick_through_one_process_removes_the_socket_on_the_other(
     cluster: Cluster, peer: PeerFactory
 ) -> None:
     people, room = cluster.community, cluster.community.group_a
-    ana = await peer(people.pat_ana.token, cluster.b.url)
-    avi = await peer(people.pat_avi.token, cluster.b.url)
-    lee = await peer(people.mod_lee.token, cluster.a.url)
-    for joined in (ana, avi, lee):
-        assert (await joined.call("join", {"room_id": room}))["ok"]
+    ana, avi, lee = await in_room(
+        peer,
+        room,
+        (people.pat_ana, cluster.b),
+        (people.pat_avi, cluster.b),
+        (people.mod_lee, cluster.a),
+    )
 
     reply = await cluster.api_a.post(
         f"/api/rooms/{room}/kicks",
@@ -180,10 +197,7 @@ async def test_a_killed_processs_users_go_offline_on_the_other_in_time(
     cluster: Cluster, peer: PeerFactory
 ) -> None:
     people, room = cluster.community, cluster.community.group_a
-    ana = await peer(people.pat_ana.token, cluster.a.url)
-    avi = await peer(people.pat_avi.token, cluster.b.url)
-    await ana.call("join", {"room_id": room})
-    await avi.call("join", {"room_id": room})
+    ana, avi = await in_room(peer, room, (people.pat_ana, cluster.a), (people.pat_avi, cluster.b))
 
     await cluster.a.kill()
     offline = await avi.wait_for(
@@ -200,10 +214,7 @@ async def test_a_client_reconnecting_to_the_other_process_misses_nothing(
     cluster: Cluster, peer: PeerFactory
 ) -> None:
     people, room = cluster.community, cluster.community.group_a
-    ana = await peer(people.pat_ana.token, cluster.a.url)
-    avi = await peer(people.pat_avi.token, cluster.b.url)
-    await ana.call("join", {"room_id": room})
-    await avi.call("join", {"room_id": room})
+    ana, avi = await in_room(peer, room, (people.pat_ana, cluster.a), (people.pat_avi, cluster.b))
     seen = await send(avi, room, "before the drop")
     await ana.wait_for("message", lambda m: m["id"] == seen["id"])
     await ana.disconnect()
@@ -256,11 +267,13 @@ async def test_sends_go_on_through_a_redis_outage_and_sharing_recovers(
 
 async def outage_scenario(cluster: Cluster, redis: RedisProcess, peer: PeerFactory) -> None:
     people, room = cluster.community, cluster.community.group_a
-    ana = await peer(people.pat_ana.token, cluster.a.url)
-    avi = await peer(people.pat_avi.token, cluster.a.url)
-    lee = await peer(people.mod_lee.token, cluster.b.url)
-    for joined in (ana, avi, lee):
-        assert (await joined.call("join", {"room_id": room}))["ok"]
+    ana, avi, lee = await in_room(
+        peer,
+        room,
+        (people.pat_ana, cluster.a),
+        (people.pat_avi, cluster.a),
+        (people.mod_lee, cluster.b),
+    )
 
     await redis.stop()
     during = [await send(ana, room, f"during the outage {n}") for n in range(5)]
@@ -289,11 +302,13 @@ async def test_the_typing_throttle_holds_across_processes(
     cluster: Cluster, peer: PeerFactory
 ) -> None:
     people, room = cluster.community, cluster.community.group_a
-    lee = await peer(people.mod_lee.token, cluster.a.url)
-    ana_on_a = await peer(people.pat_ana.token, cluster.a.url)
-    ana_on_b = await peer(people.pat_ana.token, cluster.b.url)
-    for joined in (lee, ana_on_a, ana_on_b):
-        assert (await joined.call("join", {"room_id": room}))["ok"]
+    lee, ana_on_a, ana_on_b = await in_room(
+        peer,
+        room,
+        (people.mod_lee, cluster.a),
+        (people.pat_ana, cluster.a),
+        (people.pat_ana, cluster.b),
+    )
 
     assert (await ana_on_a.call("typing", {"room_id": room}))["ok"]
     assert (await ana_on_b.call("typing", {"room_id": room}))["ok"]
