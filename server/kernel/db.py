@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,6 +66,28 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+class WriterQueue:
+    """Hands SQLite's one write lock to this process's busiest writers in turn.
+
+    SQLite lets one transaction write at a time. When several pooled connections want it, the
+    losers sleep in SQLite's busy handler (1, 2, 5 … 100 ms), and a transaction that read
+    before it wrote fails outright once another has committed in between; a burst of sends
+    becomes seconds of latency and errors. Queuing those transactions on an asyncio lock gives
+    the database one writer at a time, in arrival order, with nobody sleeping. PostgreSQL locks
+    rows, not the database, so there it lets everyone through."""
+
+    def __init__(self, *, serialise: bool) -> None:
+        self._lock = asyncio.Lock() if serialise else None
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        if self._lock is None:
+            yield
+            return
+        async with self._lock:
+            yield
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -3,7 +3,7 @@ occurrence's live window, so two tabs or a reconnect are not counted twice."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,11 +77,20 @@ class AttendanceTracker:
 
     sessions: SessionFactory
     clock: Clock
+    # A room's kind never changes, so each is read once: joins of other rooms then cost
+    # no query at all.
+    _kinds: dict[int, str] = field(default_factory=dict)
 
     async def entered(self, connection: Connection, room_id: int) -> None:
+        if self._kinds.get(room_id, "meeting") != "meeting":
+            return
         async with self.sessions() as session:
-            room = await room_store.get_room(session, room_id)
-            if room is None or room.kind != "meeting":
+            if room_id not in self._kinds:
+                room = await room_store.get_room(session, room_id)
+                if room is None:
+                    return
+                self._kinds[room_id] = room.kind
+            if self._kinds[room_id] != "meeting":
                 return
             await store.open_span(
                 session,
@@ -92,6 +101,8 @@ class AttendanceTracker:
             )
 
     async def exited(self, connection: Connection, room_id: int) -> None:
+        if self._kinds.get(room_id, "meeting") != "meeting":
+            return
         async with self.sessions() as session:
             await store.close_spans(
                 session, room_id=room_id, conn_id=connection.sid, now=self.clock.now()
