@@ -135,6 +135,8 @@ async def test_mute_refuses_sends_until_it_ends_or_is_lifted(
     reply = await api.call("DELETE", f"/api/rooms/{room}/mutes/{ana.id}", token=lee.token)
     assert reply.status == 204, reply.body
     assert await restricted(api, lee, room, "mutes") == []
+    lifted = await ana_peer.wait_for("notice", lambda n: n["kind"] == "unmuted")
+    assert lifted["room_id"] == room and lifted["text"], lifted
     again = await send(ana_peer, room, "thank you")
     await avi_peer.wait_for("message", lambda m: m["id"] == again["id"])
     assert await stored_bodies(api, lee, room) == [from_avi["body"], "back again", "thank you"]
@@ -263,6 +265,9 @@ async def test_ban_removes_and_keeps_out_until_lifted_or_over(
     reply = await api.call("DELETE", f"/api/rooms/{room}/bans/{ana.id}", token=lee.token)
     assert reply.status == 204, reply.body
     assert await restricted(api, lee, room, "bans") == []
+    for tab in (ana_tab_1, ana_tab_2):
+        lifted = await tab.wait_for("notice", lambda n: n["kind"] == "unbanned")
+        assert lifted["room_id"] == room and lifted["text"], lifted
     await joined(ana_tab_1, room)
     mine = await send(ana_tab_1, room, "I'm sorry")
     await avi.wait_for("message", lambda m: m["id"] == mine["id"])

@@ -193,6 +193,56 @@ async def test_a_kick_through_one_process_removes_the_socket_on_the_other(
     )
 
 
+async def test_a_mute_and_a_ban_through_one_process_hold_on_the_other(
+    cluster: Cluster, peer: PeerFactory
+) -> None:
+    """Each process keeps a room's restrictions in memory; a change made on A reaches B's
+    copy over the control bus."""
+    people, room = cluster.community, cluster.community.group_a
+    ana, avi = await in_room(peer, room, (people.pat_ana, cluster.b), (people.pat_avi, cluster.b))
+    await send(ana, room, "said before the mute")  # B has now read the room's restrictions
+
+    muted = await cluster.api_a.post(
+        f"/api/rooms/{room}/mutes",
+        {"user_id": people.pat_ana.id, "minutes": 30, "reason": "testing a mute"},
+        token=people.mod_lee.token,
+    )
+    assert muted.status == 201, muted.body
+    await ana.wait_for("notice", lambda n: n["kind"] == "muted")
+    await eventually(lambda: send_code(ana, room), "muted", timeout=2.0)
+    assert await send_code(avi, room) is None  # only Ana
+
+    lifted = await cluster.api_a.call(
+        "DELETE", f"/api/rooms/{room}/mutes/{people.pat_ana.id}", token=people.mod_lee.token
+    )
+    assert lifted.status == 204, lifted.body
+    await eventually(lambda: send_code(ana, room), None, timeout=2.0)
+
+    banned = await cluster.api_a.post(
+        f"/api/rooms/{room}/bans",
+        {"user_id": people.pat_ana.id, "reason": "testing a ban"},
+        token=people.mod_lee.token,
+    )
+    assert banned.status == 201, banned.body
+    await ana.wait_for("notice", lambda n: n["kind"] == "banned")
+    await eventually(lambda: join_code(ana, room), "banned", timeout=2.0)
+    history = await cluster.api_b.get(f"/api/rooms/{room}/messages", people.pat_ana.token)
+    assert history.error_code == "banned", history.body
+
+
+async def join_code(peer: Peer, room_id: int) -> str | None:
+    ack = await peer.call("join", {"room_id": room_id})
+    return None if ack["ok"] else str(ack["error"]["code"])
+
+
+async def send_code(peer: Peer, room_id: int) -> str | None:
+    """The error code of a send attempt; None when it was stored."""
+    ack = await peer.call(
+        "send", {"room_id": room_id, "body": "hello", "client_id": new_client_id()}
+    )
+    return None if ack["ok"] else str(ack["error"]["code"])
+
+
 async def test_a_killed_processs_users_go_offline_on_the_other_in_time(
     cluster: Cluster, peer: PeerFactory
 ) -> None:

@@ -3,6 +3,8 @@ with their live effect on every process."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,16 +22,91 @@ from server.moderation import store
 from server.moderation.models import BanIn, KickIn, MuteIn, Restriction
 from server.moderation.serialize import public_users, restriction_json
 from server.presence.service import PresenceService
+from server.realtime.bus import ControlBus
 from server.realtime.notices import Notifier
 from server.rooms.access import RoomAccess
 from server.rooms.gates import Draft
 from server.rooms.models import Room
 
 MUTE, BAN = "mute", "ban"
+RESTRICTIONS_CHANGED = "moderation.restrictions_changed"
+# The notice kind and text a person gets when a moderator lifts their mute or ban early.
+LIFTED = {
+    MUTE: ("unmuted", "A moderator has lifted your mute in this room; you can post again."),
+    BAN: ("unbanned", "A moderator has lifted your ban from this room; you can join it again."),
+}
+# Even when no change is heard (a Redis outage drops bus messages), a process re-reads a
+# room's restrictions this often, so a mute made elsewhere holds here within seconds.
+RESTRICTIONS_MAX_AGE_S = 5.0
+
+# Each user's mutes and bans in force in one room: (kind, user_id) -> their end times.
+RoomRestrictions = dict[tuple[str, int], list[datetime | None]]
 
 
 def until_text(until: datetime | None) -> str:
     return f"until {iso_utc(until)}" if until else "until a moderator lifts it"
+
+
+class RestrictionCache:
+    """The mutes and bans in force per room, read from the database once per room and kept.
+
+    Every send and join asks whether its author is muted or banned; answering from memory
+    saves two queries on each. A change made on any process is published on the control bus
+    and every process forgets that room; the process that made it forgets before it answers
+    the moderator, so its own next check is never stale. End times are kept, so an expiry
+    needs no message: each check compares them with the clock."""
+
+    def __init__(
+        self,
+        bus: ControlBus,
+        *,
+        max_age_s: float = RESTRICTIONS_MAX_AGE_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.bus = bus
+        self.max_age_s = max_age_s
+        self._monotonic = monotonic
+        self._rooms: dict[int, tuple[float, RoomRestrictions]] = {}
+        # Bumped on every change, so a read that raced a change is not kept.
+        self._generations: dict[int, int] = {}
+        bus.subscribe(RESTRICTIONS_CHANGED, self._forget_published)
+
+    async def until(
+        self, session: AsyncSession, *, kind: str, room_id: int, user_id: int, now: datetime
+    ) -> tuple[bool, datetime | None]:
+        """Whether a restriction of this kind holds the user now, and when the longest one
+        ends (None: until lifted)."""
+        ends = [
+            end
+            for end in (await self._room(session, room_id, now)).get((kind, user_id), [])
+            if end is None or end > now
+        ]
+        if not ends:
+            return False, None
+        return True, None if None in ends else max(e for e in ends if e is not None)
+
+    async def changed(self, room_id: int) -> None:
+        self._forget(room_id)
+        await self.bus.publish(RESTRICTIONS_CHANGED, {"room_id": room_id})
+
+    async def _room(self, session: AsyncSession, room_id: int, now: datetime) -> RoomRestrictions:
+        cached = self._rooms.get(room_id)
+        if cached is not None and self._monotonic() - cached[0] < self.max_age_s:
+            return cached[1]
+        generation = self._generations.get(room_id, 0)
+        table: RoomRestrictions = {}
+        for found in await store.restrictions_in_force(session, room_id=room_id, now=now):
+            table.setdefault((found.kind, found.user_id), []).append(found.until)
+        if self._generations.get(room_id, 0) == generation:
+            self._rooms[room_id] = (self._monotonic(), table)
+        return table
+
+    def _forget(self, room_id: int) -> None:
+        self._generations[room_id] = self._generations.get(room_id, 0) + 1
+        self._rooms.pop(room_id, None)
+
+    async def _forget_published(self, payload: dict[str, Any]) -> None:
+        self._forget(int(payload["room_id"]))
 
 
 @dataclass
@@ -40,6 +117,7 @@ class RestrictionService:
     presence: PresenceService
     notifier: Notifier
     audit: AuditSink
+    cache: RestrictionCache
 
     async def mute(self, actor: Actor, room_id: int, data: MuteIn) -> dict[str, Any]:
         until, restriction = await self._restrict(
@@ -95,9 +173,12 @@ class RestrictionService:
             await session.commit()
         if not lifted:
             raise not_found(f"{kind} of that user in this room")
+        await self.cache.changed(room_id)
         await self.audit.record(
             actor_id=actor.id, action=f"un{kind}", room_id=room_id, target_user_id=user_id
         )
+        # The person was told of the mute or ban; they are told it is over, too.
+        await self.notifier.tell(user_id, LIFTED[kind][0], LIFTED[kind][1], room_id=room_id)
 
     async def current(self, actor: Actor, room_id: int, kind: str) -> list[dict[str, Any]]:
         require_staff(actor)
@@ -140,6 +221,7 @@ class RestrictionService:
             session.add(restriction)
             await session.commit()
             users = await public_users(session, [user_id, actor.id])
+        await self.cache.changed(room_id)
         await self.audit.record(
             actor_id=actor.id, action=kind, room_id=room_id, target_user_id=user_id, reason=reason
         )
@@ -158,39 +240,45 @@ class RestrictionService:
         return room
 
 
+@dataclass
 class BanGate:
     """An access gate: a banned user may not join, read or post in the room."""
+
+    cache: RestrictionCache
 
     async def check_access(
         self, session: AsyncSession, actor: Actor, room: Room, now: datetime
     ) -> None:
         if actor.is_staff or room.id is None:
             return
-        ban = await store.active_restriction(
+        banned, until = await self.cache.until(
             session, kind=BAN, room_id=room.id, user_id=actor.id, now=now
         )
-        if ban is not None:
+        if banned:
             raise AppError(
                 "banned",
-                f"A moderator has banned you from this room {until_text(ban.until)}.",
-                until=iso_utc(ban.until),
+                f"A moderator has banned you from this room {until_text(until)}.",
+                until=iso_utc(until),
             )
 
 
+@dataclass
 class MuteGate:
     """A post gate: a muted user's posts are refused until the mute ends."""
+
+    cache: RestrictionCache
 
     async def check(self, draft: Draft) -> None:
         if draft.actor.is_staff or draft.room.id is None:
             return
-        mute = await store.active_restriction(
+        muted, until = await self.cache.until(
             draft.session, kind=MUTE, room_id=draft.room.id, user_id=draft.actor.id, now=draft.now
         )
-        if mute is not None:
+        if muted:
             draft.refuse(
                 AppError(
                     "muted",
-                    f"A moderator has muted you in this room {until_text(mute.until)}.",
-                    until=iso_utc(mute.until),
+                    f"A moderator has muted you in this room {until_text(until)}.",
+                    until=iso_utc(until),
                 )
             )

@@ -19,21 +19,18 @@ def _active(kind: str, now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
-async def active_restriction(
-    session: AsyncSession, *, kind: str, room_id: int, user_id: int, now: datetime
-) -> Restriction | None:
-    """The restriction of this kind in force, the one lasting longest when there are several."""
+async def restrictions_in_force(
+    session: AsyncSession, *, room_id: int, now: datetime
+) -> list[Restriction]:
+    """Every mute and ban in force in a room (the restriction cache's one read per room)."""
     result = await session.execute(
-        select(Restriction)
-        .where(
+        select(Restriction).where(
             col(Restriction.room_id) == room_id,
-            col(Restriction.user_id) == user_id,
-            *_active(kind, now),
+            col(Restriction.lifted_at).is_(None),
+            or_(col(Restriction.until).is_(None), col(Restriction.until) > now),
         )
-        .order_by(col(Restriction.until).is_(None).desc(), col(Restriction.until).desc())
-        .limit(1)
     )
-    return result.scalars().first()
+    return list(result.scalars())
 
 
 async def active_restrictions(

@@ -27,8 +27,12 @@ class RoomAccess:
         room = await store.get_room(session, room_id, for_update=for_update)
         if room is None:
             raise not_found("room")
+        await self.admit(session, actor, room)
+        return room
+
+    async def admit(self, session: AsyncSession, actor: Actor, room: Room) -> None:
+        """Refuses an actor who may not be in this (already loaded) room now."""
         require_entry(actor, room)
         now = self.clock.now()
         for gate in self.gates:
             await gate.check_access(session, actor, room, now)
-        return room
