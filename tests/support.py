@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
@@ -21,6 +21,8 @@ from server.accounts.http import ACCOUNTS
 from server.accounts.models import Role
 from server.app import create_app
 from server.settings import Settings
+
+T = TypeVar("T")
 
 WAIT_S = 5.0
 
@@ -324,6 +326,20 @@ async def try_send(peer: Peer, room_id: int, body: str, client_id: str | None = 
 
 async def send(peer: Peer, room_id: int, body: str, client_id: str | None = None) -> dict[str, Any]:
     return dict(ok(await try_send(peer, room_id, body, client_id))["message"])
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = WAIT_S
+) -> T:
+    """Poll until the probe answers something truthy (the server has caught up)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = await probe()
+        if found:
+            return found
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
 
 
 async def stored_bodies(api: Api, staff: Person, room_id: int) -> list[str]:

@@ -484,6 +484,7 @@ COHORTS_T: Target = ("POST", "/api/cohorts", "admin")
 INVITES_T: Target = ("POST", "/api/invites", "mod_lee")
 ROOMS_T: Target = ("POST", "/api/rooms", "mod_lee")
 PATCH_T: Target = ("PATCH", "/api/rooms/{room}", "mod_lee")
+READ_T: Target = ("POST", "/api/rooms/{room}/read", "pat_ana")
 
 
 def one(name: str, target: Target, body: Any = NO_BODY, code: Codes = "invalid", **kw: Any) -> Http:
@@ -643,6 +644,13 @@ MESSAGE_CASES = [
     one("outside the audience", ("DELETE", "/api/messages/{closed_message}", "pat_ana"),
         code="forbidden"),
     one("an alumna's", ("DELETE", "/api/messages/{closed_message}", "alum_dee"), code="forbidden"),
+    *bad_path_ids("POST", "/api/rooms/{id}/read", "pat_ana", {"message_id": OWN_MESSAGE}),
+    *bad_http(
+        READ_T, {}, "message_id",
+        MISSING, Ref("own_message", str), Ref("own_message", float), 0, -1, True, None, 2**63,
+    ),
+    one("outside the audience", ("POST", "/api/rooms/{closed_room}/read", "pat_ana"),
+        {"message_id": CLOSED_MESSAGE}, "forbidden"),
 ]  # fmt: skip
 
 # Every endpoint that reads a body, whose token it takes, and its first required field.
@@ -653,6 +661,7 @@ BODY_ENDPOINTS: list[tuple[Target, str | None]] = [
     (INVITES_T, "role"),
     (ROOMS_T, "name"),
     (PATCH_T, None),  # every field is optional
+    (READ_T, "message_id"),
 ]
 NOT_JSON_OBJECTS: list[tuple[str, bytes]] = [
     ("a JSON string", b'"hello"'),
@@ -702,6 +711,7 @@ HTTP_GOOD: dict[str, list[tuple[Http, int]]] = {
         (one("before 2**31", ("GET", "/api/rooms/{room}/messages?before=2147483648", "pat_ana")),
          200),
         (one("presence", ("GET", "/api/rooms/{room}/presence", "pat_ana")), 200),
+        (one("mark read", READ_T, {"message_id": OWN_MESSAGE}), 200),
         (one("delete my own", ("DELETE", "/api/messages/{own_message}", "pat_ana")), 204),
     ],
 }  # fmt: skip
@@ -752,6 +762,7 @@ async def snapshot(world: World) -> dict[str, Any]:
     rooms = (c.group_a, c.group_b, c.lounge, c.commons)
     return {
         "rooms": (await api.get("/api/rooms", admin)).body,
+        "pat_ana's rooms": (await api.get("/api/rooms", c.people["pat_ana"].token)).body,
         "cohorts": (await api.get("/api/cohorts", admin)).body,
         "people": {name: (await api.get("/api/me", p.token)).body for name, p in c.people.items()},
         "messages": [

@@ -4,15 +4,14 @@ check-ins, ICS feeds and confidentiality between cohorts (PROTOCOL.md, Meetings)
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -22,7 +21,6 @@ from icalendar import Calendar
 
 from tests.conftest import PeerFactory
 from tests.support import (
-    WAIT_S,
     Api,
     Community,
     FakeClock,
@@ -32,15 +30,18 @@ from tests.support import (
     RunningServer,
     build_community,
     create_room,
-    new_client_id,
+    eventually,
+    joined,
+    ok,
+    public,
+    refused,
     register,
     server_settings,
     start_server,
+    try_send,
 )
 
 pytestmark = pytest.mark.persistence
-
-T = TypeVar("T")
 
 CHICAGO = ZoneInfo("America/Chicago")
 # A Tuesday before the series' first occurrence (Monday 2026-10-26, 18:00 CDT = 23:00Z).
@@ -107,23 +108,6 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def public(person: Person) -> dict[str, Any]:
-    return {"id": person.id, "display_name": person.display_name, "role": person.role}
-
-
-def ok(ack: Any) -> dict[str, Any]:
-    assert isinstance(ack, dict), ack
-    assert ack.get("ok") is True, ack
-    return ack
-
-
-def refused(ack: Any, code: str) -> None:
-    assert isinstance(ack, dict), ack
-    assert ack.get("ok") is False, ack
-    assert ack["error"]["code"] == code, ack
-    assert ack["error"]["message"], ack
-
-
 def failed(reply: Reply, status: int, code: str, field: str | None = None) -> None:
     assert reply.status == status, (reply.status, reply.body)
     assert reply.error_code == code, reply.body
@@ -131,26 +115,6 @@ def failed(reply: Reply, status: int, code: str, field: str | None = None) -> No
     assert isinstance(message, str) and message, reply.body
     if field is not None:
         assert field in message, (field, reply.body)
-
-
-async def joined(peer: Peer, room_id: int) -> dict[str, Any]:
-    return ok(await peer.call("join", {"room_id": room_id}))
-
-
-async def try_send(peer: Peer, room_id: int, body: str) -> Any:
-    return await peer.call("send", {"room_id": room_id, "body": body, "client_id": new_client_id()})
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], what: str) -> T:
-    """Poll until the probe answers something truthy (the server has caught up)."""
-    deadline = asyncio.get_running_loop().time() + WAIT_S
-    while True:
-        found = await probe()
-        if found:
-            return found
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def meeting_room(api: Api, c: Community, cohort_id: int | None = None) -> int:
@@ -378,6 +342,41 @@ BAD_SERIES: list[tuple[str, dict[str, Any]]] = [
     ("video_url", {"video_url": "http://video.example.org/iop-a"}),
     ("video_url", {"video_url": "javascript:alert(1)"}),
 ]
+
+
+async def test_staff_list_past_and_coming_occurrences_to_pick_an_attendance_report(
+    api: Api, community: Community, clock: FakeClock
+) -> None:
+    c = community
+    meeting = await create_meeting(api, c, await meeting_room(api, c))
+    mid = meeting["id"]
+    clock.current = at("2026-11-05T00:30:00Z")  # Wednesday 4 Nov's session is live (CST)
+    cancelled = at("2026-11-03T00:00:00Z")  # Monday 2 Nov, 18:00 CST
+    await api.post(f"/api/meetings/{mid}/cancel", {"occurrence": z(cancelled)}, c.mod_lee.token)
+
+    reply = await api.get(f"/api/meetings/{mid}/occurrences?past_days=10&days=3", c.mod_lee.token)
+    assert reply.status == 200, reply.body
+    listed = reply.body["occurrences"]
+    since, until = clock.now() - timedelta(days=10), clock.now() + timedelta(days=3)
+    # Ended ones from ten days back, through the live one, to the coming three days.
+    assert [utc(o["starts_at"]) for o in listed] == expected_starts(since, until)
+    status = {utc(o["starts_at"]): o["status"] for o in listed}
+    assert status[FIRST] == "ended"
+    assert status[cancelled] == "cancelled"
+    assert status[at("2026-11-05T00:00:00Z")] == "live"
+    assert status[at("2026-11-06T00:00:00Z")] == "scheduled"
+    assert {o["meeting_id"] for o in listed} == {mid}
+
+    # The defaults are two weeks back and one ahead; only staff read this list.
+    default = await api.get(f"/api/meetings/{mid}/occurrences", c.mod_lee.token)
+    assert [utc(o["starts_at"]) for o in default.body["occurrences"]] == expected_starts(
+        clock.now() - timedelta(days=14), clock.now() + timedelta(days=7)
+    )
+    failed(await api.get(f"/api/meetings/{mid}/occurrences", c.pat_ana.token), 403, "forbidden")
+    failed(await api.get("/api/meetings/999999/occurrences", c.mod_lee.token), 404, "not_found")
+    for query in ("past_days=-1", "past_days=367", "days=abc", "days=1.5"):
+        reply = await api.get(f"/api/meetings/{mid}/occurrences?{query}", c.mod_lee.token)
+        failed(reply, 422, "invalid", field=query.partition("=")[0])
 
 
 async def test_bad_series_input_is_refused_naming_the_field(api: Api, community: Community) -> None:

@@ -256,6 +256,15 @@ async def test_join_since_returns_exactly_the_missed_messages(
     assert caught_up["has_more"] is False
 
 
+async def test_a_burst_of_joins_all_succeed(community: Community, peer: PeerFactory) -> None:
+    """A reconnect storm: more sockets join at once than the database pool has connections."""
+    sockets = [await peer(community.pat_ana.token) for _ in range(40)]
+    acks = await asyncio.gather(
+        *(socket.call("join", {"room_id": community.group_a}) for socket in sockets)
+    )
+    assert [ack.get("ok") for ack in acks] == [True] * len(sockets), acks
+
+
 async def test_join_pages_latest_50_and_at_most_200_missed(
     community: Community, peer: PeerFactory
 ) -> None:
@@ -441,10 +450,12 @@ async def test_react_toggles_and_broadcasts(
     room = community.group_a
     ana = await peer(community.pat_ana.token)
     avi = await peer(community.pat_avi.token)
-    await joined(ana, room)
+    # The join ack offers the configured set, which is what `react` accepts.
+    offered = (await joined(ana, room))["reaction_emojis"]
+    assert offered == ["👍", "❤️", "🙏", "💪", "🤗", "😢", "😂", "🎉"]
     await joined(avi, room)
     message = await send(avi, room, "I made it through the week")
-    emoji = "👍"
+    emoji = offered[0]
 
     first = ok(await ana.call("react", {"message_id": message["id"], "emoji": emoji}))
     assert first["reactions"] == {emoji: 1}

@@ -19,6 +19,7 @@ ATTENDANCE = web.AppKey("attendance", AttendanceReports)
 CALENDARS = web.AppKey("calendars", CalendarFeeds)
 
 DEFAULT_UPCOMING_DAYS = 7
+DEFAULT_PAST_DAYS = 14
 
 
 async def create_meeting(request: web.Request) -> web.Response:
@@ -36,6 +37,18 @@ async def upcoming(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     days = query_ints(request, "days").get("days", DEFAULT_UPCOMING_DAYS)
     return ok({"occurrences": await request.app[MEETINGS].upcoming(actor, days)})
+
+
+async def occurrences(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    window = query_ints(request, "past_days", "days")
+    listed = await request.app[MEETINGS].occurrences(
+        actor,
+        path_id(request),
+        past_days=window.get("past_days", DEFAULT_PAST_DAYS),
+        days=window.get("days", DEFAULT_UPCOMING_DAYS),
+    )
+    return ok({"occurrences": listed})
 
 
 async def cancel_occurrence(request: web.Request) -> web.Response:
@@ -90,6 +103,7 @@ def add_meeting_routes(app: web.Application) -> None:
     app.router.add_post("/api/meetings", create_meeting)
     app.router.add_get("/api/meetings", list_meetings)
     app.router.add_get("/api/meetings/upcoming", upcoming)
+    app.router.add_get("/api/meetings/{id}/occurrences", occurrences)
     app.router.add_post("/api/meetings/{id}/cancel", cancel_occurrence)
     app.router.add_post("/api/meetings/{id}/checkins", check_in)
     app.router.add_get("/api/meetings/{id}/attendance", attendance)

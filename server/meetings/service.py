@@ -122,6 +122,25 @@ class MeetingService:
                     listed.append(occurrence_json(series, occurrence, now, gone))
         return sorted(listed, key=lambda item: (item["starts_at"], item["meeting_id"]))
 
+    async def occurrences(
+        self, actor: Actor, series_id: int, *, past_days: int, days: int
+    ) -> list[dict[str, Any]]:
+        """One series' occurrences from `past_days` ago to `days` ahead, ended ones included:
+        what staff pick from to read an attendance report."""
+        require_staff(actor)
+        for name, value in (("past_days", past_days), ("days", days)):
+            if not 0 <= value <= MAX_UPCOMING_DAYS:
+                raise invalid(f"{name}: use 0 to {MAX_UPCOMING_DAYS}.")
+        now = self.clock.now()
+        async with self.sessions() as session:
+            series = await self._series(session, actor, series_id)
+            cancelled = (await store.cancellations(session, [series_id]))[series_id]
+        window = expand(series, now - timedelta(days=past_days), now + timedelta(days=days))
+        return [
+            occurrence_json(series, occurrence, now, occurrence.start in cancelled)
+            for occurrence in window
+        ]
+
     async def cancel(self, actor: Actor, series_id: int, data: CancelIn) -> dict[str, Any]:
         require_staff(actor)
         moment = parse_utc(data.occurrence, "occurrence")

@@ -8,7 +8,7 @@ from server.accounts.http import current_actor
 from server.kernel.http import ok, path_id, query_ints, read_input
 from server.kernel.validation import parse_input
 from server.rooms.messages import MessageService
-from server.rooms.models import HistoryQuery, RoomIn, RoomPatch
+from server.rooms.models import HistoryQuery, MessageRef, RoomIn, RoomPatch
 from server.rooms.service import RoomService
 
 ROOMS = web.AppKey("rooms", RoomService)
@@ -43,6 +43,13 @@ async def room_messages(request: web.Request) -> web.Response:
     return ok(page)
 
 
+async def mark_read(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    room_id = path_id(request)
+    data = await read_input(request, MessageRef)
+    return ok(await request.app[ROOMS].mark_read(actor, room_id, data.message_id))
+
+
 async def room_presence(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     room_id = path_id(request)
@@ -61,4 +68,5 @@ def add_room_routes(app: web.Application) -> None:
     app.router.add_patch("/api/rooms/{id}", update_room)
     app.router.add_get("/api/rooms/{id}/messages", room_messages)
     app.router.add_get("/api/rooms/{id}/presence", room_presence)
+    app.router.add_post("/api/rooms/{id}/read", mark_read)
     app.router.add_delete("/api/messages/{id}", delete_message)

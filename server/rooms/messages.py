@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.accounts.models import Actor, public_user
 from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock
-from server.kernel.db import SessionFactory
+from server.kernel.db import SessionFactory, WriterQueue
 from server.kernel.errors import AppError, forbidden, invalid, not_found
 from server.realtime.hub import Hub
 from server.rooms import store
@@ -48,6 +48,7 @@ class MessageService:
     reaction_emojis: tuple[str, ...]
     gates: list[PostGate] = field(default_factory=list)
     listeners: list[PostListener] = field(default_factory=list)
+    writers: WriterQueue = field(default_factory=lambda: WriterQueue(serialise=False))
 
     async def send(self, actor: Actor, data: SendIn) -> SendResult:
         try:
@@ -59,11 +60,15 @@ class MessageService:
             raise
 
     async def _send(self, actor: Actor, data: SendIn) -> SendResult:
-        async with self.sessions() as session:
-            room = await self.access.enter(session, actor, data.room_id, for_update=True)
-            earlier = await self._earlier_send(session, actor, data)
-            if earlier is not None:
-                return earlier
+        async with self.writers.turn(), self.sessions() as session:
+            room, earlier_id = await store.room_for_post(
+                session, room_id=data.room_id, author_id=actor.id, client_id=data.client_id
+            )
+            if room is None:
+                raise not_found("room")
+            await self.access.admit(session, actor, room)
+            if earlier_id is not None:
+                return await self._earlier_send(session, actor, earlier_id)
             draft = Draft(actor, room, data.body, "send", self.clock.now(), session)
             await self._pass_gates(draft)
             message = Message(
@@ -73,32 +78,33 @@ class MessageService:
                 client_id=data.client_id,
                 created_at=draft.now,
             )
-            session.add(message)
             try:
+                message.id = await store.insert_message(session, message)
                 await session.commit()
             except IntegrityError:
                 # The same client_id won a race from another connection of this user.
                 await session.rollback()
-                earlier = await self._earlier_send(session, actor, data)
-                if earlier is None:
+                earlier = await store.find_by_client_id(
+                    session, author_id=actor.id, room_id=data.room_id, client_id=data.client_id
+                )
+                if earlier is None or earlier.id is None:
                     raise
-                return earlier
+                return await self._earlier_send(session, actor, earlier.id)
         payload = message_json(message, actor.public(), {})
         await self.hub.to_room(data.room_id, "message", payload)
         await self._tell_listeners(draft, payload)
         return SendResult(payload, created=True)
 
     async def _earlier_send(
-        self, session: AsyncSession, actor: Actor, data: SendIn
-    ) -> SendResult | None:
-        earlier = await store.find_by_client_id(
-            session, author_id=actor.id, room_id=data.room_id, client_id=data.client_id
-        )
-        if earlier is None or earlier.id is None:
-            return None
-        counts = await store.reaction_counts(session, [earlier.id])
+        self, session: AsyncSession, actor: Actor, message_id: int
+    ) -> SendResult:
+        """A repeated send answers the message stored the first time, and broadcasts nothing."""
+        earlier = await store.get_message(session, message_id)
+        if earlier is None:
+            raise not_found("message")
+        counts = await store.reaction_counts(session, [message_id])
         return SendResult(
-            message_json(earlier, actor.public(), counts.get(earlier.id, {})), created=False
+            message_json(earlier, actor.public(), counts.get(message_id, {})), created=False
         )
 
     async def _pass_gates(self, draft: Draft) -> None:

@@ -68,6 +68,16 @@ class Reaction(SQLModel, table=True):
     emoji: str = Field(primary_key=True, max_length=32)
 
 
+class ReadMarker(SQLModel, table=True):
+    """How far a user has read in a room, so unread counts agree across their devices."""
+
+    __tablename__ = "read_marker"
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    room_id: int = Field(foreign_key="room.id", primary_key=True)
+    last_read_id: int = 0
+
+
 # ----- inputs -----
 
 ContactPolicy = Literal["allow", "mask", "block"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from server.accounts import store as account_store
 from server.accounts.models import Actor, public_user
 from server.accounts.service import require_staff
@@ -32,6 +34,8 @@ from server.rooms.policy import may_enter
 from server.rooms.serialize import room_json
 
 ACCESS_CHANGED = "rooms.access_changed"
+# Room lists show "99+" past this; counting further would read a newcomer's whole backlog.
+UNREAD_CAP = 100
 
 
 def room_change_action(name: str, value: object) -> str:
@@ -52,6 +56,7 @@ class RoomService:
     audit: AuditSink
     throttle: Throttle
     typing_interval_s: float
+    reaction_emojis: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.bus.subscribe(ACCESS_CHANGED, self._reconcile_access_here)
@@ -61,8 +66,41 @@ class RoomService:
     async def list_rooms(self, actor: Actor) -> list[dict[str, Any]]:
         async with self.sessions() as session:
             rooms = [room for room in await store.list_rooms(session) if may_enter(actor, room)]
-        counts = await self.presence.online_counts([room.id for room in rooms if room.id])
-        return [room_json(room, counts.get(room.id or 0, 0)) for room in rooms]
+            room_ids = [room.id for room in rooms if room.id]
+            reading = await self._reading(session, actor, room_ids)
+        counts = await self.presence.online_counts(room_ids)
+        return [
+            room_json(room, counts.get(room.id or 0, 0)) | reading[room.id or 0] for room in rooms
+        ]
+
+    async def _reading(
+        self, session: AsyncSession, actor: Actor, room_ids: list[int]
+    ) -> dict[int, dict[str, Any]]:
+        """Each room's newest message id and how many messages by others the actor has not
+        read yet (at most UNREAD_CAP)."""
+        last_ids = await store.last_message_ids(session, room_ids)
+        markers = await store.read_markers(session, actor.id)
+        reading: dict[int, dict[str, Any]] = {}
+        for room_id in room_ids:
+            last_id, marker = last_ids.get(room_id), markers.get(room_id, 0)
+            unread = 0
+            if last_id is not None and last_id > marker:
+                unread = await store.unread_count(
+                    session, room_id=room_id, user_id=actor.id, after=marker, cap=UNREAD_CAP
+                )
+            reading[room_id] = {"last_message_id": last_id, "unread_count": unread}
+        return reading
+
+    async def mark_read(self, actor: Actor, room_id: int, message_id: int) -> dict[str, Any]:
+        """Moves the actor's read marker forward, to at most the room's newest message."""
+        async with self.sessions() as session:
+            await self.access.enter(session, actor, room_id)
+            newest = (await store.last_message_ids(session, [room_id])).get(room_id, 0)
+            last_read = await store.advance_read_marker(
+                session, user_id=actor.id, room_id=room_id, message_id=min(message_id, newest)
+            )
+            await session.commit()
+        return {"room_id": room_id, "last_read_id": last_read}
 
     async def create_room(self, actor: Actor, data: RoomIn) -> dict[str, Any]:
         require_staff(actor)
@@ -128,9 +166,13 @@ class RoomService:
     async def join(self, connection: Connection, data: JoinIn) -> dict[str, Any]:
         async with self.sessions() as session:
             room = await self.access.enter(session, connection.actor, data.room_id)
-            # Enter before reading, so a message sent meanwhile arrives live or in the page:
-            # possibly both (clients keep one per id), never neither.
-            await self.presence.enter(connection, data.room_id)
+        # Entering announces the user and records attendance, each with a session of its own;
+        # holding this one meanwhile would let a burst of joins (a reconnect storm) take every
+        # pooled connection and wait forever for one more.
+        # Enter before reading, so a message sent meanwhile arrives live or in the page:
+        # possibly both (clients keep one per id), never neither.
+        await self.presence.enter(connection, data.room_id)
+        async with self.sessions() as session:
             if data.since is None:
                 rows, has_more = await store.latest_messages(
                     session, data.room_id, before=None, limit=JOIN_LATEST_LIMIT
@@ -145,6 +187,7 @@ class RoomService:
                 "online": await self._online_users(session, data.room_id),
                 "messages": await rows_json(session, rows),
                 "has_more": has_more,
+                "reaction_emojis": list(self.reaction_emojis),
             }
 
     async def leave(self, connection: Connection, room_id: int) -> None:

@@ -6,12 +6,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func
+from sqlalchemy import bindparam, case, delete, func, insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from server.accounts.models import User
-from server.rooms.models import Message, Reaction, Room
+from server.kernel.hotpath import HotStatement
+from server.rooms.models import Message, Reaction, ReadMarker, Room
 
 MessageRow = tuple[Message, User]
 
@@ -27,6 +30,55 @@ async def get_room(session: AsyncSession, room_id: int, *, for_update: bool = Fa
         query = query.with_for_update(key_share=True)
     result = await session.execute(query)
     return result.scalars().first()
+
+
+# The hottest statements are built once (building a select costs more than running it), and
+# run in one trip to the driver on SQLite (kernel/hotpath.py).
+_ROOM_COLUMNS = tuple(Room.__table__.columns)  # type: ignore[attr-defined]
+_ROOM_FOR_POST = HotStatement(
+    select(  # type: ignore[call-overload]
+        *_ROOM_COLUMNS,
+        select(Message.id)
+        .where(
+            Message.author_id == bindparam("author_id"),
+            Message.room_id == bindparam("room_id"),
+            Message.client_id == bindparam("client_id"),
+        )
+        .scalar_subquery(),
+    )
+    .where(Room.id == bindparam("room_id"))
+    .with_for_update(key_share=True, of=Room.__table__)  # type: ignore[attr-defined]
+)
+_NEW_MESSAGE_COLUMNS = ("room_id", "author_id", "body", "client_id", "created_at", "deleted")
+_INSERT_MESSAGE = HotStatement(
+    insert(Message.__table__).returning(Message.__table__.c.id),  # type: ignore[attr-defined]
+    column_keys=_NEW_MESSAGE_COLUMNS,
+)
+
+
+async def room_for_post(
+    session: AsyncSession, *, room_id: int, author_id: int, client_id: str
+) -> tuple[Room | None, int | None]:
+    """The room, locked as `get_room(for_update=True)` locks it, and the id of the author's
+    earlier message with this client_id if there is one: both in one round trip, because
+    every `send` needs both."""
+    rows = await _ROOM_FOR_POST.rows(
+        session, {"room_id": room_id, "author_id": author_id, "client_id": client_id}
+    )
+    if not rows:
+        return None, None
+    *values, earlier_id = rows[0]
+    room = Room(**{column.name: value for column, value in zip(_ROOM_COLUMNS, values, strict=True)})
+    return room, earlier_id
+
+
+async def insert_message(session: AsyncSession, message: Message) -> int:
+    """Stores a new message and answers its id (INSERT … RETURNING, without the ORM's unit of
+    work, which the hottest write does not need)."""
+    rows = await _INSERT_MESSAGE.rows(
+        session, {name: getattr(message, name) for name in _NEW_MESSAGE_COLUMNS}
+    )
+    return int(rows[0][0])
 
 
 async def list_rooms(session: AsyncSession) -> list[Room]:
@@ -139,3 +191,66 @@ async def last_post_at(session: AsyncSession, *, room_id: int, author_id: int) -
         .limit(1)
     )
     return result.scalars().first()
+
+
+# ----- read markers -----
+
+
+async def last_message_ids(session: AsyncSession, room_ids: Sequence[int]) -> dict[int, int]:
+    if not room_ids:
+        return {}
+    result = await session.execute(
+        select(Message.room_id, func.max(Message.id))
+        .where(col(Message.room_id).in_(room_ids))
+        .group_by(col(Message.room_id))
+    )
+    return {room_id: last_id for room_id, last_id in result.all() if last_id is not None}
+
+
+async def read_markers(session: AsyncSession, user_id: int) -> dict[int, int]:
+    result = await session.execute(
+        select(ReadMarker.room_id, ReadMarker.last_read_id).where(ReadMarker.user_id == user_id)
+    )
+    return {int(room_id): int(last_read_id) for room_id, last_read_id in result.all()}
+
+
+async def unread_count(
+    session: AsyncSession, *, room_id: int, user_id: int, after: int, cap: int
+) -> int:
+    """Others' live messages newer than `after`, counted no further than `cap`, so a newcomer
+    to a long-lived room costs one short index range rather than a count of its history."""
+    newer = (
+        select(Message.id)
+        .where(
+            Message.room_id == room_id,
+            col(Message.id) > after,
+            Message.author_id != user_id,
+            col(Message.deleted).is_(False),
+        )
+        .limit(cap)
+        .subquery()
+    )
+    result = await session.execute(select(func.count()).select_from(newer))
+    return int(result.scalar_one())
+
+
+async def advance_read_marker(
+    session: AsyncSession, *, user_id: int, room_id: int, message_id: int
+) -> int:
+    """Moves the marker forward to `message_id` (never back) and returns where it stands.
+
+    One upsert that keeps the larger id, so tabs marking at once, first marks included, can
+    neither fail nor put the marker back (both SQLite and PostgreSQL run it atomically)."""
+    table = ReadMarker.__table__  # type: ignore[attr-defined]
+    dialect = (await session.connection()).dialect.name
+    insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert_for(table).values(user_id=user_id, room_id=room_id, last_read_id=message_id)
+    proposed = statement.excluded.last_read_id
+    furthest = case((table.c.last_read_id < proposed, proposed), else_=table.c.last_read_id)
+    result = await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.user_id, table.c.room_id],
+            set_={"last_read_id": furthest},
+        ).returning(table.c.last_read_id)
+    )
+    return int(result.scalar_one())
