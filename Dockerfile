@@ -4,6 +4,14 @@
 # Settings come from PEERROOMS_* variables (README.md), or a file mounted at
 # /app/config/peerrooms.toml. With PostgreSQL, run `peerrooms db upgrade` (same image) before
 # starting a new version; docker-compose.yml's `migrate` service does.
+# The web client is built in its own stage; only web/dist reaches the final image.
+FROM node:20-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web ./
+RUN npm run build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -23,6 +31,7 @@ RUN pip install . \
 # The working directory is where relative settings point: ./data/ (the SQLite default and the
 # generated secret key file, when PEERROOMS_SECRET_KEY is not set) and ./config/peerrooms.toml.
 WORKDIR /app
+COPY --from=web /web/dist ./web/dist
 # Numeric, so a runtime can check it is not root (Kubernetes' runAsNonRoot).
 USER 10001:10001
 EXPOSE 8080

@@ -1,11 +1,15 @@
 # Two commands on a fresh clone:
-#   make run    set up a virtual environment, seed the demo community, serve on :8080
-#   make test   set up the same environment and run the whole test suite
+#   make run    set up a virtual environment, build the web client, seed the demo community,
+#               serve on :8080
+#   make test   set up the same and run the whole test suite (browser tests included)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The web client is rebuilt when its sources or pinned packages change.
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.ts \
+	web/tsconfig.json web/package.json
 
-.PHONY: setup run test lint
+.PHONY: setup run test lint web
 
 $(BIN)/peerrooms: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +17,15 @@ $(BIN)/peerrooms: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-setup: $(BIN)/peerrooms
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build --silent
+
+web: web/dist/index.html
+
+setup: $(BIN)/peerrooms web/dist/index.html
 
 run: setup
 	$(BIN)/peerrooms demo
@@ -23,6 +35,7 @@ test: setup
 	$(BIN)/pytest -q
 
 lint: setup
-	$(BIN)/ruff check server tests
-	$(BIN)/ruff format --check server tests
+	$(BIN)/ruff check server tests bench
+	$(BIN)/ruff format --check server tests bench
 	$(BIN)/mypy server
+	cd web && npm run typecheck --silent

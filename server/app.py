@@ -20,6 +20,7 @@ from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock, SystemClock
 from server.kernel.db import (
     SessionFactory,
+    WriterQueue,
     create_engine,
     create_session_factory,
     ping,
@@ -47,7 +48,12 @@ from server.moderation.filters import (
 from server.moderation.http import ALERTS, AUDIT, REPORTS, RESTRICTIONS, add_moderation_routes
 from server.moderation.matching import CrisisDetector, TermBlocker, shipped_word_lists
 from server.moderation.reports import ReportService
-from server.moderation.restrictions import BanGate, MuteGate, RestrictionService
+from server.moderation.restrictions import (
+    BanGate,
+    MuteGate,
+    RestrictionCache,
+    RestrictionService,
+)
 from server.moderation.webhook import AlertWebhook
 from server.ops.http import OPERATIONS, Check, Operations, add_operations_routes
 from server.ops.metrics import CountingAudit, Metrics, StoredMessageCounter
@@ -55,6 +61,7 @@ from server.presence.redis_store import RedisPresenceStore
 from server.presence.service import PresenceService
 from server.presence.store import InProcessPresenceStore, PresenceStore
 from server.realtime.bus import ControlBus
+from server.realtime.codec import FastJson
 from server.realtime.connections import register_connection_events
 from server.realtime.hub import Hub
 from server.realtime.notices import Notifier
@@ -67,6 +74,7 @@ from server.rooms.http import MESSAGES, ROOMS, add_room_routes
 from server.rooms.messages import MessageService
 from server.rooms.service import RoomService
 from server.settings import Settings
+from server.web.http import add_web_routes
 
 
 @dataclass(frozen=True)
@@ -122,12 +130,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     notifier = Notifier(core.hub)
     audit_log = AuditLog(core.sessions, core.clock)
     audit = CountingAudit(audit_log, core.metrics)
-    access = RoomAccess(core.clock, gates=[BanGate()])
+    restrictions = RestrictionCache(core.bus)
+    access = RoomAccess(core.clock, gates=[BanGate(restrictions)])
     accounts = _build_accounts(core, notifier)
     presence = PresenceService(
         core.sharing.presence_store, core.hub, core.bus, describe_users=accounts.public_users
     )
-    safety = _build_safety(core, audit, access, presence, notifier)
+    safety = _build_safety(core, audit, access, presence, notifier, restrictions)
     meetings = MeetingService(core.sessions, core.clock, access)
     presence.listeners.append(AttendanceTracker(core.sessions, core.clock))
     rooms = RoomService(
@@ -140,6 +149,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         audit=audit,
         throttle=core.sharing.throttle,
         typing_interval_s=settings.typing_throttle_s,
+        reaction_emojis=tuple(settings.reaction_emojis),
     )
     messages = MessageService(
         sessions=core.sessions,
@@ -151,6 +161,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         reaction_emojis=tuple(settings.reaction_emojis),
         gates=_send_pipeline(safety, MeetingWindowGate(meetings)),
         listeners=[safety.crisis, StoredMessageCounter(core.metrics)],
+        writers=WriterQueue(serialise=settings.is_sqlite),
     )
     accounts.graduation_listeners.append(rooms.access_changed)
 
@@ -183,6 +194,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     add_moderation_routes(app)
     add_meeting_routes(app)
     add_operations_routes(app)
+    add_web_routes(app, settings.web_dir)
     app.cleanup_ctx.append(_run_database)
     app.on_shutdown.append(_close_sockets)
     return app
@@ -196,6 +208,7 @@ class Safety:
     reports: ReportService
     alerts: AlertService
     crisis_gate: CrisisGate
+    mute_gate: MuteGate
     flood_gates: list[PostGate]
     content_gates: list[PostGate]
     crisis: CrisisResponder
@@ -205,7 +218,7 @@ def _send_pipeline(safety: Safety, meeting_window: PostGate) -> list[PostGate]:
     # Crisis first: every later gate lets a crisis post through (Draft.refuse).
     return [
         safety.crisis_gate,
-        MuteGate(),
+        safety.mute_gate,
         RoomLockGate(),
         meeting_window,
         *safety.flood_gates,
@@ -219,6 +232,7 @@ def _build_safety(
     access: RoomAccess,
     presence: PresenceService,
     notifier: Notifier,
+    restriction_cache: RestrictionCache,
 ) -> Safety:
     settings = core.settings
     webhook = (
@@ -246,8 +260,9 @@ def _build_safety(
     )
     return Safety(
         restrictions=RestrictionService(
-            core.sessions, core.clock, access, presence, notifier, audit
+            core.sessions, core.clock, access, presence, notifier, audit, restriction_cache
         ),
+        mute_gate=MuteGate(restriction_cache),
         reports=ReportService(core.sessions, core.clock, access, alerts, audit),
         alerts=alerts,
         crisis_gate=CrisisGate(detector),
@@ -282,6 +297,7 @@ def _build_core(settings: Settings, clock: Clock) -> Core:
         client_manager=sharing.client_manager,
         logger=False,
         engineio_logger=False,
+        json=FastJson,
     )
     metrics = Metrics()
     return Core(

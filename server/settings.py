@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     alert_webhook_attempts: int = Field(default=5, ge=1, le=20)
     alert_webhook_backoff_s: float = Field(default=1.0, ge=0)
     meeting_tick_s: float = Field(default=5.0, gt=0)
+    # The event loop of `peerrooms serve`: auto takes uvloop when it is installed.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    # The built browser client (`npm run build` in web/), served at `/`.
+    web_dir: Path = Path("web/dist")
     log_level: str = "INFO"
     log_format: Literal["plain", "json"] = "plain"
 

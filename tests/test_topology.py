@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import sys
@@ -305,6 +306,18 @@ async def test_two_replicas_behind_nginx_chat_as_one_service(
                 transports=["polling", "websocket"],
                 wait_timeout=WAIT_S,
             )
+
+        # The web client comes through nginx too, with the replica's security headers.
+        async with aiohttp.ClientSession() as session:
+            async with session.get(topology.url + "/") as response:
+                page = await response.text()
+                assert response.status == 200, page
+                assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+            script = re.search(r'src="(/assets/[^"]+\.js)"', page)
+            assert script is not None, page
+            async with session.get(topology.url + script.group(1)) as response:
+                assert response.status == 200
+                assert "javascript" in response.headers["Content-Type"]
     finally:
         for peer in peers:
             # Bounded: a client stuck on long-polling (a failed upgrade) waits up to a ping

@@ -1,0 +1,1 @@
+"""The browser client: serving the built `web/dist` bundle at `/`."""

@@ -1,0 +1,56 @@
+"""Serves the built browser client at `/` and its hashed assets under `/assets/`, with headers
+that keep a page of people's words from ever running anything but our own script."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+# Message text is rendered with textContent; the policy is the second lock on that door.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self' ws: wss:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+# Vite names assets by content hash, so a cached copy is never stale.
+IMMUTABLE = "public, max-age=31536000, immutable"
+NOT_BUILT = (
+    "The web client has not been built. Run `make run` (or `cd web && npm ci && npm run build`)."
+)
+
+
+async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.path.startswith("/assets/") and response.status == 200:
+        response.headers["Cache-Control"] = IMMUTABLE
+
+
+def add_web_routes(app: web.Application, web_dir: Path) -> None:
+    index = web_dir / "index.html"
+
+    async def index_page(request: web.Request) -> web.StreamResponse:
+        if not index.is_file():
+            return web.Response(status=503, text=NOT_BUILT)
+        return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    app.router.add_get("/", index_page)
+    assets = web_dir / "assets"
+    if assets.is_dir():
+        app.router.add_static("/assets", assets)
+    app.on_response_prepare.append(add_security_headers)

@@ -1,0 +1,1 @@
+"""Real-browser tests of the web client (Playwright driving Debian's Chromium)."""

@@ -1,0 +1,187 @@
+"""Every screen of the web client, with some life in it: axe-core finds nothing serious or
+critical on any of them, and each is photographed (a phone for patients' screens, a desktop
+for the console, and the console on a phone too) into artifacts/screenshots/; with
+PEERROOMS_UPDATE_DOCS_SCREENSHOTS=1 the room view and the console are copied to
+docs/screenshots/ too."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import expect
+
+from tests.browser.conftest import PeerFactory, TabFactory
+from tests.browser.pages import (
+    PHONE,
+    Tab,
+    describe_violations,
+    live_meeting,
+    screenshot,
+    serious_axe_violations,
+    show_attendance,
+)
+from tests.crisis_corpus import SHOULD_ALERT
+from tests.support import Api, Community, FakeClock, joined, ok, send
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+CRISIS = "i dont want to be here anymore"
+# Which screens go into the docs, and under what name.
+DOCS = {"room-view": "room-view", "moderator-console": "moderator-console"}
+# Photographed whole (the console is longer than a screen).
+FULL_PAGE = {"moderator-console", "moderator-console-phone"}
+
+
+async def tour(
+    browse: TabFactory,
+    api: Api,
+    peer: PeerFactory,
+    c: Community,
+    clock: FakeClock,
+    *,
+    bypass_csp: bool = False,
+) -> AsyncIterator[tuple[str, Tab]]:
+    """Walk a patient and a moderator through every screen, stopping at each."""
+    assert CRISIS in SHOULD_ALERT
+    meeting = await live_meeting(api, c, clock)
+    lee = await peer(c.mod_lee.token)
+    avi = await peer(c.pat_avi.token)
+    for person in (lee, avi):
+        await joined(person, c.group_a)
+        await joined(person, c.commons)
+    await send(
+        lee,
+        c.group_a,
+        "Good evening, everyone. Tonight's check-in question: "
+        "what is one thing that helped you this week?",
+    )
+    walk = await send(avi, c.group_a, "Going for a walk before dinner. Day 23 sober 💪")
+    await send(lee, c.group_a, "That's huge, Avi. Thank you for sharing.")
+    ok(await lee.call("react", {"message_id": walk["id"], "emoji": "🎉"}))
+    ok(await lee.call("react", {"message_id": walk["id"], "emoji": "❤️"}))
+    await send(avi, c.commons, "Is anyone else going to the Saturday meeting downtown?")
+    odd = await send(avi, c.commons, "skip group and come drinking with me after")
+    reply = await api.post(
+        f"/api/messages/{odd['id']}/reports", {"reason": "Pushing drinking"}, c.pat_ana.token
+    )
+    assert reply.status == 201, reply.body
+
+    patient = await browse(bypass_csp=bypass_csp)
+    await patient.page.goto("/#/signin")
+    await expect(patient.heading("Sign in")).to_be_visible()
+    yield "sign-in", patient
+
+    await patient.page.goto("/#/register")
+    await expect(patient.heading("Register")).to_be_visible()
+    yield "register", patient
+
+    await patient.sign_in(c.pat_ana)
+    await expect(patient.room_item("Group A")).to_contain_text("3 unread")
+    yield "room-list", patient
+
+    await patient.open_room(c.group_a, "Group A")
+    await patient.send("Calling my sister instead of scrolling at night. Small, but it helped.")
+    await expect(patient.message("Calling my sister")).not_to_contain_text("Sending")
+    await expect(patient.message("Day 23")).to_contain_text("🎉")
+    yield "room-view", patient
+
+    await patient.nav.get_by_role("link", name="Meetings").click()
+    await expect(patient.heading("Meetings")).to_be_visible()
+    await expect(patient.page.get_by_role("list", name="Upcoming meetings")).to_contain_text(
+        meeting.title
+    )
+    await expect(patient.page.get_by_role("button", name="Check in", exact=True)).to_be_visible()
+    yield "meetings", patient
+
+    await patient.page.get_by_role("radiogroup", name="Mood").get_by_role("radio").nth(2).check()
+    await patient.page.get_by_role("button", name="Check in", exact=True).click()
+    await patient.open_room(meeting.room_id, meeting.title)
+    # Her join is recorded (the room lists her) before the server's clock moves on.
+    await expect(patient.whos_here).to_contain_text("Ana")
+    clock.advance(minutes=12)  # she has been in the session a while (the server's clock)
+    await patient.send(CRISIS)
+    support = patient.page.get_by_role("dialog", name="Support is available right now")
+    await expect(support).to_contain_text("988")
+    yield "crisis-dialog", patient
+
+    console = await browse(desktop=True, bypass_csp=bypass_csp)
+    await console.sign_in(c.mod_lee)
+    await console.open_console()
+    alerts = console.region("Alerts")
+    await expect(alerts).to_contain_text(CRISIS)
+    # Crisis first, though the report's alert is older.
+    items = alerts.get_by_role("listitem")
+    await expect(items).to_have_count(2)
+    await expect(items.nth(0)).to_contain_text("Crisis language")
+    await expect(items.nth(0)).to_contain_text(CRISIS)
+    await expect(items.nth(1)).to_contain_text("Reported message")
+    await expect(console.region("Reports")).to_contain_text("drinking")
+    await expect(console.region("Audit log").get_by_role("table")).to_be_visible()
+    attendance = await show_attendance(console, meeting)
+    await expect(attendance.get_by_role("row").filter(has_text="Ana")).to_be_visible()
+    # Wide tables sit in a box a keyboard can reach and scroll; on a desktop they fit it.
+    for name in ("Attendance table", "Audit log table"):
+        box = console.page.get_by_role("region", name=name, exact=True)
+        await expect(box).to_have_attribute("tabindex", "0")
+        assert await box.evaluate("box => box.scrollWidth <= box.clientWidth"), name
+    assert await _page_fits(console)
+    yield "moderator-console", console
+
+    # On a phone the tables scroll inside their box, and the page itself does not.
+    await console.page.set_viewport_size(PHONE)
+    box = console.page.get_by_role("region", name="Attendance table", exact=True)
+    await expect(box.get_by_role("row").filter(has_text="Ana")).to_be_visible()
+    assert await box.evaluate("box => box.scrollWidth > box.clientWidth")
+    assert await _page_fits(console)
+    yield "moderator-console-phone", console
+
+
+async def _page_fits(tab: Tab) -> bool:
+    """Nothing makes the page wider than the window."""
+    return bool(
+        await tab.page.evaluate(
+            "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        )
+    )
+
+
+async def test_no_screen_has_serious_accessibility_violations(
+    browse: TabFactory,
+    api: Api,
+    peer: PeerFactory,
+    community: Community,
+    clock: FakeClock,
+    axe_script: Path,
+) -> None:
+    found: dict[str, str] = {}
+    visited = []
+    async for screen, tab in tour(browse, api, peer, community, clock, bypass_csp=True):
+        visited.append(screen)
+        violations = await serious_axe_violations(tab.page)
+        if violations:
+            found[screen] = describe_violations(screen, violations)
+    assert len(visited) == 8, visited
+    assert not found, "axe-core found serious or critical problems:\n" + "\n".join(found.values())
+
+
+async def test_every_screen_is_photographed(
+    browse: TabFactory, api: Api, peer: PeerFactory, community: Community, clock: FakeClock
+) -> None:
+    taken: list[Path] = []
+    async for screen, tab in tour(browse, api, peer, community, clock):
+        await tab.page.evaluate("() => { document.activeElement?.blur(); scrollTo(0, 0); }")
+        taken.append(
+            await screenshot(tab.page, screen, DOCS.get(screen), full_page=screen in FULL_PAGE)
+        )
+    assert [path.stem for path in taken] == [
+        "sign-in",
+        "register",
+        "room-list",
+        "room-view",
+        "meetings",
+        "crisis-dialog",
+        "moderator-console",
+        "moderator-console-phone",
+    ]

@@ -1,0 +1,280 @@
+// The shell: header (navigation and connection status), notices, and the screen for the hash
+// route. Screens live in views/; each returns its node and a cleanup.
+import "./styles.css";
+import { get, setUnauthorizedHandler } from "./api";
+import { connection, STATE_TEXT } from "./connection";
+import { h, replaceChildren } from "./h";
+import { banner, clearBanners, noticeSentence, setNoticeArea, showCrisisResources } from "./notices";
+import { outbox } from "./outbox";
+import { clearSession, currentUser, forgetSignIn, isStaff, setUser, signIn, store, token } from "./session";
+import { alerts, loadRooms, roomName, rooms } from "./state";
+import type { Alert, Me, Notice } from "./types";
+import { signInView, registerView } from "./views/auth";
+import type { View } from "./views/common";
+import { consoleView } from "./views/console";
+import { meetingsView } from "./views/meetings";
+import { currentRoomId, forgetRooms, rememberMute, roomView } from "./views/room";
+import { roomsView } from "./views/rooms";
+
+// ----- the shell -----
+const status = h("div", { role: "status", "aria-label": "Connection", class: "connection" }, STATE_TEXT.offline);
+const consoleBadge = h("span", { class: "nav-badge", "aria-hidden": "true", hidden: true });
+const navLinks = {
+  rooms: h("a", { href: "#/rooms" }, "Rooms"),
+  meetings: h("a", { href: "#/meetings" }, "Meetings"),
+  console: h("a", { href: "#/console" }, "Moderator console", consoleBadge),
+};
+const signOutButton = h("button", { type: "button", class: "link-button" }, "Sign out");
+const consoleItem = h("li", null, navLinks.console);
+const nav = h(
+  "nav",
+  { "aria-label": "Main", class: "nav" },
+  h("ul", null, h("li", null, navLinks.rooms), h("li", null, navLinks.meetings), consoleItem, h("li", null, signOutButton)),
+);
+const skip = h("a", { href: "#main", class: "skip-link" }, "Skip to content");
+const header = h("header", { class: "topbar" }, h("span", { class: "brand" }, "peerrooms"), nav, status);
+const noticeArea = h("div", { class: "notices" });
+const screen = h("div", { class: "screen" });
+const main = h("main", { id: "main", tabindex: "-1" }, noticeArea, screen);
+setNoticeArea(noticeArea);
+
+skip.addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+});
+
+const app = document.getElementById("app") ?? document.body;
+replaceChildren(app, skip, header, main);
+
+function renderStatus(): void {
+  const state = currentUser() ? connection.state() : "offline";
+  status.textContent = STATE_TEXT[state];
+  status.className = `connection ${state}`;
+}
+connection.on("state", renderStatus);
+
+function renderNav(): void {
+  const user = currentUser();
+  nav.hidden = user === null;
+  consoleItem.hidden = !isStaff(user);
+  const route = location.hash;
+  for (const [name, link] of Object.entries(navLinks)) {
+    const active = route.startsWith(`#/${name}`);
+    if (active) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+function renderConsoleBadge(list: Alert[]): void {
+  consoleBadge.textContent = String(list.length);
+  consoleBadge.hidden = list.length === 0;
+}
+
+// ----- signing in and out -----
+function startSession(): void {
+  setUnauthorizedHandler(() => sessionEnded());
+  connection.onUnauthorized = () => sessionEnded();
+  connection.start();
+  outbox.load();
+  renderStatus();
+  renderNav();
+  void loadRooms().catch(() => {});
+}
+
+function onSignedIn(newToken: string, user: Me): void {
+  // Messages still waiting from a previous sign-in in this tab are sent only as the same person.
+  if (store.get<number | null>("owner", null) !== user.id) {
+    store.remove("outbox");
+    store.remove("mutes");
+  }
+  store.set("owner", user.id);
+  signIn(newToken, user);
+  startSession();
+  const back = store.get<string | null>("return_to", null);
+  store.remove("return_to");
+  navigate(back && back.startsWith("#/") && !back.startsWith("#/signin") ? back : "#/rooms");
+}
+
+/** The server no longer accepts the token (expired, revoked): back to sign in, keeping the
+ * messages still waiting to be sent, which go out if the same person signs in again. */
+function sessionEnded(): void {
+  if (!token()) return;
+  connection.stop();
+  forgetSignIn();
+  store.set("return_to", location.hash);
+  resetAppState();
+  route("Your sign-in has ended. Please sign in again.");
+}
+
+async function signOut(): Promise<void> {
+  signOutButton.disabled = true;
+  // Give messages still on their way a moment to get out.
+  const deadline = Date.now() + 3_000;
+  while (outbox.pending() > 0 && connection.usable() && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  connection.stop();
+  clearSession();
+  outbox.clear();
+  resetAppState();
+  signOutButton.disabled = false;
+  navigate("#/signin");
+}
+signOutButton.addEventListener("click", () => void signOut());
+
+function resetAppState(): void {
+  forgetRooms();
+  rooms.clear();
+  alerts.clear();
+  clearBanners();
+  renderStatus();
+  renderNav();
+}
+
+// ----- notices and alerts -----
+connection.on("notice", (notice: Notice) => {
+  if (notice.kind === "crisis_resources") {
+    showCrisisResources(notice);
+    return;
+  }
+  const name = roomName(notice.room_id);
+  if (notice.kind === "muted" || notice.kind === "unmuted") {
+    if (notice.room_id !== undefined) rememberMute(notice.room_id, notice.kind === "muted" ? notice.until : null);
+    // The room itself says so while it is open.
+    if (notice.room_id !== undefined && notice.room_id === currentRoomId()) return;
+  }
+  const content = [h("p", null, noticeSentence(notice, name))];
+  if ((notice.kind === "meeting_lobby_open" || notice.kind === "meeting_started") && notice.room_id !== undefined) {
+    content.push(h("p", null, h("a", { href: `#/rooms/${notice.room_id}` }, "Go to the meeting room")));
+  }
+  // One banner per meeting (lobby → started → ended replace each other) and per room notice kind.
+  const key = notice.kind.startsWith("meeting_") ? `meeting:${notice.meeting_id ?? notice.room_id ?? ""}` : `${notice.kind}:${notice.room_id ?? ""}`;
+  banner(content, { key, tone: notice.kind === "kicked" || notice.kind === "banned" ? "warn" : "info" });
+  if (notice.kind === "graduated") {
+    void get<{ user: Me }>("/api/me")
+      .then((data) => {
+        setUser(data.user);
+        renderNav();
+      })
+      .catch(() => {});
+    void loadRooms().catch(() => {});
+    const open = currentRoomId();
+    if (open !== null && rooms.get(open)?.audience === "cohort") navigate("#/rooms");
+  }
+});
+
+// One banner for staff, outside the console, about the newest alert and how many are open.
+let hideAlertBanner: (() => void) | null = null;
+let alertBannerTimer: number | undefined;
+let newestAlert: Alert | null = null;
+// Open alerts arrive one by one on connect: say it once, for the newest, after they settle.
+const ALERT_BANNER_SETTLE_MS = 300;
+alerts.subscribe((list, added) => {
+  renderConsoleBadge(list);
+  if (list.length === 0) {
+    window.clearTimeout(alertBannerTimer);
+    newestAlert = null;
+    hideAlertBanner?.();
+    hideAlertBanner = null;
+    return;
+  }
+  if (!added) return;
+  newestAlert = added;
+  window.clearTimeout(alertBannerTimer);
+  alertBannerTimer = window.setTimeout(showAlertBanner, ALERT_BANNER_SETTLE_MS);
+});
+
+function showAlertBanner(): void {
+  const latest = newestAlert;
+  const open = alerts.list();
+  if (!latest || open.length === 0 || location.hash.startsWith("#/console")) return;
+  const where = roomName(latest.room_id);
+  const who = latest.user?.display_name ?? "someone";
+  const what = latest.kind === "crisis" ? `Crisis alert: ${who}` : `Reported message from ${who}`;
+  const others = open.length - 1;
+  hideAlertBanner = banner(
+    [
+      h(
+        "p",
+        null,
+        h("strong", null, `${what}${where ? ` in ${where}` : ""}.`),
+        others > 0 ? ` ${others} more open.` : "",
+        " ",
+        h("a", { href: "#/console" }, "Review alerts"),
+      ),
+    ],
+    { key: "alerts", tone: "warn" },
+  );
+}
+
+// ----- routing -----
+let current: View | null = null;
+let firstRender = true;
+
+export function navigate(hash: string): void {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+function route(message?: string): void {
+  current?.cleanup?.();
+  current = null;
+  const hash = location.hash || "#/";
+  const [path = "", query = ""] = hash.slice(1).split("?");
+  const parts = path.split("/").filter(Boolean);
+  const user = currentUser();
+  let view: View;
+  if (!user || !token()) {
+    if (parts[0] === "register") {
+      view = registerView(onSignedIn, new URLSearchParams(query).get("code") ?? "");
+    } else {
+      if (parts[0] && parts[0] !== "signin") store.set("return_to", hash);
+      if (parts[0] !== "signin") history.replaceState(null, "", "#/signin");
+      view = signInView(onSignedIn, message);
+    }
+  } else if (parts[0] === "rooms" && parts[1] && /^\d+$/.test(parts[1])) {
+    view = roomView(Number(parts[1]), () => navigate("#/rooms"));
+  } else if (parts[0] === "meetings") {
+    view = meetingsView();
+  } else if (parts[0] === "console" && isStaff(user)) {
+    hideAlertBanner?.();
+    hideAlertBanner = null;
+    view = consoleView();
+  } else {
+    if (parts[0] !== "rooms" || parts.length > 1) history.replaceState(null, "", "#/rooms");
+    view = roomsView();
+  }
+  current = view;
+  screen.className = `screen screen-${parts[0] ?? "home"}${view.node.classList.contains("room-view") ? " screen-fill" : ""}`;
+  replaceChildren(screen, view.node);
+  document.title = `${view.title} – peerrooms`;
+  renderNav();
+  renderStatus();
+  if (!firstRender) {
+    (screen.querySelector("h1") as HTMLElement | null)?.focus();
+  }
+  firstRender = false;
+}
+
+window.addEventListener("hashchange", () => route());
+
+// ----- start -----
+async function boot(): Promise<void> {
+  if (token() && currentUser()) {
+    startSession();
+    route();
+    // Refresh who I am (a graduation or role change since the last page load).
+    try {
+      const data = await get<{ user: Me }>("/api/me");
+      setUser(data.user);
+      renderNav();
+    } catch {
+      /* an expired token is handled by the unauthorized handler */
+    }
+  } else {
+    forgetSignIn();
+    route();
+  }
+}
+
+void boot();

@@ -1,0 +1,132 @@
+// Shapes of the wire contract (shared/PROTOCOL.md and docs/*.md "Additions").
+
+export type Role = "patient" | "alumni" | "moderator" | "admin";
+
+export interface PublicUser {
+  id: number;
+  display_name: string;
+  role: Role;
+}
+
+export interface Me extends PublicUser {
+  username: string;
+  cohort_ids: number[];
+}
+
+export interface Room {
+  id: number;
+  name: string;
+  kind: "group" | "peer" | "meeting";
+  audience: "cohort" | "alumni" | "everyone";
+  cohort_id: number | null;
+  topic: string | null;
+  locked: boolean;
+  slow_mode_s: number;
+  online_count: number;
+  contact_policy?: string;
+  last_message_id?: number | null;
+  unread_count?: number;
+}
+
+export interface Message {
+  id: number;
+  room_id: number;
+  author: PublicUser;
+  body: string;
+  client_id: string | null;
+  created_at: string;
+  edited_at: string | null;
+  deleted: boolean;
+  reactions: Record<string, number>;
+}
+
+export interface WireError {
+  code: string;
+  message: string;
+  retry_after_s?: number;
+  until?: string | null;
+  [extra: string]: unknown;
+}
+
+export type Ack<T> = ({ ok: true } & T) | { ok: false; error: WireError };
+
+export interface Notice {
+  kind: string;
+  text: string;
+  room_id?: number;
+  until?: string | null;
+  resources?: { name: string; contact: string }[];
+  meeting_id?: number;
+  starts_at?: string;
+  ends_at?: string;
+  video_url?: string | null;
+}
+
+export interface Alert {
+  id: number;
+  kind: "crisis" | "report";
+  room_id: number | null;
+  message_id: number | null;
+  user: PublicUser | null;
+  excerpt: string;
+  created_at: string;
+  status?: string;
+  report_id?: number | null;
+  raise_count?: number;
+  raised_at?: string;
+}
+
+export interface Report {
+  id: number;
+  room_id: number;
+  message_id: number;
+  message: Message | null;
+  author: PublicUser | null;
+  reporter: PublicUser | null;
+  reason: string;
+  status: string;
+  created_at: string;
+}
+
+export interface AuditEntry {
+  id: number;
+  actor: PublicUser | null;
+  action: string;
+  target_user: PublicUser | null;
+  room_id: number | null;
+  message_id: number | null;
+  reason: string;
+  created_at: string;
+}
+
+export interface Occurrence {
+  meeting_id: number;
+  title: string;
+  room_id: number;
+  starts_at: string;
+  ends_at: string;
+  lobby_opens_at: string;
+  status: "scheduled" | "lobby" | "live" | "ended" | "cancelled";
+  video_url?: string | null;
+}
+
+export interface Meeting {
+  id: number;
+  title: string;
+  room_id: number;
+  rrule: string;
+  starts_at: string;
+  timezone: string;
+  duration_minutes: number;
+  lobby_minutes: number;
+  video_url: string | null;
+}
+
+export interface Attendee {
+  user: PublicUser;
+  first_joined_at: string | null;
+  last_left_at: string | null;
+  minutes_present: number;
+  late_minutes: number | null;
+  checkin: { mood: number; note: string } | null;
+}

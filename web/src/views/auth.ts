@@ -1,0 +1,110 @@
+// Sign in and register.
+import { post } from "../api";
+import { describeAny } from "../errors";
+import { h } from "../h";
+import type { Me } from "../types";
+import { errorBox, field, heading, input, type View } from "./common";
+
+export type SignedIn = (token: string, user: Me) => void;
+
+export function signInView(onSignedIn: SignedIn, message?: string): View {
+  const username = input({ name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false" });
+  const password = input({ name: "password", type: "password", autocomplete: "current-password", required: true });
+  const errors = errorBox();
+  if (message) errors.show(message);
+  const submit = h("button", { type: "submit", class: "primary" }, "Sign in");
+  const form = h(
+    "form",
+    { class: "card form", novalidate: true },
+    field("Username", username),
+    field("Password", password),
+    errors.node,
+    submit,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    errors.clear();
+    if (!username.value.trim() || !password.value) {
+      errors.show("Enter your username and password.");
+      (username.value.trim() ? password : username).focus();
+      return;
+    }
+    submit.disabled = true;
+    try {
+      const data = await post<{ token: string; user: Me }>("/api/auth/login", {
+        username: username.value.trim(),
+        password: password.value,
+      });
+      onSignedIn(data.token, data.user);
+    } catch (err) {
+      password.value = "";
+      errors.show(describeAny(err));
+      submit.disabled = false;
+    }
+  });
+  const node = h(
+    "div",
+    { class: "auth" },
+    heading("Sign in"),
+    h("p", { class: "lede" }, "A private space for your group, with staff nearby."),
+    form,
+    h("p", null, h("a", { href: "#/register" }, "Register with an invite code")),
+  );
+  return { title: "Sign in", node };
+}
+
+export function registerView(onSignedIn: SignedIn, inviteCode = ""): View {
+  const code = input({ name: "invite_code", autocomplete: "off", required: true, value: inviteCode, autocapitalize: "none", spellcheck: "false" });
+  const username = input({ name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false" });
+  const display = input({ name: "display_name", autocomplete: "nickname", required: true });
+  const password = input({ name: "password", type: "password", autocomplete: "new-password", required: true });
+  const errors = errorBox();
+  const submit = h("button", { type: "submit", class: "primary" }, "Register");
+  const form = h(
+    "form",
+    { class: "card form", novalidate: true },
+    field("Invite code", code),
+    field("Username", username, "Private: only you use it to sign in. 3 to 32 letters, digits, dots, dashes or underscores."),
+    field("Display name", display, "How others in your rooms see you. It does not have to be your real name."),
+    field("Password", password, "At least 10 characters, not containing your username."),
+    errors.node,
+    submit,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    errors.clear();
+    const missing = [
+      [code, "Invite code"],
+      [username, "Username"],
+      [display, "Display name"],
+      [password, "Password"],
+    ].find(([control]) => !(control as HTMLInputElement).value.trim());
+    if (missing) {
+      errors.show(`${missing[1] as string}: this is needed.`);
+      (missing[0] as HTMLInputElement).focus();
+      return;
+    }
+    submit.disabled = true;
+    try {
+      const data = await post<{ token: string; user: Me }>("/api/auth/register", {
+        invite_code: code.value.trim(),
+        username: username.value.trim(),
+        display_name: display.value.trim(),
+        password: password.value,
+      });
+      onSignedIn(data.token, data.user);
+    } catch (err) {
+      errors.show(describeAny(err));
+      submit.disabled = false;
+    }
+  });
+  const node = h(
+    "div",
+    { class: "auth" },
+    heading("Register"),
+    h("p", { class: "lede" }, "Your program gave you an invite code. Choose a private username and the name others will see."),
+    form,
+    h("p", null, h("a", { href: "#/signin" }, "I already have an account: sign in")),
+  );
+  return { title: "Register", node };
+}

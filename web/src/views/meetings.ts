@@ -1,0 +1,198 @@
+// Upcoming meetings in the browser's local time: join, video, check in, calendar feed.
+import { get, post } from "../api";
+import { connection } from "../connection";
+import { describeAny } from "../errors";
+import { meetingWhen } from "../format";
+import { h, replaceChildren, uid } from "../h";
+import type { Notice, Occurrence } from "../types";
+import { errorBox, heading, loading, statusBox, type View } from "./common";
+
+const DAYS = 14;
+// Statuses change on the clock; refresh this often while the list is on screen.
+const REFRESH_MS = 30_000;
+
+const STATUS_TEXT: Record<Occurrence["status"], string> = {
+  scheduled: "Status: scheduled",
+  lobby: "Status: lobby open, the meeting starts soon",
+  live: "Status: live now",
+  ended: "Status: ended",
+  cancelled: "Status: cancelled",
+};
+
+/** Only web addresses become links: never javascript: or data: from a series' video_url. */
+export function safeHttpUrl(url: string | null | undefined): string | null {
+  if (!url) return null;
+  try {
+    const parsed = new URL(url, window.location.href);
+    return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
+export function meetingsView(): View {
+  const errors = errorBox();
+  const body = h("div", null, loading());
+  const calendar = h("div", { class: "calendar card" });
+  const forms = new Map<string, HTMLElement>();
+  let stopped = false;
+
+  const checkInForm = (occ: Occurrence): HTMLElement => {
+    const key = `${occ.meeting_id}@${occ.starts_at}`;
+    const existing = forms.get(key);
+    if (existing) return existing;
+    const legendId = uid("mood");
+    const name = uid("mood-choice");
+    const hintId = uid("hint");
+    const radios = [1, 2, 3, 4, 5].map((n) => {
+      const id = uid("mood");
+      return h(
+        "span",
+        { class: "mood-option" },
+        h("input", { type: "radio", name, id, value: String(n) }),
+        h("label", { for: id }, String(n)),
+      );
+    });
+    const note = h("input", { type: "text", maxlength: "500", autocomplete: "off" });
+    const noteId = uid("note");
+    note.id = noteId;
+    const formErrors = errorBox();
+    const done = statusBox();
+    const submit = h("button", { type: "submit", class: "primary" }, "Check in");
+    const form = h(
+      "form",
+      { class: "checkin", novalidate: true, "aria-label": `Check in to ${occ.title}` },
+      h(
+        "fieldset",
+        { role: "radiogroup", "aria-labelledby": legendId, "aria-describedby": hintId, class: "mood" },
+        h("legend", { id: legendId }, "Mood"),
+        h("p", { class: "hint", id: hintId }, "1 is very low, 5 is very good."),
+        h("div", { class: "mood-options" }, ...radios),
+      ),
+      h("div", { class: "field" }, h("label", { for: noteId }, "Note"), note),
+      formErrors.node,
+      done.node,
+      submit,
+    );
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      formErrors.clear();
+      done.clear();
+      const chosen = form.querySelector<HTMLInputElement>(`input[name="${name}"]:checked`);
+      if (!chosen) {
+        formErrors.show("Mood: choose a number from 1 to 5.");
+        form.querySelector<HTMLInputElement>("input[type=radio]")?.focus();
+        return;
+      }
+      submit.disabled = true;
+      try {
+        await post(`/api/meetings/${occ.meeting_id}/checkins`, {
+          mood: Number(chosen.value),
+          note: note.value.trim(),
+        });
+        done.show("Checked in. Thank you. You can check in again to change it.");
+      } catch (err) {
+        formErrors.show(describeAny(err));
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    forms.set(key, form);
+    return form;
+  };
+
+  const item = (occ: Occurrence): HTMLElement => {
+    const when = meetingWhen(occ.starts_at, occ.ends_at);
+    const open = occ.status === "lobby" || occ.status === "live";
+    const join = open
+      ? h("a", { href: `#/rooms/${occ.room_id}`, class: "button primary" }, "Join")
+      : h("a", { role: "link", "aria-disabled": "true", class: "button disabled" }, "Join");
+    const video = safeHttpUrl(occ.video_url);
+    const titleId = uid("meeting");
+    return h(
+      "li",
+      { class: `meeting status-${occ.status}`, "aria-labelledby": titleId },
+      h("h2", { id: titleId, class: "meeting-title" }, occ.title),
+      h("p", { class: "meeting-when" }, h("time", { datetime: occ.starts_at }, `${when.date}, ${when.time}`)),
+      h("p", { class: `meeting-status ${occ.status}` }, STATUS_TEXT[occ.status] ?? `Status: ${occ.status}`),
+      h(
+        "div",
+        { class: "meeting-actions" },
+        join,
+        video ? h("a", { href: video, target: "_blank", rel: "noopener noreferrer", class: "button" }, "Video link") : null,
+      ),
+      open ? null : h("p", { class: "hint" }, "Join opens with the lobby, shortly before the start."),
+      occ.status === "live" ? checkInForm(occ) : null,
+    );
+  };
+
+  const refresh = async (): Promise<void> => {
+    try {
+      const data = await get<{ occurrences: Occurrence[] }>(`/api/meetings/upcoming?days=${DAYS}`);
+      if (stopped) return;
+      errors.clear();
+      if (data.occurrences.length === 0) {
+        replaceChildren(body, h("p", { class: "note" }, `No meetings in the next ${DAYS} days.`));
+        return;
+      }
+      const hadFocus = body.contains(document.activeElement) ? (document.activeElement as HTMLElement) : null;
+      const list = h("ul", { class: "meeting-list", "aria-label": "Upcoming meetings" }, ...data.occurrences.map(item));
+      replaceChildren(body, list);
+      if (hadFocus && hadFocus.isConnected) hadFocus.focus();
+    } catch (err) {
+      if (!stopped) errors.show(describeAny(err));
+    }
+  };
+
+  const loadCalendar = async (): Promise<void> => {
+    try {
+      const data = await get<{ token: string }>("/api/me/calendar-token");
+      if (stopped) return;
+      const path = `/api/calendar.ics?token=${encodeURIComponent(data.token)}`;
+      const https = `${window.location.origin}${path}`;
+      const webcal = https.replace(/^https?:/, "webcal:");
+      replaceChildren(
+        calendar,
+        h("h2", null, "Your calendar"),
+        h("p", null, "Put your meetings in your phone or computer calendar. It stays up to date, in your own time zone."),
+        h(
+          "p",
+          { class: "meeting-actions" },
+          h("a", { href: https, class: "button" }, "Add to calendar"),
+          h("a", { href: webcal, class: "button" }, "Subscribe in a calendar app"),
+        ),
+        h("p", { class: "hint" }, "These links are private to you: anyone who has them can see your meeting times."),
+      );
+    } catch (err) {
+      if (!stopped) replaceChildren(calendar, h("p", { role: "alert", class: "error" }, describeAny(err)));
+    }
+  };
+
+  void refresh();
+  void loadCalendar();
+  const timer = window.setInterval(() => {
+    if (document.visibilityState === "visible") void refresh();
+  }, REFRESH_MS);
+  const offNotice = connection.on("notice", (notice: Notice) => {
+    if (notice.kind.startsWith("meeting_")) void refresh();
+  });
+
+  const node = h(
+    "div",
+    { class: "meetings" },
+    heading("Meetings"),
+    h("p", { class: "lede" }, `Your group's sessions in the next ${DAYS} days, in your local time.`),
+    errors.node,
+    body,
+    calendar,
+  );
+  return {
+    title: "Meetings",
+    node,
+    cleanup: () => {
+      stopped = true;
+      window.clearInterval(timer);
+      offNotice();
+    },
+  };
+}
