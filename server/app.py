@@ -20,15 +20,16 @@ from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock, SystemClock
 from server.kernel.db import (
     SessionFactory,
-    WriterQueue,
     create_engine,
     create_session_factory,
+    is_sqlite,
     ping,
 )
 from server.kernel.http import MAX_BODY_BYTES, error_middleware, request_id_middleware
 from server.kernel.migrate import current_revision, head_revision, upgrade_to_head
 from server.kernel.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from server.kernel.redis import RedisHealth, connect_redis
+from server.kernel.sqlite_writer import SqliteWriter
 from server.kernel.throttle import InProcessThrottle, RedisThrottle, Throttle
 from server.meetings.attendance import AttendanceReports, AttendanceTracker
 from server.meetings.calendar import CalendarFeeds
@@ -71,6 +72,7 @@ from server.rooms.access import RoomAccess
 from server.rooms.events import register_room_events
 from server.rooms.gates import PostGate, RoomLockGate
 from server.rooms.http import MESSAGES, ROOMS, add_room_routes
+from server.rooms.message_writer import MessageWriter, SessionMessageWriter, SqliteMessageWriter
 from server.rooms.messages import MessageService
 from server.rooms.service import RoomService
 from server.settings import Settings
@@ -161,7 +163,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         reaction_emojis=tuple(settings.reaction_emojis),
         gates=_send_pipeline(safety, MeetingWindowGate(meetings)),
         listeners=[safety.crisis, StoredMessageCounter(core.metrics)],
-        writers=WriterQueue(serialise=settings.is_sqlite),
+        writer=_message_writer(core.engine),
     )
     accounts.graduation_listeners.append(rooms.access_changed)
 
@@ -362,6 +364,15 @@ def _build_accounts(core: Core, notifier: Notifier) -> AccountService:
     )
 
 
+def _message_writer(engine: AsyncEngine) -> MessageWriter:
+    """A dedicated writer connection for sends on an SQLite file (rooms/message_writer.py);
+    the request's session elsewhere."""
+    database = engine.url.database
+    if is_sqlite(engine) and database and database != ":memory:":
+        return SqliteMessageWriter(SqliteWriter(database), engine.dialect)
+    return SessionMessageWriter()
+
+
 async def _run_database(app: web.Application) -> AsyncIterator[None]:
     core = app[CORE]
     try:
@@ -379,6 +390,7 @@ async def _run_database(app: web.Application) -> AsyncIterator[None]:
     await app[ALERTS].close()
     await app[PRESENCE].close()
     await core.bus.close()
+    await app[MESSAGES].writer.close()
     for client in core.sharing.redis_clients:
         await client.aclose()
     await core.engine.dispose()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Dialect, make_url
@@ -21,6 +20,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 SessionFactory = async_sessionmaker[AsyncSession]
+M = TypeVar("M")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -45,7 +45,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _tune_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+def tune_sqlite_connection(dbapi_connection: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers go on while one writer commits; NORMAL sync is durable across a
     # process crash (only an OS crash can lose the last transactions).
@@ -57,37 +57,57 @@ def _tune_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     cursor.close()
 
 
+def _tune_pooled_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    tune_sqlite_connection(dbapi_connection)
+
+
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, echo=echo)
-        event.listen(engine.sync_engine, "connect", _tune_sqlite)
+        event.listen(engine.sync_engine, "connect", _tune_pooled_sqlite)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-class WriterQueue:
-    """Hands SQLite's one write lock to this process's busiest writers in turn.
+def detached(model: type[M], values: Mapping[str, Any]) -> M:
+    """An instance built as the ORM builds one from a row: no __init__, no validation. For
+    values the database has just returned or accepted, on paths where a table model's __init__
+    (about 50 µs) is a measurable part of the work."""
+    instance: M = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    instance.__dict__.update(values)
+    return instance
 
-    SQLite lets one transaction write at a time. When several pooled connections want it, the
-    losers sleep in SQLite's busy handler (1, 2, 5 … 100 ms), and a transaction that read
-    before it wrote fails outright once another has committed in between; a burst of sends
-    becomes seconds of latency and errors. Queuing those transactions on an asyncio lock gives
-    the database one writer at a time, in arrival order, with nobody sleeping. PostgreSQL locks
-    rows, not the database, so there it lets everyone through."""
 
-    def __init__(self, *, serialise: bool) -> None:
-        self._lock = asyncio.Lock() if serialise else None
+class _SessionOnFirstUse:
+    """Stands in for an AsyncSession that is made when something first uses it."""
 
-    @asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        if self._lock is None:
-            yield
-            return
-        async with self._lock:
-            yield
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._session is None:
+            self._session = self._sessions()
+        return getattr(self._session, name)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+@asynccontextmanager
+async def session_on_first_use(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
+    """A session, made only if used. A `send` on an SQLite file usually needs none (its
+    statements go to the writer connection; mutes, bans and room kinds come from memory), and
+    making and closing one was a sixth of the send's CPU."""
+    stand_in = _SessionOnFirstUse(sessions)
+    try:
+        yield cast(AsyncSession, stand_in)
+    finally:
+        await stand_in.close()
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -6,14 +6,15 @@ a `send`, that layer cost about a millisecond of CPU, against well under 0.1 ms 
 statements issued straight to aiosqlite. A `HotStatement` is written once as an ordinary
 SQLAlchemy statement; on SQLite it is compiled once and run with aiosqlite's
 `execute_fetchall` on the session's own connection (so it stays in the session's
-transaction), with SQLAlchemy's own bind and result processing for every column type. On any
-other database it is run through the session as usual.
+transaction) or with `rows_on` on a plain sqlite3 connection (kernel/sqlite_writer.py), with
+SQLAlchemy's own bind and result processing for every column type. On any other database it
+is run through the session as usual.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,25 @@ class _Compiled:
     bind_processors: tuple[Processor, ...]
     result_processors: tuple[Processor, ...]
 
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        return [
+            process(params[name]) if process else params[name]
+            for name, process in zip(self.bind_names, self.bind_processors, strict=True)
+        ]
+
+    def results(self, fetched: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        return [
+            tuple(
+                process(value) if process else value
+                for process, value in zip(self.result_processors, row, strict=True)
+            )
+            for row in fetched
+        ]
+
+    def integrity_error(self, arguments: list[Any], error: sqlite3.Error) -> IntegrityError:
+        """Callers handle constraint races (a repeated client_id) as SQLAlchemy raises them."""
+        return IntegrityError(self.sql, arguments, error)
+
 
 class HotStatement:
     def __init__(self, statement: Executable, *, column_keys: Sequence[str] | None = None) -> None:
@@ -47,24 +67,26 @@ class HotStatement:
             result = await session.execute(self.statement, params)
             return [tuple(row) for row in result.all()]
         compiled = self._compile(connection.dialect)
+        arguments = compiled.arguments(params)
         raw = await connection.get_raw_connection()
-        arguments = [
-            process(params[name]) if process else params[name]
-            for name, process in zip(compiled.bind_names, compiled.bind_processors, strict=True)
-        ]
         driver: Any = raw.driver_connection  # an aiosqlite.Connection
         try:
             fetched = await driver.execute_fetchall(compiled.sql, arguments)
         except sqlite3.IntegrityError as error:
-            # Callers handle constraint races (a repeated client_id) as SQLAlchemy raises them.
-            raise IntegrityError(compiled.sql, arguments, error) from error
-        return [
-            tuple(
-                process(value) if process else value
-                for process, value in zip(compiled.result_processors, row, strict=True)
-            )
-            for row in fetched
-        ]
+            raise compiled.integrity_error(arguments, error) from error
+        return compiled.results(fetched)
+
+    def rows_on(
+        self, connection: sqlite3.Connection, dialect: Dialect, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """The same, on a plain sqlite3 connection (called on the thread that owns it)."""
+        compiled = self._compile(dialect)
+        arguments = compiled.arguments(params)
+        try:
+            fetched = connection.execute(compiled.sql, arguments).fetchall()
+        except sqlite3.IntegrityError as error:
+            raise compiled.integrity_error(arguments, error) from error
+        return compiled.results(fetched)
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         if self._compiled is None:

@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.accounts.models import Actor, public_user
 from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock
-from server.kernel.db import SessionFactory, WriterQueue
+from server.kernel.db import SessionFactory, detached, session_on_first_use
 from server.kernel.errors import AppError, forbidden, invalid, not_found
 from server.realtime.hub import Hub
 from server.rooms import store
 from server.rooms.access import RoomAccess
 from server.rooms.gates import Draft, PostGate, PostListener
+from server.rooms.message_writer import MessageWriter, SessionMessageWriter
 from server.rooms.models import EditIn, Message, ReactIn, SendIn
 from server.rooms.serialize import message_json
 
@@ -48,7 +49,7 @@ class MessageService:
     reaction_emojis: tuple[str, ...]
     gates: list[PostGate] = field(default_factory=list)
     listeners: list[PostListener] = field(default_factory=list)
-    writers: WriterQueue = field(default_factory=lambda: WriterQueue(serialise=False))
+    writer: MessageWriter = field(default_factory=SessionMessageWriter)
 
     async def send(self, actor: Actor, data: SendIn) -> SendResult:
         try:
@@ -60,8 +61,8 @@ class MessageService:
             raise
 
     async def _send(self, actor: Actor, data: SendIn) -> SendResult:
-        async with self.writers.turn(), self.sessions() as session:
-            room, earlier_id = await store.room_for_post(
+        async with self.writer.turn(), session_on_first_use(self.sessions) as session:
+            room, earlier_id = await self.writer.room_for_post(
                 session, room_id=data.room_id, author_id=actor.id, client_id=data.client_id
             )
             if room is None:
@@ -71,16 +72,16 @@ class MessageService:
                 return await self._earlier_send(session, actor, earlier_id)
             draft = Draft(actor, room, data.body, "send", self.clock.now(), session)
             await self._pass_gates(draft)
-            message = Message(
-                room_id=data.room_id,
-                author_id=actor.id,
-                body=draft.body,
-                client_id=data.client_id,
-                created_at=draft.now,
-            )
+            values: store.NewMessage = {
+                "room_id": data.room_id,
+                "author_id": actor.id,
+                "body": draft.body,
+                "client_id": data.client_id,
+                "created_at": draft.now,
+                "deleted": False,
+            }
             try:
-                message.id = await store.insert_message(session, message)
-                await session.commit()
+                message_id = await self.writer.store(session, values)
             except IntegrityError:
                 # The same client_id won a race from another connection of this user.
                 await session.rollback()
@@ -90,6 +91,7 @@ class MessageService:
                 if earlier is None or earlier.id is None:
                     raise
                 return await self._earlier_send(session, actor, earlier.id)
+        message = detached(Message, {**values, "id": message_id, "edited_at": None})
         payload = message_json(message, actor.public(), {})
         await self.hub.to_room(data.room_id, "message", payload)
         await self._tell_listeners(draft, payload)

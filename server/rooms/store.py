@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, TypedDict
 
 from sqlalchemy import bindparam, case, delete, func, insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from server.accounts.models import User
+from server.kernel.db import detached
 from server.kernel.hotpath import HotStatement
 from server.rooms.models import Message, Reaction, ReadMarker, Room
 
@@ -35,6 +39,7 @@ async def get_room(session: AsyncSession, room_id: int, *, for_update: bool = Fa
 # The hottest statements are built once (building a select costs more than running it), and
 # run in one trip to the driver on SQLite (kernel/hotpath.py).
 _ROOM_COLUMNS = tuple(Room.__table__.columns)  # type: ignore[attr-defined]
+_ROOM_COLUMN_NAMES = tuple(column.name for column in _ROOM_COLUMNS)
 _ROOM_FOR_POST = HotStatement(
     select(  # type: ignore[call-overload]
         *_ROOM_COLUMNS,
@@ -49,10 +54,22 @@ _ROOM_FOR_POST = HotStatement(
     .where(Room.id == bindparam("room_id"))
     .with_for_update(key_share=True, of=Room.__table__)  # type: ignore[attr-defined]
 )
-_NEW_MESSAGE_COLUMNS = ("room_id", "author_id", "body", "client_id", "created_at", "deleted")
+
+
+class NewMessage(TypedDict):
+    """The columns a new message is stored with (the rest take their defaults)."""
+
+    room_id: int
+    author_id: int
+    body: str
+    client_id: str
+    created_at: datetime
+    deleted: bool
+
+
 _INSERT_MESSAGE = HotStatement(
     insert(Message.__table__).returning(Message.__table__.c.id),  # type: ignore[attr-defined]
-    column_keys=_NEW_MESSAGE_COLUMNS,
+    column_keys=tuple(NewMessage.__annotations__),
 )
 
 
@@ -62,23 +79,41 @@ async def room_for_post(
     """The room, locked as `get_room(for_update=True)` locks it, and the id of the author's
     earlier message with this client_id if there is one: both in one round trip, because
     every `send` needs both."""
-    rows = await _ROOM_FOR_POST.rows(
-        session, {"room_id": room_id, "author_id": author_id, "client_id": client_id}
-    )
+    params = {"room_id": room_id, "author_id": author_id, "client_id": client_id}
+    return room_and_earlier_id(await _ROOM_FOR_POST.rows(session, params))
+
+
+def room_for_post_on(
+    connection: sqlite3.Connection,
+    dialect: Dialect,
+    *,
+    room_id: int,
+    author_id: int,
+    client_id: str,
+) -> tuple[Room | None, int | None]:
+    """`room_for_post` on a plain SQLite connection."""
+    params = {"room_id": room_id, "author_id": author_id, "client_id": client_id}
+    return room_and_earlier_id(_ROOM_FOR_POST.rows_on(connection, dialect, params))
+
+
+def room_and_earlier_id(rows: list[tuple[Any, ...]]) -> tuple[Room | None, int | None]:
     if not rows:
         return None, None
     *values, earlier_id = rows[0]
-    room = Room(**{column.name: value for column, value in zip(_ROOM_COLUMNS, values, strict=True)})
+    room = detached(Room, dict(zip(_ROOM_COLUMN_NAMES, values, strict=True)))
     return room, earlier_id
 
 
-async def insert_message(session: AsyncSession, message: Message) -> int:
+async def insert_message(session: AsyncSession, values: NewMessage) -> int:
     """Stores a new message and answers its id (INSERT … RETURNING, without the ORM's unit of
     work, which the hottest write does not need)."""
-    rows = await _INSERT_MESSAGE.rows(
-        session, {name: getattr(message, name) for name in _NEW_MESSAGE_COLUMNS}
-    )
+    rows = await _INSERT_MESSAGE.rows(session, values)
     return int(rows[0][0])
+
+
+def insert_message_on(connection: sqlite3.Connection, dialect: Dialect, values: NewMessage) -> int:
+    """`insert_message` on a plain SQLite connection."""
+    return int(_INSERT_MESSAGE.rows_on(connection, dialect, values)[0][0])
 
 
 async def list_rooms(session: AsyncSession) -> list[Room]:
