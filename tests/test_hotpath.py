@@ -1,20 +1,23 @@
-"""The send path's statements run straight on SQLite's driver (server/kernel/hotpath.py), and
-on an SQLite file on a writer connection of their own (rooms/message_writer.py); what they
-store and read must be exactly what the ORM stores and reads, on every database."""
+"""The send path's statements run straight on the database driver (server/kernel/hotpath.py),
+on connections of their own (rooms/message_writer.py); what they store and read must be
+exactly what the ORM stores and reads, on every database."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import asyncpg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from server.app import CORE
+from server.app import CORE, SEND_CONNECTIONS
 from server.rooms import store
 from server.rooms.http import MESSAGES
 from server.rooms.models import Message
-from tests.support import Community, RunningServer
+from tests.conftest import PeerFactory
+from tests.support import Api, Community, RunningServer, joined, refused, send, try_send
 
 pytestmark = pytest.mark.persistence
 
@@ -40,8 +43,8 @@ async def test_the_hot_path_stores_and_reads_what_the_orm_does(
     async with sessions() as session:
         by_session = await store.insert_message(session, new_message(community, "by-session"))
         await session.commit()
-    async with sessions() as session:
-        by_writer = await writer.store(session, new_message(community, "by-the-writer"))
+    async with sessions() as session, writer.posting(session) as posting:
+        by_writer = await posting.store(new_message(community, "by-the-writer"))
     async with sessions() as session:
         by_orm = Message(**new_message(community, "by-the-orm"))
         session.add(by_orm)
@@ -60,19 +63,25 @@ async def test_the_hot_path_stores_and_reads_what_the_orm_does(
 
         orm_room = await store.get_room(session, community.group_a)
         assert orm_room is not None
-        for read_room in (store.room_for_post, writer.room_for_post):
-            room, earlier = await read_room(
-                session,
-                room_id=community.group_a,
-                author_id=community.pat_ana.id,
-                client_id="by-the-orm",
-            )
-            assert room is not None and earlier == by_orm.id
-            assert room.model_dump() == orm_room.model_dump()
-            assert isinstance(room.locked, bool) and room.created_at.tzinfo is not None
-            assert await read_room(
-                session, room_id=987654, author_id=community.pat_ana.id, client_id="x"
-            ) == (None, None)
+        ana = community.pat_ana.id
+        reads = [
+            await store.room_for_post(
+                session, room_id=community.group_a, author_id=ana, client_id="by-the-orm"
+            ),
+            await store.room_for_post(session, room_id=987654, author_id=ana, client_id="x"),
+        ]
+    async with sessions() as session, writer.posting(session) as posting:
+        reads += [
+            await posting.room_for_post(
+                room_id=community.group_a, author_id=ana, client_id="by-the-orm"
+            ),
+            await posting.room_for_post(room_id=987654, author_id=ana, client_id="x"),
+        ]
+    for (room, earlier), nothing in [(reads[0], reads[1]), (reads[2], reads[3])]:
+        assert room is not None and earlier == by_orm.id
+        assert room.model_dump() == orm_room.model_dump()
+        assert isinstance(room.locked, bool) and room.created_at.tzinfo is not None
+        assert nothing == (None, None)
 
 
 async def test_a_repeated_client_id_raises_what_the_orm_raises_and_stores_nothing(
@@ -86,14 +95,71 @@ async def test_a_repeated_client_id_raises_what_the_orm_raises_and_stores_nothin
         with pytest.raises(IntegrityError):
             await store.insert_message(session, new_message(community, "twice", "again"))
         await session.rollback()
-    async with sessions() as session:
-        await writer.store(session, new_message(community, "twice by the writer", "once"))
+    async with sessions() as session, writer.posting(session) as posting:
+        await posting.store(new_message(community, "twice by the writer", "once"))
+    async with sessions() as session, writer.posting(session) as posting:
         with pytest.raises(IntegrityError):
-            await writer.store(session, new_message(community, "twice by the writer", "again"))
-        await session.rollback()
-        # The failed insert was rolled back, and the writer goes on.
-        assert await writer.store(session, new_message(community, "after the race", "fine"))
+            await posting.store(new_message(community, "twice by the writer", "again"))
+    # The failed insert was rolled back, and the writer goes on.
+    async with sessions() as session, writer.posting(session) as posting:
+        assert await posting.store(new_message(community, "after the race", "fine"))
+    async with sessions() as session:
         bodies = await session.execute(
             text("SELECT body FROM message WHERE client_id = 'twice by the writer'")
         )
         assert bodies.scalars().all() == ["once"]
+
+
+async def test_sends_go_on_after_the_database_drops_the_send_connections(
+    server: RunningServer, community: Community, peer: PeerFactory, database_url: str
+) -> None:
+    """A PostgreSQL restart or failover closes every connection the send path keeps; the next
+    sends must open fresh ones, not fail. (SQLite has no server to drop them.)"""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL drops connections; an SQLite file has no server")
+    ana = await peer(community.pat_ana.token)
+    await joined(ana, community.group_a)
+    await send(ana, community.group_a, "before")
+    dropped = await drop_send_connections(database_url)
+    assert dropped >= 1
+    # Enough sends to come round to the dropped connection, whichever it was.
+    for n in range(SEND_CONNECTIONS + 1):
+        after = await send(ana, community.group_a, f"after the drop {n}")
+        assert after["body"] == f"after the drop {n}"
+
+
+async def test_refused_sends_leave_the_room_free_for_the_next(
+    server: RunningServer, community: Community, peer: PeerFactory, api: Api
+) -> None:
+    """A refusal ends the send's transaction and gives its connection back: on PostgreSQL the
+    room's row stays locked until then, and every later send to the room would wait."""
+    ana, lee = await peer(community.pat_ana.token), await peer(community.mod_lee.token)
+    for person in (ana, lee):
+        await joined(person, community.group_a)
+    for _ in range(SEND_CONNECTIONS + 1):  # more refusals than there are send connections
+        refused(await try_send(ana, 987654, "to no room"), "not_found")
+    locked = await api.call(
+        "PATCH",
+        f"/api/rooms/{community.group_a}",
+        token=community.mod_lee.token,
+        json={"locked": True},
+    )
+    assert locked.status == 200, locked.body
+    for _ in range(SEND_CONNECTIONS + 1):
+        refused(await try_send(ana, community.group_a, "while locked"), "room_locked")
+    stored = await send(lee, community.group_a, "staff can still post")
+    assert stored["body"] == "staff can still post"
+
+
+async def drop_send_connections(database_url: str) -> int:
+    url = make_url(database_url).set(drivername="postgresql")
+    admin = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        rows = await admin.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = $1 AND application_name = 'peerrooms sends'",
+            url.database,
+        )
+        return len(rows)
+    finally:
+        await admin.close()

@@ -7,8 +7,9 @@ statements issued straight to aiosqlite. A `HotStatement` is written once as an 
 SQLAlchemy statement; on SQLite it is compiled once and run with aiosqlite's
 `execute_fetchall` on the session's own connection (so it stays in the session's
 transaction) or with `rows_on` on a plain sqlite3 connection (kernel/sqlite_writer.py), with
-SQLAlchemy's own bind and result processing for every column type. On any other database it
-is run through the session as usual.
+SQLAlchemy's own bind and result processing for every column type. On PostgreSQL it runs
+through the session, or with `rows_on_asyncpg` on a plain asyncpg connection (the same
+compiled statement, bound and read the same way).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,7 +51,7 @@ class _Compiled:
             for row in fetched
         ]
 
-    def integrity_error(self, arguments: list[Any], error: sqlite3.Error) -> IntegrityError:
+    def integrity_error(self, arguments: list[Any], error: Exception) -> IntegrityError:
         """Callers handle constraint races (a repeated client_id) as SQLAlchemy raises them."""
         return IntegrityError(self.sql, arguments, error)
 
@@ -85,6 +87,18 @@ class HotStatement:
         try:
             fetched = connection.execute(compiled.sql, arguments).fetchall()
         except sqlite3.IntegrityError as error:
+            raise compiled.integrity_error(arguments, error) from error
+        return compiled.results(fetched)
+
+    async def rows_on_asyncpg(
+        self, connection: asyncpg.Connection, dialect: Dialect, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """The same, on a plain asyncpg connection (PostgreSQL's driver)."""
+        compiled = self._compile(dialect)
+        arguments = compiled.arguments(params)
+        try:
+            fetched = await connection.fetch(compiled.sql, *arguments)
+        except asyncpg.IntegrityConstraintViolationError as error:
             raise compiled.integrity_error(arguments, error) from error
         return compiled.results(fetched)
 

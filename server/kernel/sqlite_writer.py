@@ -58,14 +58,23 @@ class SqliteWriter:
             self._thread = None
 
     def _serve(self) -> None:
+        connection: sqlite3.Connection | None = None
+        while (job := self._jobs.get()) is not None:
+            if connection is None:
+                try:
+                    connection = self._connect()
+                except sqlite3.Error as error:
+                    job.fail(error)  # and try again for the next one
+                    continue
+            job.run_on(connection)
+        if connection is not None:
+            connection.close()
+
+    def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: no implicit BEGIN; transactions are the explicit ones below.
         connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        try:
-            tune_sqlite_connection(connection)
-            while (job := self._jobs.get()) is not None:
-                job.run_on(connection)
-        finally:
-            connection.close()
+        tune_sqlite_connection(connection)
+        return connection
 
 
 @dataclass(frozen=True)
@@ -78,9 +87,12 @@ class _Job(Generic[T]):
         try:
             result = self.work(connection)
         except BaseException as error:  # handed to the awaiting coroutine, which raises it
-            self.loop.call_soon_threadsafe(self._fail, error)
+            self.fail(error)
         else:
             self.loop.call_soon_threadsafe(self._succeed, result)
+
+    def fail(self, error: BaseException) -> None:
+        self.loop.call_soon_threadsafe(self._fail, error)
 
     def _succeed(self, result: T) -> None:
         if not self.done.cancelled():
@@ -98,7 +110,9 @@ def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     connection.execute("BEGIN IMMEDIATE")
     try:
         yield connection
+        connection.execute("COMMIT")
     except BaseException:
-        connection.execute("ROLLBACK")
+        # Also when COMMIT itself failed: a transaction left open would refuse every later one.
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
         raise
-    connection.execute("COMMIT")

@@ -1,79 +1,114 @@
-"""Where `send` reads its room and stores the message: the request's own session, or on SQLite
-a writer connection of its own.
+"""Where `send` reads its room and stores the message.
 
-PostgreSQL locks the room's row in the request's transaction (FOR NO KEY UPDATE), so sends to
-one room commit in id order and slow mode holds across processes; everything goes through
-the session. SQLite has one write lock for the whole file, so this process's sends already
-take turns; there the read and the insert-and-commit each take one hop to a dedicated
-connection (kernel/sqlite_writer.py) instead of several through the session's machinery, and
-the session stays unconnected unless a gate reads through it.
+Through SQLAlchemy's async session each step of a send's transaction (check out and ping a
+pooled connection, execute, commit, return it and roll back) passes through greenlets, and on
+SQLite through aiosqlite's thread several times; measured, that machinery cost more CPU than
+the statements. So the send's two statements run on connections of their own, straight on the
+driver, while the statements themselves stay SQLAlchemy statements (kernel/hotpath.py):
+
+- PostgreSQL: a plain asyncpg connection and transaction. The room's row is locked (FOR NO
+  KEY UPDATE) from the read to the commit, so sends to one room commit in id order and slow
+  mode holds across processes.
+- SQLite file: one writer connection on its own thread; the read and the insert-and-commit are
+  one hop each. SQLite has one write lock for the whole file, so this process's sends take
+  turns from the read to the commit.
+- Anything else (SQLite in memory): the request's session, as every other write.
+
+The request's session stays for the gates that read (slow mode, meeting windows, a cache miss);
+it is only made if one does (kernel/db.py: session_on_first_use).
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from typing import Protocol
 
+import asyncpg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.kernel.pg_connections import PgConnections
 from server.kernel.sqlite_writer import SqliteWriter, transaction
 from server.rooms import store
 from server.rooms.models import Room
 
 
-class MessageWriter(Protocol):
-    def turn(self) -> contextlib.AbstractAsyncContextManager[None]:
-        """Held from reading the room to storing the message."""
-        ...
+class Posting(Protocol):
+    """One send's read of its room and write of its message."""
 
     async def room_for_post(
-        self, session: AsyncSession, *, room_id: int, author_id: int, client_id: str
+        self, *, room_id: int, author_id: int, client_id: str
     ) -> tuple[Room | None, int | None]: ...
 
-    async def store(self, session: AsyncSession, values: store.NewMessage) -> int:
+    async def store(self, values: store.NewMessage) -> int:
         """Inserts and commits; answers the new id. Raises IntegrityError on a repeated
-        client_id, with the session ready for `rollback`."""
+        client_id, having stored nothing."""
+        ...
+
+
+class MessageWriter(Protocol):
+    def posting(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[Posting]:
+        """A send's posting; leaving it without `store` stores nothing."""
         ...
 
     async def close(self) -> None: ...
 
 
 class SessionMessageWriter:
-    """Everything in the request's session (PostgreSQL, or SQLite held in memory)."""
+    """Everything in the request's session."""
 
-    def turn(self) -> contextlib.AbstractAsyncContextManager[None]:
-        return contextlib.nullcontext()
-
-    async def room_for_post(
-        self, session: AsyncSession, *, room_id: int, author_id: int, client_id: str
-    ) -> tuple[Room | None, int | None]:
-        return await store.room_for_post(
-            session, room_id=room_id, author_id=author_id, client_id=client_id
-        )
-
-    async def store(self, session: AsyncSession, values: store.NewMessage) -> int:
-        message_id = await store.insert_message(session, values)
-        await session.commit()
-        return message_id
+    @contextlib.asynccontextmanager
+    async def posting(self, session: AsyncSession) -> AsyncIterator[Posting]:
+        yield _SessionPosting(session)
 
     async def close(self) -> None:
         return None
 
 
-class SqliteMessageWriter:
-    """The room read and the insert-and-commit on a writer connection of their own."""
+class _SessionPosting:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
 
+    async def room_for_post(
+        self, *, room_id: int, author_id: int, client_id: str
+    ) -> tuple[Room | None, int | None]:
+        return await store.room_for_post(
+            self._session, room_id=room_id, author_id=author_id, client_id=client_id
+        )
+
+    async def store(self, values: store.NewMessage) -> int:
+        try:
+            message_id = await store.insert_message(self._session, values)
+        except BaseException:
+            await self._session.rollback()
+            raise
+        await self._session.commit()
+        return message_id
+
+
+class SqliteMessageWriter:
     def __init__(self, writer: SqliteWriter, dialect: Dialect) -> None:
         self._writer = writer
         self._dialect = dialect
 
-    def turn(self) -> contextlib.AbstractAsyncContextManager[None]:
-        return self._writer.turn()
+    @contextlib.asynccontextmanager
+    async def posting(self, session: AsyncSession) -> AsyncIterator[Posting]:
+        async with self._writer.turn():
+            yield _SqlitePosting(self._writer, self._dialect)
+
+    async def close(self) -> None:
+        await self._writer.close()
+
+
+class _SqlitePosting:
+    def __init__(self, writer: SqliteWriter, dialect: Dialect) -> None:
+        self._writer = writer
+        self._dialect = dialect
 
     async def room_for_post(
-        self, session: AsyncSession, *, room_id: int, author_id: int, client_id: str
+        self, *, room_id: int, author_id: int, client_id: str
     ) -> tuple[Room | None, int | None]:
         return await self._writer.run(
             lambda connection: store.room_for_post_on(
@@ -85,12 +120,65 @@ class SqliteMessageWriter:
             )
         )
 
-    async def store(self, session: AsyncSession, values: store.NewMessage) -> int:
+    async def store(self, values: store.NewMessage) -> int:
         def insert_and_commit(connection: sqlite3.Connection) -> int:
             with transaction(connection) as writing:
                 return store.insert_message_on(writing, self._dialect, values)
 
         return await self._writer.run(insert_and_commit)
 
+
+class PostgresMessageWriter:
+    def __init__(self, connections: PgConnections, dialect: Dialect) -> None:
+        self._connections = connections
+        self._dialect = dialect
+
+    @contextlib.asynccontextmanager
+    async def posting(self, session: AsyncSession) -> AsyncIterator[Posting]:
+        async with self._connections.connection() as connection:
+            posting = _PostgresPosting(connection, self._dialect)
+            await posting.begin()
+            try:
+                yield posting
+            finally:
+                await posting.end()
+
     async def close(self) -> None:
-        await self._writer.close()
+        await self._connections.close()
+
+
+class _PostgresPosting:
+    def __init__(self, connection: asyncpg.Connection, dialect: Dialect) -> None:
+        self._connection = connection
+        self._dialect = dialect
+        self._transaction = connection.transaction()
+
+    async def begin(self) -> None:
+        await self._transaction.start()
+
+    async def end(self) -> None:
+        """Rolls back whatever `store` did not commit (a refusal, an error)."""
+        if self._connection.is_in_transaction():
+            await self._transaction.rollback()
+
+    async def room_for_post(
+        self, *, room_id: int, author_id: int, client_id: str
+    ) -> tuple[Room | None, int | None]:
+        return await store.room_for_post_on_asyncpg(
+            self._connection,
+            self._dialect,
+            room_id=room_id,
+            author_id=author_id,
+            client_id=client_id,
+        )
+
+    async def store(self, values: store.NewMessage) -> int:
+        try:
+            message_id = await store.insert_message_on_asyncpg(
+                self._connection, self._dialect, values
+            )
+        except BaseException:
+            await self._transaction.rollback()
+            raise
+        await self._transaction.commit()
+        return message_id

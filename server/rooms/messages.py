@@ -61,9 +61,12 @@ class MessageService:
             raise
 
     async def _send(self, actor: Actor, data: SendIn) -> SendResult:
-        async with self.writer.turn(), session_on_first_use(self.sessions) as session:
-            room, earlier_id = await self.writer.room_for_post(
-                session, room_id=data.room_id, author_id=actor.id, client_id=data.client_id
+        async with (
+            session_on_first_use(self.sessions) as session,
+            self.writer.posting(session) as posting,
+        ):
+            room, earlier_id = await posting.room_for_post(
+                room_id=data.room_id, author_id=actor.id, client_id=data.client_id
             )
             if room is None:
                 raise not_found("room")
@@ -81,10 +84,9 @@ class MessageService:
                 "deleted": False,
             }
             try:
-                message_id = await self.writer.store(session, values)
+                message_id = await posting.store(values)
             except IntegrityError:
                 # The same client_id won a race from another connection of this user.
-                await session.rollback()
                 earlier = await store.find_by_client_id(
                     session, author_id=actor.id, room_id=data.room_id, client_id=data.client_id
                 )

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypedDict
 
+import asyncpg
 from sqlalchemy import bindparam, case, delete, func, insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -96,6 +97,19 @@ def room_for_post_on(
     return room_and_earlier_id(_ROOM_FOR_POST.rows_on(connection, dialect, params))
 
 
+async def room_for_post_on_asyncpg(
+    connection: asyncpg.Connection,
+    dialect: Dialect,
+    *,
+    room_id: int,
+    author_id: int,
+    client_id: str,
+) -> tuple[Room | None, int | None]:
+    """`room_for_post` on a plain asyncpg connection, in its transaction."""
+    params = {"room_id": room_id, "author_id": author_id, "client_id": client_id}
+    return room_and_earlier_id(await _ROOM_FOR_POST.rows_on_asyncpg(connection, dialect, params))
+
+
 def room_and_earlier_id(rows: list[tuple[Any, ...]]) -> tuple[Room | None, int | None]:
     if not rows:
         return None, None
@@ -114,6 +128,13 @@ async def insert_message(session: AsyncSession, values: NewMessage) -> int:
 def insert_message_on(connection: sqlite3.Connection, dialect: Dialect, values: NewMessage) -> int:
     """`insert_message` on a plain SQLite connection."""
     return int(_INSERT_MESSAGE.rows_on(connection, dialect, values)[0][0])
+
+
+async def insert_message_on_asyncpg(
+    connection: asyncpg.Connection, dialect: Dialect, values: NewMessage
+) -> int:
+    """`insert_message` on a plain asyncpg connection, in its transaction."""
+    return int((await _INSERT_MESSAGE.rows_on_asyncpg(connection, dialect, values))[0][0])
 
 
 async def list_rooms(session: AsyncSession) -> list[Room]:

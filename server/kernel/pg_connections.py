@@ -1,0 +1,57 @@
+"""A few PostgreSQL connections of their own, straight on asyncpg, for the busiest write.
+
+Through SQLAlchemy's async session a send's transaction passes through greenlets at every step
+and its pool pings each connection it hands out (a round trip); measured on `send`, that
+machinery cost more CPU than the statements. These connections are plain asyncpg ones: taken
+from a queue, used for one transaction, put back. One found closed (the server restarted, or
+dropped it) is replaced by a fresh one before use; one that fails mid-use is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from sqlalchemy.engine import URL
+
+# Errors after which a connection is not trusted again.
+CONNECTION_ERRORS = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError)
+
+
+class PgConnections:
+    def __init__(self, url: URL, *, size: int, application_name: str) -> None:
+        # asyncpg takes the libpq form of the URL, without SQLAlchemy's driver name.
+        self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._application_name = application_name
+        self._idle: asyncio.Queue[asyncpg.Connection | None] = asyncio.Queue()
+        for _ in range(size):
+            self._idle.put_nowait(None)  # opened on first use
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        held = await self._idle.get()
+        try:
+            if held is None or held.is_closed():
+                held = await asyncpg.connect(
+                    self._dsn, server_settings={"application_name": self._application_name}
+                )
+            yield held
+        except CONNECTION_ERRORS:
+            if held is not None:
+                held.terminate()
+            held = None
+            raise
+        finally:
+            if held is not None and held.is_in_transaction():
+                # Left mid-transaction (its task was cancelled): never hand that on.
+                held.terminate()
+                held = None
+            self._idle.put_nowait(held)
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            held = self._idle.get_nowait()
+            if held is not None:
+                await held.close()
