@@ -342,6 +342,12 @@ async def eventually(
         await asyncio.sleep(0.02)
 
 
+async def patch_room(api: Api, staff: Person, room_id: int, **fields: Any) -> dict[str, Any]:
+    reply = await api.call("PATCH", f"/api/rooms/{room_id}", token=staff.token, json=fields)
+    assert reply.status == 200, reply.body
+    return dict(reply.body["room"])
+
+
 async def stored_bodies(api: Api, staff: Person, room_id: int) -> list[str]:
     reply = await api.get(f"/api/rooms/{room_id}/messages?limit=100", token=staff.token)
     assert reply.status == 200, reply.body

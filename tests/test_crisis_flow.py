@@ -27,6 +27,7 @@ from tests.support import (
     build_community,
     joined,
     parse_utc,
+    patch_room,
     public,
     refused,
     send,
@@ -147,13 +148,7 @@ async def muted(community: Community, api: Api, ana: Peer) -> Scenario:
 
 
 async def locked(community: Community, api: Api, ana: Peer) -> Scenario:
-    reply = await api.call(
-        "PATCH",
-        f"/api/rooms/{community.group_a}",
-        token=community.mod_lee.token,
-        json={"locked": True},
-    )
-    assert reply.status == 200, reply.body
+    await patch_room(api, community.mod_lee, community.group_a, locked=True)
     return Scenario(community.group_a, "room_locked", "hello?")
 
 

@@ -17,7 +17,16 @@ from server.rooms import store
 from server.rooms.http import MESSAGES
 from server.rooms.models import Message
 from tests.conftest import PeerFactory
-from tests.support import Api, Community, RunningServer, joined, refused, send, try_send
+from tests.support import (
+    Api,
+    Community,
+    RunningServer,
+    joined,
+    patch_room,
+    refused,
+    send,
+    try_send,
+)
 
 pytestmark = pytest.mark.persistence
 
@@ -64,18 +73,20 @@ async def test_the_hot_path_stores_and_reads_what_the_orm_does(
         orm_room = await store.get_room(session, community.group_a)
         assert orm_room is not None
         ana = community.pat_ana.id
+        by_orm_key: store.PostKey = {
+            "room_id": community.group_a,
+            "author_id": ana,
+            "client_id": "by-the-orm",
+        }
+        nowhere: store.PostKey = {"room_id": 987654, "author_id": ana, "client_id": "x"}
         reads = [
-            await store.room_for_post(
-                session, room_id=community.group_a, author_id=ana, client_id="by-the-orm"
-            ),
-            await store.room_for_post(session, room_id=987654, author_id=ana, client_id="x"),
+            await store.room_for_post(session, by_orm_key),
+            await store.room_for_post(session, nowhere),
         ]
     async with sessions() as session, writer.posting(session) as posting:
         reads += [
-            await posting.room_for_post(
-                room_id=community.group_a, author_id=ana, client_id="by-the-orm"
-            ),
-            await posting.room_for_post(room_id=987654, author_id=ana, client_id="x"),
+            await posting.room_for_post(by_orm_key),
+            await posting.room_for_post(nowhere),
         ]
     for (room, earlier), nothing in [(reads[0], reads[1]), (reads[2], reads[3])]:
         assert room is not None and earlier == by_orm.id
@@ -138,13 +149,7 @@ async def test_refused_sends_leave_the_room_free_for_the_next(
         await joined(person, community.group_a)
     for _ in range(SEND_CONNECTIONS + 1):  # more refusals than there are send connections
         refused(await try_send(ana, 987654, "to no room"), "not_found")
-    locked = await api.call(
-        "PATCH",
-        f"/api/rooms/{community.group_a}",
-        token=community.mod_lee.token,
-        json={"locked": True},
-    )
-    assert locked.status == 200, locked.body
+    await patch_room(api, community.mod_lee, community.group_a, locked=True)
     for _ in range(SEND_CONNECTIONS + 1):
         refused(await try_send(ana, community.group_a, "while locked"), "room_locked")
     stored = await send(lee, community.group_a, "staff can still post")

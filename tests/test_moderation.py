@@ -24,6 +24,7 @@ from tests.support import (
     joined,
     ok,
     parse_utc,
+    patch_room,
     public,
     refused,
     send,
@@ -57,12 +58,6 @@ async def restricted(api: Api, staff: Person, room_id: int, kind: str) -> list[d
     reply = await api.get(f"/api/rooms/{room_id}/{kind}", token=staff.token)
     assert reply.status == 200, reply.body
     return list(reply.body[kind])
-
-
-async def patch_room(api: Api, staff: Person, room_id: int, **fields: Any) -> dict[str, Any]:
-    reply = await api.call("PATCH", f"/api/rooms/{room_id}", token=staff.token, json=fields)
-    assert reply.status == 200, reply.body
-    return dict(reply.body["room"])
 
 
 def message_ids(peer: Peer) -> list[int]:

@@ -38,9 +38,7 @@ from server.rooms.models import Room
 class Posting(Protocol):
     """One send's read of its room and write of its message."""
 
-    async def room_for_post(
-        self, *, room_id: int, author_id: int, client_id: str
-    ) -> tuple[Room | None, int | None]: ...
+    async def room_for_post(self, key: store.PostKey) -> tuple[Room | None, int | None]: ...
 
     async def store(self, values: store.NewMessage) -> int:
         """Inserts and commits; answers the new id. Raises IntegrityError on a repeated
@@ -71,12 +69,8 @@ class _SessionPosting:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def room_for_post(
-        self, *, room_id: int, author_id: int, client_id: str
-    ) -> tuple[Room | None, int | None]:
-        return await store.room_for_post(
-            self._session, room_id=room_id, author_id=author_id, client_id=client_id
-        )
+    async def room_for_post(self, key: store.PostKey) -> tuple[Room | None, int | None]:
+        return await store.room_for_post(self._session, key)
 
     async def store(self, values: store.NewMessage) -> int:
         try:
@@ -107,17 +101,9 @@ class _SqlitePosting:
         self._writer = writer
         self._dialect = dialect
 
-    async def room_for_post(
-        self, *, room_id: int, author_id: int, client_id: str
-    ) -> tuple[Room | None, int | None]:
+    async def room_for_post(self, key: store.PostKey) -> tuple[Room | None, int | None]:
         return await self._writer.run(
-            lambda connection: store.room_for_post_on(
-                connection,
-                self._dialect,
-                room_id=room_id,
-                author_id=author_id,
-                client_id=client_id,
-            )
+            lambda connection: store.room_for_post_on(connection, self._dialect, key)
         )
 
     async def store(self, values: store.NewMessage) -> int:
@@ -161,16 +147,8 @@ class _PostgresPosting:
         if self._connection.is_in_transaction():
             await self._transaction.rollback()
 
-    async def room_for_post(
-        self, *, room_id: int, author_id: int, client_id: str
-    ) -> tuple[Room | None, int | None]:
-        return await store.room_for_post_on_asyncpg(
-            self._connection,
-            self._dialect,
-            room_id=room_id,
-            author_id=author_id,
-            client_id=client_id,
-        )
+    async def room_for_post(self, key: store.PostKey) -> tuple[Room | None, int | None]:
+        return await store.room_for_post_on_asyncpg(self._connection, self._dialect, key)
 
     async def store(self, values: store.NewMessage) -> int:
         try:

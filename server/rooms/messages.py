@@ -66,7 +66,7 @@ class MessageService:
             self.writer.posting(session) as posting,
         ):
             room, earlier_id = await posting.room_for_post(
-                room_id=data.room_id, author_id=actor.id, client_id=data.client_id
+                {"room_id": data.room_id, "author_id": actor.id, "client_id": data.client_id}
             )
             if room is None:
                 raise not_found("room")

@@ -74,40 +74,33 @@ _INSERT_MESSAGE = HotStatement(
 )
 
 
-async def room_for_post(
-    session: AsyncSession, *, room_id: int, author_id: int, client_id: str
-) -> tuple[Room | None, int | None]:
+class PostKey(TypedDict):
+    """What a send is looked up by: its room, and its author's client_id in that room."""
+
+    room_id: int
+    author_id: int
+    client_id: str
+
+
+async def room_for_post(session: AsyncSession, key: PostKey) -> tuple[Room | None, int | None]:
     """The room, locked as `get_room(for_update=True)` locks it, and the id of the author's
     earlier message with this client_id if there is one: both in one round trip, because
     every `send` needs both."""
-    params = {"room_id": room_id, "author_id": author_id, "client_id": client_id}
-    return room_and_earlier_id(await _ROOM_FOR_POST.rows(session, params))
+    return room_and_earlier_id(await _ROOM_FOR_POST.rows(session, key))
 
 
 def room_for_post_on(
-    connection: sqlite3.Connection,
-    dialect: Dialect,
-    *,
-    room_id: int,
-    author_id: int,
-    client_id: str,
+    connection: sqlite3.Connection, dialect: Dialect, key: PostKey
 ) -> tuple[Room | None, int | None]:
     """`room_for_post` on a plain SQLite connection."""
-    params = {"room_id": room_id, "author_id": author_id, "client_id": client_id}
-    return room_and_earlier_id(_ROOM_FOR_POST.rows_on(connection, dialect, params))
+    return room_and_earlier_id(_ROOM_FOR_POST.rows_on(connection, dialect, key))
 
 
 async def room_for_post_on_asyncpg(
-    connection: asyncpg.Connection,
-    dialect: Dialect,
-    *,
-    room_id: int,
-    author_id: int,
-    client_id: str,
+    connection: asyncpg.Connection, dialect: Dialect, key: PostKey
 ) -> tuple[Room | None, int | None]:
     """`room_for_post` on a plain asyncpg connection, in its transaction."""
-    params = {"room_id": room_id, "author_id": author_id, "client_id": client_id}
-    return room_and_earlier_id(await _ROOM_FOR_POST.rows_on_asyncpg(connection, dialect, params))
+    return room_and_earlier_id(await _ROOM_FOR_POST.rows_on_asyncpg(connection, dialect, key))
 
 
 def room_and_earlier_id(rows: list[tuple[Any, ...]]) -> tuple[Room | None, int | None]:
