@@ -52,7 +52,7 @@ async def test_the_hot_path_stores_and_reads_what_the_orm_does(
     async with sessions() as session:
         by_session = await store.insert_message(session, new_message(community, "by-session"))
         await session.commit()
-    async with sessions() as session, writer.posting(session) as posting:
+    async with sessions() as session, writer.posting(session, community.group_a) as posting:
         by_writer = await posting.store(new_message(community, "by-the-writer"))
     async with sessions() as session:
         by_orm = Message(**new_message(community, "by-the-orm"))
@@ -83,7 +83,7 @@ async def test_the_hot_path_stores_and_reads_what_the_orm_does(
             await store.room_for_post(session, by_orm_key),
             await store.room_for_post(session, nowhere),
         ]
-    async with sessions() as session, writer.posting(session) as posting:
+    async with sessions() as session, writer.posting(session, community.group_a) as posting:
         reads += [
             await posting.room_for_post(by_orm_key),
             await posting.room_for_post(nowhere),
@@ -106,13 +106,13 @@ async def test_a_repeated_client_id_raises_what_the_orm_raises_and_stores_nothin
         with pytest.raises(IntegrityError):
             await store.insert_message(session, new_message(community, "twice", "again"))
         await session.rollback()
-    async with sessions() as session, writer.posting(session) as posting:
+    async with sessions() as session, writer.posting(session, community.group_a) as posting:
         await posting.store(new_message(community, "twice by the writer", "once"))
-    async with sessions() as session, writer.posting(session) as posting:
+    async with sessions() as session, writer.posting(session, community.group_a) as posting:
         with pytest.raises(IntegrityError):
             await posting.store(new_message(community, "twice by the writer", "again"))
     # The failed insert was rolled back, and the writer goes on.
-    async with sessions() as session, writer.posting(session) as posting:
+    async with sessions() as session, writer.posting(session, community.group_a) as posting:
         assert await posting.store(new_message(community, "after the race", "fine"))
     async with sessions() as session:
         bodies = await session.execute(

@@ -4,6 +4,7 @@ contact details and blocked terms (PROTOCOL.md, Moderation)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -306,6 +307,30 @@ async def test_ban_removes_and_keeps_out_until_lifted_or_over(
 
 
 # ----- room lock and slow mode -----
+
+
+async def test_slow_mode_holds_for_two_devices_sending_at_the_same_moment(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    """Sends to one room are stored one at a time (PostgreSQL's row lock, a lock per room on
+    SQLite), so the second device's slow-mode check sees the first device's message."""
+    room = community.group_a
+    await patch_room(api, community.mod_lee, room, slow_mode_s=30)
+    phone, laptop = await peer(community.pat_ana.token), await peer(community.pat_ana.token)
+    for device in (phone, laptop):
+        await joined(device, room)
+    for attempt in range(5):
+        acks = await asyncio.gather(
+            try_send(phone, room, f"from the phone {attempt}"),
+            try_send(laptop, room, f"from the laptop {attempt}"),
+        )
+        stored = [ack for ack in acks if ack["ok"]]
+        assert len(stored) <= 1, acks
+        for ack in acks:
+            if not ack["ok"]:
+                refused(ack, "rate_limited")
+    bodies = await stored_bodies(api, community.mod_lee, room)
+    assert len([body for body in bodies if body.startswith("from the")]) == 1, bodies
 
 
 async def test_slow_mode_and_lock_are_broadcast_enforced_and_audited(

@@ -14,8 +14,8 @@ import asyncio
 import queue
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -29,14 +29,6 @@ class SqliteWriter:
         self._path = path
         self._jobs: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        # Held across a whole read-decide-write sequence (a send reads its room, runs the
-        # gates, then inserts), so this process's writers take turns in arrival order.
-        self._turn = asyncio.Lock()
-
-    @asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        async with self._turn:
-            yield
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work` run on the writer's thread with its connection (in autocommit mode: use

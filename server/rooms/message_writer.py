@@ -9,9 +9,9 @@ driver, while the statements themselves stay SQLAlchemy statements (kernel/hotpa
 - PostgreSQL: a plain asyncpg connection and transaction. The room's row is locked (FOR NO
   KEY UPDATE) from the read to the commit, so sends to one room commit in id order and slow
   mode holds across processes.
-- SQLite file: one writer connection on its own thread; the read and the insert-and-commit are
-  one hop each. SQLite has one write lock for the whole file, so this process's sends take
-  turns from the read to the commit.
+- SQLite file: one writer connection on its own thread, so this process's sends never wait
+  for each other in SQLite's busy handler; the read and the insert-and-commit are one hop
+  each. Sends to one room take turns from the read to the commit, as on PostgreSQL.
 - Anything else (SQLite in memory): the request's session, as every other write.
 
 The request's session stays for the gates that read (slow mode, meeting windows, a cache miss);
@@ -20,8 +20,10 @@ it is only made if one does (kernel/db.py: session_on_first_use).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
+import weakref
 from collections.abc import AsyncIterator
 from typing import Protocol
 
@@ -47,8 +49,10 @@ class Posting(Protocol):
 
 
 class MessageWriter(Protocol):
-    def posting(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[Posting]:
-        """A send's posting; leaving it without `store` stores nothing."""
+    def posting(
+        self, session: AsyncSession, room_id: int
+    ) -> contextlib.AbstractAsyncContextManager[Posting]:
+        """A send's posting to a room; leaving it without `store` stores nothing."""
         ...
 
     async def close(self) -> None: ...
@@ -58,7 +62,7 @@ class SessionMessageWriter:
     """Everything in the request's session."""
 
     @contextlib.asynccontextmanager
-    async def posting(self, session: AsyncSession) -> AsyncIterator[Posting]:
+    async def posting(self, session: AsyncSession, room_id: int) -> AsyncIterator[Posting]:
         yield _SessionPosting(session)
 
     async def close(self) -> None:
@@ -86,10 +90,17 @@ class SqliteMessageWriter:
     def __init__(self, writer: SqliteWriter, dialect: Dialect) -> None:
         self._writer = writer
         self._dialect = dialect
+        # One lock per room, held from the read to the commit, as PostgreSQL's row lock is:
+        # sends to one room are stored one at a time (slow mode holds), sends to different
+        # rooms overlap. A lock lives while someone holds or waits for it.
+        self._rooms: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @contextlib.asynccontextmanager
-    async def posting(self, session: AsyncSession) -> AsyncIterator[Posting]:
-        async with self._writer.turn():
+    async def posting(self, session: AsyncSession, room_id: int) -> AsyncIterator[Posting]:
+        lock = self._rooms.get(room_id)
+        if lock is None:
+            lock = self._rooms[room_id] = asyncio.Lock()
+        async with lock:
             yield _SqlitePosting(self._writer, self._dialect)
 
     async def close(self) -> None:
@@ -120,7 +131,7 @@ class PostgresMessageWriter:
         self._dialect = dialect
 
     @contextlib.asynccontextmanager
-    async def posting(self, session: AsyncSession) -> AsyncIterator[Posting]:
+    async def posting(self, session: AsyncSession, room_id: int) -> AsyncIterator[Posting]:
         async with self._connections.connection() as connection:
             posting = _PostgresPosting(connection, self._dialect)
             await posting.begin()

@@ -63,7 +63,7 @@ class MessageService:
     async def _send(self, actor: Actor, data: SendIn) -> SendResult:
         async with (
             session_on_first_use(self.sessions) as session,
-            self.writer.posting(session) as posting,
+            self.writer.posting(session, data.room_id) as posting,
         ):
             room, earlier_id = await posting.room_for_post(
                 {"room_id": data.room_id, "author_id": actor.id, "client_id": data.client_id}
