@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from server.app import CORE, SEND_CONNECTIONS
 from server.rooms import store
 from server.rooms.http import MESSAGES
+from server.rooms.message_writer import MessageWriter, SessionMessageWriter
 from server.rooms.models import Message
 from tests.conftest import PeerFactory
 from tests.support import (
@@ -44,16 +45,19 @@ def new_message(community: Community, client_id: str, body: str = "héllo") -> s
     }
 
 
-async def test_the_hot_path_stores_and_reads_what_the_orm_does(
+def writers_of(server: RunningServer) -> list[MessageWriter]:
+    """The app's own (straight on the driver) and the plain session one (SQLite in memory)."""
+    return [server.app[MESSAGES].writer, SessionMessageWriter()]
+
+
+async def test_every_send_path_stores_and_reads_what_the_orm_does(
     server: RunningServer, community: Community
 ) -> None:
     sessions = server.app[CORE].sessions
-    writer = server.app[MESSAGES].writer
-    async with sessions() as session:
-        by_session = await store.insert_message(session, new_message(community, "by-session"))
-        await session.commit()
-    async with sessions() as session, writer.posting(session, community.group_a) as posting:
-        by_writer = await posting.store(new_message(community, "by-the-writer"))
+    stored_ids = []
+    for n, writer in enumerate(writers_of(server)):
+        async with sessions() as session, writer.posting(session, community.group_a) as posting:
+            stored_ids.append(await posting.store(new_message(community, f"by writer {n}")))
     async with sessions() as session:
         by_orm = Message(**new_message(community, "by-the-orm"))
         session.add(by_orm)
@@ -62,37 +66,30 @@ async def test_the_hot_path_stores_and_reads_what_the_orm_does(
     async with sessions() as session:
         stored = await session.execute(
             text("SELECT created_at, deleted, body FROM message WHERE id IN (:a, :b, :c)"),
-            {"a": by_session, "b": by_writer, "c": by_orm.id},
+            {"a": stored_ids[0], "b": stored_ids[1], "c": by_orm.id},
         )
         rows = stored.all()
         assert len(rows) == 3 and rows[0] == rows[1] == rows[2]  # the same bytes
-        read = await store.get_message(session, by_writer)
+        read = await store.get_message(session, stored_ids[0])
         assert read is not None
         assert (read.created_at, read.deleted, read.edited_at) == (MOMENT, False, None)
-
         orm_room = await store.get_room(session, community.group_a)
         assert orm_room is not None
-        ana = community.pat_ana.id
-        by_orm_key: store.PostKey = {
-            "room_id": community.group_a,
-            "author_id": ana,
-            "client_id": "by-the-orm",
-        }
-        nowhere: store.PostKey = {"room_id": 987654, "author_id": ana, "client_id": "x"}
-        reads = [
-            await store.room_for_post(session, by_orm_key),
-            await store.room_for_post(session, nowhere),
-        ]
-    async with sessions() as session, writer.posting(session, community.group_a) as posting:
-        reads += [
-            await posting.room_for_post(by_orm_key),
-            await posting.room_for_post(nowhere),
-        ]
-    for (room, earlier), nothing in [(reads[0], reads[1]), (reads[2], reads[3])]:
+
+    ana = community.pat_ana.id
+    by_orm_key: store.PostKey = {
+        "room_id": community.group_a,
+        "author_id": ana,
+        "client_id": "by-the-orm",
+    }
+    nowhere: store.PostKey = {"room_id": 987654, "author_id": ana, "client_id": "x"}
+    for writer in writers_of(server):
+        async with sessions() as session, writer.posting(session, community.group_a) as posting:
+            room, earlier = await posting.room_for_post(by_orm_key)
+            assert await posting.room_for_post(nowhere) == (None, None)
         assert room is not None and earlier == by_orm.id
         assert room.model_dump() == orm_room.model_dump()
         assert isinstance(room.locked, bool) and room.created_at.tzinfo is not None
-        assert nothing == (None, None)
 
 
 async def test_a_repeated_client_id_raises_what_the_orm_raises_and_stores_nothing(
@@ -100,25 +97,21 @@ async def test_a_repeated_client_id_raises_what_the_orm_raises_and_stores_nothin
 ) -> None:
     """`send` settles a race between two connections of one user on this error."""
     sessions = server.app[CORE].sessions
-    writer = server.app[MESSAGES].writer
-    async with sessions() as session:
-        await store.insert_message(session, new_message(community, "twice", "once"))
-        with pytest.raises(IntegrityError):
-            await store.insert_message(session, new_message(community, "twice", "again"))
-        await session.rollback()
-    async with sessions() as session, writer.posting(session, community.group_a) as posting:
-        await posting.store(new_message(community, "twice by the writer", "once"))
-    async with sessions() as session, writer.posting(session, community.group_a) as posting:
-        with pytest.raises(IntegrityError):
-            await posting.store(new_message(community, "twice by the writer", "again"))
-    # The failed insert was rolled back, and the writer goes on.
-    async with sessions() as session, writer.posting(session, community.group_a) as posting:
-        assert await posting.store(new_message(community, "after the race", "fine"))
-    async with sessions() as session:
-        bodies = await session.execute(
-            text("SELECT body FROM message WHERE client_id = 'twice by the writer'")
-        )
-        assert bodies.scalars().all() == ["once"]
+    for n, writer in enumerate(writers_of(server)):
+        twice = f"twice by writer {n}"
+        async with sessions() as session, writer.posting(session, community.group_a) as posting:
+            await posting.store(new_message(community, twice, "once"))
+        async with sessions() as session, writer.posting(session, community.group_a) as posting:
+            with pytest.raises(IntegrityError):
+                await posting.store(new_message(community, twice, "again"))
+        # The failed insert was rolled back, and the writer goes on.
+        async with sessions() as session, writer.posting(session, community.group_a) as posting:
+            assert await posting.store(new_message(community, f"after the race {n}", "fine"))
+        async with sessions() as session:
+            bodies = await session.execute(
+                text("SELECT body FROM message WHERE client_id = :twice"), {"twice": twice}
+            )
+            assert bodies.scalars().all() == ["once"]
 
 
 async def test_sends_go_on_after_the_database_drops_the_send_connections(
