@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -335,8 +337,7 @@ async def outage_scenario(cluster: Cluster, redis: RedisProcess, peer: PeerFacto
     await eventually(lambda: online_ids(cluster.api_b, room, people.mod_lee.token), expected_online)
 
     # Cross-process delivery is back: a message from process A reaches Lee on process B.
-    after = await send(ana, room, "after the outage")
-    await lee.wait_for("message", lambda m: m["id"] == after["id"])
+    after = await send_until_delivered(ana, lee, room)
 
     history = await cluster.api_b.get(f"/api/rooms/{room}/messages", people.mod_lee.token)
     stored = ids_of(history.body["messages"])
@@ -346,6 +347,24 @@ async def outage_scenario(cluster: Cluster, redis: RedisProcess, peer: PeerFacto
     log_a = cluster.a.log_path.read_text()
     assert log_a.count("Redis is unreachable") == 1, log_a
     assert "Traceback" not in log_a, log_a
+
+
+async def send_until_delivered(sender: Peer, receiver: Peer, room: int) -> dict[str, Any]:
+    """A message from `sender` that reached `receiver`, trying for up to 10 s. After Redis
+    returns, each process subscribes again within about a second, independently of presence
+    recovering; Redis pub/sub keeps nothing for a subscriber that was away, so a message
+    published before the receiver's process is back misses it live (it is stored, and its
+    history has it)."""
+    deadline = asyncio.get_running_loop().time() + 10.0
+    for attempt in itertools.count():
+        sent = await send(sender, room, f"after the outage {attempt}")
+        try:
+            await receiver.wait_for("message", lambda m, id=sent["id"]: m["id"] == id, 1.0)
+            return sent
+        except TimeoutError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def test_the_typing_throttle_holds_across_processes(
