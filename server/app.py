@@ -70,6 +70,7 @@ from server.realtime.notices import Notifier
 from server.realtime.redis import RedisControlBus, ResilientRedisManager
 from server.realtime.router import EventRouter
 from server.rooms.access import RoomAccess
+from server.rooms.catch_up import OutageCatchUp
 from server.rooms.events import register_room_events
 from server.rooms.gates import PostGate, RoomLockGate
 from server.rooms.http import MESSAGES, ROOMS, add_room_routes
@@ -175,6 +176,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         writer=_message_writer(core.engine),
     )
     accounts.graduation_listeners.append(rooms.access_changed)
+    manager = core.sharing.client_manager
+    if isinstance(manager, ResilientRedisManager):
+        manager.after_outage.append(OutageCatchUp(core.hub, messages, manager.deliver_here))
 
     register_connection_events(
         core.sio,
@@ -302,7 +306,7 @@ def _build_safety(
 
 def _build_core(settings: Settings, clock: Clock) -> Core:
     engine = create_engine(settings.database_url, echo=settings.database_echo)
-    sharing = _build_sharing(settings)
+    sharing = _build_sharing(settings, clock)
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=sharing.client_manager,
@@ -323,7 +327,7 @@ def _build_core(settings: Settings, clock: Clock) -> Core:
     )
 
 
-def _build_sharing(settings: Settings) -> Sharing:
+def _build_sharing(settings: Settings, clock: Clock) -> Sharing:
     if settings.redis_url is None:
         return Sharing(
             InProcessPresenceStore(),
@@ -344,7 +348,11 @@ def _build_sharing(settings: Settings) -> Sharing:
         rate_limiter=RedisRateLimiter(commands, prefix, health),
         bus=RedisControlBus(commands, listener, f"{prefix}:bus", health),
         client_manager=ResilientRedisManager(
-            channel=f"{prefix}:socketio", health=health, publisher=commands, listener=listener
+            channel=f"{prefix}:socketio",
+            health=health,
+            publisher=commands,
+            listener=listener,
+            clock=clock,
         ),
         redis_clients=(commands, listener),
         redis_health=health,

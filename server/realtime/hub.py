@@ -76,6 +76,12 @@ class Hub:
     def connection_count(self) -> int:
         return len(self._connections)
 
+    def local_room_ids(self) -> set[int]:
+        """The rooms that have a socket on this process."""
+        return {
+            room_id for connection in self._connections.values() for room_id in connection.rooms
+        }
+
     def membership_count(self) -> int:
         return sum(len(connection.rooms) for connection in self._connections.values())
 

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import datetime
 from typing import Any
 
 import socketio
@@ -14,6 +16,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from server.kernel.clock import Clock
 from server.kernel.redis import RedisHealth
 from server.realtime.bus import ControlBus
 
@@ -30,6 +33,7 @@ async def listen_forever(
     channel: str,
     health: RedisHealth,
     on_subscribed: Callable[[], None] = lambda: None,
+    on_lost: Callable[[], None] = lambda: None,
 ) -> AsyncIterator[str]:
     """The data of every message on a channel, subscribing again whenever Redis goes away
     and comes back."""
@@ -44,6 +48,7 @@ async def listen_forever(
                     yield str(message["data"])
         except (RedisError, OSError) as error:
             health.failed(f"subscription to {channel}", error)
+            on_lost()
             await asyncio.sleep(RESUBSCRIBE_AFTER_S)
         finally:
             with contextlib.suppress(Exception):
@@ -53,15 +58,39 @@ async def listen_forever(
 class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     """python-socketio's Redis manager, logging an outage once instead of per message and
     resubscribing promptly. Emits reach this process's sockets before they are published, so
-    local delivery goes on while Redis is down."""
+    local delivery goes on while Redis is down.
+
+    Pub/sub keeps nothing for a subscriber that was away: messages other processes published
+    while this one's subscription was down never arrive. So after a lost subscription is back,
+    `after_outage` callbacks run (rooms deliver the messages stored meanwhile to this process's
+    sockets), and every `message` event is delivered to a room's sockets at most once, whether
+    it came from this process, from Redis or from that catch-up."""
 
     def __init__(
-        self, *, channel: str, health: RedisHealth, publisher: Redis, listener: Redis
+        self,
+        *,
+        channel: str,
+        health: RedisHealth,
+        publisher: Redis,
+        listener: Redis,
+        clock: Clock,
     ) -> None:
         super().__init__(channel=channel, logger=log)
         self._health = health
         self._publisher = publisher
         self._listener = listener
+        self._clock = clock
+        self._delivered = DeliveredMessages()
+        self._away_since: datetime | None = None
+        # Called with when the subscription was lost, once it is back.
+        self.after_outage: list[Callable[[datetime], Coroutine[Any, Any, None]]] = []
+        self._catching_up: set[asyncio.Task[None]] = set()
+
+    async def deliver_here(self, room: str, event: str, data: Any) -> None:
+        """An emit to this process's sockets in `room` only (at most once, as every emit)."""
+        await self._handle_emit(
+            {"method": "emit", "event": event, "data": [data], "namespace": "/", "room": room}
+        )
 
     async def _publish(self, data: Any) -> Any:
         try:
@@ -73,8 +102,58 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         return result
 
     async def _listen(self) -> AsyncIterator[str]:
-        async for data in listen_forever(self._listener, self.channel, self._health):
+        async for data in listen_forever(
+            self._listener,
+            self.channel,
+            self._health,
+            on_subscribed=self._subscribed,
+            on_lost=self._lost,
+        ):
             yield data
+
+    async def _handle_emit(self, message: dict[str, Any]) -> None:
+        if message.get("event") == "message" and not self._delivered.first_time(message):
+            return
+        await super()._handle_emit(message)
+
+    def _lost(self) -> None:
+        if self._away_since is None:
+            self._away_since = self._clock.now()
+
+    def _subscribed(self) -> None:
+        since, self._away_since = self._away_since, None
+        if since is None:
+            return
+        for catch_up in self.after_outage:
+            task = asyncio.create_task(catch_up(since))
+            self._catching_up.add(task)
+            task.add_done_callback(self._catching_up.discard)
+
+
+class DeliveredMessages:
+    """The ids of the `message` events delivered lately, per socket room (bounded)."""
+
+    REMEMBERED_PER_ROOM = 1000
+
+    def __init__(self) -> None:
+        self._ids: dict[str, tuple[set[int], deque[int]]] = {}
+
+    def first_time(self, message: dict[str, Any]) -> bool:
+        """Records the message; False when this room was already given this id."""
+        data = message.get("data")
+        payload = data[0] if isinstance(data, list) and data else data
+        message_id = payload.get("id") if isinstance(payload, dict) else None
+        room = message.get("room")
+        if not isinstance(message_id, int) or not isinstance(room, str):
+            return True
+        ids, order = self._ids.setdefault(room, (set(), deque()))
+        if message_id in ids:
+            return False
+        ids.add(message_id)
+        order.append(message_id)
+        if len(order) > self.REMEMBERED_PER_ROOM:
+            ids.discard(order.popleft())
+        return True
 
 
 class RedisControlBus(ControlBus):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -203,6 +203,14 @@ class MessageService:
                 session, room_id, before=before, limit=limit
             )
             return {"messages": await rows_json(session, rows), "has_more": has_more}
+
+    async def stored_since(self, room_id: int, since: datetime, limit: int) -> list[dict[str, Any]]:
+        """The room's messages stored at or after `since` (at most the newest `limit`), oldest
+        first, as the `message` event carries them; deleted ones left out."""
+        async with self.sessions() as session:
+            rows, _ = await store.latest_messages(session, room_id, before=None, limit=limit)
+            recent = [row for row in rows if not row[0].deleted and row[0].created_at >= since]
+            return await rows_json(session, recent)
 
     async def _live_message(self, session: AsyncSession, message_id: int) -> store.MessageRow:
         row = await store.get_message_row(session, message_id)

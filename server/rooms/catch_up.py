@@ -1,0 +1,44 @@
+"""Messages a Redis outage kept from this process's sockets, delivered once it is over.
+
+While this process's Redis subscription is down, messages sent through other processes are
+stored but never reach the sockets here live (pub/sub keeps nothing for a subscriber that was
+away). When the subscription is back, every room with a socket here is given the messages
+stored since shortly before it was lost; the Socket.IO manager delivers each message to a room
+at most once, so the ones that did arrive are not repeated (realtime/redis.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from server.realtime.hub import Hub, room_channel
+from server.rooms.messages import MessageService
+
+log = logging.getLogger(__name__)
+
+# Messages published just before the subscription was seen to fail may have been lost too.
+MARGIN = timedelta(seconds=5)
+# Per room; more than this many missed in one room is left to the clients' history paging.
+LIMIT_PER_ROOM = 200
+
+DeliverHere = Callable[[str, str, Any], Awaitable[None]]
+
+
+@dataclass
+class OutageCatchUp:
+    hub: Hub
+    messages: MessageService
+    deliver_here: DeliverHere
+
+    async def __call__(self, lost_at: datetime) -> None:
+        try:
+            for room_id in self.hub.local_room_ids():
+                missed = await self.messages.stored_since(room_id, lost_at - MARGIN, LIMIT_PER_ROOM)
+                for payload in missed:
+                    await self.deliver_here(room_channel(room_id), "message", payload)
+        except Exception:
+            log.exception("delivering the messages missed during a Redis outage failed")
