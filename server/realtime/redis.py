@@ -82,7 +82,7 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         self._clock = clock
         self._delivered = DeliveredMessages()
         self._away_since: datetime | None = None
-        # Called with when the subscription was lost, once it is back.
+        # Each is called, once a lost subscription is back, with the time it was lost.
         self.after_outage: list[Callable[[datetime], Coroutine[Any, Any, None]]] = []
         self._catching_up: set[asyncio.Task[None]] = set()
 
