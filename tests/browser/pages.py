@@ -273,6 +273,24 @@ async def ana_and_lee_in_group_a(
     return patient, moderator
 
 
+async def lee_at_the_console(browse: Callable[..., Awaitable[Tab]], c: Community) -> Tab:
+    """Lee (a moderator, at a desk) signed in, on the moderator console."""
+    console = await browse(desktop=True)
+    await console.sign_in(c.mod_lee)
+    await console.open_console()
+    return console
+
+
+async def ana_in_group_a_and_lee_at_the_console(
+    browse: Callable[..., Awaitable[Tab]], c: Community
+) -> tuple[Tab, Tab]:
+    """Ana in Group A on a phone, and Lee on the moderator console."""
+    patient = await browse()
+    await patient.sign_in(c.pat_ana)
+    await patient.open_room(c.group_a, "Group A")
+    return patient, await lee_at_the_console(browse, c)
+
+
 async def go_offline(tab: Tab, link: NetworkLink) -> None:
     """The browser says it is offline and its connections to the server drop."""
     await tab.context.set_offline(True)

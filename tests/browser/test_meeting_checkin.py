@@ -17,6 +17,7 @@ from tests.browser.conftest import TabFactory
 from tests.browser.pages import (
     RECONNECT_MS,
     SESSION_OPTIONS,
+    lee_at_the_console,
     live_meeting,
     local_time_pattern,
     show_attendance,
@@ -89,9 +90,7 @@ async def test_a_patient_joins_and_checks_in_and_shows_in_attendance(
     clock.advance(minutes=5)  # she stays five minutes (the server's clock)
 
     # The moderator's attendance table lists her; the CSV has her too.
-    console = await browse(desktop=True)
-    await console.sign_in(c.mod_lee)
-    await console.open_console()
+    console = await lee_at_the_console(browse, c)
     attendance = await show_attendance(console, meeting)
     # Everyone expected is listed; Ana's row carries her check-in, Avi (absent) has none.
     table = attendance.get_by_role("table")

@@ -13,7 +13,9 @@ from tests.browser.conftest import PeerFactory, TabFactory
 from tests.browser.pages import (
     RECONNECT_MS,
     ana_and_lee_in_group_a,
+    ana_in_group_a_and_lee_at_the_console,
     history,
+    lee_at_the_console,
     open_alerts,
     open_reports,
 )
@@ -40,12 +42,7 @@ async def test_crisis_alert_is_acknowledged_and_a_muted_patient_can_still_reach_
 ) -> None:
     assert {CRISIS, CRISIS_WHILE_MUTED, CRISIS_WHILE_LOCKED} <= set(SHOULD_ALERT)
     c = community
-    patient = await browse()
-    await patient.sign_in(c.pat_ana)
-    await patient.open_room(c.group_a, "Group A")
-    console = await browse(desktop=True)
-    await console.sign_in(c.mod_lee)
-    await console.open_console()
+    patient, console = await ana_in_group_a_and_lee_at_the_console(browse, c)
     alerts = console.region("Alerts")
     await expect(alerts).to_be_visible()
     await expect(alerts.get_by_role("button", name="Acknowledge")).to_have_count(0)
@@ -212,9 +209,7 @@ async def test_a_report_reaches_the_console_and_is_resolved(
     await joined(avi, c.group_a)
     await send(avi, c.group_a, "anyone want to skip group and go drinking after")
 
-    console = await browse(desktop=True)
-    await console.sign_in(c.mod_lee)
-    await console.open_console()
+    console = await lee_at_the_console(browse, c)
     reports = console.region("Reports")
     await expect(reports).to_be_visible()
 
@@ -278,12 +273,7 @@ async def test_room_settings_from_the_console_lock_the_room_for_patients(
     browse: TabFactory, api: Api, community: Community
 ) -> None:
     c = community
-    patient = await browse()
-    await patient.sign_in(c.pat_ana)
-    await patient.open_room(c.group_a, "Group A")
-    console = await browse(desktop=True)
-    await console.sign_in(c.mod_lee)
-    await console.open_console()
+    patient, console = await ana_in_group_a_and_lee_at_the_console(browse, c)
     settings = console.region("Room settings")
     await settings.get_by_role("combobox", name="Room").select_option(label="Group A")
     await settings.get_by_role("checkbox", name="Locked").check()
