@@ -1,5 +1,6 @@
-"""The SQLite writer connection (server/kernel/sqlite_writer.py): errors reach the caller, a
-failed transaction leaves nothing behind, and the writer goes on."""
+"""The SQLite writer (server/kernel/sqlite_writer.py): errors reach the caller, a failed
+transaction leaves nothing behind and the writer goes on, a lock held elsewhere is waited for
+off the event loop, and the log is checkpointed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,25 @@ from pathlib import Path
 
 import pytest
 
+from server.kernel.db import BUSY_TIMEOUT_MS
 from server.kernel.sqlite_writer import SqliteWriter, transaction
+
+
+def create(connection: sqlite3.Connection) -> None:
+    connection.execute("CREATE TABLE note (body TEXT NOT NULL UNIQUE)")
+
+
+def add(*notes: str) -> Callable[[sqlite3.Connection], None]:
+    def work(connection: sqlite3.Connection) -> None:
+        with transaction(connection):
+            for body in notes:
+                connection.execute("INSERT INTO note (body) VALUES (?)", (body,))
+
+    return work
+
+
+def bodies(connection: sqlite3.Connection) -> list[str]:
+    return [row[0] for row in connection.execute("SELECT body FROM note ORDER BY body")]
 
 
 async def test_a_database_that_cannot_be_opened_is_an_error_not_a_hang(tmp_path: Path) -> None:
@@ -26,20 +45,6 @@ async def test_a_database_that_cannot_be_opened_is_an_error_not_a_hang(tmp_path:
 async def test_a_failed_transaction_is_rolled_back_and_the_writer_goes_on(tmp_path: Path) -> None:
     writer = SqliteWriter(str(tmp_path / "writer.db"))
 
-    def create(connection: sqlite3.Connection) -> None:
-        connection.execute("CREATE TABLE note (body TEXT NOT NULL UNIQUE)")
-
-    def add(*notes: str) -> Callable[[sqlite3.Connection], None]:
-        def work(connection: sqlite3.Connection) -> None:
-            with transaction(connection):
-                for body in notes:
-                    connection.execute("INSERT INTO note (body) VALUES (?)", (body,))
-
-        return work
-
-    def bodies(connection: sqlite3.Connection) -> list[str]:
-        return [row[0] for row in connection.execute("SELECT body FROM note ORDER BY body")]
-
     try:
         await writer.run(create)
         await writer.run(add("a", "b"))
@@ -47,5 +52,47 @@ async def test_a_failed_transaction_is_rolled_back_and_the_writer_goes_on(tmp_pa
             await writer.run(add("c", "b"))  # "c" goes in, then "b" breaks the unique rule
         assert await writer.run(bodies) == ["a", "b"]
         assert not await writer.run(lambda connection: connection.in_transaction)
+    finally:
+        await writer.close()
+
+
+async def test_a_lock_held_elsewhere_is_waited_for_off_the_event_loop(tmp_path: Path) -> None:
+    path = str(tmp_path / "writer.db")
+    writer = SqliteWriter(path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        await writer.run(create)
+        # Another writer (a session of this process, another process) holds the lock.
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute("INSERT INTO note (body) VALUES ('first')")
+        waiting = asyncio.create_task(writer.run(add("second")))
+        # The event loop goes on meanwhile. Had the write waited on the loop's thread, this
+        # sleep would have ended only when SQLite's busy timeout (10 s) ran out.
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.sleep(0.2)
+        assert loop.time() - started < BUSY_TIMEOUT_MS / 1000 / 2
+        assert not waiting.done()
+        holder.execute("COMMIT")
+        await asyncio.wait_for(waiting, timeout=5)
+        assert await writer.run(bodies) == ["first", "second"]
+    finally:
+        holder.close()
+        await writer.close()
+
+
+async def test_the_log_is_checkpointed_as_writes_go_on(tmp_path: Path) -> None:
+    path = tmp_path / "writer.db"
+    writer = SqliteWriter(str(path), checkpoint_every=20)
+    page = "x" * 4096
+    try:
+        await writer.run(create)
+        for n in range(400):
+            await writer.run(add(f"{n} {page}"))
+            await asyncio.sleep(0.001)  # as a server's loop does, between sends
+        written = 400 * len(page)
+        # Without checkpoints the log holds every body written (and their index entries).
+        assert Path(f"{path}-wal").stat().st_size < written
+        assert len(await writer.run(bodies)) == 400
     finally:
         await writer.close()

@@ -1,11 +1,21 @@
-"""One SQLite connection on a thread of its own, for the busiest write (a message's insert).
+"""The SQLite connection for the busiest write (a message's insert), and the read before it.
 
 Through SQLAlchemy's async session each step of a transaction (check out a pooled connection,
 execute, commit, return it and roll back) is a separate hop to aiosqlite's thread through
-greenlets; measured on `send`, that machinery cost more CPU than the statements. Here a
-transaction is one plain function run on the writer's thread in one hop: BEGIN IMMEDIATE,
-its statements, COMMIT. The connection is tuned as every pooled one is (WAL, busy timeout), so
-it waits for another process's write lock rather than failing.
+greenlets; measured on `send`, that machinery cost more CPU than the statements. Even one hop
+to a thread of our own per statement (a queue, a wake-up, the GIL handed back and forth) cost
+several times the statements themselves.
+
+So a transaction is one plain function, run with one of two connections:
+
+- at once, on the event loop's own thread, when SQLite's write lock is free. In WAL mode with
+  synchronous=NORMAL a commit appends to the log without waiting for the disk, so the
+  statements take tens of microseconds; this connection never waits for a lock (busy timeout
+  0) and never checkpoints (copying the log into the database waits for the disk);
+- on a thread of its own, when the lock is held (a session's write in this process, another
+  process on the same file): that connection waits for the lock as every pooled one does,
+  while the event loop goes on. The thread also runs the checkpoints, every
+  `checkpoint_every` runs.
 """
 
 from __future__ import annotations
@@ -19,27 +29,114 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from server.kernel.db import tune_sqlite_connection
+from server.kernel.db import BUSY_TIMEOUT_MS, tune_sqlite_connection
 
 T = TypeVar("T")
 
+# About SQLite's own default (a checkpoint per 1,000 pages of log): a send's read and its
+# insert are two runs, and an insert logs a few pages.
+CHECKPOINT_EVERY_RUNS = 500
+CHECKPOINT_WAIT_MS = 200
+
 
 class SqliteWriter:
+    def __init__(self, path: str, *, checkpoint_every: int = CHECKPOINT_EVERY_RUNS) -> None:
+        self._path = path
+        self._connection: sqlite3.Connection | None = None
+        self._thread = _WriterThread(path)
+        self._checkpoint_every = checkpoint_every
+        self._runs_since_checkpoint = 0
+        self._checkpoint: asyncio.Task[None] | None = None
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work` run with a connection in autocommit mode (use `transaction` for a
+        transaction). It may run twice: work that fails because the database is locked must
+        have changed nothing (as `transaction` ensures), and is then run again on the thread,
+        which waits for the lock."""
+        connection = self._connection_here()
+        try:
+            result = work(connection)
+        except sqlite3.OperationalError as error:
+            if not is_locked(error):
+                raise
+            return await self._thread.run(work)
+        self._count_run()
+        return result
+
+    async def close(self) -> None:
+        if self._checkpoint is not None:
+            await self._checkpoint
+        await self._thread.close()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _connection_here(self) -> sqlite3.Connection:
+        if self._connection is None:
+            connection = open_connection(self._path)
+            # Never wait on the event loop's thread: a lock held elsewhere sends the work to
+            # the thread. And leave checkpoints (which wait for the disk) to the thread.
+            connection.execute("PRAGMA busy_timeout=0")
+            connection.execute("PRAGMA wal_autocheckpoint=0")
+            self._connection = connection
+        return self._connection
+
+    def _count_run(self) -> None:
+        self._runs_since_checkpoint += 1
+        if self._runs_since_checkpoint >= self._checkpoint_every and self._checkpoint is None:
+            self._runs_since_checkpoint = 0
+            self._checkpoint = asyncio.create_task(self._checkpoint_on_thread())
+
+    async def _checkpoint_on_thread(self) -> None:
+        try:
+            await self._thread.run(checkpoint)
+        except sqlite3.Error:
+            pass  # the next one tries again; meanwhile the log grows, nothing is lost
+        finally:
+            self._checkpoint = None
+
+
+def is_locked(error: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY in any of its forms: another connection holds the lock."""
+    return (getattr(error, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
+
+
+def checkpoint(connection: sqlite3.Connection) -> None:
+    """Copies the log into the database, so the next write starts the log from its beginning.
+
+    A PASSIVE checkpoint never catches up while writes go on (each adds to the log as it
+    copies), and the log would grow without end. RESTART holds off writers meanwhile (they
+    wait on this thread; the event loop goes on) and waits for readers, but only briefly: a
+    checkpoint that cannot finish is tried again later."""
+    connection.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+    try:
+        connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+    finally:
+        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+def open_connection(path: str) -> sqlite3.Connection:
+    # isolation_level=None: no implicit BEGIN; transactions are the explicit ones below.
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    tune_sqlite_connection(connection)
+    return connection
+
+
+class _WriterThread:
+    """A connection on a thread of its own, which waits for SQLite's lock as long as its
+    busy timeout allows, while the event loop goes on."""
+
     def __init__(self, path: str) -> None:
         self._path = path
         self._jobs: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """`work` run on the writer's thread with its connection (in autocommit mode: use
-        `transaction` for a transaction)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._serve, name="sqlite-writer", daemon=True)
             self._thread.start()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
-        # A queue and call_soon_threadsafe, not an executor: the hand-off is on every send,
-        # and an executor's futures and bookkeeping cost several times the statements.
         self._jobs.put(_Job(work, done, loop))
         return await done
 
@@ -54,19 +151,13 @@ class SqliteWriter:
         while (job := self._jobs.get()) is not None:
             if connection is None:
                 try:
-                    connection = self._connect()
+                    connection = open_connection(self._path)
                 except sqlite3.Error as error:
                     job.fail(error)  # and try again for the next one
                     continue
             job.run_on(connection)
         if connection is not None:
             connection.close()
-
-    def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: no implicit BEGIN; transactions are the explicit ones below.
-        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        tune_sqlite_connection(connection)
-        return connection
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ driver, while the statements themselves stay SQLAlchemy statements (kernel/hotpa
 - PostgreSQL: a plain asyncpg connection and transaction. The room's row is locked (FOR NO
   KEY UPDATE) from the read to the commit, so sends to one room commit in id order and slow
   mode holds across processes.
-- SQLite file: one writer connection on its own thread, so this process's sends never wait
-  for each other in SQLite's busy handler; the read and the insert-and-commit are one hop
-  each. Sends to one room take turns from the read to the commit, as on PostgreSQL.
+- SQLite file: one writer connection, used on the event loop's thread while SQLite's write
+  lock is free and handed to a thread of its own when it is not (kernel/sqlite_writer.py),
+  so this process's sends never wait for each other in SQLite's busy handler. Sends to one
+  room take turns from the read to the commit, as on PostgreSQL.
 - Anything else (SQLite in memory): the request's session, as every other write.
 
 The request's session stays for the gates that read (slow mode, meeting windows, a cache miss);
