@@ -65,6 +65,7 @@ from server.presence.store import InProcessPresenceStore, PresenceStore
 from server.realtime.bus import ControlBus
 from server.realtime.codec import FastJson
 from server.realtime.connections import register_connection_events
+from server.realtime.delivery import LocalManager
 from server.realtime.hub import Hub
 from server.realtime.notices import Notifier
 from server.realtime.redis import RedisControlBus, ResilientRedisManager
@@ -95,7 +96,7 @@ class Sharing:
     throttle: Throttle
     rate_limiter: RateLimiter
     bus: ControlBus
-    client_manager: socketio.AsyncManager | None
+    client_manager: socketio.AsyncManager
     redis_clients: tuple[Redis, ...] = ()
     redis_health: RedisHealth | None = None
 
@@ -334,7 +335,7 @@ def _build_sharing(settings: Settings, clock: Clock) -> Sharing:
             InProcessThrottle(),
             InProcessRateLimiter(),
             ControlBus(),
-            None,
+            LocalManager(),
         )
     prefix = settings.redis_prefix
     health = RedisHealth()

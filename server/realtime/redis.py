@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from server.kernel.clock import Clock
 from server.kernel.redis import RedisHealth
 from server.realtime.bus import ControlBus
+from server.realtime.delivery import emit_to_local_sockets
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,9 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     while this one's subscription was down never arrive. So after a lost subscription is back,
     `after_outage` callbacks run (rooms deliver the messages stored meanwhile to this process's
     sockets), and every `message` event is delivered to a room's sockets at most once, whether
-    it came from this process, from Redis or from that catch-up."""
+    it came from this process, from Redis or from that catch-up.
+
+    Sockets on this process are handed their packets as `realtime/delivery.py` says."""
 
     def __init__(
         self,
@@ -114,7 +117,18 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         if message.get("event") == "message" and not self._delivered.first_time(message):
             return
-        await super()._handle_emit(message)
+        if message.get("callback") is not None or message.get("binary"):
+            await super()._handle_emit(message)
+            return
+        data = message.get("data")
+        await emit_to_local_sockets(
+            self,
+            message["event"],
+            data if isinstance(data, list) else [data],
+            message.get("namespace"),
+            message.get("room"),
+            message.get("skip_sid"),
+        )
 
     def _lost(self) -> None:
         if self._away_since is None:
