@@ -83,7 +83,8 @@ async def test_a_lock_held_elsewhere_is_waited_for_off_the_event_loop(tmp_path: 
 
 async def test_the_log_is_checkpointed_as_writes_go_on(tmp_path: Path) -> None:
     path = tmp_path / "writer.db"
-    writer = SqliteWriter(str(path), checkpoint_every=20)
+    # Writes held for as long as each checkpoint takes, however slow this machine's disk.
+    writer = SqliteWriter(str(path), checkpoint_every=20, checkpoint_hold_s=30)
     page = "x" * 4096
     try:
         await writer.run(create)

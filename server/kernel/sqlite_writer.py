@@ -14,8 +14,15 @@ So a transaction is one plain function, run with one of two connections:
   0) and never checkpoints (copying the log into the database waits for the disk);
 - on a thread of its own, when the lock is held (a session's write in this process, another
   process on the same file): that connection waits for the lock as every pooled one does,
-  while the event loop goes on. The thread also runs the checkpoints, every
-  `checkpoint_every` runs.
+  while the event loop goes on.
+
+Every `checkpoint_every` runs the thread copies the log into the database while this writer's
+work waits (on the event loop, not on SQLite's lock). A checkpoint that writes go on beside
+never catches up with them, and the log would grow for as long as they do; with the writes
+held off it completes, and the next write starts the log from its beginning. Writes are held
+for at most `checkpoint_hold_s`: a checkpoint usually takes a few milliseconds, but one that
+waits on a slow disk must not hold every message back; it goes on beside the writes, and a
+later one catches up.
 """
 
 from __future__ import annotations
@@ -29,30 +36,39 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from server.kernel.db import BUSY_TIMEOUT_MS, tune_sqlite_connection
+from server.kernel.db import tune_sqlite_connection
 
 T = TypeVar("T")
 
 # About SQLite's own default (a checkpoint per 1,000 pages of log): a send's read and its
 # insert are two runs, and an insert logs a few pages.
 CHECKPOINT_EVERY_RUNS = 500
-CHECKPOINT_WAIT_MS = 200
+CHECKPOINT_HOLD_S = 0.03
 
 
 class SqliteWriter:
-    def __init__(self, path: str, *, checkpoint_every: int = CHECKPOINT_EVERY_RUNS) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        checkpoint_every: int = CHECKPOINT_EVERY_RUNS,
+        checkpoint_hold_s: float = CHECKPOINT_HOLD_S,
+    ) -> None:
         self._path = path
         self._connection: sqlite3.Connection | None = None
         self._thread = _WriterThread(path)
         self._checkpoint_every = checkpoint_every
+        self._checkpoint_hold_s = checkpoint_hold_s
         self._runs_since_checkpoint = 0
         self._checkpoint: asyncio.Task[None] | None = None
+        self._hold_until = 0.0
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work` run with a connection in autocommit mode (use `transaction` for a
         transaction). It may run twice: work that fails because the database is locked must
         have changed nothing (as `transaction` ensures), and is then run again on the thread,
         which waits for the lock."""
+        await self._checkpoint_hold()
         connection = self._connection_here()
         try:
             result = work(connection)
@@ -65,7 +81,7 @@ class SqliteWriter:
 
     async def close(self) -> None:
         if self._checkpoint is not None:
-            await self._checkpoint
+            await asyncio.wait({self._checkpoint})
         await self._thread.close()
         if self._connection is not None:
             self._connection.close()
@@ -81,10 +97,20 @@ class SqliteWriter:
             self._connection = connection
         return self._connection
 
+    async def _checkpoint_hold(self) -> None:
+        """Waits while a checkpoint runs, up to the hold's end."""
+        if self._checkpoint is None:
+            return
+        remaining = self._hold_until - asyncio.get_running_loop().time()
+        if remaining > 0:
+            # asyncio.wait, not shield: a waiter's cancellation is its own, not the checkpoint's.
+            await asyncio.wait({self._checkpoint}, timeout=remaining)
+
     def _count_run(self) -> None:
         self._runs_since_checkpoint += 1
         if self._runs_since_checkpoint >= self._checkpoint_every and self._checkpoint is None:
             self._runs_since_checkpoint = 0
+            self._hold_until = asyncio.get_running_loop().time() + self._checkpoint_hold_s
             self._checkpoint = asyncio.create_task(self._checkpoint_on_thread())
 
     async def _checkpoint_on_thread(self) -> None:
@@ -102,17 +128,9 @@ def is_locked(error: sqlite3.OperationalError) -> bool:
 
 
 def checkpoint(connection: sqlite3.Connection) -> None:
-    """Copies the log into the database, so the next write starts the log from its beginning.
-
-    A PASSIVE checkpoint never catches up while writes go on (each adds to the log as it
-    copies), and the log would grow without end. RESTART holds off writers meanwhile (they
-    wait on this thread; the event loop goes on) and waits for readers, but only briefly: a
-    checkpoint that cannot finish is tried again later."""
-    connection.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
-    try:
-        connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
-    finally:
-        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    """Copies the log into the database as far as no reader still needs it (PASSIVE: it
+    waits for nobody)."""
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def open_connection(path: str) -> sqlite3.Connection:
