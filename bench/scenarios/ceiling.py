@@ -4,7 +4,9 @@ The fan-out set-up (people in rooms of 12, everyone sending in turn) at a rising
 rate: doubling until a step fails, then bisecting between the last pass and the first
 failure. A step passes when p99 <= 200 ms, nothing is lost or duplicated, every send is
 answered, and the generator kept its schedule. Between steps the servers are given time to
-work off any backlog.
+work off any backlog. A step that failed by latency alone, by less than a second, is run once
+more and the second run counts (the same for both systems): on a shared 2-core machine a
+single stall of the machine otherwise decided the ceiling.
 
 Configurations: one process and two processes sharing Redis (people of each room split
 across both), for peerrooms and for the bare relay (python-socketio's AsyncRedisManager on
@@ -36,6 +38,8 @@ P99_LIMIT_MS = 200.0
 CEILING_RATIO_TARGET = 0.6
 SCALING_TARGET = 1.6
 SCHEDULE_LAG_LIMIT_MS = 100.0
+# A failed step with p99 under this (and nothing else wrong) is run once more: worth_confirming.
+CONFIRM_P99_BELOW_MS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -146,9 +150,10 @@ async def search(
             passed: float | None = None
             failed: float | None = None
             rate = size.start_rate
-            while len(steps) < size.max_steps:
+
+            async def measure(rate: float) -> dict[str, Any]:
                 step = await clean_step(
-                    lambda rate=rate: load_step(  # type: ignore[misc]
+                    lambda: load_step(
                         generator,
                         target,
                         connected.members,
@@ -163,6 +168,15 @@ async def search(
                 step["passed"], step["why"] = verdict(step)
                 if step["disturbed"]:
                     step["why"] += " (disturbed by other work on the machine)"
+                return step
+
+            while len(steps) < size.max_steps:
+                step = await measure(rate)
+                if not options.smoke and worth_confirming(step):
+                    print(f"  {config.name}: {rate:.0f} msg/s -> {step['why']}; again", flush=True)
+                    first_why = step["why"]
+                    step = await measure(rate)
+                    step["failed_before"] = first_why
                 steps.append(without_windows(step))
                 print(f"  {config.name}: {rate:.0f} msg/s -> {step['why']}", flush=True)
                 if step["passed"]:
@@ -200,6 +214,16 @@ def verdict(step: dict[str, Any]) -> tuple[bool, str]:
     if lag > SCHEDULE_LAG_LIMIT_MS:
         problems.append(f"generator behind by {lag:.0f} ms")
     return (not problems, "; ".join(problems) or f"pass (p99 {p99} ms)")
+
+
+def worth_confirming(step: dict[str, Any]) -> bool:
+    """A step that failed by latency alone, and not by far: the machine (shared with the
+    generator, the databases and whatever else runs) may have stalled for part of it. It is
+    run once more, for both systems alike, and the second run counts. A server past its
+    ceiling fails by seconds, or loses and leaves sends unanswered, and is not run again."""
+    p99 = step["delivery_latency_ms"]["p99"]
+    only_latency = step["why"].startswith("p99") and ";" not in step["why"]
+    return not step["passed"] and only_latency and p99 is not None and p99 <= CONFIRM_P99_BELOW_MS
 
 
 def without_windows(step: dict[str, Any]) -> dict[str, Any]:
