@@ -25,7 +25,7 @@ from server.kernel.db import (
     is_sqlite,
     ping,
 )
-from server.kernel.http import MAX_BODY_BYTES, error_middleware, request_id_middleware
+from server.kernel.http import MAX_BODY_BYTES, request_middleware
 from server.kernel.migrate import current_revision, head_revision, upgrade_to_head
 from server.kernel.pg_connections import PgConnections
 from server.kernel.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
@@ -133,9 +133,7 @@ SEND_CONNECTIONS = 8
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    app = web.Application(
-        middlewares=[request_id_middleware, error_middleware], client_max_size=MAX_BODY_BYTES
-    )
+    app = web.Application(middlewares=[request_middleware], client_max_size=MAX_BODY_BYTES)
     core = _build_core(settings, clock or SystemClock())
     core.sio.attach(app)
     app[CORE] = core

@@ -3,11 +3,15 @@ script, and a server without a build says how to make one."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import os
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from tests.support import RunningServer
 
@@ -69,3 +73,37 @@ async def test_without_a_build_the_root_says_how_to_build_it(server: RunningServ
     status, _, text = await fetch(server, "/")
     assert status == 503
     assert "npm run build" in text
+
+
+async def websocket_handshake_headers(server: RunningServer) -> tuple[str, str]:
+    """The status line and headers of a Socket.IO websocket handshake, read off the wire."""
+    url = URL(server.url)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        writer.write(
+            (
+                "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                f"Host: {url.host}:{url.port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+    finally:
+        writer.close()
+    status, _, headers = head.partition("\r\n")
+    return status, headers
+
+
+async def test_a_websocket_handshake_carries_no_page_headers(server: RunningServer) -> None:
+    # Browsers apply none of a page's policies to a 101, and the socket keeps its response,
+    # headers included, for as long as it is open.
+    status, headers = await websocket_handshake_headers(server)
+    assert " 101 " in status
+    assert "upgrade: websocket" in headers.lower()
+    assert "content-security-policy" not in headers.lower()
+    assert "x-frame-options" not in headers.lower()
+    # The long-polling transport's answers are ordinary responses and keep them.
+    _, polling_headers, _ = await fetch(server, "/socket.io/?EIO=4&transport=polling")
+    assert "frame-ancestors 'none'" in polling_headers["Content-Security-Policy"]

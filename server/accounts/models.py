@@ -123,7 +123,7 @@ def own_user(user: User, cohort_ids: list[int]) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Actor:
     """Who is asking, as the policy needs to know them: loaded fresh for each request."""
 

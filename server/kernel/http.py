@@ -40,31 +40,30 @@ def error_response(code: str, message: str, status: int, **extra: Any) -> web.Re
 
 
 @web.middleware
-async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Give the request an id (the caller's X-Request-Id if sane), for its log lines and
-    its response."""
+async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give the request an id (the caller's X-Request-Id if sane) for its log lines and its
+    response, and answer errors in the contract's shape.
+
+    One middleware rather than two: a websocket keeps every middleware's frame for as long
+    as it is open.
+    """
     given = request.headers.get("X-Request-Id", "")
     request_id = given if given.isalnum() and len(given) <= 64 else new_request_id()
     current_request_id.set(request_id)
-    response = await handler(request)
-    response.headers["X-Request-Id"] = request_id
-    return response
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        return await handler(request)
+        response = await handler(request)
     except AppError as error:
-        return web.json_response({"error": error.as_error()}, status=error.status)
+        response = web.json_response({"error": error.as_error()}, status=error.status)
     except web.HTTPException as error:
         if error.status < 400:
             raise
         code = _CODE_BY_STATUS.get(error.status, "invalid" if error.status < 500 else "internal")
-        return error_response(code, error.reason or "Request refused.", error.status)
+        response = error_response(code, error.reason or "Request refused.", error.status)
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
-        return error_response("internal", "Something went wrong on our side; try again.", 500)
+        response = error_response("internal", "Something went wrong on our side; try again.", 500)
+    response.headers["X-Request-Id"] = request_id
+    return response
 
 
 async def read_input(request: web.Request, model: type[InputT]) -> InputT:

@@ -25,17 +25,25 @@ def user_channel(user_id: int) -> str:
 STAFF_CHANNEL = "staff"
 
 
-@dataclass
+# Slots, and a lock made when first needed: most connections sit idle, and each costs memory
+# for as long as it is open.
+@dataclass(slots=True)
 class Connection:
     """One socket of a signed-in user on this process, and the rooms it has joined."""
 
     sid: str
     actor: Actor
     rooms: set[int] = field(default_factory=set)
-    # python-socketio runs a connection's handlers concurrently; the router holds this while
-    # handling an in-order event (send), so a connection's messages are stored and delivered
-    # in the order it sent them (asyncio locks wake waiters first-in first-out).
-    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _send_lock: asyncio.Lock | None = None
+
+    @property
+    def send_lock(self) -> asyncio.Lock:
+        """python-socketio runs a connection's handlers concurrently; the router holds this
+        while handling an in-order event (send), so a connection's messages are stored and
+        delivered in the order it sent them (asyncio locks wake waiters first-in first-out)."""
+        if self._send_lock is None:
+            self._send_lock = asyncio.Lock()
+        return self._send_lock
 
 
 class Hub:

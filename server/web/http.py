@@ -35,6 +35,10 @@ NOT_BUILT = (
 
 
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if response.status == 101:
+        # A websocket handshake: browsers apply none of these to it, and its headers are
+        # kept for as long as the socket is open.
+        return
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if request.path.startswith("/assets/") and response.status == 200:
