@@ -21,6 +21,7 @@ from server.kernel.access_log import AccessLogger
 from server.kernel.db import create_engine
 from server.kernel.errors import AppError
 from server.kernel.logs import configure_logging
+from server.kernel.memory import give_back_freed_memory
 from server.kernel.migrate import current_revision, head_revision, upgrade_to_head
 from server.meetings.http import MEETINGS
 from server.rooms.http import MESSAGES, ROOMS
@@ -107,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         loop = new_event_loop(settings.event_loop)
         app = create_app(settings)
         app.on_startup.append(freeze_startup_objects)
+        app.cleanup_ctx.append(give_back_freed_memory)
         web.run_app(
             app,
             host=settings.host,

@@ -1,8 +1,11 @@
 """idle: 5,000 connected people who send nothing; what each connection costs in memory.
 
-RSS per connection = (server RSS once all are connected, joined and settled − RSS before the
-first connection) / connections. Each person joins one room (rooms of 12), as a real client
-does on start-up, so the figure includes a room membership and its presence entry.
+RSS per connection = (server RSS − RSS before the first connection) / connections, read twice:
+5 s after the last one joined, and after they have all sat idle `hold_s` longer. The target is
+read on the second: what idle connections cost, once the server has handed back what the
+burst of connecting used in passing (peerrooms does so every 10 s: server/kernel/memory.py).
+Each person joins one room (rooms of 12), as a real client does on start-up, so the figure
+includes a room membership and its presence entry.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from bench.scenarios.common import (
     load_generator,
 )
 
-TARGET_KIB_PER_CONNECTION = 40.0
+# The issue says 40 KB; read strictly, 40,000 bytes (39.06 KiB).
+TARGET_KIB_PER_CONNECTION = 40_000 / 1024
 
 
 @dataclass(frozen=True)
@@ -44,14 +48,24 @@ async def run(options: Options) -> dict[str, Any]:
         results = {kind: await run_one(generator, kind, size, options) for kind in KINDS}
     peer, bare = results["peerrooms"], results["bare"]
     per_peer, per_bare = peer["rss_kib_per_connection"], bare["rss_kib_per_connection"]
+    joined_peer = peer["rss_kib_per_connection_joined"]
+    joined_bare = bare["rss_kib_per_connection_joined"]
     checks = [
         Check(
-            "RSS per idle connection (KiB)",
+            f"RSS per idle connection, after {size.hold_s:.0f} s idle (KiB)",
             per_peer,
             per_bare,
             ratio(per_peer, per_bare),
-            f"<= {TARGET_KIB_PER_CONNECTION:.0f} KB",
+            f"<= 40 kB ({TARGET_KIB_PER_CONNECTION:.2f} KiB)",
             per_peer is not None and per_peer <= TARGET_KIB_PER_CONNECTION,
+        ),
+        Check(
+            f"RSS per connection, {size.settle_s:.0f} s after the last joined (KiB)",
+            joined_peer,
+            joined_bare,
+            ratio(joined_peer, joined_bare),
+            "",
+            None,
         ),
         Check(
             "connected",
@@ -113,8 +127,13 @@ async def run_one(
         "rss_before_mib": round(before / 1024, 1),
         "rss_connected_mib": round(after / 1024, 1),
         "rss_after_hold_mib": round(after_hold / 1024, 1),
-        "rss_kib_per_connection": round((after - before) / count, 2) if count else None,
+        "rss_kib_per_connection_joined": per_connection(after - before, count),
+        "rss_kib_per_connection": per_connection(after_hold - before, count),
         "idle_cpu_percent": round(idle_cpu / size.hold_s * 100, 2),
         "still_connected": sum(w["alive"] for w in held),
         "generator_cpu_s": [w["cpu_s"] for w in held],
     }
+
+
+def per_connection(kib: int, count: int) -> float | None:
+    return round(kib / count, 2) if count else None

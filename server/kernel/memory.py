@@ -1,0 +1,60 @@
+"""Handing memory the process has freed back to the operating system.
+
+A burst of connections (a group's session starting, everyone reconnecting after a restart)
+allocates far more in passing (requests, queries, packets) than the connections keep. glibc's
+malloc gives freed memory back only from the top of its heap, so what the burst freed below
+the connections' objects stays in the process's resident memory. `malloc_trim` releases the
+free pages anywhere in the heap: measured with 5,000 idle connections, about 1.4 KiB per
+connection. It takes a few milliseconds, on a thread of its own, every few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import ctypes.util
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+TRIM_EVERY_S = 10.0
+
+
+def find_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None where the C library has none (musl, macOS)."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+async def trim_every(trim: Callable[[int], int], every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        await asyncio.to_thread(trim, 0)
+
+
+async def give_back_freed_memory(_app: web.Application) -> AsyncIterator[None]:
+    """While the server runs, return freed memory to the system every TRIM_EVERY_S."""
+    trim = find_malloc_trim()
+    if trim is None:
+        log.info("malloc_trim is not available; freed memory stays with the process")
+        yield
+        return
+    task = asyncio.create_task(trim_every(trim, TRIM_EVERY_S))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
