@@ -18,7 +18,8 @@ from bench.measure import summarise_load
 from bench.targets import (
     RedisSpace,
     Target,
-    machine_busy_seconds,
+    busy_seconds_between,
+    cpu_by_process,
     postgres_database,
     redis_space,
     seed_people_and_rooms,
@@ -183,14 +184,15 @@ async def load_step(
     A server that fell behind gets up to `backlog_wait_s` to work off its backlog (until its
     CPU goes quiet) before the deliveries are counted, so a late delivery counts as late,
     not lost, and the CPU it cost is counted too."""
-    cpu_before, busy_before, wall_before = target.cpu_seconds(), machine_busy_seconds(), time.time()
+    cpu_before, busy_before, wall_before = target.cpu_seconds(), cpu_by_process(), time.time()
     services_before = service_cpu_seconds()
     spec = LoadSpec(rate / connected, duration_s, drain_s, wall_before + START_DELAY_S)
     unanswered = await generator.load(spec)
     backlog_s = await target.wait_quiet(backlog_wait_s) if unanswered else 0.0
     reports = await generator.collect(drain_s)
     cpu = target.cpu_seconds() - cpu_before
-    busy, wall = machine_busy_seconds() - busy_before, time.time() - wall_before
+    busy = busy_seconds_between(busy_before, cpu_by_process())
+    wall = time.time() - wall_before
     services = service_cpu_seconds() - services_before
     summary = summarise_load(
         reports,
@@ -225,9 +227,9 @@ async def wait_for_quiet_machine(limit_cores: float = 0.3, timeout_s: float = 12
     under `limit_cores`); answers whether one came."""
     deadline = time.monotonic() + timeout_s
     while True:
-        before = machine_busy_seconds()
+        before = cpu_by_process()
         await asyncio.sleep(2.0)
-        busy = (machine_busy_seconds() - before) / 2.0
+        busy = busy_seconds_between(before, cpu_by_process()) / 2.0
         if busy <= limit_cores:
             return True
         if time.monotonic() > deadline:
