@@ -4,8 +4,9 @@ A burst of connections (a group's session starting, everyone reconnecting after 
 allocates far more in passing (requests, queries, packets) than the connections keep. glibc's
 malloc gives freed memory back only from the top of its heap, so what the burst freed below
 the connections' objects stays in the process's resident memory. `malloc_trim` releases the
-free pages anywhere in the heap: measured with 5,000 idle connections, about 1.4 KiB per
-connection. It takes a few milliseconds, on a thread of its own, every few seconds.
+free pages anywhere in the heap. Measured by the idle benchmark (5,000 connections): 40.6 KiB
+per connection 5 s after the last one joined, 36.9 KiB once a trim had run. A trim takes a few
+milliseconds, on a thread of its own, so the event loop goes on meanwhile.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ class Connection:
     sid: str
     actor: Actor
     rooms: set[int] = field(default_factory=set)
-    _send_lock: asyncio.Lock | None = None
+    _send_lock: asyncio.Lock | None = field(default=None, init=False, repr=False)
 
     @property
     def send_lock(self) -> asyncio.Lock:
