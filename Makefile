@@ -37,5 +37,5 @@ test: setup
 lint: setup
 	$(BIN)/ruff check server tests bench
 	$(BIN)/ruff format --check server tests bench
-	$(BIN)/mypy server
+	$(BIN)/mypy server bench tests
 	cd web && npm run typecheck --silent

@@ -288,6 +288,12 @@ class Peer:
             await self.client.disconnect()
 
 
+def with_id(wanted: object) -> Callable[[Any], bool]:
+    """A `Peer.wait_for` match for the payload whose "id" is `wanted`. Taking the id as an
+    argument binds it per call, where a lambda in a loop would see only the last one."""
+    return lambda payload: payload["id"] == wanted
+
+
 def new_client_id() -> str:
     return secrets.token_hex(8)
 

@@ -499,7 +499,9 @@ def bad_http(target: Target, base: dict[str, Any], name: str, *values: Any) -> l
 
 def bad_path_ids(method: str, template: str, who: str, body: Any = NO_BODY) -> list[Http]:
     """Non-integer, non-positive, unknown and out-of-range ids in `template`'s "{id}"."""
-    cases = [(raw, "invalid") for raw in ("abc", "0", "-1", "1.5", "1e3", "%201", "%C2%B2")]
+    cases: list[tuple[str, Codes]] = [
+        (raw, "invalid") for raw in ("abc", "0", "-1", "1.5", "1e3", "%201", "%C2%B2")
+    ]
     cases += [("999999", "not_found")]
     cases += [(str(n), UNKNOWN_OR_INVALID) for n in (2**31, 2**63, 2**99)]
     return [

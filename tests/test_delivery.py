@@ -29,9 +29,11 @@ class Relay:
         client = socketio.AsyncClient()
         self.received[index] = []
 
-        @client.on("*")
         async def record(event: str, *args: Any) -> None:
             self.received[index].append((event, args))
+
+        # The decorator form is untyped (socketio has no stubs) and would erase this signature.
+        client.on("*", record)
 
         await client.connect(self.url, transports=["websocket"])
         self.clients.append(client)
@@ -111,9 +113,10 @@ async def test_an_emit_with_a_callback_is_answered(relay: Relay) -> None:
     ana, ana_sid = await relay.client(None)
     answered: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
-    @relay.clients[ana].on("question")
     async def answer(data: Any) -> Any:
         return {"answer": data["n"] + 1}
+
+    relay.clients[ana].on("question", answer)
 
     await relay.sio.emit("question", {"n": 41}, to=ana_sid, callback=answered.set_result)
     assert await asyncio.wait_for(answered, timeout=5) == {"answer": 42}

@@ -31,6 +31,7 @@ from tests.support import (
     send,
     stored_bodies,
     try_send,
+    with_id,
     with_settings,
 )
 
@@ -422,7 +423,7 @@ async def test_a_moderators_delete_is_audited_an_authors_own_is_not(
     assert reply.status == 204, reply.body
     ok(await ana.call("delete", {"message_id": own["id"]}))
     for message_id in (theirs["id"], own["id"]):
-        await lee_peer.wait_for("message_deleted", lambda d, i=message_id: d["id"] == i)
+        await lee_peer.wait_for("message_deleted", with_id(message_id))
     assert await stored_bodies(api, lee, room) == ["", ""]
 
     deletes = of_action(await audit(api, lee, room), "message_deleted")

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -21,6 +22,7 @@ from tests.support import (
     joined,
     new_client_id,
     sign_in,
+    with_id,
 )
 
 pytestmark = pytest.mark.slow
@@ -71,7 +73,7 @@ async def cluster(
         yield started
 
 
-async def send(peer: Peer, room_id: int, body: str) -> dict[str, object]:
+async def send(peer: Peer, room_id: int, body: str) -> dict[str, Any]:
     ack = await peer.call("send", {"room_id": room_id, "body": body, "client_id": new_client_id()})
     assert ack["ok"], ack
     return dict(ack["message"])
@@ -101,7 +103,7 @@ async def test_users_on_two_processes_chat_both_ways(cluster: Cluster, peer: Pee
     from_b = await send(avi, room, "hello from process B")
     for receiver in (ana, avi):
         for sent in (from_a, from_b):
-            await receiver.wait_for("message", lambda m, sent=sent: m["id"] == sent["id"])
+            await receiver.wait_for("message", with_id(sent["id"]))
     await ana.settle()
     assert ids_of(ana.received("message")) == [from_a["id"], from_b["id"]]
     assert ids_of(avi.received("message")) == [from_a["id"], from_b["id"]]
@@ -328,7 +330,7 @@ async def outage_scenario(cluster: Cluster, redis: RedisProcess, peer: PeerFacto
     await redis.stop()
     during = [await send(ana, room, f"during the outage {n}") for n in range(5)]
     for sent in during:
-        await avi.wait_for("message", lambda m, sent=sent: m["id"] == sent["id"])
+        await avi.wait_for("message", with_id(sent["id"]))
 
     await redis.start()  # empty: Redis kept nothing on disk
     expected_online = sorted([people.pat_ana.id, people.pat_avi.id, people.mod_lee.id])
@@ -338,7 +340,7 @@ async def outage_scenario(cluster: Cluster, redis: RedisProcess, peer: PeerFacto
     # arrives too (rooms/catch_up.py): every message once, on both processes.
     after = await send(ana, room, "after the outage")
     for sent in [*during, after]:
-        await lee.wait_for("message", lambda m, sent=sent: m["id"] == sent["id"], timeout=10)
+        await lee.wait_for("message", with_id(sent["id"]), timeout=10)
     await lee.settle(1.0)
     assert delivered_ids(lee).count(after["id"]) == 1
     for receiver in (lee, avi):

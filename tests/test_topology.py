@@ -18,7 +18,7 @@ import pytest
 import socketio
 
 from tests.processes import create_admin, free_port, server_env
-from tests.support import WAIT_S, Api, Peer, build_community_as, joined, send, sign_in
+from tests.support import WAIT_S, Api, Peer, build_community_as, joined, send, sign_in, with_id
 
 pytestmark = pytest.mark.slow
 
@@ -285,7 +285,7 @@ async def test_two_replicas_behind_nginx_chat_as_one_service(
             message = await send(sender, room, body)
             sent.append(message["id"])
             for receiver in everyone:
-                await receiver.wait_for("message", lambda m, i=message["id"]: m["id"] == i)
+                await receiver.wait_for("message", with_id(message["id"]))
         await on_a.settle(0.5)
         for peer in everyone:
             assert ids_of(peer.received("message")) == sent, peer.url
