@@ -18,7 +18,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,21 +72,28 @@ def raise_open_files_limit() -> None:
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return cpu_of(Path(f"/proc/{pid}/stat").read_text())
+
+
+def cpu_of(stat: str) -> float:
+    """utime + stime from the text of a /proc/<pid>/stat file."""
+    fields = stat.rsplit(")", 1)[1].split()
     # After the command name: state is field 3, so utime (14) and stime (15) sit at 11, 12.
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def cpu_by_process() -> dict[int, float]:
-    """utime + stime of every process on the machine (kernel threads included), by pid."""
-    seconds: dict[int, float] = {}
+def process_stats() -> Iterator[tuple[int, str]]:
+    """(pid, text of /proc/<pid>/stat) of every process on the machine, kernel threads too."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            yield int(stat.parent.name), stat.read_text()
         except OSError:
             continue  # it exited meanwhile
-        seconds[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return seconds
+
+
+def cpu_by_process() -> dict[int, float]:
+    """utime + stime of every process on the machine, by pid."""
+    return {pid: cpu_of(stat) for pid, stat in process_stats()}
 
 
 def busy_seconds_between(before: Mapping[int, float], after: Mapping[int, float]) -> float:
@@ -106,17 +113,11 @@ SERVICES = ("postgres", "redis-server")
 def service_cpu_seconds() -> float:
     """CPU seconds of PostgreSQL and Redis processes: part of the system under test, so
     kept apart from other work on the machine."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        name = text[text.find("(") + 1 : text.rfind(")")]
-        if name in SERVICES:
-            fields = text.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return total
+    return sum(
+        cpu_of(stat)
+        for _, stat in process_stats()
+        if stat[stat.find("(") + 1 : stat.rfind(")")] in SERVICES
+    )
 
 
 def memory_kib(pid: int, field_name: str = "VmRSS") -> int:
