@@ -48,7 +48,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 BUSY_TIMEOUT_MS = 10_000
 
 
-def tune_sqlite_connection(dbapi_connection: Any) -> None:
+# Each pooled connection keeps a page cache of its own, 2 MiB by default, and with five or
+# more of them that was the largest part of the process's memory after the connection
+# count. The file's pages stay in the OS's cache, so a page missed here costs a read()
+# call, not a disk read.
+POOLED_CACHE_KIB = 512
+
+
+def tune_sqlite_connection(dbapi_connection: Any, *, cache_kib: int | None = None) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers go on while one writer commits; NORMAL sync is durable across a
     # process crash (only an OS crash can lose the last transactions).
@@ -57,21 +64,13 @@ def tune_sqlite_connection(dbapi_connection: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     # Several writers (two processes on one file) wait for the lock instead of failing.
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    if cache_kib is not None:
+        cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
     cursor.close()
-
-
-# Each pooled connection keeps a page cache of its own, 2 MiB by default, and with five or
-# more of them that was the largest part of the process's memory after the connection
-# count. The file's pages stay in the OS's cache, so a page missed here costs a read()
-# call, not a disk read.
-POOLED_CACHE_KIB = 512
 
 
 def _tune_pooled_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    tune_sqlite_connection(dbapi_connection)
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA cache_size=-{POOLED_CACHE_KIB}")
-    cursor.close()
+    tune_sqlite_connection(dbapi_connection, cache_kib=POOLED_CACHE_KIB)
 
 
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
