@@ -75,6 +75,7 @@ from server.rooms.catch_up import OutageCatchUp
 from server.rooms.events import register_room_events
 from server.rooms.gates import PostGate, RoomLockGate
 from server.rooms.http import MESSAGES, ROOMS, add_room_routes
+from server.rooms.kept import kept_rooms
 from server.rooms.message_writer import (
     MessageWriter,
     PostgresMessageWriter,
@@ -141,7 +142,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     notifier = Notifier(core.hub)
     audit_log = AuditLog(core.sessions, core.clock)
     audit = CountingAudit(audit_log, core.metrics)
-    restrictions = RestrictionCache(core.bus)
+    restrictions = RestrictionCache(core.bus, core.clock)
     access = RoomAccess(core.clock, gates=[BanGate(restrictions)])
     accounts = _build_accounts(core, notifier)
     presence = PresenceService(
@@ -150,11 +151,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     safety = _build_safety(core, audit, access, presence, notifier, restrictions)
     meetings = MeetingService(core.sessions, core.clock, access)
     presence.listeners.append(AttendanceTracker(core.sessions, core.clock))
+    room_settings = kept_rooms(core.bus)
     rooms = RoomService(
         sessions=core.sessions,
         clock=core.clock,
         hub=core.hub,
         bus=core.bus,
+        kept=room_settings,
         presence=presence,
         access=access,
         audit=audit,
@@ -168,6 +171,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         hub=core.hub,
         access=access,
         audit=audit,
+        rooms=room_settings,
         edit_window=timedelta(minutes=settings.edit_window_minutes),
         reaction_emojis=tuple(settings.reaction_emojis),
         gates=_send_pipeline(safety, MeetingWindowGate(meetings)),

@@ -4,6 +4,7 @@ exactly what the ORM stores and reads, on every database."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import asyncpg
@@ -73,23 +74,36 @@ async def test_every_send_path_stores_and_reads_what_the_orm_does(
         read = await store.get_message(session, stored_ids[0])
         assert read is not None
         assert (read.created_at, read.deleted, read.edited_at) == (MOMENT, False, None)
-        orm_room = await store.get_room(session, community.group_a)
-        assert orm_room is not None
 
-    ana = community.pat_ana.id
-    by_orm_key: store.PostKey = {
-        "room_id": community.group_a,
-        "author_id": ana,
-        "client_id": "by-the-orm",
-    }
-    nowhere: store.PostKey = {"room_id": 987654, "author_id": ana, "client_id": "x"}
-    for writer in writers_of(server):
-        async with sessions() as session, writer.posting(session, community.group_a) as posting:
-            room, earlier = await posting.room_for_post(by_orm_key)
-            assert await posting.room_for_post(nowhere) == (None, None)
-        assert room is not None and earlier == by_orm.id
-        assert room.model_dump() == orm_room.model_dump()
-        assert isinstance(room.locked, bool) and room.created_at.tzinfo is not None
+
+async def test_sends_to_one_room_take_turns_and_other_rooms_do_not_wait(
+    server: RunningServer, community: Community
+) -> None:
+    """A posting holds its room from its start to its commit (PostgreSQL's row lock, or the
+    SQLite writer's lock per room), so slow mode reads the latest post and ids commit in
+    order; a posting to another room goes ahead meanwhile."""
+    sessions, writer = server.app[CORE].sessions, server.app[MESSAGES].writer
+    steps: list[str] = []
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def post(name: str, room_id: int, hold: bool = False) -> None:
+        async with sessions() as session, writer.posting(session, room_id) as posting:
+            steps.append(f"{name} in")
+            if hold:
+                holding.set()
+                await release.wait()
+            await posting.store({**new_message(community, name), "room_id": room_id})
+            steps.append(f"{name} stored")
+
+    first = asyncio.create_task(post("first", community.group_a, hold=True))
+    await holding.wait()
+    same_room = asyncio.create_task(post("same room", community.group_a))
+    await post("other room", community.commons)
+    await asyncio.sleep(0.3)
+    assert steps == ["first in", "other room in", "other room stored"]
+    release.set()
+    await asyncio.gather(first, same_room)
+    assert steps[3:] == ["first stored", "same room in", "same room stored"]
 
 
 async def test_a_repeated_client_id_raises_what_the_orm_raises_and_stores_nothing(

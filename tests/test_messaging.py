@@ -21,9 +21,12 @@ from tests.support import (
     new_client_id,
     ok,
     parse_utc,
+    patch_room,
     public,
     refused,
     send,
+    stored_bodies,
+    try_send,
 )
 
 pytestmark = pytest.mark.persistence
@@ -191,6 +194,31 @@ async def test_send_is_idempotent_per_user_room_and_client_id(
         assert sorted(ids(each.received("message"))) == sorted(
             [first["id"], in_commons["id"], by_avi["id"]]
         )
+
+
+async def test_a_repeated_send_is_answered_with_the_stored_one_when_the_room_now_refuses(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    """A send whose answer was lost (a dropped connection) is sent again by the client; the
+    message was stored and delivered, so slow mode, a lock or a mute that came meanwhile must
+    not report it refused."""
+    room = community.group_a
+    ana, avi = await peer(community.pat_ana.token), await peer(community.pat_avi.token)
+    for each in (ana, avi):
+        await joined(each, room)
+    client_id = new_client_id()
+    first = await send(ana, room, "did this go through?", client_id)
+
+    await patch_room(api, community.mod_lee, room, slow_mode_s=60)
+    assert await send(ana, room, "did this go through?", client_id) == first
+    refused(await try_send(ana, room, "a new message"), "rate_limited")
+    await patch_room(api, community.mod_lee, room, slow_mode_s=0, locked=True)
+    assert await send(ana, room, "did this go through?", client_id) == first
+    refused(await try_send(ana, room, "a new message"), "room_locked")
+
+    assert (await stored_bodies(api, community.mod_lee, room)).count("did this go through?") == 1
+    await avi.settle()
+    assert ids(avi.received("message")) == [first["id"]]
 
 
 async def test_pipelined_sends_are_stored_and_delivered_in_send_order(

@@ -232,6 +232,23 @@ async def test_a_mute_and_a_ban_through_one_process_hold_on_the_other(
     assert history.error_code == "banned", history.body
 
 
+async def test_a_room_locked_through_one_process_is_locked_on_the_other(
+    cluster: Cluster, peer: PeerFactory
+) -> None:
+    """Each process keeps the rooms its sends read in memory; a change made on A reaches B's
+    copy over the control bus."""
+    people, room = cluster.community, cluster.community.group_a
+    (ana,) = await in_room(peer, room, (people.pat_ana, cluster.b))
+    assert await send_code(ana, room) is None  # B now keeps the room
+
+    for locked, expected in ((True, "room_locked"), (False, None)):
+        changed = await cluster.api_a.call(
+            "PATCH", f"/api/rooms/{room}", token=people.mod_lee.token, json={"locked": locked}
+        )
+        assert changed.status == 200, changed.body
+        await eventually(lambda: send_code(ana, room), expected, timeout=2.0)
+
+
 async def join_code(peer: Peer, room_id: int) -> str | None:
     ack = await peer.call("join", {"room_id": room_id})
     return None if ack["ok"] else str(ack["error"]["code"])

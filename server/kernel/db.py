@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Dialect, make_url
@@ -20,7 +20,6 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 SessionFactory = async_sessionmaker[AsyncSession]
-M = TypeVar("M")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -82,15 +81,6 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _tune_pooled_sqlite)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
-
-
-def detached(model: type[M], values: Mapping[str, Any]) -> M:
-    """An instance built as the ORM builds one from a row: no __init__, no validation. For
-    values the database has just returned or accepted, on paths where a table model's __init__
-    (about 50 µs) is a measurable part of the work."""
-    instance: M = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
-    instance.__dict__.update(values)
-    return instance
 
 
 class _SessionOnFirstUse:

@@ -3,8 +3,6 @@ with their live effect on every process."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +22,7 @@ from server.moderation.serialize import public_users, restriction_json
 from server.presence.service import PresenceService
 from server.realtime.bus import ControlBus
 from server.realtime.notices import Notifier
+from server.realtime.shared_cache import SharedCache
 from server.rooms.access import RoomAccess
 from server.rooms.gates import Draft
 from server.rooms.models import Room
@@ -35,10 +34,6 @@ LIFTED = {
     MUTE: ("unmuted", "A moderator has lifted your mute in this room; you can post again."),
     BAN: ("unbanned", "A moderator has lifted your ban from this room; you can join it again."),
 }
-# Even when no change is heard (a Redis outage drops bus messages), a process re-reads a
-# room's restrictions this often, so a mute made elsewhere holds here within seconds.
-RESTRICTIONS_MAX_AGE_S = 5.0
-
 # Each user's mutes and bans in force in one room: (kind, user_id) -> their end times.
 RoomRestrictions = dict[tuple[str, int], list[datetime | None]]
 
@@ -48,65 +43,42 @@ def until_text(until: datetime | None) -> str:
 
 
 class RestrictionCache:
-    """The mutes and bans in force per room, read from the database once per room and kept.
+    """The mutes and bans in force per room, read from the database once and kept, on every
+    process alike (realtime/shared_cache.py).
 
     Every send and join asks whether its author is muted or banned; answering from memory
-    saves two queries on each. A change made on any process is published on the control bus
-    and every process forgets that room; the process that made it forgets before it answers
-    the moderator, so its own next check is never stale. End times are kept, so an expiry
-    needs no message: each check compares them with the clock."""
+    saves two queries on each. End times are kept, so an expiry needs no message: each check
+    compares them with the clock."""
 
-    def __init__(
-        self,
-        bus: ControlBus,
-        *,
-        max_age_s: float = RESTRICTIONS_MAX_AGE_S,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.bus = bus
-        self.max_age_s = max_age_s
-        self._monotonic = monotonic
-        self._rooms: dict[int, tuple[float, RoomRestrictions]] = {}
-        # Bumped on every change, so a read that raced a change is not kept.
-        self._generations: dict[int, int] = {}
-        bus.subscribe(RESTRICTIONS_CHANGED, self._forget_published)
+    def __init__(self, bus: ControlBus, clock: Clock) -> None:
+        self._clock = clock
+        self._rooms: SharedCache[RoomRestrictions] = SharedCache(
+            bus, RESTRICTIONS_CHANGED, self._read
+        )
 
     async def until(
         self, session: AsyncSession, *, kind: str, room_id: int, user_id: int, now: datetime
     ) -> tuple[bool, datetime | None]:
         """Whether a restriction of this kind holds the user now, and when the longest one
         ends (None: until lifted)."""
-        ends = [
-            end
-            for end in (await self._room(session, room_id, now)).get((kind, user_id), [])
-            if end is None or end > now
-        ]
+        table = await self._rooms.get(session, room_id) or {}
+        ends = [end for end in table.get((kind, user_id), []) if end is None or end > now]
         if not ends:
             return False, None
         return True, None if None in ends else max(e for e in ends if e is not None)
 
     async def changed(self, room_id: int) -> None:
-        self._forget(room_id)
-        await self.bus.publish(RESTRICTIONS_CHANGED, {"room_id": room_id})
+        await self._rooms.changed(room_id)
 
-    async def _room(self, session: AsyncSession, room_id: int, now: datetime) -> RoomRestrictions:
-        cached = self._rooms.get(room_id)
-        if cached is not None and self._monotonic() - cached[0] < self.max_age_s:
-            return cached[1]
-        generation = self._generations.get(room_id, 0)
-        table: RoomRestrictions = {}
-        for found in await store.restrictions_in_force(session, room_id=room_id, now=now):
-            table.setdefault((found.kind, found.user_id), []).append(found.until)
-        if self._generations.get(room_id, 0) == generation:
-            self._rooms[room_id] = (self._monotonic(), table)
-        return table
-
-    def _forget(self, room_id: int) -> None:
-        self._generations[room_id] = self._generations.get(room_id, 0) + 1
-        self._rooms.pop(room_id, None)
-
-    async def _forget_published(self, payload: dict[str, Any]) -> None:
-        self._forget(int(payload["room_id"]))
+    async def _read(
+        self, session: AsyncSession, room_ids: list[int]
+    ) -> dict[int, RoomRestrictions]:
+        tables: dict[int, RoomRestrictions] = {room_id: {} for room_id in room_ids}
+        found = await store.restrictions_in_force(session, room_ids=room_ids, now=self._clock.now())
+        for restriction in found:
+            table = tables[restriction.room_id]
+            table.setdefault((restriction.kind, restriction.user_id), []).append(restriction.until)
+        return tables
 
 
 @dataclass

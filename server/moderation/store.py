@@ -20,12 +20,12 @@ def _active(kind: str, now: datetime) -> list[ColumnElement[bool]]:
 
 
 async def restrictions_in_force(
-    session: AsyncSession, *, room_id: int, now: datetime
+    session: AsyncSession, *, room_ids: list[int], now: datetime
 ) -> list[Restriction]:
-    """Every mute and ban in force in a room (the restriction cache's one read per room)."""
+    """Every mute and ban in force in these rooms (what the restriction cache keeps)."""
     result = await session.execute(
         select(Restriction).where(
-            col(Restriction.room_id) == room_id,
+            col(Restriction.room_id).in_(room_ids),
             col(Restriction.lifted_at).is_(None),
             or_(col(Restriction.until).is_(None), col(Restriction.until) > now),
         )

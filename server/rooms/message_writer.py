@@ -1,22 +1,23 @@
-"""Where `send` reads its room and stores the message.
+"""Where `send` stores its message, sends to one room taking turns.
 
 Through SQLAlchemy's async session each step of a send's transaction (check out and ping a
 pooled connection, execute, commit, return it and roll back) passes through greenlets, and on
 SQLite through aiosqlite's thread several times; measured, that machinery cost more CPU than
-the statements. So the send's two statements run on connections of their own, straight on the
+the statements. So the send's statements run on connections of their own, straight on the
 driver, while the statements themselves stay SQLAlchemy statements (kernel/hotpath.py):
 
 - PostgreSQL: a plain asyncpg connection and transaction. The room's row is locked (FOR NO
-  KEY UPDATE) from the read to the commit, so sends to one room commit in id order and slow
-  mode holds across processes.
+  KEY UPDATE) from the posting's start to the commit, so sends to one room commit in id
+  order and slow mode holds across processes.
 - SQLite file: one writer connection, used on the event loop's thread while SQLite's write
   lock is free and handed to a thread of its own when it is not (kernel/sqlite_writer.py),
   so this process's sends never wait for each other in SQLite's busy handler. Sends to one
-  room take turns from the read to the commit, as on PostgreSQL.
+  room take turns from the posting's start to the commit, as on PostgreSQL.
 - Anything else (SQLite in memory): the request's session, as every other write.
 
-The request's session stays for the gates that read (slow mode, meeting windows, a cache miss);
-it is only made if one does (kernel/db.py: session_on_first_use).
+The room itself comes from memory (rooms/kept.py). The request's session stays for the gates
+that read (slow mode, meeting windows) and for a repeated send; it is only made if one does
+(kernel/db.py: session_on_first_use).
 """
 
 from __future__ import annotations
@@ -35,13 +36,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.kernel.pg_connections import PgConnections
 from server.kernel.sqlite_writer import SqliteWriter, transaction
 from server.rooms import store
-from server.rooms.models import Room
 
 
 class Posting(Protocol):
-    """One send's read of its room and write of its message."""
-
-    async def room_for_post(self, key: store.PostKey) -> tuple[Room | None, int | None]: ...
+    """One send's write of its message, while sends to its room wait their turn."""
 
     async def store(self, values: store.NewMessage) -> int:
         """Inserts and commits; answers the new id. Raises IntegrityError on a repeated
@@ -73,9 +71,6 @@ class SessionMessageWriter:
 class _SessionPosting:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-
-    async def room_for_post(self, key: store.PostKey) -> tuple[Room | None, int | None]:
-        return await store.room_for_post(self._session, key)
 
     async def store(self, values: store.NewMessage) -> int:
         try:
@@ -113,11 +108,6 @@ class _SqlitePosting:
         self._writer = writer
         self._dialect = dialect
 
-    async def room_for_post(self, key: store.PostKey) -> tuple[Room | None, int | None]:
-        return await self._writer.run(
-            lambda connection: store.room_for_post_on(connection, self._dialect, key)
-        )
-
     async def store(self, values: store.NewMessage) -> int:
         def insert_and_commit(connection: sqlite3.Connection) -> int:
             with transaction(connection) as writing:
@@ -135,7 +125,7 @@ class PostgresMessageWriter:
     async def posting(self, session: AsyncSession, room_id: int) -> AsyncIterator[Posting]:
         async with self._connections.connection() as connection:
             posting = _PostgresPosting(connection, self._dialect)
-            await posting.begin()
+            await posting.begin(room_id)
             try:
                 yield posting
             finally:
@@ -151,16 +141,14 @@ class _PostgresPosting:
         self._dialect = dialect
         self._transaction = connection.transaction()
 
-    async def begin(self) -> None:
+    async def begin(self, room_id: int) -> None:
         await self._transaction.start()
+        await store.lock_room_on_asyncpg(self._connection, self._dialect, room_id)
 
     async def end(self) -> None:
         """Rolls back whatever `store` did not commit (a refusal, an error)."""
         if self._connection.is_in_transaction():
             await self._transaction.rollback()
-
-    async def room_for_post(self, key: store.PostKey) -> tuple[Room | None, int | None]:
-        return await store.room_for_post_on_asyncpg(self._connection, self._dialect, key)
 
     async def store(self, values: store.NewMessage) -> int:
         try:

@@ -12,15 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.accounts.models import Actor, public_user
 from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock
-from server.kernel.db import SessionFactory, detached, session_on_first_use
+from server.kernel.db import SessionFactory, session_on_first_use
 from server.kernel.errors import AppError, forbidden, invalid, not_found
 from server.realtime.hub import Hub
+from server.realtime.shared_cache import SharedCache
 from server.rooms import store
 from server.rooms.access import RoomAccess
 from server.rooms.gates import Draft, PostGate, PostListener
 from server.rooms.message_writer import MessageWriter, SessionMessageWriter
-from server.rooms.models import EditIn, Message, ReactIn, SendIn
-from server.rooms.serialize import message_json
+from server.rooms.models import EditIn, ReactIn, Room, SendIn
+from server.rooms.serialize import message_json, new_message_json
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class MessageService:
     hub: Hub
     access: RoomAccess
     audit: AuditSink
+    # What each send needs of its room, kept (rooms/kept.py).
+    rooms: SharedCache[Room]
     edit_window: timedelta
     reaction_emojis: tuple[str, ...]
     gates: list[PostGate] = field(default_factory=list)
@@ -65,16 +68,21 @@ class MessageService:
             session_on_first_use(self.sessions) as session,
             self.writer.posting(session, data.room_id) as posting,
         ):
-            room, earlier_id = await posting.room_for_post(
-                {"room_id": data.room_id, "author_id": actor.id, "client_id": data.client_id}
-            )
+            room = await self.rooms.get(session, data.room_id)
             if room is None:
                 raise not_found("room")
             await self.access.admit(session, actor, room)
-            if earlier_id is not None:
-                return await self._earlier_send(session, actor, earlier_id)
             draft = Draft(actor, room, data.body, "send", self.clock.now(), session)
-            await self._pass_gates(draft)
+            try:
+                await self._pass_gates(draft)
+            except AppError:
+                # A send repeated once the first was stored (its answer lost to a dropped
+                # connection) answers with that first one, whatever the gates say now: slow
+                # mode or the rate limit would otherwise refuse a message already delivered.
+                earlier = await self._earlier_send(session, actor, data)
+                if earlier is None:
+                    raise
+                return earlier
             values: store.NewMessage = {
                 "room_id": data.room_id,
                 "author_id": actor.id,
@@ -86,29 +94,30 @@ class MessageService:
             try:
                 message_id = await posting.store(values)
             except IntegrityError:
-                # The same client_id won a race from another connection of this user.
-                earlier = await store.find_by_client_id(
-                    session, author_id=actor.id, room_id=data.room_id, client_id=data.client_id
-                )
-                if earlier is None or earlier.id is None:
+                # This client_id is stored already: a repeated send, or the same one that won
+                # a race from another connection of this user.
+                earlier = await self._earlier_send(session, actor, data)
+                if earlier is None:
                     raise
-                return await self._earlier_send(session, actor, earlier.id)
-        message = detached(Message, {**values, "id": message_id, "edited_at": None})
-        payload = message_json(message, actor.public(), {})
+                return earlier
+        payload = new_message_json(message_id, values, actor.public())
         await self.hub.to_room(data.room_id, "message", payload)
         await self._tell_listeners(draft, payload)
         return SendResult(payload, created=True)
 
     async def _earlier_send(
-        self, session: AsyncSession, actor: Actor, message_id: int
-    ) -> SendResult:
-        """A repeated send answers the message stored the first time, and broadcasts nothing."""
-        earlier = await store.get_message(session, message_id)
-        if earlier is None:
-            raise not_found("message")
-        counts = await store.reaction_counts(session, [message_id])
+        self, session: AsyncSession, actor: Actor, data: SendIn
+    ) -> SendResult | None:
+        """The message stored by an earlier send with this client_id, if there was one; a
+        repeated send answers with it and broadcasts nothing."""
+        earlier = await store.find_by_client_id(
+            session, author_id=actor.id, room_id=data.room_id, client_id=data.client_id
+        )
+        if earlier is None or earlier.id is None:
+            return None
+        counts = await store.reaction_counts(session, [earlier.id])
         return SendResult(
-            message_json(earlier, actor.public(), counts.get(message_id, {})), created=False
+            message_json(earlier, actor.public(), counts.get(earlier.id, {})), created=False
         )
 
     async def _pass_gates(self, draft: Draft) -> None:

@@ -19,6 +19,7 @@ from server.kernel.throttle import Throttle
 from server.presence.service import PresenceService
 from server.realtime.bus import ControlBus
 from server.realtime.hub import Connection, Hub
+from server.realtime.shared_cache import SharedCache
 from server.rooms import store
 from server.rooms.access import RoomAccess
 from server.rooms.messages import rows_json
@@ -51,6 +52,8 @@ class RoomService:
     clock: Clock
     hub: Hub
     bus: ControlBus
+    # The rooms sends read from memory (rooms/kept.py); told of every change.
+    kept: SharedCache[Room]
     presence: PresenceService
     access: RoomAccess
     audit: AuditSink
@@ -143,6 +146,8 @@ class RoomService:
                 setattr(room, name, value)
             session.add(room)
             await session.commit()
+        if changes:
+            await self.kept.changed(room_id)
         payload = room_json(room, (await self.presence.online_counts([room_id]))[room_id])
         await self.hub.to_room(room_id, "room_updated", payload)
         for name, value in changes.items():

@@ -6,7 +6,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import asyncpg
 from sqlalchemy import bindparam, case, delete, func, insert
@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from server.accounts.models import User
-from server.kernel.db import detached
 from server.kernel.hotpath import HotStatement
 from server.rooms.models import Message, Reaction, ReadMarker, Room
 
@@ -37,23 +36,10 @@ async def get_room(session: AsyncSession, room_id: int, *, for_update: bool = Fa
     return result.scalars().first()
 
 
-# The hottest statements are built once (building a select costs more than running it), and
-# run in one trip to the driver on SQLite (kernel/hotpath.py).
-_ROOM_COLUMNS = tuple(Room.__table__.columns)  # type: ignore[attr-defined]
-_ROOM_COLUMN_NAMES = tuple(column.name for column in _ROOM_COLUMNS)
-_ROOM_FOR_POST = HotStatement(
-    select(  # type: ignore[call-overload]
-        *_ROOM_COLUMNS,
-        select(Message.id)
-        .where(
-            Message.author_id == bindparam("author_id"),
-            Message.room_id == bindparam("room_id"),
-            Message.client_id == bindparam("client_id"),
-        )
-        .scalar_subquery(),
-    )
-    .where(Room.id == bindparam("room_id"))
-    .with_for_update(key_share=True, of=Room.__table__)  # type: ignore[attr-defined]
+# The hottest statements are built once (building a statement costs more than running it),
+# and run straight on the driver (kernel/hotpath.py).
+_LOCK_ROOM = HotStatement(
+    select(Room.id).where(Room.id == bindparam("room_id")).with_for_update(key_share=True)
 )
 
 
@@ -74,41 +60,12 @@ _INSERT_MESSAGE = HotStatement(
 )
 
 
-class PostKey(TypedDict):
-    """What a send is looked up by: its room, and its author's client_id in that room."""
-
-    room_id: int
-    author_id: int
-    client_id: str
-
-
-async def room_for_post(session: AsyncSession, key: PostKey) -> tuple[Room | None, int | None]:
-    """The room, locked as `get_room(for_update=True)` locks it, and the id of the author's
-    earlier message with this client_id if there is one: both in one round trip, because
-    every `send` needs both."""
-    return room_and_earlier_id(await _ROOM_FOR_POST.rows(session, key))
-
-
-def room_for_post_on(
-    connection: sqlite3.Connection, dialect: Dialect, key: PostKey
-) -> tuple[Room | None, int | None]:
-    """`room_for_post` on a plain SQLite connection."""
-    return room_and_earlier_id(_ROOM_FOR_POST.rows_on(connection, dialect, key))
-
-
-async def room_for_post_on_asyncpg(
-    connection: asyncpg.Connection, dialect: Dialect, key: PostKey
-) -> tuple[Room | None, int | None]:
-    """`room_for_post` on a plain asyncpg connection, in its transaction."""
-    return room_and_earlier_id(await _ROOM_FOR_POST.rows_on_asyncpg(connection, dialect, key))
-
-
-def room_and_earlier_id(rows: list[tuple[Any, ...]]) -> tuple[Room | None, int | None]:
-    if not rows:
-        return None, None
-    *values, earlier_id = rows[0]
-    room = detached(Room, dict(zip(_ROOM_COLUMN_NAMES, values, strict=True)))
-    return room, earlier_id
+async def lock_room_on_asyncpg(
+    connection: asyncpg.Connection, dialect: Dialect, room_id: int
+) -> None:
+    """Locks the room's row as `get_room(for_update=True)` does, on a plain asyncpg
+    connection in its transaction."""
+    await _LOCK_ROOM.rows_on_asyncpg(connection, dialect, {"room_id": room_id})
 
 
 async def insert_message(session: AsyncSession, values: NewMessage) -> int:
@@ -128,6 +85,11 @@ async def insert_message_on_asyncpg(
 ) -> int:
     """`insert_message` on a plain asyncpg connection, in its transaction."""
     return int((await _INSERT_MESSAGE.rows_on_asyncpg(connection, dialect, values))[0][0])
+
+
+async def rooms_by_id(session: AsyncSession, room_ids: list[int]) -> list[Room]:
+    result = await session.execute(select(Room).where(col(Room.id).in_(room_ids)))
+    return list(result.scalars())
 
 
 async def list_rooms(session: AsyncSession) -> list[Room]:
