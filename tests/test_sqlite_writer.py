@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from server.kernel.db import BUSY_TIMEOUT_MS
-from server.kernel.sqlite_writer import SqliteWriter, transaction
+from server.kernel.sqlite_writer import SqliteWriter, in_transaction
 
 
 def create(connection: sqlite3.Connection) -> None:
@@ -20,12 +20,11 @@ def create(connection: sqlite3.Connection) -> None:
 
 
 def add(*notes: str) -> Callable[[sqlite3.Connection], None]:
-    def work(connection: sqlite3.Connection) -> None:
-        with transaction(connection):
-            for body in notes:
-                connection.execute("INSERT INTO note (body) VALUES (?)", (body,))
+    def insert(connection: sqlite3.Connection) -> None:
+        for body in notes:
+            connection.execute("INSERT INTO note (body) VALUES (?)", (body,))
 
-    return work
+    return lambda connection: in_transaction(connection, insert)
 
 
 def bodies(connection: sqlite3.Connection) -> list[str]:

@@ -31,8 +31,7 @@ import asyncio
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -64,10 +63,10 @@ class SqliteWriter:
         self._hold_until = 0.0
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """`work` run with a connection in autocommit mode (use `transaction` for a
+        """`work` run with a connection in autocommit mode (`in_transaction` makes it a
         transaction). It may run twice: work that fails because the database is locked must
-        have changed nothing (as `transaction` ensures), and is then run again on the thread,
-        which waits for the lock."""
+        have changed nothing (as `in_transaction` ensures), and is then run again on the
+        thread, which waits for the lock."""
         await self._checkpoint_hold()
         connection = self._connection_here()
         try:
@@ -204,16 +203,17 @@ class _Job(Generic[T]):
             self.done.set_exception(error)
 
 
-@contextmanager
-def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE (the write lock now, not at the first write) … COMMIT, or ROLLBACK on
-    any error."""
+def in_transaction(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work` between BEGIN IMMEDIATE (the write lock now, not at the first write) and
+    COMMIT, or ROLLBACK on any error. A plain call, not a generator-based context manager,
+    whose machinery took 1.9 µs against 0.15 on every message."""
     connection.execute("BEGIN IMMEDIATE")
     try:
-        yield connection
+        result = work(connection)
         connection.execute("COMMIT")
     except BaseException:
         # Also when COMMIT itself failed: a transaction left open would refuse every later one.
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         raise
+    return result

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import weakref
 from collections.abc import AsyncIterator
 from typing import Protocol
 
@@ -34,7 +33,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.kernel.pg_connections import PgConnections
-from server.kernel.sqlite_writer import SqliteWriter, transaction
+from server.kernel.sqlite_writer import SqliteWriter, in_transaction
 from server.rooms import store
 
 
@@ -86,34 +85,43 @@ class SqliteMessageWriter:
     def __init__(self, writer: SqliteWriter, dialect: Dialect) -> None:
         self._writer = writer
         self._dialect = dialect
-        # One lock per room, held from the read to the commit, as PostgreSQL's row lock is:
-        # sends to one room are stored one at a time (slow mode holds), sends to different
-        # rooms overlap. A lock lives while someone holds or waits for it.
-        self._rooms: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        # One lock per room, held from the posting's start to its commit, as PostgreSQL's row
+        # lock is: sends to one room are stored one at a time (slow mode holds), sends to
+        # different rooms overlap. Kept as rooms are (rooms/kept.py): one made per send cost
+        # more than taking it.
+        self._rooms: dict[int, asyncio.Lock] = {}
 
-    @contextlib.asynccontextmanager
-    async def posting(self, session: AsyncSession, room_id: int) -> AsyncIterator[Posting]:
+    def posting(self, session: AsyncSession, room_id: int) -> _SqlitePosting:
         lock = self._rooms.get(room_id)
         if lock is None:
             lock = self._rooms[room_id] = asyncio.Lock()
-        async with lock:
-            yield _SqlitePosting(self._writer, self._dialect)
+        return _SqlitePosting(self._writer, self._dialect, lock)
 
     async def close(self) -> None:
         await self._writer.close()
 
 
 class _SqlitePosting:
-    def __init__(self, writer: SqliteWriter, dialect: Dialect) -> None:
+    """A posting, and its own context manager: a plain one, entered on every message
+    (asynccontextmanager's generator took 2.8 µs to enter and leave, this 0.6)."""
+
+    def __init__(self, writer: SqliteWriter, dialect: Dialect, room_lock: asyncio.Lock) -> None:
         self._writer = writer
         self._dialect = dialect
+        self._room_lock = room_lock
+
+    async def __aenter__(self) -> _SqlitePosting:
+        await self._room_lock.acquire()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._room_lock.release()
 
     async def store(self, values: store.NewMessage) -> int:
-        def insert_and_commit(connection: sqlite3.Connection) -> int:
-            with transaction(connection) as writing:
-                return store.insert_message_on(writing, self._dialect, values)
+        def insert(connection: sqlite3.Connection) -> int:
+            return store.insert_message_on(connection, self._dialect, values)
 
-        return await self._writer.run(insert_and_commit)
+        return await self._writer.run(lambda connection: in_transaction(connection, insert))
 
 
 class PostgresMessageWriter:
