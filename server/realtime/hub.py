@@ -125,8 +125,9 @@ class Hub:
     ) -> None:
         channel = room_channel(room_id)
         if self._count_deliveries is not None:
-            participants = self.sio.manager.get_participants("/", channel)
-            self._count_deliveries(sum(1 for sid, _ in participants if sid != skip_sid))
+            # Counted from the room's size, not by going through its members a second time.
+            members = self.sio.manager.rooms.get("/", {}).get(channel, {})
+            self._count_deliveries(len(members) - (skip_sid in members))
         await self.sio.emit(event, data, room=channel, skip_sid=skip_sid)
 
     async def to_user(self, user_id: int, event: str, data: Any) -> None:
