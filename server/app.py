@@ -175,7 +175,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         edit_window=timedelta(minutes=settings.edit_window_minutes),
         reaction_emojis=tuple(settings.reaction_emojis),
         gates=_send_pipeline(safety, MeetingWindowGate(meetings)),
-        listeners=[safety.crisis, StoredMessageCounter(core.metrics)],
+        listeners=[safety.crisis, safety.contact_gate, StoredMessageCounter(core.metrics)],
         writer=_message_writer(core.engine),
     )
     accounts.graduation_listeners.append(rooms.access_changed)
@@ -229,6 +229,8 @@ class Safety:
     mute_gate: MuteGate
     flood_gates: list[PostGate]
     content_gates: list[PostGate]
+    # Listens for stored posts too, to record a masking once.
+    contact_gate: ContactGate
     crisis: CrisisResponder
 
 
@@ -272,6 +274,7 @@ def _build_safety(
         webhook=webhook,
     )
     shipped = shipped_word_lists()
+    contact_gate = ContactGate(audit)
     detector = CrisisDetector(
         settings.crisis_patterns or shipped.crisis_patterns,
         settings.crisis_exclusions or shipped.crisis_exclusions,
@@ -294,8 +297,9 @@ def _build_safety(
         ],
         content_gates=[
             BlockedTermsGate(TermBlocker(settings.blocked_terms), audit),
-            ContactGate(audit),
+            contact_gate,
         ],
+        contact_gate=contact_gate,
         crisis=CrisisResponder(
             detector,
             alerts,

@@ -23,6 +23,7 @@ from tests.support import (
     RunningServer,
     audit,
     joined,
+    new_client_id,
     ok,
     parse_utc,
     patch_room,
@@ -761,8 +762,11 @@ async def test_contact_details_follow_the_room_policy(
     assert avi_peer.received("message") == []
     assert await stored_bodies(api, lee, rooms["block"]) == []
 
-    masked = await send(ana_peer, rooms["mask"], body)
+    client_id = new_client_id()
+    masked = await send(ana_peer, rooms["mask"], body, client_id)
     assert PHONE not in masked["body"] and "123" not in masked["body"], masked
+    # Sent again (its answer lost): the same message, masked and recorded once.
+    assert await send(ana_peer, rooms["mask"], body, client_id) == masked
     assert masked["body"].startswith("call me"), masked
     delivered = await avi_peer.wait_for("message", lambda m: m["id"] == masked["id"])
     assert delivered["body"] == masked["body"]
@@ -770,6 +774,7 @@ async def test_contact_details_follow_the_room_policy(
     hits = of_action(await audit(api, lee, rooms["mask"]), "filter_contact_masked")
     assert len(hits) == 1, hits
     assert hits[0]["target_user"] == public(ana)
+    assert hits[0]["message_id"] == masked["id"]
 
     allowed = await send(ana_peer, rooms["allow"], body)
     assert allowed["body"] == body

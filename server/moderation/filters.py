@@ -28,6 +28,7 @@ from server.rooms.gates import Draft
 from server.settings import CrisisResource
 
 CRISIS = "crisis"
+CONTACT_MASKED = "contact_masked"
 
 
 def rate_limited(message: str, wait_s: float) -> AppError:
@@ -107,7 +108,9 @@ class BlockedTermsGate:
 
 @dataclass
 class ContactGate:
-    """Phone numbers and e-mail addresses, by the room's policy: allow, mask or block."""
+    """Phone numbers and e-mail addresses, by the room's policy: allow, mask or block. A
+    masking is recorded once the post is stored (a repeated send, answered with the message
+    stored the first time, records nothing twice)."""
 
     audit: AuditSink
 
@@ -126,11 +129,22 @@ class ContactGate:
             return
         # Masked rather than refused when in crisis: the words get through, the number not.
         draft.body = mask_contacts(draft.body)
-        await self._record(draft, "filter_contact_masked")
+        draft.findings[CONTACT_MASKED] = True
 
-    async def _record(self, draft: Draft, action: str) -> None:
+    async def post_stored(self, draft: Draft, message: dict[str, Any]) -> None:
+        if draft.findings.get(CONTACT_MASKED):
+            await self._record(draft, "filter_contact_masked", message_id=message["id"])
+
+    async def post_refused(self, actor: Actor, room_id: int, body: str, error: AppError) -> None:
+        return None
+
+    async def _record(self, draft: Draft, action: str, message_id: int | None = None) -> None:
         await self.audit.record(
-            actor_id=None, action=action, room_id=draft.room.id, target_user_id=draft.actor.id
+            actor_id=None,
+            action=action,
+            room_id=draft.room.id,
+            target_user_id=draft.actor.id,
+            message_id=message_id,
         )
 
 
