@@ -143,7 +143,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     audit_log = AuditLog(core.sessions, core.clock)
     audit = CountingAudit(audit_log, core.metrics)
     restrictions = RestrictionCache(core.bus, core.clock)
-    access = RoomAccess(core.clock, gates=[BanGate(restrictions)])
+    room_settings = kept_rooms(core.bus)
+    access = RoomAccess(core.clock, room_settings, gates=[BanGate(restrictions)])
     accounts = _build_accounts(core, notifier)
     presence = PresenceService(
         core.sharing.presence_store, core.hub, core.bus, describe_users=accounts.public_users
@@ -151,7 +152,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     safety = _build_safety(core, audit, access, presence, notifier, restrictions)
     meetings = MeetingService(core.sessions, core.clock, access)
     presence.listeners.append(AttendanceTracker(core.sessions, core.clock))
-    room_settings = kept_rooms(core.bus)
     rooms = RoomService(
         sessions=core.sessions,
         clock=core.clock,
@@ -171,7 +171,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         hub=core.hub,
         access=access,
         audit=audit,
-        rooms=room_settings,
         edit_window=timedelta(minutes=settings.edit_window_minutes),
         reaction_emojis=tuple(settings.reaction_emojis),
         gates=_send_pipeline(safety, MeetingWindowGate(meetings)),

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.accounts.models import Actor
 from server.kernel.clock import Clock
 from server.kernel.errors import not_found
-from server.rooms import store
+from server.realtime.shared_cache import SharedCache
 from server.rooms.gates import AccessGate
 from server.rooms.models import Room
 from server.rooms.policy import require_entry
@@ -18,13 +18,14 @@ from server.rooms.policy import require_entry
 @dataclass
 class RoomAccess:
     clock: Clock
+    # Rooms as kept in memory (rooms/kept.py).
+    rooms: SharedCache[Room]
     gates: list[AccessGate] = field(default_factory=list)
 
-    async def enter(
-        self, session: AsyncSession, actor: Actor, room_id: int, *, for_update: bool = False
-    ) -> Room:
-        """The room, if the actor may be in it now; `for_update` locks its row (see store)."""
-        room = await store.get_room(session, room_id, for_update=for_update)
+    async def enter(self, session: AsyncSession, actor: Actor, room_id: int) -> Room:
+        """The room, if the actor may be in it now: the kept one, to read and not to change
+        (the session reads it if it is not kept)."""
+        room = await self.rooms.get(session, room_id)
         if room is None:
             raise not_found("room")
         await self.admit(session, actor, room)

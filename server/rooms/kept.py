@@ -1,7 +1,8 @@
 """Rooms as each send needs them, kept in memory on every process (realtime/shared_cache.py):
-a send reads its room's settings (lock, slow mode, contact policy, audience) from here, not
-from the database. A change to a room is made through `RoomService.update_room`, which tells
-every process to forget the room."""
+entering a room (a send, a join, a page of history) reads its settings (audience, lock, slow
+mode, contact policy) from here, not from the database. A change to a room is made through
+`RoomService.update_room`, which tells every process to forget the room. Kept rooms are shared
+by every request: read them, never change them."""
 
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ ROOM_CHANGED = "rooms.room_changed"
 
 
 async def read_rooms(session: AsyncSession, room_ids: list[int]) -> dict[int, Room]:
-    return {room.id: room for room in await store.rooms_by_id(session, room_ids) if room.id}
+    rooms = await store.rooms_by_id(session, room_ids)
+    for room in rooms:
+        # Out of the reader's session: a rollback there would expire what every request reads.
+        session.expunge(room)
+    return {room.id: room for room in rooms if room.id}
 
 
 def kept_rooms(bus: ControlBus) -> SharedCache[Room]:

@@ -9,18 +9,17 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.accounts.models import Actor, public_user
+from server.accounts.models import Actor, public_user, public_user_of
 from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock
 from server.kernel.db import SessionFactory, session_on_first_use
 from server.kernel.errors import AppError, forbidden, invalid, not_found
 from server.realtime.hub import Hub
-from server.realtime.shared_cache import SharedCache
 from server.rooms import store
 from server.rooms.access import RoomAccess
 from server.rooms.gates import Draft, PostGate, PostListener
 from server.rooms.message_writer import MessageWriter, SessionMessageWriter
-from server.rooms.models import EditIn, ReactIn, Room, SendIn
+from server.rooms.models import EditIn, ReactIn, SendIn
 from server.rooms.serialize import message_json, new_message_json
 
 
@@ -28,6 +27,18 @@ from server.rooms.serialize import message_json, new_message_json
 class SendResult:
     message: dict[str, Any]
     created: bool
+
+
+async def page_json(session: AsyncSession, rows: list[store.PageRow]) -> list[dict[str, Any]]:
+    counts = await store.page_reaction_counts(session, rows)
+    return [
+        message_json(
+            row,
+            public_user_of(row.author_id, row.author_name, row.author_role),
+            counts.get(row.id, {}),
+        )
+        for row in rows
+    ]
 
 
 async def rows_json(session: AsyncSession, rows: list[store.MessageRow]) -> list[dict[str, Any]]:
@@ -46,8 +57,6 @@ class MessageService:
     hub: Hub
     access: RoomAccess
     audit: AuditSink
-    # What each send needs of its room, kept (rooms/kept.py).
-    rooms: SharedCache[Room]
     edit_window: timedelta
     reaction_emojis: tuple[str, ...]
     gates: list[PostGate] = field(default_factory=list)
@@ -68,10 +77,7 @@ class MessageService:
             session_on_first_use(self.sessions) as session,
             self.writer.posting(session, data.room_id) as posting,
         ):
-            room = await self.rooms.get(session, data.room_id)
-            if room is None:
-                raise not_found("room")
-            await self.access.admit(session, actor, room)
+            room = await self.access.enter(session, actor, data.room_id)
             draft = Draft(actor, room, data.body, "send", self.clock.now(), session)
             try:
                 await self._pass_gates(draft)
@@ -211,15 +217,15 @@ class MessageService:
             rows, has_more = await store.latest_messages(
                 session, room_id, before=before, limit=limit
             )
-            return {"messages": await rows_json(session, rows), "has_more": has_more}
+            return {"messages": await page_json(session, rows), "has_more": has_more}
 
     async def stored_since(self, room_id: int, since: datetime, limit: int) -> list[dict[str, Any]]:
         """The room's messages stored at or after `since` (at most the newest `limit`), oldest
         first, as the `message` event carries them; deleted ones left out."""
         async with self.sessions() as session:
             rows, _ = await store.latest_messages(session, room_id, before=None, limit=limit)
-            recent = [row for row in rows if not row[0].deleted and row[0].created_at >= since]
-            return await rows_json(session, recent)
+            recent = [row for row in rows if not row.deleted and row.created_at >= since]
+            return await page_json(session, recent)
 
     async def _live_message(self, session: AsyncSession, message_id: int) -> store.MessageRow:
         row = await store.get_message_row(session, message_id)

@@ -22,7 +22,7 @@ from server.realtime.hub import Connection, Hub
 from server.realtime.shared_cache import SharedCache
 from server.rooms import store
 from server.rooms.access import RoomAccess
-from server.rooms.messages import rows_json
+from server.rooms.messages import page_json
 from server.rooms.models import (
     JOIN_LATEST_LIMIT,
     JOIN_SINCE_LIMIT,
@@ -136,7 +136,11 @@ class RoomService:
     async def update_room(self, actor: Actor, room_id: int, data: RoomPatch) -> dict[str, Any]:
         require_staff(actor)
         async with self.sessions() as session:
-            room = await self.access.enter(session, actor, room_id)
+            # A room of this session's own to change, not the kept one others read.
+            room = await store.get_room(session, room_id)
+            if room is None:
+                raise not_found("room")
+            await self.access.admit(session, actor, room)
             changes = {
                 name: value
                 for name, value in data.model_dump(exclude_none=True).items()
@@ -190,7 +194,7 @@ class RoomService:
             return {
                 "room": room_json(room, counts[data.room_id]),
                 "online": await self._online_users(session, data.room_id),
-                "messages": await rows_json(session, rows),
+                "messages": await page_json(session, rows),
                 "has_more": has_more,
                 "reaction_emojis": list(self.reaction_emojis),
             }
