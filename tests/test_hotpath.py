@@ -17,6 +17,7 @@ from server.app import CORE, SEND_CONNECTIONS
 from server.rooms import store
 from server.rooms.http import MESSAGES
 from server.rooms.message_writer import MessageWriter, SessionMessageWriter
+from server.rooms.messages import page_json, rows_json
 from server.rooms.models import Message
 from tests.conftest import PeerFactory
 from tests.support import (
@@ -74,6 +75,35 @@ async def test_every_send_path_stores_and_reads_what_the_orm_does(
         read = await store.get_message(session, stored_ids[0])
         assert read is not None
         assert (read.created_at, read.deleted, read.edited_at) == (MOMENT, False, None)
+
+
+async def test_a_page_reads_what_the_orm_reads(server: RunningServer, community: Community) -> None:
+    """History and joins read pages straight on the driver; a page's JSON must be what the
+    ORM's rows give, edits and reactions included."""
+    sessions, writer = server.app[CORE].sessions, server.app[MESSAGES].writer
+    async with sessions() as session, writer.posting(session, community.group_a) as posting:
+        stored_id = await posting.store(new_message(community, "read back in a page"))
+    async with sessions() as session:
+        message = await store.get_message(session, stored_id)
+        assert message is not None
+        message.edited_at = MOMENT
+        session.add(message)
+        for person in (community.pat_ana, community.pat_avi):
+            await store.toggle_reaction(
+                session, message_id=stored_id, user_id=person.id, emoji="\N{THUMBS UP SIGN}"
+            )
+        await session.commit()
+
+    async with sessions() as session:
+        rows, _ = await store.latest_messages(
+            session, community.group_a, before=stored_id + 1, limit=1
+        )
+        orm_row = await store.get_message_row(session, stored_id)
+        assert orm_row is not None
+        assert await page_json(session, rows) == await rows_json(session, [orm_row])
+    (row,) = rows
+    assert (row.created_at, row.edited_at, row.deleted) == (MOMENT, MOMENT, False)
+    assert row.created_at.tzinfo is not None
 
 
 async def test_sends_to_one_room_take_turns_and_other_rooms_do_not_wait(

@@ -110,7 +110,12 @@ class InviteIn(InputModel):
 
 def public_user(user: User) -> dict[str, Any]:
     """A user as other people see it: the alias and role, never the login name."""
-    return {"id": user.id, "display_name": user.display_name, "role": user.role}
+    return public_user_of(user.id, user.display_name, user.role)
+
+
+def public_user_of(user_id: int | None, display_name: str, role: str) -> dict[str, Any]:
+    """`public_user` from its columns (a page's rows carry them)."""
+    return {"id": user_id, "display_name": display_name, "role": role}
 
 
 def own_user(user: User, cohort_ids: list[int]) -> dict[str, Any]:

@@ -27,19 +27,28 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Processor = Callable[[Any], Any] | None
+# A parameter the caller must name (a bindparam without a value).
+REQUIRED = object()
 
 
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
     bind_names: tuple[str, ...]
+    # What the statement binds where `params` name nothing (SQLite renders a LIMIT with an
+    # OFFSET parameter of its own, for one).
+    bind_defaults: tuple[Any, ...]
     bind_processors: tuple[Processor, ...]
     result_processors: tuple[Processor, ...]
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        values = [
+            params[name] if name in params or default is REQUIRED else default
+            for name, default in zip(self.bind_names, self.bind_defaults, strict=True)
+        ]
         return [
-            process(params[name]) if process else params[name]
-            for name, process in zip(self.bind_names, self.bind_processors, strict=True)
+            process(value) if process else value
+            for value, process in zip(values, self.bind_processors, strict=True)
         ]
 
     def results(self, fetched: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
@@ -113,6 +122,9 @@ class HotStatement:
             self._compiled = _Compiled(
                 sql=compiled.string,
                 bind_names=names,
+                bind_defaults=tuple(
+                    REQUIRED if binds[name].required else binds[name].value for name in names
+                ),
                 bind_processors=tuple(
                     binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
                 ),

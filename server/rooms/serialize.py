@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from server.kernel.clock import iso_utc
-from server.rooms.models import Message, Room
+from server.rooms.models import Room
 from server.rooms.store import NewMessage
 
 
@@ -24,8 +25,27 @@ def room_json(room: Room, online_count: int) -> dict[str, Any]:
     }
 
 
+class MessageFields(Protocol):
+    """A stored message as a model instance or as a page's row (store.PageRow)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def room_id(self) -> int: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def edited_at(self) -> datetime | None: ...
+    @property
+    def deleted(self) -> bool: ...
+
+
 def message_json(
-    message: Message, author: dict[str, Any], reactions: dict[str, int]
+    message: MessageFields, author: dict[str, Any], reactions: dict[str, int]
 ) -> dict[str, Any]:
     return {
         "id": message.id,

@@ -6,7 +6,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TypedDict
+from typing import NamedTuple, TypedDict
 
 import asyncpg
 from sqlalchemy import bindparam, case, delete, func, insert
@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 from sqlmodel import col, select
 
 from server.accounts.models import User
@@ -23,16 +24,8 @@ from server.rooms.models import Message, Reaction, ReadMarker, Room
 MessageRow = tuple[Message, User]
 
 
-async def get_room(session: AsyncSession, room_id: int, *, for_update: bool = False) -> Room | None:
-    """A room; `for_update` locks its row until commit (PostgreSQL), which makes inserts into
-    one room commit in id order, so a reader paging by id never skips a late commit.
-
-    The lock is FOR NO KEY UPDATE: it still serialises sends to the room, but does not block
-    rows elsewhere that merely reference the room (audit entries written meanwhile)."""
-    query = select(Room).where(Room.id == room_id)
-    if for_update:
-        query = query.with_for_update(key_share=True)
-    result = await session.execute(query)
+async def get_room(session: AsyncSession, room_id: int) -> Room | None:
+    result = await session.execute(select(Room).where(Room.id == room_id))
     return result.scalars().first()
 
 
@@ -63,8 +56,10 @@ _INSERT_MESSAGE = HotStatement(
 async def lock_room_on_asyncpg(
     connection: asyncpg.Connection, dialect: Dialect, room_id: int
 ) -> None:
-    """Locks the room's row as `get_room(for_update=True)` does, on a plain asyncpg
-    connection in its transaction."""
+    """Locks the room's row until the transaction ends, on a plain asyncpg connection. Sends
+    to one room then commit in id order, so a reader paging by id never skips a late commit.
+    FOR NO KEY UPDATE still serialises sends to the room, but does not block rows elsewhere
+    that merely reference it (audit entries written meanwhile)."""
     await _LOCK_ROOM.rows_on_asyncpg(connection, dialect, {"room_id": room_id})
 
 
@@ -129,37 +124,98 @@ async def find_by_client_id(
     return result.scalars().first()
 
 
+class PageRow(NamedTuple):
+    """A message of a page (history, a join), with its author's public columns."""
+
+    id: int
+    room_id: int
+    body: str
+    client_id: str
+    created_at: datetime
+    edited_at: datetime | None
+    deleted: bool
+    author_id: int
+    author_name: str
+    author_role: str
+
+
+def _page(*conditions: ColumnElement[bool], newest_first: bool) -> HotStatement:
+    """Pages are read on every join and history request: straight on the driver, as tuples,
+    not as model instances (both together were most of a page's CPU)."""
+    order = col(Message.id).desc() if newest_first else col(Message.id)
+    return HotStatement(
+        select(  # type: ignore[call-overload]
+            Message.id,
+            Message.room_id,
+            Message.body,
+            Message.client_id,
+            Message.created_at,
+            Message.edited_at,
+            Message.deleted,
+            User.id,
+            User.display_name,
+            User.role,
+        )
+        .join(User, col(User.id) == col(Message.author_id))
+        .where(Message.room_id == bindparam("room_id"), *conditions)
+        .order_by(order)
+        .limit(bindparam("limit"))
+    )
+
+
+_NEWEST = _page(newest_first=True)
+_BEFORE = _page(col(Message.id) < bindparam("before"), newest_first=True)
+_AFTER = _page(col(Message.id) > bindparam("after"), newest_first=False)
+
+
 async def latest_messages(
     session: AsyncSession, room_id: int, *, before: int | None, limit: int
-) -> tuple[list[MessageRow], bool]:
+) -> tuple[list[PageRow], bool]:
     """Up to `limit` messages older than `before` (or the newest), ascending; and whether
     older ones remain."""
-    query = (
-        select(Message, User)
-        .join(User, col(User.id) == col(Message.author_id))
-        .where(Message.room_id == room_id)
-    )
-    if before is not None:
-        query = query.where(col(Message.id) < before)
-    result = await session.execute(query.order_by(col(Message.id).desc()).limit(limit + 1))
-    rows = [(message, user) for message, user in result.all()]
-    has_more = len(rows) > limit
-    return list(reversed(rows[:limit])), has_more
+    key = {"room_id": room_id, "limit": limit + 1}
+    if before is None:
+        fetched = await _NEWEST.rows(session, key)
+    else:
+        fetched = await _BEFORE.rows(session, {**key, "before": before})
+    rows = [PageRow(*row) for row in fetched]
+    return list(reversed(rows[:limit])), len(rows) > limit
 
 
 async def messages_after(
     session: AsyncSession, room_id: int, *, after: int, limit: int
-) -> tuple[list[MessageRow], bool]:
+) -> tuple[list[PageRow], bool]:
     """Up to `limit` messages newer than `after`, ascending; and whether newer ones remain."""
-    result = await session.execute(
-        select(Message, User)
-        .join(User, col(User.id) == col(Message.author_id))
-        .where(Message.room_id == room_id, col(Message.id) > after)
-        .order_by(col(Message.id))
-        .limit(limit + 1)
-    )
-    rows = [(message, user) for message, user in result.all()]
+    fetched = await _AFTER.rows(session, {"room_id": room_id, "after": after, "limit": limit + 1})
+    rows = [PageRow(*row) for row in fetched]
     return rows[:limit], len(rows) > limit
+
+
+_PAGE_REACTIONS = HotStatement(
+    select(Reaction.message_id, Reaction.emoji, func.count())
+    .join(Message, col(Message.id) == col(Reaction.message_id))
+    .where(
+        Message.room_id == bindparam("room_id"),
+        col(Message.id) >= bindparam("first"),
+        col(Message.id) <= bindparam("last"),
+    )
+    .group_by(col(Reaction.message_id), col(Reaction.emoji))
+    .order_by(col(Reaction.message_id), col(Reaction.emoji))
+)
+
+
+async def page_reaction_counts(
+    session: AsyncSession, rows: Sequence[PageRow]
+) -> dict[int, dict[str, int]]:
+    """`reaction_counts` of a page: a room's messages from its first id to its last, so one
+    statement of its own (an IN list changes with every page)."""
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    if not rows:
+        return counts
+    key = {"room_id": rows[0].room_id, "first": rows[0].id, "last": rows[-1].id}
+    for message_id, emoji, count in await _PAGE_REACTIONS.rows(session, key):
+        counts[message_id][emoji] = count
+    return counts
 
 
 async def reaction_counts(
