@@ -82,6 +82,24 @@ def new_cache(
     )
 
 
+async def keeping_all(
+    session: AsyncSession, table: FakeTable, clock: FakeMonotonic
+) -> SharedCache[str]:
+    """A cache that has read every id of `table`, one at a time."""
+    cache = new_cache(ControlBus(), table, clock)
+    for id_ in sorted(table.rows):
+        await cache.get(session, id_)
+    return cache
+
+
+async def grown_old(session: AsyncSession, table: FakeTable) -> SharedCache[str]:
+    """A cache that keeps every id of `table`, read max_age_s ago."""
+    clock = FakeMonotonic()
+    cache = await keeping_all(session, table, clock)
+    clock.advance(MAX_AGE_S)
+    return cache
+
+
 async def test_a_value_is_loaded_once_and_then_answered_from_memory(
     session: AsyncSession,
 ) -> None:
@@ -138,9 +156,7 @@ async def test_once_old_every_kept_id_is_read_again_in_one_load_and_changes_are_
 ) -> None:
     clock = FakeMonotonic()
     table = FakeTable({1: "one", 2: "two", 3: "three"})
-    cache = new_cache(ControlBus(), table, clock)
-    for id_ in (1, 2, 3):
-        await cache.get(session, id_)
+    cache = await keeping_all(session, table, clock)
     assert table.calls == [[1], [2], [3]]
 
     # Changed without a bus message (a message lost in a Redis outage).
@@ -167,9 +183,7 @@ async def test_gets_arriving_while_old_values_are_read_again_share_one_load(
 ) -> None:
     clock = FakeMonotonic()
     table = FakeTable({1: "one", 2: "two", 3: "three"})
-    cache = new_cache(ControlBus(), table, clock)
-    for id_ in (1, 2, 3):
-        await cache.get(session, id_)
+    cache = await keeping_all(session, table, clock)
     table.rows = {1: "one v2", 2: "two v2", 3: "three v2"}
     clock.advance(MAX_AGE_S)
 
@@ -187,50 +201,34 @@ async def test_gets_arriving_while_old_values_are_read_again_share_one_load(
     assert len(table.calls) == 4
 
 
+@pytest.mark.parametrize(
+    ("changed_id", "read_after"), [(7, "seven, renamed"), (8, "seven")], ids=["same", "another"]
+)
 async def test_a_load_of_one_id_that_overlaps_a_change_keeps_nothing(
-    session: AsyncSession,
+    session: AsyncSession, changed_id: int, read_after: str
 ) -> None:
+    """Whichever id changed: the load began before the change, so what it read is not kept."""
     table = FakeTable({7: "seven"})
     cache = new_cache(ControlBus(), table)
 
     table.block()
     get = asyncio.create_task(cache.get(session, 7))
     await table.loading()
-    table.rows[7] = "seven, renamed"
-    await cache.changed(7)
+    if changed_id == 7:
+        table.rows[7] = "seven, renamed"
+    await cache.changed(changed_id)
     table.release()
 
     assert await get == "seven"
-    assert await cache.get(session, 7) == "seven, renamed"
-    assert table.calls == [[7], [7]]
-
-
-async def test_a_load_of_one_id_that_overlaps_a_change_to_another_id_keeps_nothing(
-    session: AsyncSession,
-) -> None:
-    table = FakeTable({7: "seven"})
-    cache = new_cache(ControlBus(), table)
-
-    table.block()
-    get = asyncio.create_task(cache.get(session, 7))
-    await table.loading()
-    await cache.changed(8)
-    table.release()
-
-    assert await get == "seven"
-    assert await cache.get(session, 7) == "seven"
+    assert await cache.get(session, 7) == read_after
     assert table.calls == [[7], [7]]
 
 
 async def test_a_read_of_every_kept_id_that_overlaps_a_change_keeps_nothing(
     session: AsyncSession,
 ) -> None:
-    clock = FakeMonotonic()
     table = FakeTable({1: "one", 2: "two"})
-    cache = new_cache(ControlBus(), table, clock)
-    await cache.get(session, 1)
-    await cache.get(session, 2)
-    clock.advance(MAX_AGE_S)
+    cache = await grown_old(session, table)
 
     table.block()
     get = asyncio.create_task(cache.get(session, 1))
@@ -266,13 +264,9 @@ async def test_a_failing_load_reaches_the_caller_and_the_next_get_tries_again(
 async def test_a_failing_read_of_every_kept_id_reaches_the_caller_and_is_tried_again(
     session: AsyncSession,
 ) -> None:
-    clock = FakeMonotonic()
     table = FakeTable({1: "one", 2: "two"})
-    cache = new_cache(ControlBus(), table, clock)
-    await cache.get(session, 1)
-    await cache.get(session, 2)
+    cache = await grown_old(session, table)
     table.rows[2] = "two, renamed"
-    clock.advance(MAX_AGE_S)
 
     table.error = ConnectionError("database unreachable")
     with pytest.raises(ConnectionError, match="database unreachable"):
