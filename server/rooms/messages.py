@@ -73,39 +73,39 @@ class MessageService:
             raise
 
     async def _send(self, actor: Actor, data: SendIn) -> SendResult:
-        async with (
-            session_on_first_use(self.sessions) as session,
-            self.writer.posting(session, data.room_id) as posting,
-        ):
+        async with session_on_first_use(self.sessions) as session:
+            # Entered before the room is held: a room that does not exist gets no turn (the
+            # SQLite writer keeps a lock per room it has held).
             room = await self.access.enter(session, actor, data.room_id)
-            draft = Draft(actor, room, data.body, "send", self.clock.now(), session)
-            try:
-                await self._pass_gates(draft)
-            except AppError:
-                # A send repeated once the first was stored (its answer lost to a dropped
-                # connection) answers with that first one, whatever the gates say now: slow
-                # mode or the rate limit would otherwise refuse a message already delivered.
-                earlier = await self._earlier_send(session, actor, data)
-                if earlier is None:
-                    raise
-                return earlier
-            values: store.NewMessage = {
-                "room_id": data.room_id,
-                "author_id": actor.id,
-                "body": draft.body,
-                "client_id": data.client_id,
-                "created_at": draft.now,
-                "deleted": False,
-            }
-            try:
-                message_id = await posting.store(values)
-            except IntegrityError:
-                # This client_id is stored already: a repeated send, or the same one that won
-                # a race from another connection of this user.
-                earlier = await self._earlier_send(session, actor, data)
-                if earlier is None:
-                    raise
-                return earlier
+            async with self.writer.posting(session, data.room_id) as posting:
+                draft = Draft(actor, room, data.body, "send", self.clock.now(), session)
+                try:
+                    await self._pass_gates(draft)
+                except AppError:
+                    # A send repeated once the first was stored (its answer lost to a dropped
+                    # connection) answers with that first one, whatever the gates say now:
+                    # slow mode or a lock would otherwise refuse a message already delivered.
+                    earlier = await self._earlier_send(session, actor, data)
+                    if earlier is None:
+                        raise
+                    return earlier
+                values: store.NewMessage = {
+                    "room_id": data.room_id,
+                    "author_id": actor.id,
+                    "body": draft.body,
+                    "client_id": data.client_id,
+                    "created_at": draft.now,
+                    "deleted": False,
+                }
+                try:
+                    message_id = await posting.store(values)
+                except IntegrityError:
+                    # This client_id is stored already: a repeated send, or the same one that
+                    # won a race from another connection of this user.
+                    earlier = await self._earlier_send(session, actor, data)
+                    if earlier is None:
+                        raise
+                    return earlier
         payload = new_message_json(message_id, values, actor.public())
         await self.hub.to_room(data.room_id, "message", payload)
         await self._tell_listeners(draft, payload)

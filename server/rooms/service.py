@@ -52,7 +52,7 @@ class RoomService:
     clock: Clock
     hub: Hub
     bus: ControlBus
-    # The rooms sends read from memory (rooms/kept.py); told of every change.
+    # Rooms as kept in memory (rooms/kept.py), told of every change made here.
     kept: SharedCache[Room]
     presence: PresenceService
     access: RoomAccess
