@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.realtime import shared_cache
 from server.realtime.bus import ControlBus
 from server.realtime.shared_cache import SharedCache
 
@@ -296,3 +297,18 @@ async def test_a_message_published_by_hand_with_a_room_id_makes_the_cache_forget
     assert await cache.get(session, 5) == "five, renamed"
     assert await cache.get(session, 6) == "six"
     assert table.calls == [[5], [6], [5]]
+
+
+async def test_everything_kept_is_read_again_a_bounded_number_of_ids_at_a_time(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each id is a bound parameter, and a statement takes only so many."""
+    monkeypatch.setattr(shared_cache, "LOAD_AT_MOST", 2)
+    table = FakeTable({n: f"room {n}" for n in range(1, 6)})
+    cache = await grown_old(session, table)
+    table.rows[5] = "room 5, renamed"
+
+    assert await cache.get(session, 5) == "room 5, renamed"
+    assert table.calls[5:] == [[1, 2], [3, 4], [5]]
+    assert [await cache.get(session, n) for n in (1, 2, 3, 4)] == [f"room {n}" for n in range(1, 5)]
+    assert len(table.calls) == 8

@@ -20,6 +20,9 @@ Loader = Callable[[AsyncSession, list[int]], Awaitable[dict[int, V]]]
 # Even when no change is heard (a Redis outage drops bus messages), what is kept is read
 # again this often, so a change made elsewhere holds here within seconds.
 MAX_AGE_S = 5.0
+# Ids per load when everything is read again: each is a bound parameter, and SQLite takes
+# at most 32,766 in one statement.
+LOAD_AT_MOST = 1000
 
 
 class SharedCache(Generic[V]):
@@ -27,9 +30,9 @@ class SharedCache(Generic[V]):
 
     - A change made on any process: `changed(id)` forgets the id here before the caller
       answers, and publishes on the control bus, so every other process forgets it too.
-    - Every `max_age_s` everything kept is read again in one load. Re-reading each id on its
-      own cost a query per room every few seconds: under load, most of the cost of checking
-      a send's author for mutes.
+    - Every `max_age_s` everything kept is read again, up to LOAD_AT_MOST ids a load.
+      Re-reading each id on its own cost a query per room every few seconds: under load,
+      most of the cost of checking a send's author for mutes.
     - A load that overlapped a change keeps nothing, so a value read before the change is
       never kept after it.
 
@@ -84,8 +87,11 @@ class SharedCache(Generic[V]):
         answer from what is kept (older by the load's few milliseconds)."""
         last_read_at, self._read_at = self._read_at, self._monotonic()
         changes = self._changes
+        ids = list(self._values)
+        found: dict[int, V] = {}
         try:
-            found = await self._load(session, list(self._values)) if self._values else {}
+            for start in range(0, len(ids), LOAD_AT_MOST):
+                found.update(await self._load(session, ids[start : start + LOAD_AT_MOST]))
         except BaseException:
             self._read_at = last_read_at  # the next caller tries again
             raise
