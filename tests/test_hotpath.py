@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from server.app import CORE, SEND_CONNECTIONS
 from server.rooms import store
-from server.rooms.http import MESSAGES
+from server.rooms.http import MESSAGES, ROOMS
 from server.rooms.message_writer import MessageWriter, SessionMessageWriter
 from server.rooms.messages import page_json, rows_json
 from server.rooms.models import Message
@@ -205,3 +205,21 @@ async def drop_send_connections(database_url: str) -> int:
         return len(rows)
     finally:
         await admin.close()
+
+
+async def test_a_kept_room_is_a_copy_no_session_can_change(
+    server: RunningServer, community: Community
+) -> None:
+    """Every request reads the kept room; the session that happened to read it must not be
+    able to change it, nor expire it with a rollback."""
+    sessions, kept = server.app[CORE].sessions, server.app[ROOMS].kept
+    await kept.changed(community.group_a)  # read again below, through this session
+    async with sessions() as session:
+        own = await store.get_room(session, community.group_a)
+        shared = await kept.get(session, community.group_a)
+        assert own is not None and shared is not None and shared is not own
+        own.topic = "changed in one session"
+        await session.rollback()
+    assert shared.topic != "changed in one session"
+    assert inspect(shared).transient
+    assert await kept.get(session, community.group_a) is shared

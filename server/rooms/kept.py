@@ -17,11 +17,13 @@ ROOM_CHANGED = "rooms.room_changed"
 
 
 async def read_rooms(session: AsyncSession, room_ids: list[int]) -> dict[int, Room]:
-    rooms = await store.rooms_by_id(session, room_ids)
-    for room in rooms:
-        # Out of the reader's session: a rollback there would expire what every request reads.
-        session.expunge(room)
-    return {room.id: room for room in rooms if room.id}
+    # Copies in no session: the reader's session may hold (and go on to change) the same
+    # instance, and a rollback there would expire what every request reads.
+    return {
+        room.id: Room.model_validate(room)
+        for room in await store.rooms_by_id(session, room_ids)
+        if room.id
+    }
 
 
 def kept_rooms(bus: ControlBus) -> SharedCache[Room]:
