@@ -157,7 +157,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         clock=core.clock,
         hub=core.hub,
         bus=core.bus,
-        kept=room_settings,
         presence=presence,
         access=access,
         audit=audit,

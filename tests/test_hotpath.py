@@ -212,7 +212,7 @@ async def test_a_kept_room_is_a_copy_no_session_can_change(
 ) -> None:
     """Every request reads the kept room; the session that happened to read it must not be
     able to change it, nor expire it with a rollback."""
-    sessions, kept = server.app[CORE].sessions, server.app[ROOMS].kept
+    sessions, kept = server.app[CORE].sessions, server.app[ROOMS].access.rooms
     await kept.changed(community.group_a)  # read again below, through this session
     async with sessions() as session:
         own = await store.get_room(session, community.group_a)

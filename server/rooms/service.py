@@ -19,7 +19,6 @@ from server.kernel.throttle import Throttle
 from server.presence.service import PresenceService
 from server.realtime.bus import ControlBus
 from server.realtime.hub import Connection, Hub
-from server.realtime.shared_cache import SharedCache
 from server.rooms import store
 from server.rooms.access import RoomAccess
 from server.rooms.messages import page_json
@@ -52,8 +51,6 @@ class RoomService:
     clock: Clock
     hub: Hub
     bus: ControlBus
-    # Rooms as kept in memory (rooms/kept.py), told of every change made here.
-    kept: SharedCache[Room]
     presence: PresenceService
     access: RoomAccess
     audit: AuditSink
@@ -151,7 +148,8 @@ class RoomService:
             session.add(room)
             await session.commit()
         if changes:
-            await self.kept.changed(room_id)
+            # Every process forgets its kept copy (rooms/kept.py) before this answers.
+            await self.access.rooms.changed(room_id)
         payload = room_json(room, (await self.presence.online_counts([room_id]))[room_id])
         await self.hub.to_room(room_id, "room_updated", payload)
         for name, value in changes.items():
