@@ -19,10 +19,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# Every package comes from uv.lock with its hash, as in `make setup`; uv itself is pinned by
+# hash in requirements-uv.txt and leaves the image once the environment is built.
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY requirements-uv.txt pyproject.toml uv.lock README.md ./
 COPY server ./server
-RUN pip install . \
+ENV VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+RUN pip install --require-hashes -r requirements-uv.txt \
+ && UV_PROJECT_ENVIRONMENT=/opt/venv UV_PYTHON_DOWNLOADS=never \
+    uv sync --locked --no-editable --compile-bytecode --no-cache \
+ && pip uninstall --yes uv \
  && groupadd --system --gid 10001 peerrooms \
  && useradd --system --uid 10001 --gid peerrooms --home-dir /app --shell /usr/sbin/nologin peerrooms \
  && mkdir -p /app/data \

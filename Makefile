@@ -9,13 +9,31 @@ BIN := $(VENV)/bin
 WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.ts \
 	web/tsconfig.json web/package.json
 
-.PHONY: setup run test lint web
+.PHONY: setup run test lint web lock upgrade
 
-$(BIN)/peerrooms: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+# Every Python package comes from uv.lock, hashes checked, so a new release upstream cannot
+# change what a fresh clone installs. uv itself lives apart from the project's environment
+# (a sync removes what the lock does not name) and is pinned by hash in requirements-uv.txt.
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+UV_ENV := UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV)
+
+$(UV): requirements-uv.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --require-hashes -r requirements-uv.txt
 	touch $@
+
+$(BIN)/peerrooms: pyproject.toml uv.lock $(UV)
+	$(UV_ENV) $(UV) sync --quiet --locked --extra dev --python $(PYTHON)
+	touch $@
+
+# After a change to pyproject.toml's dependencies: `make lock` (only what changed moves);
+# `make upgrade` moves every package to its newest allowed release. Commit uv.lock.
+lock: $(UV)
+	$(UV_ENV) $(UV) lock
+
+upgrade: $(UV)
+	$(UV_ENV) $(UV) lock --upgrade
 
 web/node_modules/.package-lock.json: web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error

@@ -30,8 +30,7 @@ async def test_a_burst_of_publishes_past_the_pool_size_all_succeed(
                 received.add(message["data"])
         assert received == {str(n) for n in range(burst)}
     finally:
-        # redis-py leaves PubSub.aclose unannotated; its typed alias close() is deprecated.
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
         await client.aclose()
         await listener.aclose()
 
@@ -51,7 +50,7 @@ async def test_the_first_publish_after_a_redis_restart_gets_through() -> None:
         try:
             assert await client.publish("after-restart", "first") == 1
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
             await listener.aclose()
     finally:
         await client.aclose()

@@ -53,7 +53,7 @@ async def listen_forever(
             await asyncio.sleep(RESUBSCRIBE_AFTER_S)
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
 
 
 class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
