@@ -56,4 +56,5 @@ lint: setup
 	$(BIN)/ruff check server tests bench
 	$(BIN)/ruff format --check server tests bench
 	$(BIN)/mypy server bench tests
+	$(BIN)/lint-imports --no-cache
 	cd web && npm run typecheck --silent

@@ -18,9 +18,9 @@ from aiohttp import web
 
 from bench.scenarios.common import Database, database_for
 from bench.targets import SECRET_KEY, seed_people_and_rooms
-from server.accounts.models import Actor
 from server.app import create_app
 from server.cli import new_event_loop
+from server.kernel.actors import Actor
 from server.rooms.http import MESSAGES
 from server.rooms.models import SendIn
 from server.settings import Settings

@@ -58,7 +58,7 @@ from server.moderation.restrictions import (
 )
 from server.moderation.webhook import AlertWebhook
 from server.ops.http import OPERATIONS, Check, Operations, add_operations_routes
-from server.ops.metrics import CountingAudit, Metrics, StoredMessageCounter
+from server.ops.metrics import CountingAudit, Metrics
 from server.presence.redis_store import RedisPresenceStore
 from server.presence.service import PresenceService
 from server.presence.store import InProcessPresenceStore, PresenceStore
@@ -73,7 +73,7 @@ from server.realtime.router import EventRouter
 from server.rooms.access import RoomAccess
 from server.rooms.catch_up import OutageCatchUp
 from server.rooms.events import register_room_events
-from server.rooms.gates import PostGate, RoomLockGate
+from server.rooms.gates import PostGate, RoomLockGate, StoredSendCounter
 from server.rooms.http import MESSAGES, ROOMS, add_room_routes
 from server.rooms.kept import kept_rooms
 from server.rooms.message_writer import (
@@ -173,7 +173,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         edit_window=timedelta(minutes=settings.edit_window_minutes),
         reaction_emojis=tuple(settings.reaction_emojis),
         gates=_send_pipeline(safety, MeetingWindowGate(meetings)),
-        listeners=[safety.crisis, safety.contact_gate, StoredMessageCounter(core.metrics)],
+        listeners=[
+            safety.crisis,
+            safety.contact_gate,
+            StoredSendCounter(core.metrics.messages_stored.inc),
+        ],
         writer=_message_writer(core.engine),
     )
     accounts.graduation_listeners.append(rooms.access_changed)
@@ -184,9 +188,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     register_connection_events(
         core.sio,
         core.hub,
-        presence,
         accounts.actor_for_token,
         on_connected=[safety.alerts.send_open_alerts],
+        on_disconnected=[presence.exit_all],
     )
     router = EventRouter(core.sio, core.hub, observe=core.metrics.observe_event)
     register_room_events(router, rooms, messages)

@@ -13,11 +13,12 @@ from pathlib import Path
 from aiohttp import web
 
 from server.accounts.http import ACCOUNTS
-from server.accounts.models import InviteIn, Role
+from server.accounts.models import InviteIn
 from server.accounts.service import AccountService
 from server.app import create_app
 from server.demo import seed_demo
 from server.kernel.access_log import AccessLogger
+from server.kernel.actors import Role
 from server.kernel.db import create_engine
 from server.kernel.errors import AppError
 from server.kernel.logs import configure_logging

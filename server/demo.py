@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from server.accounts.models import Actor, Role
 from server.accounts.service import AccountService
+from server.kernel.actors import Actor, Role
 from server.meetings.models import MeetingIn
 from server.meetings.service import MeetingService
 from server.rooms.messages import MessageService

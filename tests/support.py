@@ -18,8 +18,8 @@ import socketio
 from aiohttp import web
 
 from server.accounts.http import ACCOUNTS
-from server.accounts.models import Role
 from server.app import create_app
+from server.kernel.actors import Role
 from server.settings import Settings
 
 T = TypeVar("T")

@@ -13,7 +13,7 @@ import pytest
 import socketio
 
 from server.accounts.http import ACCOUNTS
-from server.accounts.models import Role
+from server.kernel.actors import Role
 from tests.conftest import PeerFactory
 from tests.support import (
     PASSWORD,

@@ -11,7 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection
 
 from server.kernel.db import create_engine
-from server.kernel.migrate import current_revision, head_revision, schema_metadata, upgrade_to_head
+from server.kernel.migrate import current_revision, head_revision, upgrade_to_head
+from server.migrations.schema import schema_metadata
 from tests.processes import run_cli, server_env
 from tests.support import FakeClock, server_settings, start_server
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.accounts.models import Actor, CohortIn, InviteIn, LoginIn, RegisterIn
+from server.accounts.models import CohortIn, InviteIn, LoginIn, RegisterIn
 from server.accounts.service import AccountService
+from server.kernel.actors import Actor
 from server.kernel.http import ok, path_id, read_input
 
 ACCOUNTS = web.AppKey("accounts", AccountService)

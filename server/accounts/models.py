@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import Field as InputField
@@ -15,16 +13,6 @@ from sqlmodel import Field, SQLModel
 
 from server.kernel.db import UTCDateTime
 from server.kernel.validation import InputModel, PositiveId
-
-
-class Role(StrEnum):
-    PATIENT = "patient"
-    ALUMNI = "alumni"
-    MODERATOR = "moderator"
-    ADMIN = "admin"
-
-
-STAFF_ROLES = frozenset({Role.MODERATOR, Role.ADMIN})
 
 
 class User(SQLModel, table=True):
@@ -126,24 +114,3 @@ def own_user(user: User, cohort_ids: list[int]) -> dict[str, Any]:
         "role": user.role,
         "cohort_ids": cohort_ids,
     }
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who is asking, as the policy needs to know them: loaded fresh for each request."""
-
-    id: int
-    display_name: str
-    role: str
-    cohort_ids: frozenset[int]
-
-    @property
-    def is_staff(self) -> bool:
-        return self.role in STAFF_ROLES
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == Role.ADMIN
-
-    def public(self) -> dict[str, Any]:
-        return {"id": self.id, "display_name": self.display_name, "role": self.role}

@@ -12,20 +12,19 @@ from sqlalchemy.exc import IntegrityError
 
 from server.accounts import store
 from server.accounts.models import (
-    Actor,
     Cohort,
     CohortIn,
     Invite,
     InviteIn,
     LoginIn,
     RegisterIn,
-    Role,
     User,
     own_user,
     public_user,
 )
 from server.accounts.passwords import Passwords
 from server.accounts.tokens import TokenIssuer
+from server.kernel.actors import Actor, Role
 from server.kernel.clock import Clock, iso_utc
 from server.kernel.db import SessionFactory
 from server.kernel.errors import AppError, forbidden, invalid, not_found, unauthorized

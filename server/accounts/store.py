@@ -9,7 +9,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from server.accounts.models import Actor, Cohort, CohortMembership, Invite, User
+from server.accounts.models import Cohort, CohortMembership, Invite, User
+from server.kernel.actors import Actor
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User | None:

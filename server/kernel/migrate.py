@@ -8,21 +8,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-
-
-def schema_metadata() -> MetaData:
-    """The metadata of every table, with every model module imported."""
-    import server.accounts.models
-    import server.meetings.models
-    import server.moderation.models
-    import server.rooms.models  # noqa: F401 - imported for their tables
-
-    return SQLModel.metadata
 
 
 def alembic_config() -> Config:

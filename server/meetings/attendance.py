@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from server.accounts import store as account_store
-from server.accounts.models import Actor, Role, public_user
+from server.accounts.models import public_user
 from server.accounts.service import require_staff
+from server.kernel.actors import Actor, Role
 from server.kernel.clock import Clock, iso_utc
 from server.kernel.csvfile import csv_text
 from server.kernel.db import SessionFactory

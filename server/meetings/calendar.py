@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, vRecur
 
 from server.accounts import store as account_store
-from server.accounts.models import Actor
+from server.kernel.actors import Actor
 from server.kernel.clock import Clock
 from server.kernel.db import SessionFactory
 from server.kernel.errors import unauthorized

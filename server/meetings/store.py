@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, or_, select
 
-from server.accounts.models import CohortMembership, Role, User
+from server.accounts.models import CohortMembership, User
+from server.kernel.actors import Role
 from server.meetings.models import (
     CalendarToken,
     Cancellation,

@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from server.kernel.migrate import schema_metadata
+from server.migrations.schema import schema_metadata
 
 config = context.config
 target_metadata = schema_metadata()

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from server.accounts.models import Actor
 from server.accounts.service import require_staff
+from server.kernel.actors import Actor
 from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock
 from server.kernel.db import SessionFactory

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from server.accounts.models import Actor
 from server.accounts.service import require_staff
+from server.kernel.actors import Actor
 from server.kernel.clock import Clock
 from server.kernel.csvfile import csv_text
 from server.kernel.db import SessionFactory

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from server.accounts.models import Actor
+from server.kernel.actors import Actor
 from server.kernel.audit import AuditSink
 from server.kernel.errors import AppError
 from server.kernel.ratelimit import RateLimiter

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.accounts.models import Actor
 from server.accounts.service import require_staff
+from server.kernel.actors import Actor
 from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock
 from server.kernel.db import SessionFactory

@@ -8,7 +8,6 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from server.kernel.audit import AuditSink
-from server.rooms.gates import Draft
 
 # Handler latencies worth telling apart: a healthy send is a few milliseconds.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -66,17 +65,3 @@ class CountingAudit:
         if action.startswith("filter_"):
             self.metrics.filter_hits.labels(kind=action.removeprefix("filter_")).inc()
         await self.inner.record(actor_id=actor_id, action=action, **details)
-
-
-@dataclass
-class StoredMessageCounter:
-    """A post listener that counts stored messages."""
-
-    metrics: Metrics
-
-    async def post_stored(self, draft: Draft, message: dict[str, Any]) -> None:
-        if draft.action == "send":
-            self.metrics.messages_stored.inc()
-
-    async def post_refused(self, *_: Any) -> None:
-        return None

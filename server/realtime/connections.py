@@ -8,15 +8,17 @@ from typing import Any
 
 import socketio
 
-from server.accounts.models import Actor
+from server.kernel.actors import Actor
 from server.kernel.errors import AppError
-from server.presence.service import PresenceService
 from server.realtime.hub import Connection, Hub
 
 log = logging.getLogger(__name__)
 
 Authenticate = Callable[[object], Awaitable[Actor]]
 ConnectListener = Callable[[Connection], Awaitable[None]]
+# Realtime knows no feature: what a connection's arrival or departure means to presence,
+# alerts and the rest is handed in by the composition root.
+DisconnectListener = Callable[[Connection], Awaitable[None]]
 
 
 class Refusal(socketio.exceptions.ConnectionRefusedError):  # type: ignore[misc]
@@ -34,9 +36,10 @@ class Refusal(socketio.exceptions.ConnectionRefusedError):  # type: ignore[misc]
 def register_connection_events(
     sio: socketio.AsyncServer,
     hub: Hub,
-    presence: PresenceService,
     authenticate: Authenticate,
+    *,
     on_connected: list[ConnectListener],
+    on_disconnected: list[DisconnectListener],
 ) -> None:
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -50,8 +53,10 @@ def register_connection_events(
 
     async def disconnect(sid: str, *_reason: Any) -> None:
         connection = hub.unregister(sid)
-        if connection is not None:
-            await presence.exit_all(connection)
+        if connection is None:
+            return
+        for listener in on_disconnected:
+            await listener(connection)
 
     sio.on("connect", connect)
     sio.on("disconnect", disconnect)

@@ -10,7 +10,7 @@ from typing import Any
 
 import socketio
 
-from server.accounts.models import Actor
+from server.kernel.actors import Actor
 
 
 def room_channel(room_id: int) -> str:

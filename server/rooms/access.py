@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.accounts.models import Actor
+from server.kernel.actors import Actor
 from server.kernel.clock import Clock
 from server.kernel.errors import not_found
 from server.realtime.shared_cache import SharedCache

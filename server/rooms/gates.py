@@ -8,13 +8,14 @@ the implementations, and the composition root puts them in order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.accounts.models import Actor
+from server.kernel.actors import Actor
 from server.kernel.errors import AppError
 from server.rooms.models import Room
 
@@ -71,3 +72,18 @@ class RoomLockGate:
             draft.refuse(
                 AppError("room_locked", "This room is locked by a moderator; posting is paused.")
             )
+
+
+@dataclass
+class StoredSendCounter:
+    """A post listener that counts the sends stored (not edits); `count` is the metrics'
+    counter, wired in server/app.py, so rooms need not know the metrics."""
+
+    count: Callable[[], None]
+
+    async def post_stored(self, draft: Draft, message: dict[str, Any]) -> None:
+        if draft.action == "send":
+            self.count()
+
+    async def post_refused(self, *_: Any) -> None:
+        return None

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.accounts.models import Actor, public_user, public_user_of
+from server.accounts.models import public_user, public_user_of
+from server.kernel.actors import Actor
 from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock
 from server.kernel.db import SessionFactory, session_on_first_use

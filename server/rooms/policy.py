@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.accounts.models import Actor, Role
+from server.kernel.actors import Actor, Role
 from server.kernel.errors import forbidden
 from server.rooms.models import Audience, Room
 

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts import store as account_store
-from server.accounts.models import Actor, public_user
+from server.accounts.models import public_user
 from server.accounts.service import require_staff
+from server.kernel.actors import Actor
 from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock
 from server.kernel.db import SessionFactory

@@ -1,0 +1,39 @@
+"""Who is acting: the roles of the people peerrooms serves, and the actor a request or a
+socket event is checked as. Every layer names them, so they live below the features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Role(StrEnum):
+    PATIENT = "patient"
+    ALUMNI = "alumni"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+STAFF_ROLES = frozenset({Role.MODERATOR, Role.ADMIN})
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is asking, as the policy needs to know them: loaded fresh for each request."""
+
+    id: int
+    display_name: str
+    role: str
+    cohort_ids: frozenset[int]
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "display_name": self.display_name, "role": self.role}
