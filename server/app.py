@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,6 +27,7 @@ from server.kernel.db import (
     ping,
 )
 from server.kernel.http import MAX_BODY_BYTES, request_middleware
+from server.kernel.lifetime import closed_after_serving, while_serving
 from server.kernel.migrate import current_revision, head_revision, upgrade_to_head
 from server.kernel.pg_connections import PgConnections
 from server.kernel.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
@@ -215,7 +217,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     add_meeting_routes(app)
     add_operations_routes(app)
     add_web_routes(app, settings.web_dir)
-    app.cleanup_ctx.append(_run_database)
+    _run_while_serving(app, messages)
     app.on_shutdown.append(_close_sockets)
     return app
 
@@ -401,27 +403,32 @@ def _message_writer(engine: AsyncEngine) -> MessageWriter:
     return SessionMessageWriter()
 
 
-async def _run_database(app: web.Application) -> AsyncIterator[None]:
+def _run_while_serving(app: web.Application, messages: MessageService) -> None:
+    """Each resource in a cleanup context of its own, started in this order and closed in
+    the reverse (kernel/lifetime.py): the database first, the loops that use it last."""
     core = app[CORE]
+    app.cleanup_ctx.append(lambda _app: _schema_checked_database(core))
+    for client in core.sharing.redis_clients:
+        app.cleanup_ctx.append(closed_after_serving(client.aclose))
+    app.cleanup_ctx.extend(
+        [
+            closed_after_serving(messages.writer.close),
+            while_serving(core.bus),
+            while_serving(app[PRESENCE]),
+            while_serving(app[ALERTS]),
+            while_serving(app[MEETING_CLOCK]),
+        ]
+    )
+
+
+@asynccontextmanager
+async def _schema_checked_database(core: Core) -> AsyncIterator[None]:
+    """Serving starts on a database at this peerrooms' schema; the pool closes last."""
     try:
         await bring_schema_up_to_date(core)
-    except BaseException:
-        # Startup stops here, so the cleanup below will not run: release the pool now.
+        yield
+    finally:
         await core.engine.dispose()
-        raise
-    await core.bus.start()
-    await app[PRESENCE].start()
-    await app[ALERTS].start()
-    await app[MEETING_CLOCK].start()
-    yield
-    await app[MEETING_CLOCK].close()
-    await app[ALERTS].close()
-    await app[PRESENCE].close()
-    await core.bus.close()
-    await app[MESSAGES].writer.close()
-    for client in core.sharing.redis_clients:
-        await client.aclose()
-    await core.engine.dispose()
 
 
 async def _close_sockets(app: web.Application) -> None:
