@@ -1,7 +1,8 @@
 # Two commands on a fresh clone:
 #   make run    set up a virtual environment, build the web client, seed the demo community,
 #               serve on :8080
-#   make test   set up the same and run the whole test suite (browser tests included)
+#   make test   set up the same and run the whole test suite (the web client's unit tests,
+#               then the server's and the browser tests)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -50,6 +51,7 @@ run: setup
 	$(BIN)/peerrooms serve
 
 test: setup
+	cd web && npm test --silent
 	$(BIN)/pytest -q
 
 lint: setup

@@ -40,6 +40,56 @@ export interface Message {
   reactions: Record<string, number>;
 }
 
+// ----- room events and acks (Socket.IO) -----
+
+/** The `join` ack: the room, who is in it, and its newest messages (or those after `since`). */
+export interface JoinReply {
+  room: Room;
+  online: PublicUser[];
+  messages: Message[];
+  has_more: boolean;
+  reaction_emojis?: string[];
+}
+
+/** The `history` ack: a page of older messages. */
+export interface HistoryReply {
+  messages: Message[];
+  has_more: boolean;
+}
+
+/** The `send` and `edit` acks. */
+export interface MessageReply {
+  message: Message;
+}
+
+/** The `react` ack. */
+export interface ReactReply {
+  reactions: Record<string, number>;
+}
+
+export interface MessageDeletedEvent {
+  id: number;
+  room_id: number;
+}
+
+export interface ReactionsEvent {
+  message_id: number;
+  room_id: number;
+  reactions: Record<string, number>;
+}
+
+export interface TypingEvent {
+  room_id: number;
+  user: PublicUser;
+}
+
+/** `status` is "online" or "offline". */
+export interface PresenceEvent {
+  room_id: number;
+  user: PublicUser;
+  status: string;
+}
+
 export interface WireError {
   code: string;
   message: string;
