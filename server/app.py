@@ -72,6 +72,7 @@ from server.realtime.hub import Hub
 from server.realtime.notices import Notifier
 from server.realtime.redis import RedisControlBus, ResilientRedisManager
 from server.realtime.router import EventRouter
+from server.reference.http import add_reference_routes
 from server.rooms.access import RoomAccess
 from server.rooms.catch_up import OutageCatchUp
 from server.rooms.events import register_room_events
@@ -216,6 +217,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     add_moderation_routes(app)
     add_meeting_routes(app)
     add_operations_routes(app)
+    add_reference_routes(app)
     add_web_routes(app, settings.web_dir)
     _run_while_serving(app, messages)
     app.on_shutdown.append(_close_sockets)

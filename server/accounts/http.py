@@ -8,6 +8,7 @@ from server.accounts.models import CohortIn, InviteIn, LoginIn, RegisterIn
 from server.accounts.service import AccountService
 from server.kernel.actors import Actor
 from server.kernel.http import ok, path_id, read_input
+from server.reference.routes import Access, Route, RouteTable, add_routes
 
 ACCOUNTS = web.AppKey("accounts", AccountService)
 
@@ -59,11 +60,94 @@ async def graduate(request: web.Request) -> web.Response:
     return ok({"user": await request.app[ACCOUNTS].graduate(actor, user_id)})
 
 
+ACCOUNT_ROUTES = RouteTable(
+    "accounts",
+    "Registration with an invite, sign-in, cohorts, invites and graduation.",
+    (
+        Route(
+            "POST",
+            "/api/auth/register",
+            register,
+            "Create an account with an invite code and sign in",
+            Access.PUBLIC,
+            body=RegisterIn,
+            status=201,
+            returns={"token": "string", "user": "OwnUser"},
+            errors=("not_found", "forbidden", "conflict"),
+            description=(
+                "An unknown invite code is `not_found`; an expired or used-up one `forbidden`;"
+                " a taken username `conflict` (the invite is not spent). Usernames are stored"
+                " in lower case: 3 to 32 of `a-z 0-9 . _ -`, starting with a letter or digit."
+                " Passwords need at least PASSWORD_MIN_LENGTH characters, four different"
+                " characters, and must not contain the username."
+            ),
+        ),
+        Route(
+            "POST",
+            "/api/auth/login",
+            login,
+            "Sign in: a bearer token for HTTP and the Socket.IO `auth`",
+            Access.PUBLIC,
+            body=LoginIn,
+            returns={"token": "string", "user": "OwnUser"},
+            errors=("unauthorized",),
+            description="A wrong username or password is `unauthorized`.",
+        ),
+        Route(
+            "GET",
+            "/api/me",
+            me,
+            "The signed-in account, with its login name and cohorts",
+            Access.SIGNED_IN,
+            returns={"user": "OwnUser"},
+        ),
+        Route(
+            "POST",
+            "/api/cohorts",
+            create_cohort,
+            "Create a cohort",
+            Access.STAFF,
+            body=CohortIn,
+            status=201,
+            returns={"cohort": "Cohort"},
+            errors=("conflict",),
+        ),
+        Route(
+            "GET",
+            "/api/cohorts",
+            list_cohorts,
+            "Every cohort",
+            Access.STAFF,
+            returns={"cohorts": ["Cohort"]},
+        ),
+        Route(
+            "POST",
+            "/api/invites",
+            create_invite,
+            "Create an invite code",
+            Access.STAFF,
+            body=InviteIn,
+            status=201,
+            returns={"invite": "Invite"},
+            errors=("not_found",),
+            description=(
+                "Moderators invite patients and alumni; only admins invite moderators and"
+                " admins. Without `expires_in_hours`, INVITE_DEFAULT_HOURS."
+            ),
+        ),
+        Route(
+            "POST",
+            "/api/users/{id}/graduate",
+            graduate,
+            "Graduate a patient: they become alumni and leave their group rooms at once",
+            Access.STAFF,
+            returns={"user": "User"},
+            errors=("conflict",),
+            description="Only patients graduate (`conflict` for alumni and staff).",
+        ),
+    ),
+)
+
+
 def add_account_routes(app: web.Application) -> None:
-    app.router.add_post("/api/auth/register", register)
-    app.router.add_post("/api/auth/login", login)
-    app.router.add_get("/api/me", me)
-    app.router.add_post("/api/cohorts", create_cohort)
-    app.router.add_get("/api/cohorts", list_cohorts)
-    app.router.add_post("/api/invites", create_invite)
-    app.router.add_post("/api/users/{id}/graduate", graduate)
+    add_routes(app, ACCOUNT_ROUTES)

@@ -12,7 +12,8 @@ from server.kernel.http import json_or_csv, ok, path_id, query_ints, read_input
 from server.meetings.attendance import AttendanceReports
 from server.meetings.calendar import CalendarFeeds
 from server.meetings.models import CancelIn, CheckInIn, MeetingIn
-from server.meetings.service import MeetingService
+from server.meetings.service import MAX_UPCOMING_DAYS, MeetingService
+from server.reference.routes import Access, QueryParam, Route, RouteTable, add_routes
 
 MEETINGS = web.AppKey("meetings", MeetingService)
 ATTENDANCE = web.AppKey("attendance", AttendanceReports)
@@ -99,14 +100,141 @@ async def calendar_feed(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="text/calendar", charset="utf-8")
 
 
+def days_param(name: str, meaning: str, default: int, least: int) -> QueryParam:
+    return QueryParam(
+        name, "integer", f"{meaning}: {least} to {MAX_UPCOMING_DAYS}. Default: {default}."
+    )
+
+
+MEETING_ROUTES = RouteTable(
+    "meetings",
+    "Recurring virtual meetings, their occurrences, check-ins, attendance and calendar feeds.",
+    (
+        Route(
+            "POST",
+            "/api/meetings",
+            create_meeting,
+            "Create a meeting series in a room of kind `meeting`",
+            Access.STAFF,
+            body=MeetingIn,
+            status=201,
+            returns={"meeting": "Meeting"},
+            errors=("not_found",),
+            description=(
+                "`rrule` is an RFC 5545 RRULE (without DTSTART), expanded on the wall clock of"
+                " `timezone` from `starts_at` (local, no offset). A bad rule or a room of"
+                " another kind is `invalid`."
+            ),
+        ),
+        Route(
+            "GET",
+            "/api/meetings",
+            list_meetings,
+            "The meeting series of rooms open to me",
+            Access.SIGNED_IN,
+            returns={"meetings": ["Meeting"]},
+        ),
+        Route(
+            "GET",
+            "/api/meetings/upcoming",
+            upcoming,
+            "My occurrences from now, ended ones left out",
+            Access.SIGNED_IN,
+            params=(days_param("days", "How many days ahead", DEFAULT_UPCOMING_DAYS, 1),),
+            returns={"occurrences": ["Occurrence"]},
+        ),
+        Route(
+            "GET",
+            "/api/meetings/{id}/occurrences",
+            occurrences,
+            "One series' occurrences, ended and cancelled ones included",
+            Access.STAFF,
+            params=(
+                days_param("past_days", "How many days back", DEFAULT_PAST_DAYS, 0),
+                days_param("days", "How many days ahead", DEFAULT_UPCOMING_DAYS, 0),
+            ),
+            returns={"occurrences": ["Occurrence"]},
+        ),
+        Route(
+            "POST",
+            "/api/meetings/{id}/cancel",
+            cancel_occurrence,
+            "Cancel one occurrence, named by its UTC start",
+            Access.STAFF,
+            body=CancelIn,
+            returns={"meeting": "Meeting"},
+            description="`occurrence`: a UTC start with a Z suffix, such as 2026-11-23T00:00:00Z.",
+        ),
+        Route(
+            "POST",
+            "/api/meetings/{id}/checkins",
+            check_in,
+            "Check in to the live occurrence (a second check-in replaces the first)",
+            Access.SIGNED_IN,
+            body=CheckInIn,
+            status=201,
+            returns={"checkin": "CheckIn"},
+            errors=("forbidden", "banned", "meeting_closed"),
+            description="Outside an occurrence's live window: `meeting_closed`.",
+        ),
+        Route(
+            "GET",
+            "/api/meetings/{id}/attendance",
+            attendance,
+            "Attendance of one occurrence, as JSON or CSV",
+            Access.STAFF,
+            params=(
+                QueryParam(
+                    "occurrence",
+                    "string",
+                    "The occurrence's UTC start, such as 2026-11-24T00:00:00Z.",
+                    required=True,
+                ),
+            ),
+            csv=True,
+            returns={"attendees": ["Attendee"]},
+            description=(
+                "Every patient of the cohort (absent ones with 0 minutes) and anyone else who"
+                " joined; staff are not listed."
+            ),
+        ),
+        Route(
+            "GET",
+            "/api/me/calendar-token",
+            calendar_token,
+            "My calendar feed token (the same one until revoked)",
+            Access.SIGNED_IN,
+            returns={"token": "string"},
+        ),
+        Route(
+            "DELETE",
+            "/api/me/calendar-token",
+            revoke_calendar_token,
+            "Revoke my calendar feed token; the feed ends at once",
+            Access.SIGNED_IN,
+            status=204,
+        ),
+        Route(
+            "GET",
+            "/api/calendar.ics",
+            calendar_feed,
+            "My meetings as an iCalendar feed",
+            Access.PUBLIC,
+            params=(
+                QueryParam(
+                    "token",
+                    "string",
+                    "The calendar feed token: the only credential (calendar apps send no headers).",
+                    required=True,
+                ),
+            ),
+            media="text/calendar",
+            errors=("unauthorized",),
+            description="A missing, unknown or revoked token is `unauthorized`.",
+        ),
+    ),
+)
+
+
 def add_meeting_routes(app: web.Application) -> None:
-    app.router.add_post("/api/meetings", create_meeting)
-    app.router.add_get("/api/meetings", list_meetings)
-    app.router.add_get("/api/meetings/upcoming", upcoming)
-    app.router.add_get("/api/meetings/{id}/occurrences", occurrences)
-    app.router.add_post("/api/meetings/{id}/cancel", cancel_occurrence)
-    app.router.add_post("/api/meetings/{id}/checkins", check_in)
-    app.router.add_get("/api/meetings/{id}/attendance", attendance)
-    app.router.add_get("/api/me/calendar-token", calendar_token)
-    app.router.add_delete("/api/me/calendar-token", revoke_calendar_token)
-    app.router.add_get("/api/calendar.ics", calendar_feed)
+    add_routes(app, MEETING_ROUTES)

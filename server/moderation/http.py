@@ -15,11 +15,13 @@ from server.moderation.audit import AuditLog
 from server.moderation.models import AckIn, AuditQuery, BanIn, KickIn, MuteIn, ReportIn, ResolveIn
 from server.moderation.reports import REPORT_STATUSES, ReportService
 from server.moderation.restrictions import BAN, MUTE, RestrictionService
+from server.reference.routes import Access, QueryParam, Route, RouteTable, add_routes
 
 RESTRICTIONS = web.AppKey("restrictions", RestrictionService)
 REPORTS = web.AppKey("reports", ReportService)
 ALERTS = web.AppKey("alerts", AlertService)
 AUDIT = web.AppKey("audit", AuditLog)
+ALERT_STATUSES = ("open", "acknowledged")
 
 
 def status_filter(request: web.Request, allowed: tuple[str, ...]) -> str | None:
@@ -96,7 +98,7 @@ async def resolve_report(request: web.Request) -> web.Response:
 
 async def list_alerts(request: web.Request) -> web.Response:
     actor = await current_actor(request)
-    status = status_filter(request, ("open", "acknowledged"))
+    status = status_filter(request, ALERT_STATUSES)
     return ok({"alerts": await request.app[ALERTS].list(actor, status)})
 
 
@@ -122,17 +124,168 @@ async def audit_log(request: web.Request) -> web.Response:
     )
 
 
+def status_param(statuses: tuple[str, ...]) -> QueryParam:
+    return QueryParam(
+        "status",
+        "string",
+        "Which to list; `all` for every status. Default: open.",
+        choices=(*statuses, "all"),
+    )
+
+
+MODERATION_ROUTES = RouteTable(
+    "moderation",
+    "Mutes, kicks and bans, the report queue, crisis and report alerts, and the audit log.",
+    (
+        Route(
+            "POST",
+            "/api/rooms/{id}/mutes",
+            mute,
+            "Mute a user in a room for some minutes",
+            Access.STAFF,
+            body=MuteIn,
+            status=201,
+            returns={"mute": "Restriction"},
+            description=(
+                "Replaces a mute in force. The user gets a `notice` of kind `muted`; their"
+                " posts get `muted` until it ends. Moderators and admins cannot be muted"
+                " (`forbidden`); an unknown user is `not_found`."
+            ),
+        ),
+        Route(
+            "GET",
+            "/api/rooms/{id}/mutes",
+            list_mutes,
+            "The mutes in force in a room",
+            Access.STAFF,
+            returns={"mutes": ["Restriction"]},
+        ),
+        Route(
+            "DELETE",
+            "/api/rooms/{id}/mutes/{user_id}",
+            unmute,
+            "Lift a user's mute early",
+            Access.STAFF,
+            status=204,
+            description=(
+                "The user gets a `notice` of kind `unmuted`; no mute in force: `not_found`."
+            ),
+        ),
+        Route(
+            "POST",
+            "/api/rooms/{id}/kicks",
+            kick,
+            "Remove every socket of a user from a room (they may join again)",
+            Access.STAFF,
+            body=KickIn,
+            status=201,
+            returns={"kick": "Kick"},
+            description=(
+                "The user gets a `notice` of kind `kicked`; the room sees `presence` offline."
+            ),
+        ),
+        Route(
+            "POST",
+            "/api/rooms/{id}/bans",
+            ban,
+            "Ban a user from a room, for some minutes or until lifted",
+            Access.STAFF,
+            body=BanIn,
+            status=201,
+            returns={"ban": "Restriction"},
+            description=(
+                "As a kick, and `join`, `send`, `history` and HTTP history then answer `banned`"
+                " with `until` (null: until lifted). The user gets a `notice` of kind `banned`."
+            ),
+        ),
+        Route(
+            "GET",
+            "/api/rooms/{id}/bans",
+            list_bans,
+            "The bans in force in a room",
+            Access.STAFF,
+            returns={"bans": ["Restriction"]},
+        ),
+        Route(
+            "DELETE",
+            "/api/rooms/{id}/bans/{user_id}",
+            unban,
+            "Lift a user's ban early",
+            Access.STAFF,
+            status=204,
+            description=(
+                "The user gets a `notice` of kind `unbanned`; no ban in force: `not_found`."
+            ),
+        ),
+        Route(
+            "POST",
+            "/api/messages/{id}/reports",
+            report_message,
+            "Report a message to the moderators",
+            Access.SIGNED_IN,
+            body=ReportIn,
+            status=201,
+            returns={"report": "Report"},
+            errors=("forbidden", "banned", "conflict"),
+            description=(
+                "Raises an alert of kind `report`. Reporting a message one has an open report"
+                " on is `conflict`."
+            ),
+        ),
+        Route(
+            "GET",
+            "/api/reports",
+            list_reports,
+            "The report queue",
+            Access.STAFF,
+            params=(status_param(REPORT_STATUSES),),
+            returns={"reports": ["Report"]},
+        ),
+        Route(
+            "POST",
+            "/api/reports/{id}/resolve",
+            resolve_report,
+            "Resolve a report (its alert is acknowledged with it)",
+            Access.STAFF,
+            body=ResolveIn,
+            returns={"report": "Report"},
+            errors=("conflict",),
+            description="Resolving a resolved report is `conflict`.",
+        ),
+        Route(
+            "GET",
+            "/api/alerts",
+            list_alerts,
+            "Crisis and report alerts",
+            Access.STAFF,
+            params=(status_param(ALERT_STATUSES),),
+            returns={"alerts": ["Alert"]},
+        ),
+        Route(
+            "POST",
+            "/api/alerts/{id}/ack",
+            acknowledge_alert,
+            "Acknowledge an alert (every online moderator gets `alert_acknowledged`)",
+            Access.STAFF,
+            body=AckIn,
+            returns={"alert": "Alert"},
+            errors=("conflict",),
+            description="Acknowledging an acknowledged alert is `conflict`.",
+        ),
+        Route(
+            "GET",
+            "/api/audit",
+            audit_log,
+            "The audit log, newest first, as JSON or CSV",
+            Access.STAFF,
+            query=AuditQuery,
+            csv=True,
+            returns={"entries": ["AuditEntry"]},
+            description="Page back with `before` (an entry id). CSV has a header row.",
+        ),
+    ),
+)
+
+
 def add_moderation_routes(app: web.Application) -> None:
-    app.router.add_post("/api/rooms/{id}/mutes", mute)
-    app.router.add_get("/api/rooms/{id}/mutes", list_mutes)
-    app.router.add_delete("/api/rooms/{id}/mutes/{user_id}", unmute)
-    app.router.add_post("/api/rooms/{id}/kicks", kick)
-    app.router.add_post("/api/rooms/{id}/bans", ban)
-    app.router.add_get("/api/rooms/{id}/bans", list_bans)
-    app.router.add_delete("/api/rooms/{id}/bans/{user_id}", unban)
-    app.router.add_post("/api/messages/{id}/reports", report_message)
-    app.router.add_get("/api/reports", list_reports)
-    app.router.add_post("/api/reports/{id}/resolve", resolve_report)
-    app.router.add_get("/api/alerts", list_alerts)
-    app.router.add_post("/api/alerts/{id}/ack", acknowledge_alert)
-    app.router.add_get("/api/audit", audit_log)
+    add_routes(app, MODERATION_ROUTES)

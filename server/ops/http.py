@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from server.kernel.http import error_response, ok
 from server.ops.metrics import Metrics
+from server.reference.routes import Access, Route, RouteTable, add_routes
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,41 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+OPERATIONS_ROUTES = RouteTable(
+    "operations",
+    "Liveness, readiness and Prometheus metrics, for the load balancer and monitoring.",
+    (
+        Route(
+            "GET",
+            "/healthz",
+            healthz,
+            "Liveness: the process answers",
+            Access.PUBLIC,
+            returns={"status": "string"},
+        ),
+        Route(
+            "GET",
+            "/readyz",
+            readyz,
+            "Readiness: the database (and Redis, when configured) answer",
+            Access.PUBLIC,
+            returns={"status": "string", "checked": ["string"]},
+            errors=("unavailable",),
+            description=(
+                "Not ready: 503 `unavailable` with `failing`, the parts that did not answer."
+            ),
+        ),
+        Route(
+            "GET",
+            "/metrics",
+            metrics,
+            "Prometheus metrics",
+            Access.PUBLIC,
+            media=CONTENT_TYPE_LATEST,
+        ),
+    ),
+)
+
+
 def add_operations_routes(app: web.Application) -> None:
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    add_routes(app, OPERATIONS_ROUTES)

@@ -7,6 +7,7 @@ from aiohttp import web
 from server.accounts.http import current_actor
 from server.kernel.http import ok, path_id, query_ints, read_input
 from server.kernel.validation import parse_input
+from server.reference.routes import Access, Route, RouteTable, add_routes
 from server.rooms.messages import MessageService
 from server.rooms.models import HistoryQuery, MessageRef, RoomIn, RoomPatch
 from server.rooms.service import RoomService
@@ -62,11 +63,95 @@ async def delete_message(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+ROOM_ROUTES = RouteTable(
+    "rooms",
+    "Rooms, their history and presence, read markers and deleting messages. Sending, editing"
+    " and reacting are Socket.IO events (docs/api/events/).",
+    (
+        Route(
+            "GET",
+            "/api/rooms",
+            list_rooms,
+            "The rooms open to me, with online, unread and newest-message figures",
+            Access.SIGNED_IN,
+            returns={"rooms": ["Room"]},
+            description=(
+                "Only this list carries `last_message_id` and `unread_count` (others' messages"
+                " newer than my read marker, not deleted; stops at 100)."
+            ),
+        ),
+        Route(
+            "POST",
+            "/api/rooms",
+            create_room,
+            "Create a room",
+            Access.STAFF,
+            body=RoomIn,
+            status=201,
+            returns={"room": "Room"},
+            errors=("not_found",),
+            description=(
+                "`cohort_id` is required for, and only for, audience `cohort`; a `group`"
+                " room's audience is `cohort`. An unknown cohort is `not_found`."
+            ),
+        ),
+        Route(
+            "PATCH",
+            "/api/rooms/{id}",
+            update_room,
+            "Lock or unlock a room, set slow mode, its topic or its contact policy",
+            Access.STAFF,
+            body=RoomPatch,
+            returns={"room": "Room"},
+            description="The room's sockets get `room_updated`; each change is audited.",
+        ),
+        Route(
+            "GET",
+            "/api/rooms/{id}/messages",
+            room_messages,
+            "A page of the room's history, newest last",
+            Access.SIGNED_IN,
+            query=HistoryQuery,
+            returns={"messages": ["Message"], "has_more": "boolean"},
+            errors=("forbidden", "banned"),
+            description="`has_more`: older messages exist; page back with `before`.",
+        ),
+        Route(
+            "GET",
+            "/api/rooms/{id}/presence",
+            room_presence,
+            "Who is in the room now",
+            Access.SIGNED_IN,
+            returns={"online": ["User"]},
+            errors=("forbidden", "banned"),
+        ),
+        Route(
+            "POST",
+            "/api/rooms/{id}/read",
+            mark_read,
+            "Move my read marker forward (never back, never past the newest message)",
+            Access.SIGNED_IN,
+            body=MessageRef,
+            returns={"room_id": "integer", "last_read_id": "integer"},
+            errors=("forbidden", "banned"),
+        ),
+        Route(
+            "DELETE",
+            "/api/messages/{id}",
+            delete_message,
+            "Delete a message: its text is erased and its reactions dropped",
+            Access.SIGNED_IN,
+            status=204,
+            errors=("forbidden",),
+            description=(
+                "Authors may delete their own messages (even after losing access to the"
+                " room); moderators any message in a room they can enter. The room's sockets"
+                " get `message_deleted`. Deleting a deleted message is a success."
+            ),
+        ),
+    ),
+)
+
+
 def add_room_routes(app: web.Application) -> None:
-    app.router.add_get("/api/rooms", list_rooms)
-    app.router.add_post("/api/rooms", create_room)
-    app.router.add_patch("/api/rooms/{id}", update_room)
-    app.router.add_get("/api/rooms/{id}/messages", room_messages)
-    app.router.add_get("/api/rooms/{id}/presence", room_presence)
-    app.router.add_post("/api/rooms/{id}/read", mark_read)
-    app.router.add_delete("/api/messages/{id}", delete_message)
+    add_routes(app, ROOM_ROUTES)

@@ -1,0 +1,243 @@
+"""JSON Schemas of what the API answers: the error object, and the objects the routes and the
+Socket.IO events carry.
+
+The server builds its answers as plain dicts (the `*_json` functions of each feature), so
+these are written out here; tests/test_api_reference.py checks real answers against them.
+Every listed field is always present; clients should ignore fields they do not know.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.kernel.errors import STATUS_BY_CODE
+
+Schema = dict[str, Any]
+
+ROLES = ["patient", "alumni", "moderator", "admin"]
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    if "$ref" in schema:
+        return {"oneOf": [schema, {"type": "null"}]}
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def obj(description: str, **fields: Schema) -> Schema:
+    """An object whose fields are all always present."""
+    return {
+        "type": "object",
+        "description": description,
+        "required": list(fields),
+        "properties": fields,
+    }
+
+
+INTEGER: Schema = {"type": "integer"}
+ID: Schema = {"type": "integer", "minimum": 1}
+TEXT: Schema = {"type": "string"}
+FLAG: Schema = {"type": "boolean"}
+# The contract's times: ISO 8601, UTC, milliseconds, Z suffix (2026-11-22T18:00:00.000Z).
+TIME: Schema = {"type": "string", "format": "date-time"}
+USER = ref("User")
+
+
+def choice(*values: str) -> Schema:
+    return {"type": "string", "enum": list(values)}
+
+
+def array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+ERROR = obj(
+    "Every refusal, over HTTP and in Socket.IO acks.",
+    error={
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+            "code": choice(*STATUS_BY_CODE),
+            "message": {"type": "string", "description": "A sentence for people."},
+            "retry_after_s": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "`rate_limited` only: whole seconds to wait.",
+            },
+            "until": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "`muted` and `banned` only: when it ends (null: until lifted).",
+            },
+            "failing": {
+                **array(TEXT),
+                "description": "`unavailable` from /readyz only: the parts that did not answer.",
+            },
+        },
+    },
+)
+
+ROOM = obj(
+    "A room. `GET /api/rooms` adds `last_message_id` and `unread_count`.",
+    id=ID,
+    name=TEXT,
+    kind=choice("group", "peer", "meeting"),
+    audience=choice("cohort", "alumni", "everyone"),
+    cohort_id=nullable(ID),
+    topic=TEXT,
+    locked=FLAG,
+    slow_mode_s=INTEGER,
+    contact_policy=choice("allow", "mask", "block"),
+    online_count=INTEGER,
+)
+# Only the room list carries these, so they are described but not required.
+ROOM["properties"] |= {
+    "last_message_id": {**nullable(ID), "description": "`GET /api/rooms` only."},
+    "unread_count": {"type": "integer", "maximum": 100, "description": "`GET /api/rooms` only."},
+}
+
+SHAPES: dict[str, Schema] = {
+    "Error": ERROR,
+    "User": obj(
+        "A person as others see them: the alias, never the login name.",
+        id=ID,
+        display_name=TEXT,
+        role=choice(*ROLES),
+    ),
+    "OwnUser": obj(
+        "The signed-in person's own account.",
+        id=ID,
+        username=TEXT,
+        display_name=TEXT,
+        role=choice(*ROLES),
+        cohort_ids=array(ID),
+    ),
+    "Cohort": obj("A treatment group.", id=ID, name=TEXT),
+    "Invite": obj(
+        "An invite code.",
+        code=TEXT,
+        role=choice(*ROLES),
+        cohort_id=nullable(ID),
+        max_uses=INTEGER,
+        uses=INTEGER,
+        expires_at=TIME,
+    ),
+    "Room": ROOM,
+    "Message": obj(
+        'A message. A deleted one keeps its id with `body` "" and no reactions.',
+        id=ID,
+        room_id=ID,
+        author=USER,
+        body=TEXT,
+        client_id=TEXT,
+        created_at=TIME,
+        edited_at=nullable(TIME),
+        deleted=FLAG,
+        reactions={
+            "type": "object",
+            "description": "How many people reacted with each emoji (only those above 0).",
+            "additionalProperties": {"type": "integer", "minimum": 1},
+        },
+    ),
+    "Restriction": obj(
+        "A mute or ban in force.",
+        id=ID,
+        kind=choice("mute", "ban"),
+        room_id=ID,
+        user=USER,
+        reason=TEXT,
+        created_by=USER,
+        created_at=TIME,
+        until=nullable(TIME),
+    ),
+    "Kick": obj("A kick done.", room_id=ID, user_id=ID),
+    "Report": obj(
+        "A report of a message.",
+        id=ID,
+        room_id=ID,
+        message_id=ID,
+        message=nullable(ref("Message")),
+        author=nullable(USER),
+        reporter=USER,
+        reason=TEXT,
+        status=choice("open", "dismissed", "actioned"),
+        created_at=TIME,
+        resolved_by=nullable(USER),
+        resolved_at=nullable(TIME),
+        note=TEXT,
+    ),
+    "Alert": obj(
+        "A crisis or report alert for moderators.",
+        id=ID,
+        kind=choice("crisis", "report"),
+        room_id=nullable(ID),
+        message_id=nullable(ID),
+        user=USER,
+        excerpt=TEXT,
+        created_at=TIME,
+        status=choice("open", "acknowledged"),
+        report_id=nullable(ID),
+        raise_count=INTEGER,
+        raised_at=TIME,
+        acked_by=nullable(USER),
+        acked_at=nullable(TIME),
+        note=TEXT,
+    ),
+    "AuditEntry": obj(
+        "One moderator action or filter hit (filter hits have no actor).",
+        id=ID,
+        actor=nullable(USER),
+        action=TEXT,
+        target_user=nullable(USER),
+        room_id=nullable(ID),
+        message_id=nullable(ID),
+        reason=TEXT,
+        created_at=TIME,
+    ),
+    "Meeting": obj(
+        "A recurring meeting series.",
+        id=ID,
+        title=TEXT,
+        room_id=ID,
+        rrule=TEXT,
+        starts_at={"type": "string", "description": "Local wall clock, no offset."},
+        timezone=TEXT,
+        duration_minutes=INTEGER,
+        lobby_minutes=INTEGER,
+        video_url=nullable(TEXT),
+        cancelled={**array(TIME), "description": "UTC starts of cancelled occurrences."},
+    ),
+    "Occurrence": obj(
+        "One occurrence of a meeting series.",
+        meeting_id=ID,
+        title=TEXT,
+        room_id=ID,
+        starts_at=TIME,
+        ends_at=TIME,
+        lobby_opens_at=TIME,
+        status=choice("scheduled", "lobby", "live", "ended", "cancelled"),
+        video_url=nullable(TEXT),
+    ),
+    "CheckIn": obj(
+        "A check-in to a live occurrence.",
+        meeting_id=ID,
+        occurrence=TIME,
+        mood={"type": "integer", "minimum": 1, "maximum": 5},
+        note=TEXT,
+        created_at=TIME,
+    ),
+    "Attendee": obj(
+        "One person's attendance of one occurrence.",
+        user=USER,
+        first_joined_at=nullable(TIME),
+        last_left_at=nullable(TIME),
+        minutes_present={"type": "number"},
+        late_minutes=nullable({"type": "number"}),
+        checkin=nullable(
+            obj("Their check-in.", mood={"type": "integer"}, note=TEXT),
+        ),
+    ),
+}
