@@ -23,16 +23,14 @@ from server.kernel.db import (
     SessionFactory,
     create_engine,
     create_session_factory,
-    is_sqlite,
     ping,
 )
+from server.kernel.hotpath.writer import hot_writer_for
 from server.kernel.http import MAX_BODY_BYTES, request_middleware
 from server.kernel.lifetime import closed_after_serving, while_serving
 from server.kernel.migrate import current_revision, head_revision, upgrade_to_head
-from server.kernel.pg_connections import PgConnections
 from server.kernel.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from server.kernel.redis import RedisHealth, connect_redis
-from server.kernel.sqlite_writer import SqliteWriter
 from server.kernel.throttle import InProcessThrottle, RedisThrottle, Throttle
 from server.meetings.attendance import AttendanceReports, AttendanceTracker
 from server.meetings.calendar import CalendarFeeds
@@ -73,18 +71,13 @@ from server.realtime.notices import Notifier
 from server.realtime.redis import RedisControlBus, ResilientRedisManager
 from server.realtime.router import EventRouter
 from server.reference.http import add_reference_routes
+from server.rooms import store as room_store
 from server.rooms.access import RoomAccess
 from server.rooms.catch_up import OutageCatchUp
 from server.rooms.events import register_room_events
 from server.rooms.gates import PostGate, RoomLockGate, StoredSendCounter
 from server.rooms.http import MESSAGES, ROOMS, add_room_routes
 from server.rooms.kept import kept_rooms
-from server.rooms.message_writer import (
-    MessageWriter,
-    PostgresMessageWriter,
-    SessionMessageWriter,
-    SqliteMessageWriter,
-)
 from server.rooms.messages import MessageService
 from server.rooms.service import RoomService
 from server.settings import Settings
@@ -131,9 +124,6 @@ EVENTS = web.AppKey("events", EventRouter)
 # How long a shutdown waits for events under way (a send commits in milliseconds; this
 # covers a database that is slow to answer).
 DRAIN_TIMEOUT_S = 10.0
-# PostgreSQL connections kept for sends, beside the pool; a send holds one from reading its
-# room to its commit, about a millisecond.
-SEND_CONNECTIONS = 8
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -181,7 +171,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             safety.contact_gate,
             StoredSendCounter(core.metrics.messages_stored.inc),
         ],
-        writer=_message_writer(core.engine),
+        writer=hot_writer_for(core.engine, room_store.ROOM_TURN),
     )
     accounts.graduation_listeners.append(rooms.access_changed)
     manager = core.sharing.client_manager
@@ -392,17 +382,6 @@ def _build_accounts(core: Core, notifier: Notifier) -> AccountService:
         invite_default_hours=settings.invite_default_hours,
         notifier=notifier,
     )
-
-
-def _message_writer(engine: AsyncEngine) -> MessageWriter:
-    """Connections of their own for sends, straight on the driver (rooms/message_writer.py)."""
-    url = engine.url
-    if url.get_backend_name() == "postgresql":
-        connections = PgConnections(url, size=SEND_CONNECTIONS, application_name="peerrooms sends")
-        return PostgresMessageWriter(connections, engine.dialect)
-    if is_sqlite(engine) and url.database and url.database != ":memory:":
-        return SqliteMessageWriter(SqliteWriter(url.database), engine.dialect)
-    return SessionMessageWriter()
 
 
 def _run_while_serving(app: web.Application, messages: MessageService) -> None:

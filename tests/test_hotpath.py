@@ -1,11 +1,13 @@
-"""The send path's statements run straight on the database driver (server/kernel/hotpath.py),
-on connections of their own (rooms/message_writer.py); what they store and read must be
-exactly what the ORM stores and reads, on every database."""
+"""The send path's statements run straight on the database driver, on connections of their
+own (server/kernel/hotpath/); what they store and read must be exactly what the ORM stores
+and reads, and the writer contract must hold the same way, on every database."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -13,10 +15,10 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from server.app import CORE, SEND_CONNECTIONS
+from server.app import CORE, create_app
+from server.kernel.hotpath.writer import TURN_CONNECTIONS, HotWriter, Rows, Write
 from server.rooms import store
 from server.rooms.http import MESSAGES, ROOMS
-from server.rooms.message_writer import MessageWriter, SessionMessageWriter
 from server.rooms.messages import page_json, rows_json
 from server.rooms.models import Message
 from tests.conftest import PeerFactory
@@ -28,6 +30,7 @@ from tests.support import (
     patch_room,
     refused,
     send,
+    server_settings,
     try_send,
 )
 
@@ -47,19 +50,17 @@ def new_message(community: Community, client_id: str, body: str = "héllo") -> s
     }
 
 
-def writers_of(server: RunningServer) -> list[MessageWriter]:
-    """The app's own (straight on the driver) and the plain session one (SQLite in memory)."""
-    return [server.app[MESSAGES].writer, SessionMessageWriter()]
+async def store_message(writer: HotWriter, values: store.NewMessage) -> int:
+    async with writer.turn(values["room_id"]) as turn:
+        [rows] = await turn.commit([store.message_insert(values)])
+    return store.inserted_id(rows)
 
 
-async def test_every_send_path_stores_and_reads_what_the_orm_does(
+async def test_the_send_path_stores_and_reads_what_the_orm_does(
     server: RunningServer, community: Community
 ) -> None:
-    sessions = server.app[CORE].sessions
-    stored_ids = []
-    for n, writer in enumerate(writers_of(server)):
-        async with sessions() as session, writer.posting(session, community.group_a) as posting:
-            stored_ids.append(await posting.store(new_message(community, f"by writer {n}")))
+    sessions, writer = server.app[CORE].sessions, server.app[MESSAGES].writer
+    stored_id = await store_message(writer, new_message(community, "by the writer"))
     async with sessions() as session:
         by_orm = Message(**new_message(community, "by-the-orm"))
         session.add(by_orm)
@@ -67,22 +68,56 @@ async def test_every_send_path_stores_and_reads_what_the_orm_does(
 
     async with sessions() as session:
         stored = await session.execute(
-            text("SELECT created_at, deleted, body FROM message WHERE id IN (:a, :b, :c)"),
-            {"a": stored_ids[0], "b": stored_ids[1], "c": by_orm.id},
+            text("SELECT created_at, deleted, body FROM message WHERE id IN (:a, :b)"),
+            {"a": stored_id, "b": by_orm.id},
         )
         rows = stored.all()
-        assert len(rows) == 3 and rows[0] == rows[1] == rows[2]  # the same bytes
-        read = await store.get_message(session, stored_ids[0])
+        assert len(rows) == 2 and rows[0] == rows[1]  # the same bytes
+        read = await store.get_message(session, stored_id)
         assert read is not None
         assert (read.created_at, read.deleted, read.edited_at) == (MOMENT, False, None)
+
+
+async def test_a_transaction_commits_all_its_writes_or_none(
+    server: RunningServer, community: Community
+) -> None:
+    """A later write sees the rows of those before it (a row that refers to the message just
+    inserted); a failure in any write stores none of them."""
+    sessions, writer = server.app[CORE].sessions, server.app[MESSAGES].writer
+    first = new_message(community, "first of two")
+
+    def second_after(earlier: Sequence[Rows]) -> store.NewMessage:
+        return {**new_message(community, f"after {store.inserted_id(earlier[0])}")}
+
+    async with writer.turn(community.group_a) as turn:
+        results = await turn.commit(
+            [store.message_insert(first), Write(store.INSERT_MESSAGE, second_after)]
+        )
+    first_id, second_id = (store.inserted_id(rows) for rows in results)
+    assert second_id == first_id + 1
+
+    repeated = new_message(community, "first of two")  # its client_id is stored already
+    with pytest.raises(IntegrityError):
+        async with writer.turn(community.group_a) as turn:
+            await turn.commit(
+                [
+                    store.message_insert(new_message(community, "never")),
+                    Write(store.INSERT_MESSAGE, repeated),
+                ]
+            )
+    async with sessions() as session:
+        bodies = await session.execute(
+            text("SELECT client_id FROM message WHERE room_id = :room ORDER BY id"),
+            {"room": community.group_a},
+        )
+        assert bodies.scalars().all() == ["first of two", f"after {first_id}"]
 
 
 async def test_a_page_reads_what_the_orm_reads(server: RunningServer, community: Community) -> None:
     """History and joins read pages straight on the driver; a page's JSON must be what the
     ORM's rows give, edits and reactions included."""
     sessions, writer = server.app[CORE].sessions, server.app[MESSAGES].writer
-    async with sessions() as session, writer.posting(session, community.group_a) as posting:
-        stored_id = await posting.store(new_message(community, "read back in a page"))
+    stored_id = await store_message(writer, new_message(community, "read back in a page"))
     async with sessions() as session:
         message = await store.get_message(session, stored_id)
         assert message is not None
@@ -109,20 +144,22 @@ async def test_a_page_reads_what_the_orm_reads(server: RunningServer, community:
 async def test_sends_to_one_room_take_turns_and_other_rooms_do_not_wait(
     server: RunningServer, community: Community
 ) -> None:
-    """A posting holds its room from its start to its commit (PostgreSQL's row lock, or the
+    """A turn holds its room from its start to its commit (PostgreSQL's row lock, or the
     SQLite writer's lock per room), so slow mode reads the latest post and ids commit in
-    order; a posting to another room goes ahead meanwhile."""
-    sessions, writer = server.app[CORE].sessions, server.app[MESSAGES].writer
+    order; a turn on another room goes ahead meanwhile."""
+    writer = server.app[MESSAGES].writer
     steps: list[str] = []
     holding, release = asyncio.Event(), asyncio.Event()
 
     async def post(name: str, room_id: int, hold: bool = False) -> None:
-        async with sessions() as session, writer.posting(session, room_id) as posting:
+        async with writer.turn(room_id) as turn:
             steps.append(f"{name} in")
             if hold:
                 holding.set()
                 await release.wait()
-            await posting.store({**new_message(community, name), "room_id": room_id})
+            await turn.commit(
+                [store.message_insert({**new_message(community, name), "room_id": room_id})]
+            )
             steps.append(f"{name} stored")
 
     first = asyncio.create_task(post("first", community.group_a, hold=True))
@@ -140,22 +177,22 @@ async def test_a_repeated_client_id_raises_what_the_orm_raises_and_stores_nothin
     server: RunningServer, community: Community
 ) -> None:
     """`send` settles a race between two connections of one user on this error."""
-    sessions = server.app[CORE].sessions
-    for n, writer in enumerate(writers_of(server)):
-        twice = f"twice by writer {n}"
-        async with sessions() as session, writer.posting(session, community.group_a) as posting:
-            await posting.store(new_message(community, twice, "once"))
-        async with sessions() as session, writer.posting(session, community.group_a) as posting:
-            with pytest.raises(IntegrityError):
-                await posting.store(new_message(community, twice, "again"))
-        # The failed insert was rolled back, and the writer goes on.
-        async with sessions() as session, writer.posting(session, community.group_a) as posting:
-            assert await posting.store(new_message(community, f"after the race {n}", "fine"))
-        async with sessions() as session:
-            bodies = await session.execute(
-                text("SELECT body FROM message WHERE client_id = :twice"), {"twice": twice}
-            )
-            assert bodies.scalars().all() == ["once"]
+    sessions, writer = server.app[CORE].sessions, server.app[MESSAGES].writer
+    await store_message(writer, new_message(community, "twice", "once"))
+    with pytest.raises(IntegrityError):
+        await store_message(writer, new_message(community, "twice", "again"))
+    # The failed insert was rolled back, and the writer goes on.
+    assert await store_message(writer, new_message(community, "after the race", "fine"))
+    async with sessions() as session:
+        bodies = await session.execute(text("SELECT body FROM message WHERE client_id = 'twice'"))
+        assert bodies.scalars().all() == ["once"]
+
+
+def test_sqlite_in_memory_is_refused_with_a_reason(tmp_path: Path) -> None:
+    """Each pooled connection would see a database of its own, and the writer yet another."""
+    settings = server_settings("sqlite+aiosqlite:///:memory:", tmp_path)
+    with pytest.raises(ValueError, match="SQLite in memory is not supported"):
+        create_app(settings)
 
 
 async def test_sends_go_on_after_the_database_drops_the_send_connections(
@@ -171,7 +208,7 @@ async def test_sends_go_on_after_the_database_drops_the_send_connections(
     dropped = await drop_send_connections(database_url)
     assert dropped >= 1
     # Enough sends to come round to the dropped connection, whichever it was.
-    for n in range(SEND_CONNECTIONS + 1):
+    for n in range(TURN_CONNECTIONS + 1):
         after = await send(ana, community.group_a, f"after the drop {n}")
         assert after["body"] == f"after the drop {n}"
 
@@ -184,10 +221,10 @@ async def test_refused_sends_leave_the_room_free_for_the_next(
     ana, lee = await peer(community.pat_ana.token), await peer(community.mod_lee.token)
     for person in (ana, lee):
         await joined(person, community.group_a)
-    for _ in range(SEND_CONNECTIONS + 1):  # more refusals than there are send connections
+    for _ in range(TURN_CONNECTIONS + 1):  # more refusals than there are send connections
         refused(await try_send(ana, 987654, "to no room"), "not_found")
     await patch_room(api, community.mod_lee, community.group_a, locked=True)
-    for _ in range(SEND_CONNECTIONS + 1):
+    for _ in range(TURN_CONNECTIONS + 1):
         refused(await try_send(ana, community.group_a, "while locked"), "room_locked")
     stored = await send(lee, community.group_a, "staff can still post")
     assert stored["body"] == "staff can still post"

@@ -223,7 +223,7 @@ class MeetingWindowGate:
         room = draft.room
         if room.kind != "meeting" or draft.actor.is_staff or room.id is None:
             return
-        if not await self.meetings.room_open_for_posts(draft.session, room.id, draft.now):
+        if not await self.meetings.room_open_for_posts(draft.reads, room.id, draft.now):
             draft.refuse(
                 AppError("meeting_closed", "This meeting room opens with the meeting's lobby.")
             )

@@ -55,9 +55,7 @@ class SlowModeGate:
         room = draft.room
         if draft.action != "send" or room.slow_mode_s <= 0 or draft.actor.is_staff or not room.id:
             return
-        last = await room_store.last_post_at(
-            draft.session, room_id=room.id, author_id=draft.actor.id
-        )
+        last = await room_store.last_post_at(draft.reads, room_id=room.id, author_id=draft.actor.id)
         if last is None:
             return
         wait_s = room.slow_mode_s - (draft.now - last).total_seconds()

@@ -244,7 +244,7 @@ class MuteGate:
         if draft.actor.is_staff or draft.room.id is None:
             return
         muted, until = await self.cache.until(
-            draft.session, kind=MUTE, room_id=draft.room.id, user_id=draft.actor.id, now=draft.now
+            draft.reads, kind=MUTE, room_id=draft.room.id, user_id=draft.actor.id, now=draft.now
         )
         if muted:
             draft.refuse(

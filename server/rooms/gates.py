@@ -29,8 +29,12 @@ class Draft:
     body: str
     action: Literal["send", "edit"]
     now: datetime
-    # The transaction the post will be stored in; gates read through it.
-    session: AsyncSession
+    # What gates read through. An edit is stored in this session too. A send is not: it
+    # commits on the hot path's own connection while its room's turn is held
+    # (kernel/hotpath/writer.py), and this is a session of the request's own, made only if
+    # a gate reads (kernel/db.py: session_on_first_use); what a gate reads here was
+    # committed before the send's turn began.
+    reads: AsyncSession
     # Set by the crisis gate, which runs first. Nobody in crisis is silenced: see `refuse`.
     crisis: bool = False
     # What gates found, for the listeners (for example the crisis match).

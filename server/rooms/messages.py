@@ -15,11 +15,11 @@ from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock
 from server.kernel.db import SessionFactory, session_on_first_use
 from server.kernel.errors import AppError, forbidden, invalid, not_found
+from server.kernel.hotpath.writer import HotWriter
 from server.realtime.hub import Hub
 from server.rooms import store
 from server.rooms.access import RoomAccess
 from server.rooms.gates import Draft, PostGate, PostListener
-from server.rooms.message_writer import MessageWriter, SessionMessageWriter
 from server.rooms.models import EditIn, ReactIn, SendIn
 from server.rooms.serialize import message_json, new_message_json
 
@@ -60,9 +60,10 @@ class MessageService:
     audit: AuditSink
     edit_window: timedelta
     reaction_emojis: tuple[str, ...]
+    # Sends are stored on the hot path's own connections, taking their room's turn.
+    writer: HotWriter
     gates: list[PostGate] = field(default_factory=list)
     listeners: list[PostListener] = field(default_factory=list)
-    writer: MessageWriter = field(default_factory=SessionMessageWriter)
 
     async def send(self, actor: Actor, data: SendIn) -> SendResult:
         try:
@@ -78,7 +79,7 @@ class MessageService:
             # Entered before the room is held: a room that does not exist gets no turn (the
             # SQLite writer keeps a lock per room it has held).
             room = await self.access.enter(session, actor, data.room_id)
-            async with self.writer.posting(session, data.room_id) as posting:
+            async with self.writer.turn(data.room_id) as turn:
                 draft = Draft(actor, room, data.body, "send", self.clock.now(), session)
                 try:
                     await self._pass_gates(draft)
@@ -99,7 +100,7 @@ class MessageService:
                     "deleted": False,
                 }
                 try:
-                    message_id = await posting.store(values)
+                    [inserted] = await turn.commit([store.message_insert(values)])
                 except IntegrityError:
                     # This client_id is stored already: a repeated send, or the same one that
                     # won a race from another connection of this user.
@@ -107,7 +108,7 @@ class MessageService:
                     if earlier is None:
                         raise
                     return earlier
-        payload = new_message_json(message_id, values, actor.public())
+        payload = new_message_json(store.inserted_id(inserted), values, actor.public())
         await self.hub.to_room(data.room_id, "message", payload)
         await self._tell_listeners(draft, payload)
         return SendResult(payload, created=True)

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple, TypedDict
 
-import asyncpg
 from sqlalchemy import bindparam, case, delete, func, insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import col, select
 
 from server.accounts.models import User
-from server.kernel.hotpath import HotStatement
+from server.kernel.hotpath.statements import HotStatement
+from server.kernel.hotpath.writer import Rows, Write
 from server.rooms.models import Message, Reaction, ReadMarker, Room
 
 MessageRow = tuple[Message, User]
@@ -30,9 +28,14 @@ async def get_room(session: AsyncSession, room_id: int) -> Room | None:
 
 
 # The hottest statements are built once (building a statement costs more than running it),
-# and run straight on the driver (kernel/hotpath.py).
-_LOCK_ROOM = HotStatement(
-    select(Room.id).where(Room.id == bindparam("room_id")).with_for_update(key_share=True)
+# and run straight on the driver (kernel/hotpath/).
+
+# A send's turn on its room, on PostgreSQL (kernel/hotpath/writer.py): the room's row locked
+# until the commit, so sends to one room commit in id order and a reader paging by id never
+# skips a late commit. FOR NO KEY UPDATE still serialises sends to the room, but does not
+# block rows elsewhere that merely reference it (audit entries written meanwhile).
+ROOM_TURN = HotStatement(
+    select(Room.id).where(Room.id == bindparam("key")).with_for_update(key_share=True)
 )
 
 
@@ -47,39 +50,20 @@ class NewMessage(TypedDict):
     deleted: bool
 
 
-_INSERT_MESSAGE = HotStatement(
+INSERT_MESSAGE = HotStatement(
     insert(Message.__table__).returning(Message.__table__.c.id),  # type: ignore[attr-defined]
     column_keys=tuple(NewMessage.__annotations__),
 )
 
 
-async def lock_room_on_asyncpg(
-    connection: asyncpg.Connection, dialect: Dialect, room_id: int
-) -> None:
-    """Locks the room's row until the transaction ends, on a plain asyncpg connection. Sends
-    to one room then commit in id order, so a reader paging by id never skips a late commit.
-    FOR NO KEY UPDATE still serialises sends to the room, but does not block rows elsewhere
-    that merely reference it (audit entries written meanwhile)."""
-    await _LOCK_ROOM.rows_on_asyncpg(connection, dialect, {"room_id": room_id})
+def message_insert(values: NewMessage) -> Write:
+    """Stores a new message (INSERT … RETURNING, without the ORM's unit of work, which the
+    hottest write does not need); its rows hold the new id (`inserted_id`)."""
+    return Write(INSERT_MESSAGE, values)
 
 
-async def insert_message(session: AsyncSession, values: NewMessage) -> int:
-    """Stores a new message and answers its id (INSERT … RETURNING, without the ORM's unit of
-    work, which the hottest write does not need)."""
-    rows = await _INSERT_MESSAGE.rows(session, values)
+def inserted_id(rows: Rows) -> int:
     return int(rows[0][0])
-
-
-def insert_message_on(connection: sqlite3.Connection, dialect: Dialect, values: NewMessage) -> int:
-    """`insert_message` on a plain SQLite connection."""
-    return int(_INSERT_MESSAGE.rows_on(connection, dialect, values)[0][0])
-
-
-async def insert_message_on_asyncpg(
-    connection: asyncpg.Connection, dialect: Dialect, values: NewMessage
-) -> int:
-    """`insert_message` on a plain asyncpg connection, in its transaction."""
-    return int((await _INSERT_MESSAGE.rows_on_asyncpg(connection, dialect, values))[0][0])
 
 
 async def rooms_by_id(session: AsyncSession, room_ids: list[int]) -> list[Room]:
@@ -145,21 +129,22 @@ def _page(*conditions: ColumnElement[bool], newest_first: bool) -> HotStatement:
     order = col(Message.id).desc() if newest_first else col(Message.id)
     return HotStatement(
         select(  # type: ignore[call-overload]
-            Message.id,
-            Message.room_id,
-            Message.body,
-            Message.client_id,
-            Message.created_at,
-            Message.edited_at,
-            Message.deleted,
-            User.id,
-            User.display_name,
-            User.role,
+            col(Message.id).label("id"),
+            col(Message.room_id).label("room_id"),
+            col(Message.body).label("body"),
+            col(Message.client_id).label("client_id"),
+            col(Message.created_at).label("created_at"),
+            col(Message.edited_at).label("edited_at"),
+            col(Message.deleted).label("deleted"),
+            col(User.id).label("author_id"),
+            col(User.display_name).label("author_name"),
+            col(User.role).label("author_role"),
         )
         .join(User, col(User.id) == col(Message.author_id))
         .where(Message.room_id == bindparam("room_id"), *conditions)
         .order_by(order)
-        .limit(bindparam("limit"))
+        .limit(bindparam("limit")),
+        labels=PageRow._fields,
     )
 
 
@@ -178,7 +163,7 @@ async def latest_messages(
         fetched = await _NEWEST.rows(session, key)
     else:
         fetched = await _BEFORE.rows(session, {**key, "before": before})
-    rows = [PageRow(*row) for row in fetched]
+    rows = [PageRow._make(row) for row in fetched]
     return list(reversed(rows[:limit])), len(rows) > limit
 
 
@@ -187,7 +172,7 @@ async def messages_after(
 ) -> tuple[list[PageRow], bool]:
     """Up to `limit` messages newer than `after`, ascending; and whether newer ones remain."""
     fetched = await _AFTER.rows(session, {"room_id": room_id, "after": after, "limit": limit + 1})
-    rows = [PageRow(*row) for row in fetched]
+    rows = [PageRow._make(row) for row in fetched]
     return rows[:limit], len(rows) > limit
 
 

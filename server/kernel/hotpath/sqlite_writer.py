@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from server.kernel.db import tune_sqlite_connection
+from server.kernel.hotpath.driver_errors import is_sqlite_locked
 
 T = TypeVar("T")
 
@@ -71,8 +72,8 @@ class SqliteWriter:
         connection = self._connection_here()
         try:
             result = work(connection)
-        except sqlite3.OperationalError as error:
-            if not is_locked(error):
+        except Exception as error:
+            if not is_sqlite_locked(error):
                 raise
             return await self._thread.run(work)
         self._count_run()
@@ -119,11 +120,6 @@ class SqliteWriter:
             pass  # the next one tries again; meanwhile the log grows, nothing is lost
         finally:
             self._checkpoint = None
-
-
-def is_locked(error: sqlite3.OperationalError) -> bool:
-    """SQLITE_BUSY in any of its forms: another connection holds the lock."""
-    return (getattr(error, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
 
 
 def checkpoint(connection: sqlite3.Connection) -> None:

@@ -1,4 +1,4 @@
-"""The SQLite writer (server/kernel/sqlite_writer.py): errors reach the caller, a failed
+"""The SQLite writer (server/kernel/hotpath/sqlite_writer.py): errors reach the caller, a failed
 transaction leaves nothing behind and the writer goes on, a lock held elsewhere is waited for
 off the event loop, and the log is checkpointed."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from server.kernel.db import BUSY_TIMEOUT_MS
-from server.kernel.sqlite_writer import SqliteWriter, in_transaction
+from server.kernel.hotpath.sqlite_writer import SqliteWriter, in_transaction
 
 
 def create(connection: sqlite3.Connection) -> None:

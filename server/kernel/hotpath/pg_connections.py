@@ -16,8 +16,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from sqlalchemy.engine import URL
 
-# Errors after which a connection is not trusted again.
-CONNECTION_ERRORS = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError)
+from server.kernel.hotpath.driver_errors import is_connection_lost
 
 
 class PgConnections:
@@ -38,10 +37,12 @@ class PgConnections:
                     self._dsn, server_settings={"application_name": self._application_name}
                 )
             yield held
-        except CONNECTION_ERRORS:
-            if held is not None:
-                held.terminate()
-            held = None
+        except Exception as error:
+            # Raised as the driver raised it, or translated (driver_errors.py).
+            if is_connection_lost(error):
+                if held is not None:
+                    held.terminate()
+                held = None
             raise
         finally:
             if held is not None and held.is_in_transaction():
