@@ -140,7 +140,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     access = RoomAccess(core.clock, room_settings, gates=[BanGate(restrictions)])
     accounts = _build_accounts(core, notifier)
     presence = PresenceService(
-        core.sharing.presence_store, core.hub, core.bus, describe_users=accounts.public_users
+        core.sharing.presence_store,
+        core.hub,
+        core.bus,
+        describe_users=accounts.public_users,
+        clock=core.clock,
     )
     safety = _build_safety(core, audit, access, presence, notifier, restrictions)
     meetings = MeetingService(core.sessions, core.clock, access)

@@ -1,14 +1,15 @@
-"""Test helpers: a real server on a free port, an HTTP caller, Socket.IO peers, a fake clock
-and a small community of named people."""
+"""Test helpers: a real server on a free port, an HTTP caller, Socket.IO peers and barriers
+on them, a fake clock and a small community of named people."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,10 +17,12 @@ import aiohttp
 import pytest
 import socketio
 from aiohttp import web
+from redis.asyncio import Redis
 
 from server.accounts.http import ACCOUNTS
-from server.app import create_app
+from server.app import CORE, create_app
 from server.kernel.actors import Role
+from server.kernel.clock import ManualClock
 from server.settings import Settings
 
 T = TypeVar("T")
@@ -27,17 +30,9 @@ T = TypeVar("T")
 WAIT_S = 5.0
 
 
-class FakeClock:
-    """A clock that stands still until a test moves it."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.current = start or datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> None:
-        self.current += timedelta(**delta)
+# The server's manual clock (server/kernel/clock.py), under the name the tests know it by:
+# `await clock.advance(minutes=5)` moves time and runs the timed work that came due.
+FakeClock = ManualClock
 
 
 def server_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
@@ -67,14 +62,14 @@ class RunningServer:
     app: web.Application
     runner: web.AppRunner
     url: str
-    clock: FakeClock
+    clock: ManualClock
     settings: Settings
 
     async def stop(self) -> None:
         await self.runner.cleanup()
 
 
-async def start_server(settings: Settings, clock: FakeClock) -> RunningServer:
+async def start_server(settings: Settings, clock: ManualClock) -> RunningServer:
     app = create_app(settings, clock=clock)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
@@ -236,6 +231,11 @@ async def build_community_as(api: Api, admin: Person) -> Community:
     )
 
 
+# The barrier's probe: an event every socket may send, with a payload the server refuses
+# before doing anything, so the answer costs one round trip and changes nothing.
+PROBE_EVENT = "history"
+
+
 class Peer:
     """A real python-socketio client that records every event it receives."""
 
@@ -245,16 +245,18 @@ class Peer:
         self.client = socketio.AsyncClient(reconnection=False)
         self.events: dict[str, list[Any]] = defaultdict(list)
         self.connect_error: Any = None
-        self._arrived = asyncio.Condition()
+        self._arrived = asyncio.Event()
         self.client.on("*", self._record)
         self.client.on("connect_error", self._refused)
 
-    async def _record(self, event: str, data: Any = None) -> None:
-        async with self._arrived:
-            self.events[event].append(data)
-            self._arrived.notify_all()
+    def _record(self, event: str, data: Any = None) -> None:
+        # A plain function, so an event is recorded in the first step of the task the client
+        # runs it in: that is what makes `barrier` prove anything.
+        self.events[event].append(data)
+        self._arrived.set()
+        self._arrived = asyncio.Event()
 
-    async def _refused(self, data: Any = None) -> None:
+    def _refused(self, data: Any = None) -> None:
         self.connect_error = data
 
     async def connect(self) -> Peer:
@@ -270,15 +272,24 @@ class Peer:
     async def wait_for(
         self, event: str, match: Callable[[Any], bool] = lambda _: True, timeout: float = WAIT_S
     ) -> Any:
-        async with self._arrived:
-            await asyncio.wait_for(
-                self._arrived.wait_for(lambda: any(match(d) for d in self.events[event])), timeout
-            )
-            return next(d for d in self.events[event] if match(d))
+        async with asyncio.timeout(timeout):
+            while True:
+                for data in self.events[event]:
+                    if match(data):
+                        return data
+                await self._arrived.wait()
 
-    async def settle(self, seconds: float = 0.3) -> None:
-        """Give in-flight events time to arrive before asserting that something did not."""
-        await asyncio.sleep(seconds)
+    async def barrier(self) -> None:
+        """Answer once this peer has recorded every event the server sent it before the
+        server read this call: after an action has been answered (its ack, its HTTP reply, a
+        clock advance), whatever it was going to send this peer has arrived, so a test may
+        assert that something did not.
+
+        Why it orders: the server writes a socket's packets in the order it queued them, so
+        the probe's answer comes after them; the client starts a task per packet in the order
+        they arrive, and `_record` runs whole in its task's first step, so every earlier event
+        is recorded before the answer can wake this call."""
+        refused(await self.call(PROBE_EVENT, None), "invalid")
 
     def received(self, event: str) -> list[Any]:
         return list(self.events[event])
@@ -286,6 +297,68 @@ class Peer:
     async def disconnect(self) -> None:
         if self.client.connected:
             await self.client.disconnect()
+
+
+async def close(server: RunningServer, peer: Peer) -> None:
+    """Disconnect `peer` and answer once its server has run its disconnect handler to the end,
+    so a `barrier` on others afterwards proves what the closing sent them. A disconnect has no
+    answer to wait for; python-socketio forgets the socket's rooms (its own among them) only
+    after the handler has returned, and that is what this waits for."""
+    sid = peer.client.get_sid("/")
+    await peer.disconnect()
+    rooms = server.app[CORE].sio.manager.rooms
+
+    async def forgotten() -> bool:
+        return not rooms.get("/", {}).get(sid)
+
+    await eventually(forgotten, "the server to have handled the disconnect")
+
+
+async def barrier(*peers: Peer) -> None:
+    """`Peer.barrier` on each of these peers (at once: each orders only its own socket)."""
+    await asyncio.gather(*(peer.barrier() for peer in peers))
+
+
+async def barrier_through_redis(redis_url: str, prefix: str, *peers: Peer) -> None:
+    """`barrier` for servers that share Redis, where an emit of one server reaches the sockets
+    of the others through the Socket.IO channel. A probe event published on that channel after
+    an action was answered comes after every emit the action published (Redis hands a
+    subscriber its messages in the order they were published, and each server hands them to
+    its sockets in that order); so once each peer has its probe, everything before has arrived."""
+    probes = {secrets.token_hex(8): peer for peer in peers}
+    client = Redis.from_url(redis_url)
+    try:
+        for token, peer in probes.items():
+            await client.publish(f"{prefix}:socketio", json.dumps(probe_emit(peer, token)))
+    finally:
+        await client.aclose()
+    await asyncio.gather(
+        *(peer.wait_for(BARRIER_EVENT, is_equal_to(token)) for token, peer in probes.items())
+    )
+
+
+BARRIER_EVENT = "test_barrier"
+
+
+def probe_emit(peer: Peer, token: str) -> dict[str, Any]:
+    """A Socket.IO manager message, as servers publish them, emitting `token` to this peer's
+    socket alone (every socket is a room of its own)."""
+    sid = peer.client.get_sid("/")
+    return {
+        "method": "emit",
+        "event": BARRIER_EVENT,
+        "data": [token],
+        "binary": False,
+        "namespace": "/",
+        "room": sid,
+        "skip_sid": None,
+        "callback": None,
+        "host_id": "tests",
+    }
+
+
+def is_equal_to(wanted: object) -> Callable[[Any], bool]:
+    return lambda data: data == wanted
 
 
 def with_id(wanted: object) -> Callable[[Any], bool]:

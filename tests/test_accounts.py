@@ -145,10 +145,10 @@ async def test_a_valid_invite_registers_a_user(admin: Person, api: Api) -> None:
 
 async def test_an_expired_invite_is_refused(admin: Person, api: Api, server: RunningServer) -> None:
     code = await make_invite(api, admin.token, "alumni", max_uses=2, expires_in_hours=2)
-    server.clock.advance(hours=1)
+    await server.clock.advance(hours=1)
     first = await register(api, code, "robin_k")
     assert first.status == 201, first.body
-    server.clock.advance(hours=1, minutes=1)
+    await server.clock.advance(hours=1, minutes=1)
     late = await register(api, code, "sam_t")
     assert_error(late, 403, "forbidden", "invite_code")
 
@@ -316,10 +316,10 @@ async def test_me_with_an_expired_token_is_unauthorized(
     community: Community, api: Api, server: RunningServer
 ) -> None:
     ttl = server.settings.token_ttl_hours
-    server.clock.advance(hours=ttl - 0.1)
+    await server.clock.advance(hours=ttl - 0.1)
     still_valid = await api.get("/api/me", token=community.pat_ana.token)
     assert still_valid.status == 200, still_valid.body
-    server.clock.advance(hours=0.2)
+    await server.clock.advance(hours=0.2)
     expired = await api.get("/api/me", token=community.pat_ana.token)
     assert_error(expired, 401, "unauthorized")
 
@@ -327,7 +327,7 @@ async def test_me_with_an_expired_token_is_unauthorized(
 async def test_signing_in_again_after_expiry_gives_a_working_token(
     community: Community, api: Api, server: RunningServer
 ) -> None:
-    server.clock.advance(hours=server.settings.token_ttl_hours + 1)
+    await server.clock.advance(hours=server.settings.token_ttl_hours + 1)
     login = await api.post("/api/auth/login", {"username": "pat_ana", "password": PASSWORD})
     assert login.status == 200, login.body
     me = await api.get("/api/me", token=login.body["token"])
@@ -353,7 +353,7 @@ async def test_a_socket_without_a_valid_token_is_refused(
         token = ""
     elif kind == "expired":
         token = community.pat_ana.token
-        server.clock.advance(hours=server.settings.token_ttl_hours + 0.1)
+        await server.clock.advance(hours=server.settings.token_ttl_hours + 0.1)
     else:
         token = forge_token(kind, community, server.clock)
     refused = Peer(server.url, token)

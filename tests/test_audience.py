@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PeerFactory
-from tests.support import Api, Community, new_client_id
+from tests.support import Api, Community, barrier, new_client_id
 
 pytestmark = pytest.mark.persistence
 
@@ -143,7 +143,7 @@ async def test_socket_events_follow_the_audience(
         )
         assert ack["ok"], ack
         broadcast_ids.add(ack["message"]["id"])
-    await me.settle()
+    await barrier(me)
     heard = {
         name
         for name in ROOMS
@@ -209,7 +209,7 @@ async def test_graduation_moves_a_live_patient_from_her_group_to_the_alumni_room
     message_id = sent["message"]["id"]
     await lee.wait_for("message", lambda m: m["id"] == message_id)
     await avi.wait_for("message", lambda m: m["id"] == message_id)
-    await ana.settle()
+    await barrier(ana)
     assert [m for m in ana.received("message") if m["room_id"] == community.group_a] == []
     assert ana.client.connected
 

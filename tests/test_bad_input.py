@@ -20,7 +20,7 @@ import pytest
 import socketio
 
 from tests.conftest import PeerFactory
-from tests.support import Api, Community, Peer, Reply, RunningServer, new_client_id
+from tests.support import Api, Community, Peer, Reply, RunningServer, barrier, new_client_id
 
 pytestmark = pytest.mark.persistence
 
@@ -394,7 +394,7 @@ async def test_every_event_refuses_bad_input_and_the_connection_goes_on(
             if not world.ana.client.connected:
                 failures.append("pat_ana's connection is gone: the remaining cases were skipped")
                 break
-    await world.bo.settle()
+    await barrier(world.bo)
     if [m["id"] for m in world.bo.received("message")] != [world.refs["closed_message"]]:
         failures.append(f"pat_bo saw stray `message` events: {world.bo.received('message')}")
     if await world.history(world.refs["room"]) != world.history_a:
@@ -786,7 +786,7 @@ async def test_every_endpoint_refuses_bad_input_and_changes_nothing(
             check_reply(await request(world, case), case)
         except AssertionError as error:
             failures.append(f"{case.name} [{case.method} {case.path}]: {first_line(error)}")
-    await world.avi.settle()
+    await barrier(world.avi)
     after = await snapshot(world)
     for part in before:
         if after[part] != before[part]:

@@ -5,12 +5,15 @@ the shape of the results and that no delivery was lost or duplicated."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.processes import python_env
 
 SCENARIOS = ("fanout", "ceiling", "idle", "history", "filters")
 TIMEOUT_S = 120
@@ -25,6 +28,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
         name: subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "bench", name, "--smoke", "--out", str(out)],
             cwd=REPO,
+            env=python_env(os.environ),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )

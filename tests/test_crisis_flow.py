@@ -24,6 +24,7 @@ from tests.support import (
     Person,
     RunningServer,
     audit,
+    barrier,
     build_community,
     joined,
     parse_utc,
@@ -106,7 +107,7 @@ async def test_a_crisis_message_is_delivered_and_raises_resources_and_an_alert(
 
     await crisis_resources(ana_peer, room)
     alert = await crisis_alert(lee_peer, ana, room, message["id"])
-    await avi_peer.settle()
+    await barrier(ana_peer, avi_peer, lee_peer)
     assert avi_peer.received("notice") == []
     assert avi_peer.received("alert") == [] and ana_peer.received("alert") == []
     assert len(lee_peer.received("alert")) == 1
@@ -241,7 +242,7 @@ async def test_a_banned_users_crisis_message_is_not_posted_but_still_raises_the_
     await crisis_resources(ana_peer, room)
     alert = await crisis_alert(lee_peer, ana, room, None)
     assert alert["id"] in [a["id"] for a in await open_alerts(api, lee)]
-    await avi_peer.settle()
+    await barrier(avi_peer)
     assert avi_peer.received("message") == []
     assert await stored_bodies(api, lee, room) == []
     hits = [e for e in await audit(api, lee, room) if e["action"] == "filter_crisis"]
@@ -270,13 +271,13 @@ async def test_alerts_raised_while_no_moderator_is_online_arrive_on_connect(
     )
     assert reply.status == 200, reply.body
     admin_peer = await peer(community.admin.token)
-    await admin_peer.settle()
+    await barrier(admin_peer, patient, lee_peer)
     assert admin_peer.received("alert") == []  # nothing open any more
     assert patient.received("alert") == []
     assert len(lee_peer.received("alert")) == 1
 
 
-@with_settings(alert_reraise_minutes=5, alert_check_interval_s=0.1)
+@with_settings(alert_reraise_minutes=5, alert_check_interval_s=15)
 async def test_an_unacknowledged_alert_is_raised_again_until_acknowledged(
     community: Community, peer: PeerFactory, api: Api, server: RunningServer
 ) -> None:
@@ -292,16 +293,20 @@ async def test_an_unacknowledged_alert_is_raised_again_until_acknowledged(
     def raised(peer: Peer) -> list[dict[str, Any]]:
         return [a for a in peer.received("alert") if a["id"] == first["id"]]
 
-    await lee_peer.settle(0.5)  # several checks: not due yet
-    assert len(raised(lee_peer)) == 1
+    for _ in range(19):  # checks every 15 s for 4 3/4 minutes: not due yet
+        await server.clock.advance(seconds=15)
+    await barrier(lee_peer, admin_peer)
+    assert len(raised(lee_peer)) == 1 and len(raised(admin_peer)) == 1
 
-    server.clock.advance(minutes=5)
+    await server.clock.advance(seconds=15)  # five minutes after it was raised
     again = await lee_peer.wait_for(
         "alert", lambda a: a["id"] == first["id"] and a["raise_count"] == 2
     )
     assert again["kind"] == "crisis" and again["message_id"] == message["id"]
     await admin_peer.wait_for("alert", lambda a: a["id"] == first["id"] and a["raise_count"] == 2)
-    await lee_peer.settle(0.5)
+    for _ in range(4):  # the minute after: raised again once, not at every check
+        await server.clock.advance(seconds=15)
+    await barrier(lee_peer, admin_peer)
     assert [a["raise_count"] for a in raised(lee_peer)] == [1, 2]
 
     reply = await api.post(
@@ -322,8 +327,8 @@ async def test_an_unacknowledged_alert_is_raised_again_until_acknowledged(
         (public(lee), public(ana), "on the phone with her")
     ]
 
-    server.clock.advance(minutes=30)
-    await lee_peer.settle(0.5)
+    await server.clock.advance(minutes=30)
+    await barrier(lee_peer, admin_peer)
     assert len(raised(lee_peer)) == 2
     assert len(raised(admin_peer)) == 2
 
@@ -389,12 +394,13 @@ async def test_the_webhook_gets_each_alert_and_is_retried_after_a_failure(
             await wait_until(lambda: len(receiver.bodies) >= 2)
             alerts = await open_alerts(api, community.mod_lee)
             assert [a["message_id"] for a in alerts] == [message["id"]]
-            await asyncio.sleep(0.3)  # a delivered alert is not sent again
     finally:
         for each in peers:
             await each.disconnect()
         await running.stop()
 
+    # Stopping the server waited for every delivery under way, so an alert sent again
+    # after its 200 would be here.
     assert receiver.statuses == [500, 200]
     first, second = receiver.bodies
     assert first == second
@@ -419,7 +425,7 @@ async def test_an_everyday_idiom_raises_nothing(
     await joined(avi_peer, room)
     message = await send(ana_peer, room, "this commute is killing me")
     await avi_peer.wait_for("message", lambda m: m["id"] == message["id"])
-    await lee_peer.settle()
+    await barrier(lee_peer, ana_peer)
     assert lee_peer.received("alert") == []
     assert ana_peer.received("notice") == []
     assert await open_alerts(api, community.mod_lee) == []

@@ -29,7 +29,9 @@ class Relay:
         client = socketio.AsyncClient()
         self.received[index] = []
 
-        async def record(event: str, *args: Any) -> None:
+        def record(event: str, *args: Any) -> None:
+            # A plain function: recorded in the first step of the client's task for the
+            # packet, so `barrier` orders it (tests/support.py, Peer.barrier).
             self.received[index].append((event, args))
 
         # The decorator form is untyped (socketio has no stubs) and would erase this signature.
@@ -43,13 +45,23 @@ class Relay:
             await self.sio.enter_room(sid, room)
         return index, sid
 
-    async def settle(self) -> None:
-        await asyncio.sleep(0.3)
+    async def barrier(self, *indexes: int) -> None:
+        """Answer once these clients have recorded every event emitted to them before now:
+        the server answers each one's probe after the packets it queued for it."""
+        await asyncio.gather(*(self.clients[i].call(PROBE, timeout=5) for i in indexes))
+
+
+PROBE = "probe"
+
+
+async def answer_probe(_sid: str, *_args: Any) -> str:
+    return "ok"
 
 
 @pytest.fixture
 async def relay() -> AsyncIterator[Relay]:
     sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=LocalManager())
+    sio.on(PROBE, answer_probe)
     app = web.Application()
     sio.attach(app)
     runner = web.AppRunner(app)
@@ -75,7 +87,7 @@ async def test_a_room_emit_reaches_each_member_once_and_no_one_else(relay: Relay
     await relay.sio.emit("message", {"id": 7, "body": "hi"}, room="room:1")
     await relay.sio.emit("typing", {"user": 2}, room="room:1", skip_sid=ben_sid)
     await relay.sio.emit("pair", ("a", 2), room="room:1")
-    await relay.settle()
+    await relay.barrier(ana, ben, cy, outsider)
 
     everyone_gets = [("message", ({"id": 7, "body": "hi"},)), ("pair", ("a", 2))]
     assert relay.received[ana] == [everyone_gets[0], ("typing", ({"user": 2},)), everyone_gets[1]]
@@ -87,7 +99,7 @@ async def test_a_room_emit_reaches_each_member_once_and_no_one_else(relay: Relay
 async def test_an_emit_to_no_room_reaches_everyone(relay: Relay) -> None:
     indexes = [(await relay.client(room))[0] for room in ("room:1", None)]
     await relay.sio.emit("notice", None)
-    await relay.settle()
+    await relay.barrier(*indexes)
     assert [relay.received[index] for index in indexes] == [[("notice", ())]] * 2
 
 
@@ -102,7 +114,7 @@ async def test_a_socket_closed_meanwhile_does_not_keep_the_emit_from_the_others(
     relay.sio.eio.sockets[eio_sid].closed = True
 
     await relay.sio.emit("message", {"id": 8}, room="room:1")
-    await relay.settle()
+    await relay.barrier(ana, cy)  # Ben's closed transport gets nothing, this probe neither
 
     assert relay.received[ana] == [("message", ({"id": 8},))]
     assert relay.received[cy] == [("message", ({"id": 8},))]

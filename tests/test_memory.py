@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import platform
 import threading
 
 import pytest
 
+from server.kernel.clock import ManualClock
 from server.kernel.memory import find_malloc_trim, trim_every
 
 
@@ -28,15 +27,13 @@ async def test_trims_run_again_and_again_on_another_thread() -> None:
         calls.append((threading.get_ident(), pad))
         return 0
 
-    task = asyncio.create_task(trim_every(trim, 0.01))
-    try:
-        for _ in range(200):
-            if len(calls) >= 3:
-                break
-            await asyncio.sleep(0.01)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    assert len(calls) >= 3
+    clock = ManualClock()
+    trimming = trim_every(trim, 10.0, clock)
+    await clock.advance(seconds=9.9)
+    assert calls == []
+    for _ in range(3):
+        await clock.advance(seconds=10)
+    await trimming.stop()
+    await clock.advance(seconds=60)
+    assert len(calls) == 3
     assert all(thread != loop_thread and pad == 0 for thread, pad in calls)

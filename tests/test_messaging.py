@@ -17,6 +17,8 @@ from tests.support import (
     Peer,
     Person,
     RunningServer,
+    barrier,
+    close,
     joined,
     new_client_id,
     ok,
@@ -120,7 +122,7 @@ async def test_every_joined_peer_receives_each_message_exactly_once(
 
     for each in joined_peers:
         await wait_message(each, sent_ids[-1])
-    await ana_1.settle()
+    await barrier(*joined_peers, ana_idle)
 
     for each in joined_peers:
         received = each.received("message")
@@ -189,7 +191,7 @@ async def test_send_is_idempotent_per_user_room_and_client_id(
     for each in (ana, ana_tab, avi):
         await wait_message(each, by_avi["id"])
         await wait_message(each, in_commons["id"])
-    await ana.settle()
+    await barrier(ana, ana_tab, avi)
     for each in (ana, ana_tab, avi):
         assert sorted(ids(each.received("message"))) == sorted(
             [first["id"], in_commons["id"], by_avi["id"]]
@@ -217,7 +219,7 @@ async def test_a_repeated_send_is_answered_with_the_stored_one_when_the_room_now
     refused(await try_send(ana, room, "a new message"), "room_locked")
 
     assert (await stored_bodies(api, community.mod_lee, room)).count("did this go through?") == 1
-    await avi.settle()
+    await barrier(avi)
     assert ids(avi.received("message")) == [first["id"]]
 
 
@@ -244,7 +246,7 @@ async def test_pipelined_sends_are_stored_and_delivered_in_send_order(
 
     for each in (ana, avi):
         await wait_message(each, sent_ids[-1])
-    await ana.settle()
+    await barrier(ana, avi)
     for each in (ana, avi):
         received = each.received("message")
         assert ids(received) == sent_ids
@@ -272,7 +274,7 @@ async def test_join_since_returns_exactly_the_missed_messages(
 
     missed = [await send(avi, room, f"while you were out {n}") for n in range(5)]
     await avi.wait_for("message", lambda m: m["id"] == missed[-1]["id"])
-    await ana.settle()
+    await barrier(ana)
     assert ids(ana.received("message")) == [seen["id"]]
 
     rejoin = await joined(ana, room, since=seen["id"])
@@ -370,7 +372,7 @@ async def test_edit_by_author_within_window_and_refusals(
     for each in (ana, avi, lee):
         await joined(each, room)
     original = await send(ana, room, "I feel okay")
-    server.clock.advance(minutes=1)
+    await server.clock.advance(minutes=1)
 
     edited = ok(await ana.call("edit", {"message_id": original["id"], "body": "  I feel good  "}))[
         "message"
@@ -391,7 +393,7 @@ async def test_edit_by_author_within_window_and_refusals(
     refused(await avi.call("edit", {"message_id": original["id"], "body": "hijack"}), "forbidden")
     refused(await lee.call("edit", {"message_id": original["id"], "body": "hijack"}), "forbidden")
 
-    server.clock.advance(minutes=server.settings.edit_window_minutes + 1)
+    await server.clock.advance(minutes=server.settings.edit_window_minutes + 1)
     refused(await ana.call("edit", {"message_id": original["id"], "body": "too late"}), "forbidden")
     history = await http_history(api, community.pat_avi, room)
     assert history["messages"][-1]["body"] == "I feel good"
@@ -462,7 +464,7 @@ async def test_delete_by_author_and_by_moderator(
     reply = await api.call("DELETE", f"/api/messages/{UNKNOWN_ID}", token=community.mod_lee.token)
     assert reply.status == 404, reply.body
     assert reply.error_code == "not_found"
-    await ana.settle()
+    await barrier(*everyone)
     for each in everyone:
         assert sorted(d["id"] for d in each.received("message_deleted")) == sorted(
             [mine["id"], avis["id"], avis_second["id"]]
@@ -505,7 +507,7 @@ async def test_react_toggles_and_broadcasts(
 
     refused(await ana.call("react", {"message_id": message["id"], "emoji": "🦄"}), "invalid")
     refused(await ana.call("react", {"message_id": UNKNOWN_ID, "emoji": emoji}), "not_found")
-    await ana.settle()
+    await barrier(avi)
     assert len(avi.received("reactions")) == 2
 
 
@@ -527,23 +529,23 @@ async def test_typing_reaches_others_and_is_throttled(
     for each in (avi, lee):
         assert await each.wait_for("typing") == expected
     ok(await ana.call("typing", {"room_id": room}))
-    await ana.settle()
+    await barrier(ana, avi, lee)
     assert avi.received("typing") == [expected]
     assert lee.received("typing") == [expected]
     assert ana.received("typing") == []
 
-    server.clock.advance(seconds=server.settings.typing_throttle_s + 0.1)
+    await server.clock.advance(seconds=server.settings.typing_throttle_s + 0.1)
     ok(await ana.call("typing", {"room_id": room}))
     for each in (avi, lee):
         await wait_count(each, "typing", 2)
-    await ana.settle()
+    await barrier(ana, avi)
     assert avi.received("typing") == [expected, expected]
     assert ana.received("typing") == []
 
     outsider = await peer(community.pat_avi.token)
     refused(await outsider.call("typing", {"room_id": room}), "forbidden")
     refused(await ana.call("typing", {"room_id": community.group_b}), "forbidden")
-    await ana.settle()
+    await barrier(ana, lee)
     assert len(ana.received("typing")) == 0
     assert [t["user"]["id"] for t in lee.received("typing")] == [community.pat_ana.id] * 2
 
@@ -552,7 +554,7 @@ async def test_typing_reaches_others_and_is_throttled(
 
 
 async def test_presence_follows_first_and_last_connection(
-    community: Community, peer: PeerFactory, api: Api
+    community: Community, peer: PeerFactory, api: Api, server: RunningServer
 ) -> None:
     room = community.group_a
     ana = await peer(community.pat_ana.token)
@@ -573,7 +575,7 @@ async def test_presence_follows_first_and_last_connection(
     avi_tab_2 = await peer(community.pat_avi.token)
     second_tab = await joined(avi_tab_2, room)
     assert {u["id"] for u in second_tab["online"]} == {community.pat_ana.id, community.pat_avi.id}
-    await ana.settle()
+    await barrier(ana)
     assert ana.received("presence") == [online]
     assert (await room_entry(api, community.pat_ana, room))["online_count"] == 2
     presence = await api.get(f"/api/rooms/{room}/presence", token=community.pat_ana.token)
@@ -583,15 +585,15 @@ async def test_presence_follows_first_and_last_connection(
         community.pat_avi.id,
     }
 
-    await avi_tab_2.disconnect()
-    await ana.settle()
+    await close(server, avi_tab_2)
+    await barrier(ana)
     assert ana.received("presence") == [online]
     assert (await room_entry(api, community.pat_ana, room))["online_count"] == 2
 
     await avi_tab_1.disconnect()
     offline = await ana.wait_for("presence", lambda p: p["status"] == "offline")
     assert offline == {"room_id": room, "user": public(community.pat_avi), "status": "offline"}
-    await ana.settle()
+    await barrier(ana)
     assert len(ana.received("presence")) == 2
     assert (await room_entry(api, community.pat_ana, room))["online_count"] == 1
 
@@ -650,6 +652,6 @@ async def test_locked_room_refuses_patients_but_not_moderators(
         await each.wait_for("room_updated", lambda r: r["locked"] is False)
     again = await send(ana, room, "can I speak now?")
     await wait_message(lee, again["id"])
-    await ana.settle()
+    await barrier(ana, outsider)
     assert outsider.received("room_updated") == []
     assert len(ana.received("room_updated")) == 2

@@ -22,6 +22,7 @@ from tests.support import (
     Person,
     RunningServer,
     audit,
+    barrier,
     joined,
     new_client_id,
     ok,
@@ -103,7 +104,7 @@ async def test_mute_refuses_sends_until_it_ends_or_is_lifted(
 
     error = refused(await try_send(ana_peer, room, "am I still here?"), "muted")
     assert error["until"] == until, error
-    await avi_peer.settle()
+    await barrier(avi_peer, ana_peer)
     assert avi_peer.received("message") == []
     assert ana_peer.received("message") == []
     assert await stored_bodies(api, lee, room) == []
@@ -117,7 +118,7 @@ async def test_mute_refuses_sends_until_it_ends_or_is_lifted(
     assert mutes[0]["created_by"] == public(lee)
 
     # The mute runs out on its own.
-    server.clock.advance(minutes=11)
+    await server.clock.advance(minutes=11)
     assert await restricted(api, lee, room, "mutes") == []
     back = await send(ana_peer, room, "back again")
     await avi_peer.wait_for("message", lambda m: m["id"] == back["id"])
@@ -186,7 +187,7 @@ async def test_kick_removes_every_socket_of_the_user_until_she_rejoins(
 
     after = await send(avi, room, "after the kick")
     await lee_peer.wait_for("message", lambda m: m["id"] == after["id"])
-    await ana_tab_1.settle()
+    await barrier(ana_tab_1, ana_tab_2)
     for tab in (ana_tab_1, ana_tab_2):
         assert after["id"] not in message_ids(tab)
     presence = await api.get(f"/api/rooms/{room}/presence", token=lee.token)
@@ -241,7 +242,7 @@ async def test_ban_removes_and_keeps_out_until_lifted_or_over(
         assert offline == {"room_id": room, "user": public(ana), "status": "offline"}
     after = await send(avi, room, "after the ban")
     await lee_peer.wait_for("message", lambda m: m["id"] == after["id"])
-    await ana_tab_1.settle()
+    await barrier(ana_tab_1, ana_tab_2)
     for tab in (ana_tab_1, ana_tab_2):
         assert after["id"] not in message_ids(tab)
 
@@ -282,7 +283,7 @@ async def test_ban_removes_and_keeps_out_until_lifted_or_over(
     assert reply.status == 201, reply.body
     assert about(reply.body["ban"]["until"], server.clock.now() + timedelta(minutes=30))
     refused(await ana_tab_2.call("join", {"room_id": room}), "banned")
-    server.clock.advance(minutes=31)
+    await server.clock.advance(minutes=31)
     assert await restricted(api, lee, room, "bans") == []
     await joined(ana_tab_2, room)
     reply = await api.get(f"/api/rooms/{room}/messages", token=ana.token)
@@ -354,14 +355,14 @@ async def test_slow_mode_and_lock_are_broadcast_enforced_and_audited(
     first = await send(ana, room, "first")
     first_wait = retry_after(refused(await try_send(ana, room, "second"), "rate_limited"))
     assert 0 < first_wait <= 30
-    server.clock.advance(seconds=10)
+    await server.clock.advance(seconds=10)
     later_wait = retry_after(refused(await try_send(ana, room, "second"), "rate_limited"))
     assert 0 < later_wait <= 20
     # Slow mode counts per member, and moderators are exempt.
     await send(avi, room, "me too")
     for text in ("one", "two", "three"):
         await send(lee_peer, room, text)
-    server.clock.advance(seconds=21)
+    await server.clock.advance(seconds=21)
     second = await send(ana, room, "second")
     await lee_peer.wait_for("message", lambda m: m["id"] == second["id"])
     assert (await stored_bodies(api, lee, room)).count("second") == 1
@@ -398,7 +399,7 @@ async def test_rate_limit_allows_a_burst_then_the_sustained_rate(
     assert 0 < wait_s <= 10  # 6 a minute: one token every 10 s
     assert await stored_bodies(api, community.mod_lee, room) == ["one", "two", "three"]
 
-    server.clock.advance(seconds=11)
+    await server.clock.advance(seconds=11)
     await send(ana, room, "four")
     wait_s = retry_after(refused(await try_send(ana, room, "five"), "rate_limited"))
     assert 0 < wait_s <= 10
@@ -470,7 +471,7 @@ async def test_report_alerts_moderators_queues_and_resolves(
     assert "you are all pathetic" in alert["excerpt"]
     parse_utc(alert["created_at"])
     without_login_names(alert, community)
-    await avi_peer.settle()
+    await barrier(avi_peer, ana_peer)
     assert avi_peer.received("alert") == [] and ana_peer.received("alert") == []
 
     reply = await api.get("/api/reports?status=open", token=lee.token)
@@ -596,7 +597,7 @@ async def test_every_moderation_endpoint_refuses_non_staff(
     assert outcomes == dict.fromkeys(calls, (403, "forbidden"))
 
     # Nothing changed.
-    await avi_peer.settle()
+    await barrier(avi_peer)
     assert [n["kind"] for n in avi_peer.received("notice")] == ["muted", "banned"]
     reply = await api.get("/api/reports?status=open", token=lee.token)
     assert [r["id"] for r in reply.body["reports"]] == [report_id]
@@ -758,7 +759,7 @@ async def test_contact_details_follow_the_room_policy(
     body = f"call me {PHONE}"
 
     refused(await try_send(ana_peer, rooms["block"], body), "blocked")
-    await avi_peer.settle()
+    await barrier(avi_peer)
     assert avi_peer.received("message") == []
     assert await stored_bodies(api, lee, rooms["block"]) == []
 
@@ -794,7 +795,7 @@ async def test_blocked_terms_are_refused_and_audited(
 
     error = refused(await try_send(ana_peer, room, "you badword"), "blocked")
     assert "body" in error["message"], error
-    await avi_peer.settle()
+    await barrier(avi_peer)
     assert avi_peer.received("message") == []
     assert await stored_bodies(api, lee, room) == []
     fine = await send(ana_peer, room, "you are doing great")

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 from redis.asyncio import Redis
 
@@ -14,6 +17,18 @@ from server.kernel.redis import RedisHealth, connect_redis
 from server.presence.redis_store import RedisPresenceStore
 from server.presence.store import InProcessPresenceStore, PresenceChange, PresenceStore
 from tests.processes import free_port
+from tests.support import (
+    Api,
+    FakeClock,
+    Peer,
+    Person,
+    barrier,
+    build_community,
+    joined,
+    public,
+    server_settings,
+    start_server,
+)
 
 StoreFactory = Callable[[], Awaitable[RedisPresenceStore]]
 
@@ -138,3 +153,61 @@ async def test_while_redis_is_unreachable_this_processs_presence_carries_on() ->
         assert health.errors >= 7
     finally:
         await unreachable.aclose()
+
+
+# ----- upkeep on the server's clock -----
+
+
+async def test_a_dead_processs_users_go_offline_at_the_next_upkeep_on_the_servers_clock(
+    database_url: str, tmp_path: Path, clock: FakeClock, redis_url: str, redis_prefix: str
+) -> None:
+    """The server's upkeep runs every quarter of the presence TTL of its clock: not before
+    the clock gets there, and then it reports a dead process's users offline."""
+    ttl_s = 30
+    settings = server_settings(
+        database_url, tmp_path, redis_url=redis_url, redis_prefix=redis_prefix, presence_ttl_s=ttl_s
+    )
+    server = await start_server(settings, clock)
+    client = connect_redis(redis_url)
+    ana: Peer | None = None
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = Api(server.url, session)
+            c = await build_community(server, api)
+            ana = await Peer(server.url, c.pat_ana.token).connect()
+            await joined(ana, c.group_a)
+            # Bo sits in the room through another process, which then dies.
+            dead = RedisPresenceStore(client, redis_prefix, "dead", ttl_s, RedisHealth())
+            await dead.maintain()
+            await dead.add(c.group_a, c.pat_bo.id, "sid-on-the-dead-process")
+            await client.delete(f"{redis_prefix}:presence:proc:dead:alive")
+
+            def bo_offline() -> list[Any]:
+                return [p for p in ana.received("presence") if p["user"]["id"] == c.pat_bo.id]
+
+            await clock.advance(seconds=ttl_s / 4 - 0.1)
+            await barrier(ana)
+            assert bo_offline() == []
+            assert c.pat_bo.id in await online_ids(api, c.group_a, c.mod_lee)
+
+            await clock.advance(seconds=0.1)
+            await barrier(ana)
+            assert bo_offline() == [
+                {"room_id": c.group_a, "user": public(c.pat_bo), "status": "offline"}
+            ]
+            assert c.pat_bo.id not in await online_ids(api, c.group_a, c.mod_lee)
+
+            await clock.advance(seconds=ttl_s / 4)  # cleaned up once
+            await barrier(ana)
+            assert len(bo_offline()) == 1
+    finally:
+        if ana is not None:
+            await ana.disconnect()
+        await client.aclose()
+        await server.stop()
+
+
+async def online_ids(api: Api, room_id: int, staff: Person) -> list[int]:
+    reply = await api.get(f"/api/rooms/{room_id}/presence", token=staff.token)
+    assert reply.status == 200, reply.body
+    return [user["id"] for user in reply.body["online"]]

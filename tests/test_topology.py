@@ -18,7 +18,17 @@ import pytest
 import socketio
 
 from tests.processes import create_admin, free_port, server_env
-from tests.support import WAIT_S, Api, Peer, build_community_as, joined, send, sign_in, with_id
+from tests.support import (
+    WAIT_S,
+    Api,
+    Peer,
+    barrier_through_redis,
+    build_community_as,
+    joined,
+    send,
+    sign_in,
+    with_id,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -286,7 +296,7 @@ async def test_two_replicas_behind_nginx_chat_as_one_service(
             sent.append(message["id"])
             for receiver in everyone:
                 await receiver.wait_for("message", with_id(message["id"]))
-        await on_a.settle(0.5)
+        await barrier_through_redis(redis_url, redis_prefix, *everyone)
         for peer in everyone:
             assert ids_of(peer.received("message")) == sent, peer.url
 

@@ -12,13 +12,14 @@ milliseconds, on a thread of its own, so the event loop goes on meanwhile.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import ctypes.util
 import logging
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
+
+from server.kernel.clock import Clock, LoopingCall, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,13 @@ def find_malloc_trim() -> Callable[[int], int] | None:
     return trim
 
 
-async def trim_every(trim: Callable[[int], int], every_s: float) -> None:
-    while True:
-        await asyncio.sleep(every_s)
+def trim_every(trim: Callable[[int], int], every_s: float, clock: Clock) -> LoopingCall:
+    """Trim every `every_s` on the clock, on a thread of its own; stop it with `stop()`."""
+
+    async def trim_on_a_thread() -> None:
         await asyncio.to_thread(trim, 0)
+
+    return clock.looping_call(trim_on_a_thread, every_s)
 
 
 async def give_back_freed_memory(_app: web.Application) -> AsyncIterator[None]:
@@ -52,10 +56,9 @@ async def give_back_freed_memory(_app: web.Application) -> AsyncIterator[None]:
         log.info("malloc_trim is not available; freed memory stays with the process")
         yield
         return
-    task = asyncio.create_task(trim_every(trim, TRIM_EVERY_S))
+    # Only the command line installs this, on a server that runs on the system clock.
+    trimming = trim_every(trim, TRIM_EVERY_S, SystemClock())
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await trimming.stop()

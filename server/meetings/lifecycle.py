@@ -6,23 +6,18 @@ several processes sharing one database each notice still goes out once.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.kernel.clock import Clock, iso_utc
+from server.kernel.clock import Clock, LoopingCall, iso_utc
 from server.kernel.db import SessionFactory
 from server.meetings import store
 from server.meetings.models import MeetingSeries
 from server.meetings.occurrences import Occurrence, expand
 from server.realtime.notices import Notifier
 from server.rooms import store as room_store
-
-log = logging.getLogger(__name__)
 
 # A transition missed while no process was running is claimed but not announced once it is
 # older than this: "the meeting started" ten minutes late still helps; an hour late, not.
@@ -50,7 +45,7 @@ class MeetingClock:
     clock: Clock
     notifier: Notifier
     tick_s: float
-    _loop: asyncio.Task[None] | None = field(default=None, init=False)
+    _ticking: LoopingCall | None = field(default=None, init=False)
 
     async def tick(self) -> int:
         """Announce every transition that has come due; answers how many were announced."""
@@ -99,18 +94,9 @@ class MeetingClock:
             )
 
     async def start(self) -> None:
-        self._loop = asyncio.create_task(self._run())
+        # At once too: what came due while no process ran is announced without a tick's delay.
+        self._ticking = self.clock.looping_call(self.tick, self.tick_s, run_now=True)
 
     async def close(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("meeting clock tick failed; trying again")
-            await asyncio.sleep(self.tick_s)
+        if self._ticking is not None:
+            await self._ticking.stop()

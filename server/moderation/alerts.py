@@ -3,9 +3,6 @@ moderator, raised again while nobody acknowledges them, and handed to a webhook.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -13,7 +10,7 @@ from typing import Any
 from server.accounts.service import require_staff
 from server.kernel.actors import Actor
 from server.kernel.audit import AuditSink
-from server.kernel.clock import Clock
+from server.kernel.clock import Clock, LoopingCall
 from server.kernel.db import SessionFactory
 from server.kernel.errors import AppError, not_found
 from server.moderation import store
@@ -21,8 +18,6 @@ from server.moderation.models import EXCERPT_CHARS, AckIn, Alert
 from server.moderation.serialize import alert_json, alert_user_ids, public_users
 from server.moderation.webhook import AlertWebhook
 from server.realtime.hub import Connection, Hub
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,7 +29,7 @@ class AlertService:
     raise_again_after: timedelta
     check_interval_s: float
     webhook: AlertWebhook | None = None
-    _loop: asyncio.Task[None] | None = field(default=None, init=False)
+    _checking: LoopingCall | None = field(default=None, init=False)
 
     async def raise_alert(
         self,
@@ -151,20 +146,10 @@ class AlertService:
     async def start(self) -> None:
         if self.webhook is not None:
             await self.webhook.start()
-        self._loop = asyncio.create_task(self._raise_again_loop())
+        self._checking = self.clock.looping_call(self.raise_due_again, self.check_interval_s)
 
     async def close(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+        if self._checking is not None:
+            await self._checking.stop()
         if self.webhook is not None:
             await self.webhook.close()
-
-    async def _raise_again_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.check_interval_s)
-            try:
-                await self.raise_due_again()
-            except Exception:
-                log.exception("raising unacknowledged alerts again failed; will retry")

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from server.kernel.clock import Clock, LoopingCall
 from server.presence.store import PresenceChange, PresenceStore
 from server.realtime.bus import ControlBus
 from server.realtime.hub import Connection, Hub
 
 EVICT = "presence.evict"
-
-log = logging.getLogger(__name__)
 
 # Public user objects ({id, display_name, role}) of these ids, for announcing users this
 # process has no connection of (those of a dead process).
@@ -36,8 +32,9 @@ class PresenceService:
     hub: Hub
     bus: ControlBus
     describe_users: DescribeUsers
+    clock: Clock
     listeners: list[PresenceListener] = field(default_factory=list)
-    _upkeep: asyncio.Task[None] | None = field(default=None, init=False)
+    _upkeep: LoopingCall | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.bus.subscribe(EVICT, self._evict_here)
@@ -82,26 +79,16 @@ class PresenceService:
         interval = self.store.maintenance_interval_s
         if interval is not None:
             await self.run_upkeep()
-            self._upkeep = asyncio.create_task(self._upkeep_loop(interval))
+            self._upkeep = self.clock.looping_call(self.run_upkeep, interval)
 
     async def close(self) -> None:
         if self._upkeep is not None:
-            self._upkeep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._upkeep
+            await self._upkeep.stop()
         await self.store.close()
 
     async def run_upkeep(self) -> None:
         changes = await self.store.maintain()
         await self._announce_changes(changes)
-
-    async def _upkeep_loop(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.run_upkeep()
-            except Exception:
-                log.exception("presence upkeep failed; trying again in %.1f s", interval)
 
     async def _announce_changes(self, changes: list[PresenceChange]) -> None:
         if not changes:

@@ -87,7 +87,7 @@ async def test_a_patient_joins_and_checks_in_and_shows_in_attendance(
     await patient.send("Here from my phone")
     await expect(patient.message("Here from my phone")).not_to_contain_text("Sending")
     late = round((clock.now() - meeting.starts_at).total_seconds() / 60, 1)
-    clock.advance(minutes=5)  # she stays five minutes (the server's clock)
+    await clock.advance(minutes=5)  # she stays five minutes (the server's clock)
 
     # The moderator's attendance table lists her; the CSV has her too.
     console = await lee_at_the_console(browse, c)

@@ -100,7 +100,7 @@ async def tour(
     await patient.open_room(meeting.room_id, meeting.title)
     # Her join is recorded (the room lists her) before the server's clock moves on.
     await expect(patient.whos_here).to_contain_text("Ana")
-    clock.advance(minutes=12)  # she has been in the session a while (the server's clock)
+    await clock.advance(minutes=12)  # she has been in the session a while (the server's clock)
     await patient.send(CRISIS)
     support = patient.page.get_by_role("dialog", name="Support is available right now")
     await expect(support).to_contain_text("988")
