@@ -28,6 +28,7 @@ from server.kernel.db import (
 from server.kernel.hotpath.writer import hot_writer_for
 from server.kernel.http import MAX_BODY_BYTES, request_middleware
 from server.kernel.lifetime import closed_after_serving, while_serving
+from server.kernel.memory import freeze_startup_objects, give_back_freed_memory
 from server.kernel.migrate import current_revision, head_revision, upgrade_to_head
 from server.kernel.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from server.kernel.redis import RedisHealth, connect_redis
@@ -126,7 +127,12 @@ EVENTS = web.AppKey("events", EventRouter)
 DRAIN_TIMEOUT_S = 10.0
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, owns_process: bool = False
+) -> web.Application:
+    """The whole service. `owns_process`: this app is its process's one server (`peerrooms
+    serve`), so it may tune the process's garbage collector and give freed memory back to
+    the system; tests and tools build several apps in one process and leave it alone."""
     app = web.Application(middlewares=[request_middleware], client_max_size=MAX_BODY_BYTES)
     core = _build_core(settings, clock or SystemClock())
     core.sio.attach(app)
@@ -214,6 +220,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     add_reference_routes(app)
     add_web_routes(app, settings.web_dir)
     _run_while_serving(app, messages)
+    if owns_process:
+        app.on_startup.append(freeze_startup_objects)
+        app.cleanup_ctx.append(give_back_freed_memory(core.clock))
     app.on_shutdown.append(_close_sockets)
     return app
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -22,7 +21,6 @@ from server.kernel.actors import Role
 from server.kernel.db import create_engine
 from server.kernel.errors import AppError
 from server.kernel.logs import configure_logging
-from server.kernel.memory import give_back_freed_memory
 from server.kernel.migrate import current_revision, head_revision, upgrade_to_head
 from server.meetings.http import MEETINGS
 from server.rooms.http import MESSAGES, ROOMS
@@ -70,27 +68,6 @@ def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
-# Tracked allocations between young-generation collections (CPython's default is 700), and
-# how many collections of each generation before the next one up is considered.
-GC_THRESHOLDS = (10_000, 10, 10)
-
-
-async def freeze_startup_objects(_app: web.Application) -> None:
-    """Move what start-up made (modules, models, compiled statements: most of the heap) out of
-    the collector's sight, and collect the young generation less often.
-
-    Every pause of the collector is felt by every message waiting behind it. Whatever is in
-    flight when the young generation is collected (tasks, packets, futures) is promoted, and
-    once enough was promoted, a full collection scans every connection's objects: under the
-    fan-out benchmark, 150-250 ms every 5 s with the default thresholds. Collecting the young
-    generation after 10,000 allocations instead of 700 promotes far less (most of it has died
-    by then), so full collections come far less often. Higher still (50,000) left so
-    much garbage waiting between collections that memory per idle connection grew by 2 KiB."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = {
@@ -107,9 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_database(args.action, settings))
     if args.command == "serve":
         loop = new_event_loop(settings.event_loop)
-        app = create_app(settings)
-        app.on_startup.append(freeze_startup_objects)
-        app.cleanup_ctx.append(give_back_freed_memory)
+        app = create_app(settings, owns_process=True)
         web.run_app(
             app,
             host=settings.host,
