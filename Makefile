@@ -52,7 +52,7 @@ run: setup
 
 test: setup
 	cd web && npm test --silent
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 lint: setup
 	$(BIN)/ruff check server tests bench
