@@ -1,5 +1,5 @@
 """Who may enter which room, asked over HTTP and over Socket.IO alike, and what graduation
-changes about it (PROTOCOL.md, Rooms and Identity)."""
+changes about it (the wire contract in docs/api/: Rooms and Identity)."""
 
 from __future__ import annotations
 

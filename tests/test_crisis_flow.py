@@ -1,7 +1,7 @@
 """The crisis flow: a message that speaks of suicide, self-harm or overdose is never silenced,
 its writer gets crisis resources, moderators get an alert (now, on connect, again while nobody
-acknowledges it, and through the webhook), and everyday idioms stay quiet (PROTOCOL.md,
-Moderation)."""
+acknowledges it, and through the webhook), and everyday idioms stay quiet (the wire
+contract in docs/api/)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """An acked message is stored: it survives the server process being killed (SIGKILL) and a
-restart on the same database (PROTOCOL.md: "an ack with `ok: true` means it is stored")."""
+restart on the same database (docs/api/README.md: an ack with `ok: true` means it is stored)."""
 
 from __future__ import annotations
 

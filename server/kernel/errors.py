@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# The HTTP status each error code maps to (PROTOCOL.md, "Transport and conventions").
+# The HTTP status each error code maps to (docs/api/README.md, the error table).
 STATUS_BY_CODE: dict[str, int] = {
     "unauthorized": 401,
     "forbidden": 403,

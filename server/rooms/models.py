@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel
 from server.kernel.db import UTCDateTime
 from server.kernel.validation import BeforeCursor, InputModel, PositiveId, SinceCursor
 
-# Contract limits (PROTOCOL.md, Rooms and Socket.IO events).
+# Contract limits (docs/api/events/: rooms and messages).
 MAX_BODY_CHARS = 4000
 MAX_CLIENT_ID_CHARS = 64
 HISTORY_DEFAULT_LIMIT = 50

@@ -1,4 +1,4 @@
-// Shapes of the wire contract (shared/PROTOCOL.md and docs/*.md "Additions").
+// Shapes of the wire contract (docs/api/: the REST API and every Socket.IO event).
 
 export type Role = "patient" | "alumni" | "moderator" | "admin";
 
