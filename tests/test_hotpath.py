@@ -149,6 +149,7 @@ async def test_sends_to_one_room_take_turns_and_other_rooms_do_not_wait(
     order; a turn on another room goes ahead meanwhile."""
     writer = server.app[MESSAGES].writer
     steps: list[str] = []
+    ids: dict[str, int] = {}
     holding, release = asyncio.Event(), asyncio.Event()
 
     async def post(name: str, room_id: int, hold: bool = False) -> None:
@@ -157,20 +158,24 @@ async def test_sends_to_one_room_take_turns_and_other_rooms_do_not_wait(
             if hold:
                 holding.set()
                 await release.wait()
-            await turn.commit(
+            # Said before the commit: once it commits, the next turn may begin before this
+            # task runs again (PostgreSQL frees the row when the commit is done).
+            steps.append(f"{name} commits")
+            [rows] = await turn.commit(
                 [store.message_insert({**new_message(community, name), "room_id": room_id})]
             )
-            steps.append(f"{name} stored")
+            ids[name] = store.inserted_id(rows)
 
     first = asyncio.create_task(post("first", community.group_a, hold=True))
     await holding.wait()
     same_room = asyncio.create_task(post("same room", community.group_a))
     await post("other room", community.commons)
     await asyncio.sleep(0.3)
-    assert steps == ["first in", "other room in", "other room stored"]
+    assert steps == ["first in", "other room in", "other room commits"]
     release.set()
     await asyncio.gather(first, same_room)
-    assert steps[3:] == ["first stored", "same room in", "same room stored"]
+    assert steps[3:] == ["first commits", "same room in", "same room commits"]
+    assert ids["first"] < ids["same room"]
 
 
 async def test_a_repeated_client_id_raises_what_the_orm_raises_and_stores_nothing(
