@@ -1,5 +1,5 @@
 """Identity: registration by invite, sign-in, tokens over HTTP and Socket.IO, cohorts, invites,
-and the rule that a username is never sent to anyone else (the wire contract in docs/api/: Identity)."""
+and the rule that a username is never sent to anyone else (docs/api/, Identity)."""
 
 from __future__ import annotations
 

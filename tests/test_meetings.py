@@ -1,6 +1,6 @@
 """Scheduled meetings: occurrence expansion across daylight-saving changes, series validation,
 lifecycle notices (once, also with two servers), the posting window, attendance and
-check-ins, ICS feeds and confidentiality between cohorts (the wire contract in docs/api/: Meetings)."""
+check-ins, ICS feeds and confidentiality between cohorts (docs/api/, Meetings)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Messaging over Socket.IO and HTTP: delivery, idempotency, ordering, catch-up, paging, edit,
-delete, reactions, typing, presence and room locks (the wire contract in docs/api/: Rooms and Socket.IO)."""
+delete, reactions, typing, presence and room locks (docs/api/, rooms and messages)."""
 
 from __future__ import annotations
 

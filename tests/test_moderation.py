@@ -1,6 +1,6 @@
 """Moderation: mutes, kicks and bans, room lock and slow mode, the rate limit, moderator
 deletes, reports, who may moderate, the audit log and its CSV, and the content filters for
-contact details and blocked terms (the wire contract in docs/api/: Moderation)."""
+contact details and blocked terms (docs/api/, Moderation)."""
 
 from __future__ import annotations
 
