@@ -67,6 +67,8 @@ __all__ = [
     "CrisisMatch",
     "TermBlocker",
     "WordLists",
+    "compile_crisis_patterns",
+    "crisis_normal_form",
     "find_contacts",
     "mask_contacts",
     "shipped_word_lists",
@@ -531,6 +533,26 @@ class CrisisDetector:
         start = origin[match.start() + 1]
         end = origin[match.end() - 1] + 1
         return CrisisMatch(patterns.which(normal, match), _excerpt(text, start, end))
+
+
+_CRISIS_NORMALISER = _Normaliser(collapse=True)
+
+
+def crisis_normal_form(text: str) -> str:
+    """The normalised text that crisis patterns are matched against (steps 1-7 above): it
+    starts with a space and has at least one space before every word. For other detectors that
+    want to see through the same disguises."""
+    return _CRISIS_NORMALISER(text)
+
+
+def compile_crisis_patterns(kind: str, patterns: Sequence[str]) -> re.Pattern[str]:
+    """`patterns`, written in the crisis-pattern syntax above, as one regex to search a
+    `crisis_normal_form`: a match starts at the space before its first word. `kind` names the
+    list in a ValueError. Nothing else in this module uses it."""
+    compiled = _compile_each(kind, patterns, _pattern_pieces)
+    if not compiled:
+        raise ValueError(f"{kind}: no patterns")
+    return _Combined(kind, compiled).regex
 
 
 class TermBlocker:
