@@ -135,7 +135,7 @@ def test_nothing_without_rule_or_model() -> None:
 
 def test_the_model_alone_can_alarm_and_pick_the_category() -> None:
     model = constant_model(alarm=0.95, emergency=0.2, overdose=0.9, suicide=0.1)
-    found = rules_only(model).detect("whatever words")
+    found = rules_only(model).detect("whatever these words")
     assert found is not None
     assert (found.category, found.severity) == ("overdose", "urgent")
     assert found.evidence == ("model",)
@@ -143,15 +143,35 @@ def test_the_model_alone_can_alarm_and_pick_the_category() -> None:
 
 def test_a_story_needs_a_surer_model() -> None:
     model = constant_model(alarm=0.8, suicide=0.9, disclosure=0.7)
-    assert rules_only(model).detect("something now")
-    found = rules_only(model).detect("years ago something")
+    assert rules_only(model).detect("something is now")
+    found = rules_only(model).detect("years ago something happened")
     assert found is not None and found.severity == "disclosure"
 
 
 def test_the_model_says_emergency() -> None:
     model = constant_model(alarm=0.95, emergency=0.8, relapse=0.9)
-    found = rules_only(model).detect("whatever words")
+    found = rules_only(model).detect("whatever these words")
     assert found is not None and found.severity == "emergency"
+
+
+def test_short_replies_alarm_only_through_the_rules() -> None:
+    """The model alarmed on "no" and "and now?": a reply that short gives it nothing to go on,
+    so only a rule (a phrase of the language file) alarms on fewer than three words."""
+    sure = constant_model(alarm=0.99, emergency=0.9, overdose=0.9, disclosure=0.9)
+    for reply in ("no", "and now?", "tonight?"):
+        assert rules_only(sure).detect(reply) is None, reply
+    assert rules_only(sure).detect("and now what?") is not None
+    found = rules_only().detect("kill myself")
+    assert found is not None and found.evidence == ("rule:suicide",)
+
+
+def test_the_shipped_detector_stays_quiet_on_short_everyday_replies() -> None:
+    detector = CrisisClassifier()
+    for reply in ("no", "and now?", "tonight?", "cant sleep", "im out", "pills", "ok", "lol"):
+        assert detector.detect(reply) is None, reply
+    for crisis in ("kms", "wanna ctb", "not breathing", "unalive myself"):
+        found = detector.detect(crisis)
+        assert found is not None and found.alarm, crisis
 
 
 def test_language_vote() -> None:

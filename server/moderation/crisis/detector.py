@@ -59,6 +59,11 @@ ALARM_SEVERITIES = ("urgent", "emergency")
 ALARM_THRESHOLD = 0.72  # chosen by 5-fold cross-validation: about 3 % false alarms on none lines
 STORY_THRESHOLD = 0.9
 DISCLOSURE_THRESHOLD = 0.5
+# The model alone alarms only on messages of at least this many words. Short chat ("no",
+# "and now?", "tonight?") is everywhere in a group room and gives the model too little to
+# go on: it alarmed on exactly such replies. Short crisis messages ("kms", "wanna ctb")
+# alarm through the language files' rules instead.
+MODEL_MIN_WORDS = 3
 # The model's word on the category stands against a rule's when it is at least this sure.
 MODEL_CATEGORY_CONFIDENCE = 0.6
 # Categories whose severity an imminence cue raises to emergency.
@@ -233,6 +238,8 @@ class CrisisClassifier:
         alarm = score >= (
             max(self.alarm_threshold, STORY_THRESHOLD) if story else self.alarm_threshold
         )
+        model_heard = len(normal.split()) >= MODEL_MIN_WORDS
+        alarm = alarm and model_heard
         if alarm:
             evidence.append("model")
         if rule is not None and not story:
@@ -249,7 +256,9 @@ class CrisisClassifier:
             else:
                 severity = "urgent"
             return Detection(category, severity, score, language.code, tuple(evidence))
-        if scores.disclosure >= DISCLOSURE_THRESHOLD or (rule is not None and story):
+        if (model_heard and scores.disclosure >= DISCLOSURE_THRESHOLD) or (
+            rule is not None and story
+        ):
             if rule is not None and category_p < MODEL_CATEGORY_CONFIDENCE:
                 category = rule
                 evidence.append(f"rule:{rule}")
