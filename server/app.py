@@ -40,6 +40,8 @@ from server.meetings.lifecycle import MeetingClock
 from server.meetings.service import MeetingService, MeetingWindowGate
 from server.moderation.alerts import AlertService
 from server.moderation.audit import AuditLog
+from server.moderation.crisis.detector import Classifier, CrisisClassifier, load_classifier
+from server.moderation.crisis.layers import FirstAlarm, OperatorPhrases
 from server.moderation.filters import (
     BlockedTermsGate,
     ContactGate,
@@ -49,7 +51,7 @@ from server.moderation.filters import (
     SlowModeGate,
 )
 from server.moderation.http import ALERTS, AUDIT, REPORTS, RESTRICTIONS, add_moderation_routes
-from server.moderation.matching import CrisisDetector, TermBlocker, shipped_word_lists
+from server.moderation.matching import CrisisDetector, TermBlocker
 from server.moderation.reports import ReportService
 from server.moderation.restrictions import (
     BanGate,
@@ -282,12 +284,8 @@ def _build_safety(
         check_interval_s=settings.alert_check_interval_s,
         webhook=webhook,
     )
-    shipped = shipped_word_lists()
     contact_gate = ContactGate(audit)
-    detector = CrisisDetector(
-        settings.crisis_patterns or shipped.crisis_patterns,
-        settings.crisis_exclusions or shipped.crisis_exclusions,
-    )
+    classifier = crisis_classifier(settings)
     return Safety(
         restrictions=RestrictionService(
             core.sessions, core.clock, access, presence, notifier, audit, restriction_cache
@@ -295,7 +293,7 @@ def _build_safety(
         mute_gate=MuteGate(restriction_cache),
         reports=ReportService(core.sessions, core.clock, access, alerts, audit),
         alerts=alerts,
-        crisis_gate=CrisisGate(detector),
+        crisis_gate=CrisisGate(classifier),
         flood_gates=[
             SlowModeGate(),
             RateLimitGate(
@@ -310,14 +308,29 @@ def _build_safety(
         ],
         contact_gate=contact_gate,
         crisis=CrisisResponder(
-            detector,
+            classifier,
             alerts,
             notifier,
             audit,
             settings.crisis_resources,
+            settings.crisis_resources_by_category,
             settings.crisis_notice_text,
         ),
     )
+
+
+def crisis_classifier(settings: Settings) -> Classifier:
+    """The shipped detector, or the operator's (`crisis_classifier`), with the operator's own
+    phrases (`crisis_patterns`) beside it when there are any."""
+    chosen = (
+        load_classifier(settings.crisis_classifier)
+        if settings.crisis_classifier
+        else CrisisClassifier()
+    )
+    if not settings.crisis_patterns:
+        return chosen
+    phrases = CrisisDetector(settings.crisis_patterns, settings.crisis_exclusions or [])
+    return FirstAlarm([chosen, OperatorPhrases(phrases)])
 
 
 def _build_core(settings: Settings, clock: Clock) -> Core:

@@ -33,9 +33,57 @@ DEFAULT_CRISIS_RESOURCES = [
 ]
 
 
+# What each kind of crisis is shown first, by the detector's categories (issue #16). An
+# entry marked `emergency` goes to the top when the message speaks of danger now.
+DEFAULT_CRISIS_RESOURCES_BY_CATEGORY: dict[str, list[dict[str, Any]]] = {
+    "suicide": [
+        {"name": "988 Suicide & Crisis Lifeline", "contact": "Call or text 988"},
+        {"name": "Crisis Text Line", "contact": "Text HOME to 741741"},
+        {"name": "Emergency services", "contact": "Call 911", "emergency": True},
+    ],
+    "self_harm": [
+        {"name": "988 Suicide & Crisis Lifeline", "contact": "Call or text 988"},
+        {"name": "Crisis Text Line", "contact": "Text HOME to 741741"},
+        {"name": "Emergency services", "contact": "Call 911", "emergency": True},
+    ],
+    "overdose": [
+        {
+            "name": "Emergency services",
+            "contact": "Call 911. Give naloxone (Narcan) if you have it, and stay with them.",
+            "emergency": True,
+        },
+        {"name": "Poison Control", "contact": "1-800-222-1222 (free, 24/7)"},
+        {
+            "name": "Never Use Alone",
+            "contact": (
+                "1-800-484-3731: someone stays on the line and sends help if you stop answering"
+            ),
+        },
+    ],
+    "medical": [
+        {"name": "Emergency services", "contact": "Call 911", "emergency": True},
+        {"name": "Poison Control", "contact": "1-800-222-1222 (free, 24/7)"},
+    ],
+    "relapse": [
+        {
+            "name": "SAMHSA National Helpline",
+            "contact": "1-800-662-4357 (free, confidential, 24/7)",
+        },
+        {
+            "name": "Never Use Alone",
+            "contact": "1-800-484-3731. After a break your tolerance is lower: keep naloxone near.",
+        },
+        {"name": "988 Suicide & Crisis Lifeline", "contact": "Call or text 988"},
+        {"name": "Emergency services", "contact": "Call 911", "emergency": True},
+    ],
+}
+
+
 class CrisisResource(BaseModel):
     name: str
     contact: str
+    # Shown first when the message speaks of danger now (911 for an overdose in progress).
+    emergency: bool = False
 
 
 class Settings(BaseSettings):
@@ -68,11 +116,25 @@ class Settings(BaseSettings):
     reaction_emojis: list[str] = Field(default_factory=lambda: list(DEFAULT_REACTIONS))
     rate_limit_per_minute: float = Field(default=30.0, gt=0)
     rate_limit_burst: int = Field(default=10, ge=1)
+    # The crisis detector: unset, the shipped one (server/moderation/crisis/); or
+    # "package.module:factory" for an operator's own, whose factory takes no argument and
+    # answers an object with detect(text) (the crisis.detector.Classifier protocol).
+    crisis_classifier: str | None = None
+    # An operator's own crisis phrases (server/moderation/matching.py's syntax), alarming
+    # beside the detector; their exclusions. Unset: none.
     crisis_patterns: list[str] | None = None
     crisis_exclusions: list[str] | None = None
     blocked_terms: list[str] = Field(default_factory=list)
     crisis_resources: list[CrisisResource] = Field(
         default_factory=lambda: [CrisisResource(**r) for r in DEFAULT_CRISIS_RESOURCES]
+    )
+    # Per crisis category (suicide, self_harm, overdose, medical, relapse); a category not
+    # named here is shown `crisis_resources`.
+    crisis_resources_by_category: dict[str, list[CrisisResource]] = Field(
+        default_factory=lambda: {
+            category: [CrisisResource(**r) for r in resources]
+            for category, resources in DEFAULT_CRISIS_RESOURCES_BY_CATEGORY.items()
+        }
     )
     crisis_notice_text: str = (
         "You don't have to face this alone. A member of staff has been told and will reach out."

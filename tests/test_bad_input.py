@@ -249,6 +249,8 @@ class World:
     history_a: list[Any]
     history_b: list[Any]
     counts: dict[str, dict[str, int]]
+    # How many times `still_works` has sent its check message.
+    checks: int = 0
 
     @classmethod
     async def build(cls, server: RunningServer, api: Api, c: Community, peer: PeerFactory) -> World:
@@ -326,9 +328,12 @@ class World:
         problems = [
             f"{n}'s connection dropped" for n, p in self.peers().items() if not p.client.connected
         ]
+        self.checks += 1
         body = {
             "room_id": self.refs["room"],
-            "body": f"after {label}",
+            # Plain words: the label's tokens ("<own_message as float>") read to the crisis
+            # detector like nothing it was trained on, and it alarmed on a few.
+            "body": f"still fine, check {self.checks}",
             "client_id": new_client_id(),
         }
         ack = await self.ana.call("send", body)

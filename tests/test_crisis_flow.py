@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from server.moderation.crisis.detector import Detection
 from tests.conftest import PeerFactory
 from tests.support import (
     Api,
@@ -62,10 +63,12 @@ async def crisis_resources(peer: Peer, room_id: int | None) -> dict[str, Any]:
     assert notice.get("room_id") == room_id, notice
     assert notice["text"], notice
     resources = notice["resources"]
-    assert all(set(r) == {"name", "contact"} for r in resources), resources
-    assert any(
-        "988" in r["name"] and "Suicide & Crisis Lifeline" in r["name"] for r in resources
-    ), resources
+    assert all(set(r) == {"name", "contact", "emergency"} for r in resources), resources
+    assert notice["severity"] in ("urgent", "emergency"), notice
+    if notice["category"] in ("suicide", "self_harm"):
+        assert any(
+            "988" in r["name"] and "Suicide & Crisis Lifeline" in r["name"] for r in resources
+        ), resources
     return dict(notice)
 
 
@@ -120,6 +123,62 @@ async def test_a_crisis_message_is_delivered_and_raises_resources_and_an_alert(
 
     hits = [e for e in await audit(api, lee, room) if e["action"] == "filter_crisis"]
     assert [(e["target_user"], e["message_id"]) for e in hits] == [(public(ana), message["id"])]
+    # The audit keeps what was found and why, never the words.
+    assert hits[0]["reason"].startswith("suicide/urgent"), hits
+    assert "kill" not in hits[0]["reason"], hits
+
+
+async def test_an_overdose_in_progress_shows_emergency_services_first(
+    community: Community, peer: PeerFactory
+) -> None:
+    room = community.group_a
+    ana_peer, lee_peer = await peer(community.pat_ana.token), await peer(community.mod_lee.token)
+    await joined(ana_peer, room)
+    message = await send(
+        ana_peer, room, "my roommate took a bunch of pills and now hes not breathing"
+    )
+    notice = await crisis_resources(ana_peer, room)
+    assert (notice["category"], notice["severity"]) == ("overdose", "emergency"), notice
+    first = notice["resources"][0]
+    assert first["emergency"] is True and "911" in first["contact"], notice
+    assert any("Poison Control" in r["name"] for r in notice["resources"]), notice
+    alert = await lee_peer.wait_for("alert", lambda a: a["message_id"] == message["id"])
+    assert alert["kind"] == "crisis"
+
+
+async def test_a_spanish_crisis_message_raises_the_alarm(
+    community: Community, peer: PeerFactory
+) -> None:
+    room = community.group_a
+    ana_peer, lee_peer = await peer(community.pat_ana.token), await peer(community.mod_lee.token)
+    await joined(ana_peer, room)
+    message = await send(ana_peer, room, "ya no aguanto mas, me quiero morir esta noche")
+    notice = await crisis_resources(ana_peer, room)
+    assert notice["category"] == "suicide", notice
+    alert = await lee_peer.wait_for("alert", lambda a: a["message_id"] == message["id"])
+    assert "morir" in alert["excerpt"], alert
+
+
+async def test_a_recovery_story_gets_no_dialog_and_no_alert_only_a_note_for_staff(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    """A crisis told in the past tense is a disclosure: showing its writer crisis resources
+    would answer a story of recovery as an emergency."""
+    room = community.group_a
+    ana_peer, lee_peer = await peer(community.pat_ana.token), await peer(community.mod_lee.token)
+    await joined(ana_peer, room)
+    story = "three years ago i tried to kill myself and this group is part of why im still here"
+    message = await send(ana_peer, room, story)
+    await barrier(ana_peer, lee_peer)
+    assert ana_peer.received("notice") == []
+    assert lee_peer.received("alert") == []
+    notes = [
+        e for e in await audit(api, community.mod_lee, room) if e["action"] == "crisis_disclosure"
+    ]
+    assert [(e["target_user"], e["message_id"]) for e in notes] == [
+        (public(community.pat_ana), message["id"])
+    ]
+    assert notes[0]["reason"].startswith("suicide/disclosure"), notes
 
 
 # ----- never silenced -----
@@ -431,3 +490,44 @@ async def test_an_everyday_idiom_raises_nothing(
     assert await open_alerts(api, community.mod_lee) == []
     actions = [e["action"] for e in await audit(api, community.mod_lee)]
     assert "filter_crisis" not in actions
+
+
+# ----- an operator's own detector and phrases -----
+
+
+class EverythingIsRelapse:
+    """A stand-in for an operator's stronger model, loaded by its dotted path."""
+
+    def detect(self, text: str) -> Detection | None:
+        if "monday" in text:
+            return Detection("relapse", "urgent", 1.0, "en", ("operator model",))
+        return None
+
+
+@with_settings(
+    crisis_classifier="tests.test_crisis_flow:EverythingIsRelapse",
+    crisis_patterns=["the blue door"],
+)
+async def test_an_operator_plugs_in_a_detector_and_phrases_of_their_own(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    room = community.group_a
+    ana_peer = await peer(community.pat_ana.token)
+    await joined(ana_peer, room)
+    await send(ana_peer, room, "see you all on monday")
+    notice = await crisis_resources(ana_peer, room)
+    assert (notice["category"], notice["severity"]) == ("relapse", "urgent"), notice
+    assert any("SAMHSA" in r["name"] for r in notice["resources"]), notice
+
+    await send(ana_peer, room, "meet me by the blue door")
+    await ana_peer.wait_for(
+        "notice", lambda n: n["kind"] == "crisis_resources" and n["category"] == "suicide"
+    )
+    reasons = [e["reason"] for e in await audit(api, community.mod_lee, room)]
+    assert any("operator model" in reason for reason in reasons), reasons
+    assert any("operator phrase" in reason for reason in reasons), reasons
+    # The shipped detector is not consulted when an operator's is configured.
+    await send(ana_peer, room, CRISIS)
+    await barrier(ana_peer)
+    kinds = [n["category"] for n in ana_peer.received("notice")]
+    assert kinds == ["relapse", "suicide"], kinds

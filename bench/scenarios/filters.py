@@ -33,13 +33,8 @@ from bench.targets import seed_people_and_rooms
 from server.accounts.http import ACCOUNTS
 from server.app import CORE, create_app
 from server.kernel.errors import AppError
-from server.moderation.matching import (
-    CrisisDetector,
-    TermBlocker,
-    find_contacts,
-    mask_contacts,
-    shipped_word_lists,
-)
+from server.moderation.crisis.detector import CrisisClassifier
+from server.moderation.matching import TermBlocker, find_contacts, mask_contacts
 from server.rooms.gates import Draft
 from server.rooms.http import MESSAGES
 from server.rooms.models import SendIn
@@ -110,7 +105,7 @@ async def run(options: Options) -> dict[str, Any]:
         "notes": [
             f"Corpus: {sum(map(len, texts.values()))} messages ("
             + ", ".join(f"{k} {len(v)}" for k, v in texts.items())
-            + f"); {len(BLOCKED_TERMS)} blocked terms configured; shipped crisis word lists. "
+            + f"); {len(BLOCKED_TERMS)} blocked terms configured; the shipped crisis detector. "
             "In process, one core, no network. The relay has no filters.",
         ],
         "results": {"text_filters_us": text, "gate_pipeline_us": gates, "send_in_process_us": send},
@@ -120,12 +115,11 @@ async def run(options: Options) -> dict[str, Any]:
 
 
 def measure_text_filters(texts: dict[str, tuple[str, ...]], passes: int) -> dict[str, Any]:
-    lists = shipped_word_lists()
-    detector = CrisisDetector(lists.crisis_patterns, lists.crisis_exclusions)
+    classifier = CrisisClassifier()
     blocker = TermBlocker(BLOCKED_TERMS)
 
     def check(body: str) -> None:
-        detector.find(body)
+        classifier.detect(body)
         blocker.find(body)
         if find_contacts(body):
             mask_contacts(body)

@@ -15,19 +15,16 @@ from server.kernel.audit import AuditSink
 from server.kernel.errors import AppError
 from server.kernel.ratelimit import RateLimiter
 from server.moderation.alerts import AlertService
-from server.moderation.matching import (
-    CrisisDetector,
-    CrisisMatch,
-    TermBlocker,
-    find_contacts,
-    mask_contacts,
-)
+from server.moderation.crisis.detector import Classifier, Detection
+from server.moderation.matching import TermBlocker, find_contacts, mask_contacts
 from server.realtime.notices import Notifier
 from server.rooms import store as room_store
 from server.rooms.gates import Draft
 from server.settings import CrisisResource
 
 CRISIS = "crisis"
+# A crisis told in the past tense (a recovery story): noted for staff, no dialog, no alert.
+DISCLOSURE = "crisis_disclosure"
 CONTACT_MASKED = "contact_masked"
 
 
@@ -37,15 +34,21 @@ def rate_limited(message: str, wait_s: float) -> AppError:
 
 @dataclass
 class CrisisGate:
-    """Marks a post that speaks of suicide, self-harm or overdose. It refuses nothing."""
+    """Marks a post that speaks of a crisis now (severity urgent or emergency): every later
+    gate lets it through. A disclosure (a crisis told in the past) is noted, not marked. It
+    refuses nothing."""
 
-    detector: CrisisDetector
+    classifier: Classifier
 
     async def check(self, draft: Draft) -> None:
-        match = self.detector.find(draft.body)
-        if match is not None:
+        detection = self.classifier.detect(draft.body)
+        if detection is None:
+            return
+        if detection.alarm:
             draft.crisis = True
-            draft.findings[CRISIS] = match
+            draft.findings[CRISIS] = detection
+        else:
+            draft.findings[DISCLOSURE] = detection
 
 
 class SlowModeGate:
@@ -146,61 +149,93 @@ class ContactGate:
         )
 
 
+def resources_for(
+    detection: Detection,
+    by_category: dict[str, list[CrisisResource]],
+    general: list[CrisisResource],
+) -> list[CrisisResource]:
+    """The resources for this kind of crisis; when it is happening now, emergency services
+    first (the order is otherwise as configured)."""
+    chosen = by_category.get(detection.category) or general
+    if detection.severity == "emergency":
+        return sorted(chosen, key=lambda resource: not resource.emergency)
+    return list(chosen)
+
+
+def described(detection: Detection, note: str = "") -> str:
+    """What the audit log and the alert keep of a detection (never the message itself)."""
+    evidence = ", ".join(detection.evidence)
+    parts = [f"{detection.category}/{detection.severity}", evidence, note]
+    return "; ".join(part for part in parts if part)
+
+
 @dataclass
 class CrisisResponder:
     """After a crisis post: resources for the writer, an alert for staff, an audit entry.
+    After a disclosure: an audit note for staff, nothing for the writer.
 
     Runs for posts that were stored and for posts refused before storage (a banned user, a
     room they cannot enter), so staff find out either way."""
 
-    detector: CrisisDetector
+    classifier: Classifier
     alerts: AlertService
     notifier: Notifier
     audit: AuditSink
     resources: list[CrisisResource]
+    resources_by_category: dict[str, list[CrisisResource]]
     notice_text: str
 
     async def post_stored(self, draft: Draft, message: dict[str, Any]) -> None:
-        match = draft.findings.get(CRISIS)
-        if isinstance(match, CrisisMatch):
+        detection = draft.findings.get(CRISIS)
+        if isinstance(detection, Detection):
             went_through = ", ".join(draft.overridden)
             await self._respond(
                 draft.actor,
                 draft.room.id,
-                match,
+                detection,
+                draft.body,
                 message_id=message["id"],
                 note=f"passed despite: {went_through}" if went_through else "",
             )
+        disclosure = draft.findings.get(DISCLOSURE)
+        if isinstance(disclosure, Detection):
+            await self._note(draft.actor, draft.room.id, disclosure, message["id"])
 
     async def post_refused(self, actor: Actor, room_id: int, body: str, error: AppError) -> None:
-        match = self.detector.find(body)
-        if match is not None:
+        detection = self.classifier.detect(body)
+        if detection is not None and detection.alarm:
             known_room = room_id if error.code != "not_found" else None
-            await self._respond(actor, known_room, match, note=f"not posted: {error.code}")
+            await self._respond(
+                actor, known_room, detection, body, note=f"not posted: {error.code}"
+            )
 
     async def _respond(
         self,
         actor: Actor,
         room_id: int | None,
-        match: CrisisMatch,
+        detection: Detection,
+        body: str,
         *,
         message_id: int | None = None,
         note: str = "",
     ) -> None:
+        chosen = resources_for(detection, self.resources_by_category, self.resources)
         await self.notifier.tell(
             actor.id,
             "crisis_resources",
             self.notice_text,
             room_id=room_id,
-            resources=[resource.model_dump() for resource in self.resources],
+            category=detection.category,
+            severity=detection.severity,
+            resources=[resource.model_dump() for resource in chosen],
         )
         await self.alerts.raise_alert(
             kind=CRISIS,
             room_id=room_id,
             user_id=actor.id,
-            excerpt=match.excerpt,
+            excerpt=body,
             message_id=message_id,
-            term=match.term,
+            term=described(detection)[:200],
         )
         await self.audit.record(
             actor_id=None,
@@ -208,5 +243,17 @@ class CrisisResponder:
             room_id=room_id,
             target_user_id=actor.id,
             message_id=message_id,
-            reason="; ".join(part for part in (f"term: {match.term}", note) if part),
+            reason=described(detection, note),
+        )
+
+    async def _note(
+        self, actor: Actor, room_id: int | None, detection: Detection, message_id: int
+    ) -> None:
+        await self.audit.record(
+            actor_id=None,
+            action="crisis_disclosure",
+            room_id=room_id,
+            target_user_id=actor.id,
+            message_id=message_id,
+            reason=described(detection),
         )

@@ -29,10 +29,11 @@ CRISIS_WHILE_MUTED = "i keep thinking about ending it all"
 CRISIS_WHILE_LOCKED = "feeling really suicidal tonight"
 # Said wherever posting is held back (a mute, a paused room).
 STILL_WRITE = "If you are struggling, you can still write here and staff will see it."
+# What a suicide-category message is shown (settings: crisis_resources_by_category).
 RESOURCES = (
     "988 Suicide & Crisis Lifeline",
     "Call or text 988",
-    "SAMHSA National Helpline",
+    "Crisis Text Line",
     "Call 911",
 )
 

@@ -62,7 +62,7 @@ async def tour(
     ok(await lee.call("react", {"message_id": walk["id"], "emoji": "🎉"}))
     ok(await lee.call("react", {"message_id": walk["id"], "emoji": "❤️"}))
     await send(avi, c.commons, "Is anyone else going to the Saturday meeting downtown?")
-    odd = await send(avi, c.commons, "skip group and come drinking with me after")
+    odd = await send(avi, c.commons, "who wants to skip group and get drinks")
     reply = await api.post(
         f"/api/messages/{odd['id']}/reports", {"reason": "Pushing drinking"}, c.pat_ana.token
     )
