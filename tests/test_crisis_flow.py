@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 
 from server.moderation.crisis.detector import Detection
+from server.rooms.http import MESSAGES
 from tests.conftest import PeerFactory
 from tests.support import (
     Api,
@@ -28,6 +29,7 @@ from tests.support import (
     barrier,
     build_community,
     joined,
+    new_client_id,
     parse_utc,
     patch_room,
     public,
@@ -531,3 +533,39 @@ async def test_an_operator_plugs_in_a_detector_and_phrases_of_their_own(
     await barrier(ana_peer)
     kinds = [n["category"] for n in ana_peer.received("notice")]
     assert kinds == ["relapse", "suicide"], kinds
+
+
+# ----- an alert cannot be lost -----
+
+
+class FailsAfterTheCommit:
+    """A post listener that fails, as anything after the commit can (a broker, a bug)."""
+
+    async def post_stored(self, draft: Any, message: dict[str, Any]) -> None:
+        raise RuntimeError("failed after the commit")
+
+    async def post_refused(self, *_: Any) -> None:
+        return None
+
+
+async def test_a_crisis_alert_is_stored_with_its_message_whatever_fails_after(
+    server: RunningServer, community: Community, peer: PeerFactory, api: Api
+) -> None:
+    """The alert is written in the message's own transaction. Before, a failure after the
+    commit answered `internal`, the client sent again with the same client_id, the repeat
+    answered with the stored message without running the listeners again: no alert, ever."""
+    server.app[MESSAGES].listeners.insert(0, FailsAfterTheCommit())
+    room, lee = community.group_a, community.mod_lee
+    ana_peer = await peer(community.pat_ana.token)
+    await joined(ana_peer, room)
+    client_id = new_client_id()
+    refused(await try_send(ana_peer, room, CRISIS, client_id), "internal")
+    again = await send(ana_peer, room, CRISIS, client_id)
+
+    [alert] = await open_alerts(api, lee)
+    assert (alert["kind"], alert["message_id"]) == ("crisis", again["id"]), alert
+    assert "kill myself" in alert["excerpt"], alert
+    # A moderator who comes online is given it.
+    lee_peer = await peer(lee.token)
+    await crisis_alert(lee_peer, community.pat_ana, room, again["id"])
+    assert await stored_bodies(api, lee, room) == [CRISIS]

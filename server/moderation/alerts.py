@@ -58,10 +58,23 @@ class AlertService:
             session.add(alert)
             await session.commit()
             payload = alert_json(alert, await public_users(session, alert_user_ids(alert)))
+        await self._tell_staff(payload)
+        return payload
+
+    async def announce(self, alert_id: int) -> dict[str, Any]:
+        """Tells staff of an alert stored already (in its message's transaction)."""
+        async with self.sessions() as session:
+            alert = await session.get(Alert, alert_id)
+            if alert is None:
+                raise not_found("alert")
+            payload = alert_json(alert, await public_users(session, alert_user_ids(alert)))
+        await self._tell_staff(payload)
+        return payload
+
+    async def _tell_staff(self, payload: dict[str, Any]) -> None:
         await self.hub.to_staff("alert", payload)
         if self.webhook is not None:
             self.webhook.deliver(payload)
-        return payload
 
     async def acknowledge(self, actor: Actor, alert_id: int, data: AckIn) -> dict[str, Any]:
         require_staff(actor)

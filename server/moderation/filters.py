@@ -14,12 +14,14 @@ from server.kernel.actors import Actor
 from server.kernel.audit import AuditSink
 from server.kernel.errors import AppError
 from server.kernel.ratelimit import RateLimiter
+from server.moderation import store
 from server.moderation.alerts import AlertService
 from server.moderation.crisis.detector import Classifier, Detection
 from server.moderation.matching import TermBlocker, find_contacts, mask_contacts
+from server.moderation.models import EXCERPT_CHARS
 from server.realtime.notices import Notifier
 from server.rooms import store as room_store
-from server.rooms.gates import Draft
+from server.rooms.gates import Draft, StoredWithPost
 from server.settings import CrisisResource
 
 CRISIS = "crisis"
@@ -47,8 +49,36 @@ class CrisisGate:
         if detection.alarm:
             draft.crisis = True
             draft.findings[CRISIS] = detection
+            draft.stored_with.append(alert_stored_with(draft, detection))
         else:
             draft.findings[DISCLOSURE] = detection
+
+
+def alert_stored_with(draft: Draft, detection: Detection) -> StoredWithPost:
+    """The crisis alert, stored in the post's own transaction: if the post is stored, so is
+    its alert, whatever fails after the commit (and staff get it on connect and again until
+    someone acknowledges it). The excerpt is the words as written, before any masking."""
+    room_id, user_id, excerpt, now = draft.room.id, draft.actor.id, draft.body, draft.now
+
+    def params(message_id: int) -> dict[str, Any]:
+        return {
+            "kind": CRISIS,
+            "room_id": room_id,
+            "message_id": message_id,
+            "user_id": user_id,
+            "excerpt": excerpt[:EXCERPT_CHARS],
+            "term": described(detection)[:200],
+            "report_id": None,
+            "status": "open",
+            "created_at": now,
+            "raised_at": now,
+            "raise_count": 1,
+            "acked_by": None,
+            "acked_at": None,
+            "note": "",
+        }
+
+    return StoredWithPost(CRISIS, store.INSERT_ALERT, params)
 
 
 class SlowModeGate:
@@ -189,12 +219,14 @@ class CrisisResponder:
         detection = draft.findings.get(CRISIS)
         if isinstance(detection, Detection):
             went_through = ", ".join(draft.overridden)
+            [(alert_id,)] = draft.stored[CRISIS]
             await self._respond(
                 draft.actor,
                 draft.room.id,
                 detection,
                 draft.body,
                 message_id=message["id"],
+                stored_alert_id=int(alert_id),
                 note=f"passed despite: {went_through}" if went_through else "",
             )
         disclosure = draft.findings.get(DISCLOSURE)
@@ -217,8 +249,21 @@ class CrisisResponder:
         body: str,
         *,
         message_id: int | None = None,
+        stored_alert_id: int | None = None,
         note: str = "",
     ) -> None:
+        # Staff first: the writer is told only once the alert is stored and on its way.
+        if stored_alert_id is not None:
+            await self.alerts.announce(stored_alert_id)
+        else:
+            await self.alerts.raise_alert(
+                kind=CRISIS,
+                room_id=room_id,
+                user_id=actor.id,
+                excerpt=body,
+                message_id=message_id,
+                term=described(detection)[:200],
+            )
         chosen = resources_for(detection, self.resources_by_category, self.resources)
         await self.notifier.tell(
             actor.id,
@@ -228,14 +273,6 @@ class CrisisResponder:
             category=detection.category,
             severity=detection.severity,
             resources=[resource.model_dump() for resource in chosen],
-        )
-        await self.alerts.raise_alert(
-            kind=CRISIS,
-            room_id=room_id,
-            user_id=actor.id,
-            excerpt=body,
-            message_id=message_id,
-            term=described(detection)[:200],
         )
         await self.audit.record(
             actor_id=None,

@@ -4,11 +4,35 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, update
+from sqlalchemy import ColumnElement, func, insert, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from server.kernel.hotpath.statements import HotStatement
 from server.moderation.models import Alert, AuditEntry, Report, Restriction
+
+# Every column of a new alert, so the statement runs on the drivers as it is written.
+ALERT_COLUMNS = (
+    "kind",
+    "room_id",
+    "message_id",
+    "user_id",
+    "excerpt",
+    "term",
+    "report_id",
+    "status",
+    "created_at",
+    "raised_at",
+    "raise_count",
+    "acked_by",
+    "acked_at",
+    "note",
+)
+# A crisis alert stored in its message's own transaction (rooms/gates.py: StoredWithPost).
+INSERT_ALERT = HotStatement(
+    insert(Alert.__table__).returning(Alert.__table__.c.id),  # type: ignore[attr-defined]
+    column_keys=ALERT_COLUMNS,
+)
 
 
 def _active(kind: str, now: datetime) -> list[ColumnElement[bool]]:

@@ -8,7 +8,7 @@ the implementations, and the composition root puts them in order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -17,7 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.kernel.actors import Actor
 from server.kernel.errors import AppError
+from server.kernel.hotpath.statements import HotStatement
+from server.kernel.hotpath.writer import Rows
 from server.rooms.models import Room
+
+
+@dataclass(frozen=True)
+class StoredWithPost:
+    """A row that belongs to the post's own transaction (a crisis alert): stored with the
+    message or not at all, so nothing after the commit can lose it. `params` are given the
+    message's id; the rows it answers are in `Draft.stored[name]` for the listeners."""
+
+    name: str
+    statement: HotStatement
+    params: Callable[[int], Mapping[str, Any]]
 
 
 @dataclass
@@ -41,6 +54,10 @@ class Draft:
     findings: dict[str, Any] = field(default_factory=dict)
     # Refusals that a crisis post went through regardless.
     overridden: list[str] = field(default_factory=list)
+    # Rows that gates ask to be stored in the post's transaction, and once it committed,
+    # what each answered (by name).
+    stored_with: list[StoredWithPost] = field(default_factory=list)
+    stored: dict[str, Rows] = field(default_factory=dict)
 
     def refuse(self, error: AppError) -> None:
         """Refuse the post, unless it speaks of crisis; then note the refusal and let it pass."""

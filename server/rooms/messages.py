@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,11 +16,11 @@ from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock
 from server.kernel.db import SessionFactory, session_on_first_use
 from server.kernel.errors import AppError, forbidden, invalid, not_found
-from server.kernel.hotpath.writer import HotWriter
+from server.kernel.hotpath.writer import HotWriter, Rows, Write
 from server.realtime.hub import Hub
 from server.rooms import store
 from server.rooms.access import RoomAccess
-from server.rooms.gates import Draft, PostGate, PostListener
+from server.rooms.gates import Draft, PostGate, PostListener, StoredWithPost
 from server.rooms.models import EditIn, ReactIn, SendIn
 from server.rooms.serialize import message_json, new_message_json
 
@@ -49,6 +50,23 @@ async def rows_json(session: AsyncSession, rows: list[store.MessageRow]) -> list
         message_json(message, public_user(author), counts.get(message.id or 0, {}))
         for message, author in rows
     ]
+
+
+def writes_stored_with(draft: Draft) -> list[Write]:
+    """The gates' rows, written after the message in its transaction, given its id."""
+    return [write_after_message(row) for row in draft.stored_with]
+
+
+def write_after_message(row: StoredWithPost) -> Write:
+    def params(earlier: Sequence[Rows]) -> Mapping[str, Any]:
+        return row.params(store.inserted_id(earlier[0]))
+
+    return Write(row.statement, params)
+
+
+def keep_stored_with(draft: Draft, answered: list[Rows]) -> None:
+    for row, rows in zip(draft.stored_with, answered, strict=True):
+        draft.stored[row.name] = rows
 
 
 @dataclass
@@ -100,7 +118,9 @@ class MessageService:
                     "deleted": False,
                 }
                 try:
-                    [inserted] = await turn.commit([store.message_insert(values)])
+                    inserted = await turn.commit(
+                        [store.message_insert(values), *writes_stored_with(draft)]
+                    )
                 except IntegrityError:
                     # This client_id is stored already: a repeated send, or the same one that
                     # won a race from another connection of this user.
@@ -108,7 +128,8 @@ class MessageService:
                     if earlier is None:
                         raise
                     return earlier
-        payload = new_message_json(store.inserted_id(inserted), values, actor.public())
+        keep_stored_with(draft, inserted[1:])
+        payload = new_message_json(store.inserted_id(inserted[0]), values, actor.public())
         await self.hub.to_room(data.room_id, "message", payload)
         await self._tell_listeners(draft, payload)
         return SendResult(payload, created=True)
@@ -151,6 +172,9 @@ class MessageService:
             message.body = draft.body
             message.edited_at = now
             session.add(message)
+            for row in draft.stored_with:
+                params = row.params(data.message_id)
+                draft.stored[row.name] = await row.statement.rows(session, params)
             await session.commit()
             payload = (await rows_json(session, [(message, author)]))[0]
         await self.hub.to_room(message.room_id, "message_updated", payload)
