@@ -47,8 +47,11 @@ def test_rows_read_into_named_fields_must_come_from_columns_of_those_names() -> 
 
 
 def test_a_page_statement_is_labelled_as_its_row() -> None:
-    # Built at import; reading it again proves the labels are what PageRow names.
-    assert store.PageRow._fields[-3:] == ("author_id", "author_name", "author_role")
+    """Page rows are read by position into PageRow: each column must carry its field's name."""
+    for newest_first in (True, False):
+        page = store._page(newest_first=newest_first).statement
+        labels = [column.key for column in page.exported_columns]  # type: ignore[attr-defined]
+        assert labels == list(store.PageRow._fields)
 
 
 @pytest.mark.parametrize(

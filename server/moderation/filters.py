@@ -274,23 +274,27 @@ class CrisisResponder:
             severity=detection.severity,
             resources=[resource.model_dump() for resource in chosen],
         )
-        await self.audit.record(
-            actor_id=None,
-            action="filter_crisis",
-            room_id=room_id,
-            target_user_id=actor.id,
-            message_id=message_id,
-            reason=described(detection, note),
-        )
+        await self._audit("filter_crisis", actor, room_id, detection, message_id, note)
 
     async def _note(
         self, actor: Actor, room_id: int | None, detection: Detection, message_id: int
     ) -> None:
+        await self._audit("crisis_disclosure", actor, room_id, detection, message_id)
+
+    async def _audit(
+        self,
+        action: str,
+        actor: Actor,
+        room_id: int | None,
+        detection: Detection,
+        message_id: int | None,
+        note: str = "",
+    ) -> None:
         await self.audit.record(
             actor_id=None,
-            action="crisis_disclosure",
+            action=action,
             room_id=room_id,
             target_user_id=actor.id,
             message_id=message_id,
-            reason=described(detection),
+            reason=described(detection, note),
         )

@@ -32,6 +32,7 @@ An operator may plug in another detector: anything with `detect(text) -> Detecti
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 import tomllib
@@ -152,8 +153,10 @@ class Language:
         )
 
 
+@functools.cache
 def shipped_languages() -> tuple[Language, ...]:
-    """Every languages/*.toml beside this module, English first."""
+    """Every languages/*.toml beside this module, English first; read and compiled once per
+    process (they are immutable)."""
     folder = resources.files(__package__).joinpath("languages")
     files = sorted(
         (entry for entry in folder.iterdir() if entry.name.endswith(".toml")),
@@ -188,7 +191,7 @@ class CrisisClassifier:
         alarm_threshold: float = ALARM_THRESHOLD,
         use_rules: bool = True,
     ) -> None:
-        self.model = model if model is not None else LinearModel.load()
+        self.model = model if model is not None else LinearModel.shipped()
         self.languages = tuple(languages) if languages is not None else shipped_languages()
         if not self.languages:
             raise ValueError("crisis classifier: no language")
