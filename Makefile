@@ -24,8 +24,11 @@ $(UV): requirements-uv.txt
 	$(TOOLS)/bin/pip install --quiet --require-hashes -r requirements-uv.txt
 	touch $@
 
+# Bytecode is compiled at install time: where PYTHONDONTWRITEBYTECODE is set (as on our CI
+# machines) every process would otherwise compile its imports from source, about 2 s each,
+# and the tests start dozens of server processes.
 $(BIN)/peerrooms: pyproject.toml uv.lock $(UV)
-	$(UV_ENV) $(UV) sync --quiet --locked --extra dev --python $(PYTHON)
+	$(UV_ENV) $(UV) sync --quiet --locked --extra dev --compile-bytecode --python $(PYTHON)
 	touch $@
 
 # After a change to pyproject.toml's dependencies: `make lock` (only what changed moves);
@@ -50,9 +53,14 @@ run: setup
 	$(BIN)/peerrooms demo
 	$(BIN)/peerrooms serve
 
+# One worker per core, and a module's tests on one worker, so what a module builds once for
+# all its tests (the benchmark smoke run, the crisis model's fit) is built once in the run.
+PYTEST_PARALLEL := -n auto --dist loadscope
+
 test: setup
 	cd web && npm test --silent
-	$(BIN)/pytest -q -n auto
+	$(BIN)/python -m compileall -q server bench tests > /dev/null
+	$(BIN)/pytest -q $(PYTEST_PARALLEL)
 
 lint: setup
 	$(BIN)/ruff check server tests bench

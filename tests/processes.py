@@ -13,9 +13,15 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+from aiohttp import web
 
+from server.accounts.http import ACCOUNTS
+from server.app import create_app
+from server.kernel.actors import Role
+from server.settings import Settings
 from tests.support import PASSWORD
 
 START_TIMEOUT_S = 30.0
@@ -77,8 +83,30 @@ async def run_cli(env: dict[str, str], *args: str) -> str:
     return output.decode()
 
 
+def settings_of(env: Mapping[str, str]) -> Settings:
+    """The settings a peerrooms process started with `env` would read (no config file)."""
+    prefix = "PEERROOMS_"
+    values: dict[str, Any] = {
+        name.removeprefix(prefix).lower(): value
+        for name, value in env.items()
+        if name.startswith(prefix) and name != prefix + "CONFIG"
+    }
+    return Settings(**values)
+
+
 async def create_admin(env: dict[str, str]) -> None:
-    await run_cli(env, "create-admin", "--username", "admin", "--password", PASSWORD)
+    """What `peerrooms create-admin` does for a process started with `env` (the schema brought
+    up to date, an admin made), done in this process: another interpreter would cost more
+    than the rest of a multi-process test's setup. tests/test_cli.py runs the command itself."""
+    app = create_app(settings_of(env))
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    try:
+        await app[ACCOUNTS].ensure_user(
+            username="admin", password=PASSWORD, role=Role.ADMIN, display_name="Program admin"
+        )
+    finally:
+        await runner.cleanup()
 
 
 @dataclass
