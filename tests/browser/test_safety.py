@@ -345,3 +345,38 @@ async def test_a_banned_patient_cannot_come_back_into_the_room(
     await expect(patient.page.get_by_text("we're continuing")).to_have_count(0)
     entries = await audit(api, c.mod_lee, c.group_a)
     assert any(e["action"] == "ban" and e["target_user"]["id"] == c.pat_ana.id for e in entries)
+
+
+async def test_a_crisis_message_is_never_held_behind_one_that_slow_mode_holds(
+    browse: TabFactory, api: Api, community: Community
+) -> None:
+    """Slow mode at its longest: the message held back waits on its own, and crisis language
+    written after it reaches the server, the room and staff at once."""
+    c = community
+    reply = await api.call(
+        "PATCH", f"/api/rooms/{c.group_a}", token=c.mod_lee.token, json={"slow_mode_s": 3600}
+    )
+    assert reply.status == 200, reply.body
+    patient, moderator = await ana_and_lee_in_group_a(browse, c)
+
+    await patient.send("first message of the hour")
+    await expect(moderator.message("first message of the hour")).to_have_count(1)
+    await patient.send("a second one, too soon")
+    await expect(patient.message("a second one, too soon")).to_contain_text("Waiting to send")
+
+    await patient.send(CRISIS)
+    support = patient.page.get_by_role("dialog", name="Support is available right now")
+    await expect(support).to_contain_text("988")
+    await expect(moderator.message(CRISIS)).to_have_count(1)
+    await support.get_by_role("button", name="Close").click()
+    await expect(patient.message(CRISIS)).not_to_contain_text(
+        re.compile("Sending|Waiting|Not sent")
+    )
+    [alert] = await eventually(lambda: open_alerts(api, c.mod_lee), "a crisis alert")
+    assert alert["excerpt"] == CRISIS, alert
+    # The one slow mode holds is still waiting, kept, not lost, not sent out of turn.
+    await expect(patient.message("a second one, too soon")).to_contain_text("Waiting to send")
+    assert [m["body"] for m in await history(api, c.mod_lee, c.group_a)] == [
+        "first message of the hour",
+        CRISIS,
+    ]

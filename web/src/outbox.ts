@@ -6,7 +6,7 @@ import { describe } from "./errors";
 import { store } from "./session";
 import type { Message, WireError } from "./types";
 
-export type OutgoingState = "sending" | "queued" | "failed";
+export type OutgoingState = "sending" | "queued" | "waiting" | "failed";
 
 export interface Outgoing {
   client_id: string;
@@ -16,7 +16,7 @@ export interface Outgoing {
   state: OutgoingState;
   /** Plain-words reason a failed message was not sent. */
   error?: string;
-  /** While rate limited: when to try again (ms since epoch). */
+  /** While slow mode or the rate limit holds it ("waiting"): when to try again (ms since epoch). */
   wait_until?: number;
 }
 
@@ -114,22 +114,29 @@ class Outbox {
     return this.items.find((item) => item.client_id === clientId);
   }
 
-  /** Send waiting messages one at a time, in the order they were written. */
+  /**
+   * Send messages one at a time, in the order they were written. A message that slow mode or
+   * the rate limit holds back waits on its own: the ones written after it are still sent at
+   * once, because the server lets crisis language through every limit, and someone in crisis
+   * must not wait an hour behind a message that slow mode holds.
+   */
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
     try {
       for (;;) {
-        const item = this.items.find((candidate) => candidate.state !== "failed");
-        if (!item) return;
+        const unsent = this.items.filter((candidate) => candidate.state !== "failed");
+        if (unsent.length === 0) return;
         if (!connection.usable()) {
           this.markAll("queued");
           return;
         }
-        const wait = (item.wait_until ?? 0) - Date.now();
-        if (wait > 0) {
+        const now = Date.now();
+        const item = unsent.find((candidate) => (candidate.wait_until ?? 0) <= now);
+        if (!item) {
+          const soonest = Math.min(...unsent.map((candidate) => candidate.wait_until ?? now));
           window.clearTimeout(this.waitTimer);
-          this.waitTimer = window.setTimeout(() => void this.pump(), wait);
+          this.waitTimer = window.setTimeout(() => void this.pump(), soonest - now);
           return;
         }
         if (item.state !== "sending") {
@@ -150,7 +157,8 @@ class Outbox {
         }
         const error = ack.error;
         if (error.code === "rate_limited") {
-          // Slow mode or the flood limit: hold the line (order matters) and send it then.
+          // Slow mode or the flood limit: this one waits and is sent then; the rest go on.
+          item.state = "waiting";
           item.wait_until = Date.now() + Math.max(1, Number(error.retry_after_s ?? 1)) * 1000;
           this.notify({ type: "refused", room_id: item.room_id, error });
           this.changed(item.room_id);

@@ -267,8 +267,12 @@ export function createMessageList(context: MessageListContext, handlers: Message
 
   function pendingArticle(item: Outgoing): HTMLElement {
     const headId = uid("pending");
-    const stateText =
-      item.state === "failed" ? `Not sent: ${item.error ?? "the server refused it."}` : item.state === "queued" ? "Queued" : "Sending…";
+    const stateText = {
+      failed: `Not sent: ${item.error ?? "the server refused it."}`,
+      queued: "Queued",
+      waiting: "Waiting to send (slow mode or too many messages at once)",
+      sending: "Sending…",
+    }[item.state];
     const article = h(
       "article",
       { class: `msg own pending ${item.state}`, "aria-labelledby": headId },
