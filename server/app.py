@@ -42,6 +42,7 @@ from server.moderation.alerts import AlertService
 from server.moderation.audit import AuditLog
 from server.moderation.crisis.detector import Classifier, CrisisClassifier, load_classifier
 from server.moderation.crisis.layers import FirstAlarm, OperatorPhrases
+from server.moderation.duty import StaffDesk
 from server.moderation.filters import (
     BlockedTermsGate,
     ContactGate,
@@ -194,8 +195,8 @@ def create_app(
         core.sio,
         core.hub,
         accounts.actor_for_token,
-        on_connected=[safety.alerts.send_open_alerts],
-        on_disconnected=[presence.exit_all],
+        on_connected=[safety.alerts.desk.connected, safety.alerts.send_open_alerts],
+        on_disconnected=[presence.exit_all, safety.alerts.desk.disconnected],
     )
     router = EventRouter(core.sio, core.hub, observe=core.metrics.observe_event)
     register_room_events(router, rooms, messages)
@@ -280,9 +281,12 @@ def _build_safety(
         clock=core.clock,
         hub=core.hub,
         audit=audit,
+        desk=StaffDesk(core.sessions, core.clock, presence.store, audit),
         raise_again_after=timedelta(minutes=settings.alert_reraise_minutes),
         check_interval_s=settings.alert_check_interval_s,
         webhook=webhook,
+        on_call=settings.on_call,
+        page_next_after=timedelta(minutes=settings.on_call_page_next_minutes),
     )
     contact_gate = ContactGate(audit)
     classifier = crisis_classifier(settings)
@@ -314,7 +318,7 @@ def _build_safety(
             audit,
             settings.crisis_resources,
             settings.crisis_resources_by_category,
-            settings.crisis_notice_text,
+            settings.crisis_notice,
         ),
     )
 

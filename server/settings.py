@@ -86,6 +86,33 @@ class CrisisResource(BaseModel):
     emergency: bool = False
 
 
+class CrisisNoticeTexts(BaseModel):
+    """What the writer of a crisis message is told, by who the alert reached (alerts.Reach):
+    never that someone was told when nobody was. The resources are listed below it."""
+
+    on_duty: str = (
+        "You don't have to face this alone. A member of staff on duty has been alerted and will"
+        " reach out to you here. If you are in danger right now, call 911."
+    )
+    staff_online: str = (
+        "You don't have to face this alone. Staff who are online now have been alerted and will"
+        " reach out to you here. If you are in danger right now, call 911."
+    )
+    on_call: str = (
+        "You don't have to face this alone. No staff are online right now, so we are contacting"
+        " the clinician on call. Please don't wait for them if you are in danger: call 911, or"
+        " call or text 988."
+    )
+    nobody: str = (
+        "You don't have to face this alone, and you can talk to someone right now: call or text"
+        " 988, or call 911 if you are in danger. No staff are online at the moment; they will"
+        " see your message when they are next here."
+    )
+
+    def for_reach(self, reached: str) -> str:
+        return str(getattr(self, reached, self.nobody))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PEERROOMS_", extra="ignore")
     # A class attribute because pydantic-settings builds its sources from the class;
@@ -136,15 +163,17 @@ class Settings(BaseSettings):
             for category, resources in DEFAULT_CRISIS_RESOURCES_BY_CATEGORY.items()
         }
     )
-    crisis_notice_text: str = (
-        "You don't have to face this alone. A member of staff has been told and will reach out."
-        " If you are in danger right now, call or text 988, or call 911."
-    )
+    crisis_notice: CrisisNoticeTexts = Field(default_factory=CrisisNoticeTexts)
     alert_reraise_minutes: float = Field(default=5.0, gt=0)
     alert_check_interval_s: float = Field(default=15.0, gt=0)
     alert_webhook_url: str | None = None
     alert_webhook_attempts: int = Field(default=5, ge=1, le=20)
     alert_webhook_backoff_s: float = Field(default=1.0, ge=0)
+    # Names or handles the paging system behind alert_webhook_url knows, in the order to page
+    # them about a crisis alert raised while no staff is online; the next is paged when the
+    # last has not acknowledged within on_call_page_next_minutes. Needs the webhook.
+    on_call: list[str] = Field(default_factory=list)
+    on_call_page_next_minutes: float = Field(default=10.0, gt=0)
     meeting_tick_s: float = Field(default=5.0, gt=0)
     # The event loop of `peerrooms serve`: auto takes uvloop when it is installed.
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"

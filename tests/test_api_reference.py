@@ -175,6 +175,8 @@ async def test_answers_fit_the_documented_schemas(
     await call("GET", "/api/reports", mod)
     alerts = await call("GET", "/api/alerts", mod)
     await call("POST", "/api/alerts/{id}/ack", mod, json={}, id=alerts["alerts"][0]["id"])
+    await call("PUT", "/api/duty", mod, json={"on_duty": True})
+    await call("GET", "/api/duty", mod)
     mute = {"user_id": c.pat_ana.id, "minutes": 10, "reason": "cool down"}
     await call("POST", "/api/rooms/{id}/mutes", mod, json=mute, id=c.group_a)
     await call("GET", "/api/rooms/{id}/mutes", mod, id=c.group_a)

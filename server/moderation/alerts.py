@@ -1,10 +1,13 @@
 """Alerts for moderators: raised by crisis language and reports, sent to every online
-moderator, raised again while nobody acknowledges them, and handed to a webhook."""
+moderator, raised again while nobody acknowledges them, and handed to a webhook. When no staff
+is online, a crisis alert pages the on-call list through the webhook, one after the other
+until someone acknowledges it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from server.accounts.service import require_staff
@@ -14,10 +17,20 @@ from server.kernel.clock import Clock, LoopingCall
 from server.kernel.db import SessionFactory
 from server.kernel.errors import AppError, not_found
 from server.moderation import store
+from server.moderation.duty import StaffDesk
 from server.moderation.models import EXCERPT_CHARS, AckIn, Alert
 from server.moderation.serialize import alert_json, alert_user_ids, public_users
 from server.moderation.webhook import AlertWebhook
 from server.realtime.hub import Connection, Hub
+
+
+class Reach(StrEnum):
+    """Who an alert reached when it was raised: what its writer may truthfully be told."""
+
+    ON_DUTY = "on_duty"  # staff on duty are online, and were shown it
+    STAFF_ONLINE = "staff_online"  # staff are online (none on duty), and were shown it
+    ON_CALL = "on_call"  # no staff online: the first on the on-call list is being paged
+    NOBODY = "nobody"  # no staff online, nobody to page: staff see it when they next connect
 
 
 @dataclass
@@ -26,9 +39,15 @@ class AlertService:
     clock: Clock
     hub: Hub
     audit: AuditSink
+    desk: StaffDesk
     raise_again_after: timedelta
     check_interval_s: float
     webhook: AlertWebhook | None = None
+    # Names or handles the paging system behind the webhook knows, in the order to page them
+    # about a crisis alert when no staff is online; the next is paged when the last has not
+    # acknowledged within `page_next_after`.
+    on_call: list[str] = field(default_factory=list)
+    page_next_after: timedelta = timedelta(minutes=10)
     _checking: LoopingCall | None = field(default=None, init=False)
 
     async def raise_alert(
@@ -40,8 +59,11 @@ class AlertService:
         excerpt: str,
         message_id: int | None = None,
         term: str = "",
+        category: str | None = None,
+        severity: str | None = None,
         report_id: int | None = None,
     ) -> dict[str, Any]:
+        """Store an alert and tell staff; the answer's `reached` says who was reached."""
         now = self.clock.now()
         alert = Alert(
             kind=kind,
@@ -50,6 +72,8 @@ class AlertService:
             user_id=user_id,
             excerpt=excerpt[:EXCERPT_CHARS],
             term=term,
+            category=category,
+            severity=severity,
             report_id=report_id,
             created_at=now,
             raised_at=now,
@@ -57,31 +81,47 @@ class AlertService:
         async with self.sessions() as session:
             session.add(alert)
             await session.commit()
-            payload = alert_json(alert, await public_users(session, alert_user_ids(alert)))
-        await self._tell_staff(payload)
-        return payload
+        return await self.announce(alert.id or 0)
 
     async def announce(self, alert_id: int) -> dict[str, Any]:
-        """Tells staff of an alert stored already (in its message's transaction)."""
+        """Tell staff of a stored alert (a crisis alert is stored in its message's
+        transaction); the answer's `reached` says who was reached."""
         async with self.sessions() as session:
             alert = await session.get(Alert, alert_id)
             if alert is None:
                 raise not_found("alert")
+            kind = alert.kind
+        reach = await self._reach(kind)
+        async with self.sessions() as session:
+            paged_at = self.clock.now() if reach is Reach.ON_CALL else None
+            await store.record_reach(session, alert_id, reach, paged_at)
+            await session.commit()
+            alert = await session.get(Alert, alert_id)
+            assert alert is not None  # noqa: S101 - read above; alerts are never deleted
             payload = alert_json(alert, await public_users(session, alert_user_ids(alert)))
-        await self._tell_staff(payload)
-        return payload
-
-    async def _tell_staff(self, payload: dict[str, Any]) -> None:
         await self.hub.to_staff("alert", payload)
         if self.webhook is not None:
             self.webhook.deliver(payload)
+            if reach is Reach.ON_CALL:
+                self.webhook.page(payload, self.on_call[0], 1)
+        return payload
+
+    async def _reach(self, kind: str) -> Reach:
+        online = await self.desk.online_staff()
+        if online & await self.desk.on_duty():
+            return Reach.ON_DUTY
+        if online:
+            return Reach.STAFF_ONLINE
+        if kind == "crisis" and self.webhook is not None and self.on_call:
+            return Reach.ON_CALL
+        return Reach.NOBODY
 
     async def acknowledge(self, actor: Actor, alert_id: int, data: AckIn) -> dict[str, Any]:
         require_staff(actor)
         async with self.sessions() as session:
             if await session.get(Alert, alert_id) is None:
                 raise not_found("alert")
-        acknowledged = await self._acknowledge(actor, [alert_id], data.note)
+        acknowledged = await self._acknowledge(actor, [alert_id], data.note, data.outcome)
         if not acknowledged:
             raise AppError("conflict", "This alert has already been acknowledged.")
         return acknowledged[0]
@@ -92,12 +132,12 @@ class AlertService:
         await self._acknowledge(actor, alert_ids, note)
 
     async def _acknowledge(
-        self, actor: Actor, alert_ids: list[int], note: str
+        self, actor: Actor, alert_ids: list[int], note: str, outcome: str | None = None
     ) -> list[dict[str, Any]]:
         """Acknowledge those still open; answers them as JSON."""
         async with self.sessions() as session:
             acknowledged = await store.acknowledge_alerts(
-                session, alert_ids, by=actor.id, note=note, now=self.clock.now()
+                session, alert_ids, by=actor.id, note=note, now=self.clock.now(), outcome=outcome
             )
             await session.commit()
         async with self.sessions() as session:
@@ -113,7 +153,9 @@ class AlertService:
                 room_id=alert.room_id,
                 target_user_id=alert.user_id,
                 message_id=alert.message_id,
-                reason=note,
+                reason="; ".join(
+                    part for part in (f"outcome: {outcome}" if outcome else "", note) if part
+                ),
             )
             # Other moderators' consoles drop it from their open list.
             await self.hub.to_staff("alert_acknowledged", payload)
@@ -156,10 +198,36 @@ class AlertService:
                 raised += 1
         return raised
 
+    async def page_next_on_call(self) -> int:
+        """Page the next on the on-call list about every crisis alert that the last one paged
+        has not acknowledged in time; answers how many pages went out."""
+        if self.webhook is None:
+            return 0
+        now = self.clock.now()
+        paged = 0
+        async with self.sessions() as session:
+            due = await store.alerts_due_a_page(
+                session, now - self.page_next_after, len(self.on_call)
+            )
+            for alert in due:
+                step = alert.page_step
+                if not await store.claim_page(session, alert, now):
+                    continue  # another process paged
+                await session.commit()
+                await session.refresh(alert)
+                users = await public_users(session, alert_user_ids(alert))
+                self.webhook.page(alert_json(alert, users), self.on_call[step], step + 1)
+                paged += 1
+        return paged
+
+    async def check(self) -> None:
+        await self.raise_due_again()
+        await self.page_next_on_call()
+
     async def start(self) -> None:
         if self.webhook is not None:
             await self.webhook.start()
-        self._checking = self.clock.looping_call(self.raise_due_again, self.check_interval_s)
+        self._checking = self.clock.looping_call(self.check, self.check_interval_s)
 
     async def close(self) -> None:
         if self._checking is not None:

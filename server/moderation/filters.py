@@ -22,7 +22,7 @@ from server.moderation.models import EXCERPT_CHARS
 from server.realtime.notices import Notifier
 from server.rooms import store as room_store
 from server.rooms.gates import Draft, StoredWithPost
-from server.settings import CrisisResource
+from server.settings import CrisisNoticeTexts, CrisisResource
 
 CRISIS = "crisis"
 # A crisis told in the past tense (a recovery story): noted for staff, no dialog, no alert.
@@ -68,6 +68,11 @@ def alert_stored_with(draft: Draft, detection: Detection) -> StoredWithPost:
             "user_id": user_id,
             "excerpt": excerpt[:EXCERPT_CHARS],
             "term": described(detection)[:200],
+            "category": detection.category,
+            "severity": detection.severity,
+            "reached": "",
+            "page_step": 0,
+            "paged_at": None,
             "report_id": None,
             "status": "open",
             "created_at": now,
@@ -75,6 +80,7 @@ def alert_stored_with(draft: Draft, detection: Detection) -> StoredWithPost:
             "raise_count": 1,
             "acked_by": None,
             "acked_at": None,
+            "outcome": None,
             "note": "",
         }
 
@@ -213,7 +219,7 @@ class CrisisResponder:
     audit: AuditSink
     resources: list[CrisisResource]
     resources_by_category: dict[str, list[CrisisResource]]
-    notice_text: str
+    notice_texts: CrisisNoticeTexts
 
     async def post_stored(self, draft: Draft, message: dict[str, Any]) -> None:
         detection = draft.findings.get(CRISIS)
@@ -252,26 +258,30 @@ class CrisisResponder:
         stored_alert_id: int | None = None,
         note: str = "",
     ) -> None:
-        # Staff first: the writer is told only once the alert is stored and on its way.
+        # Staff first: the writer is told only once the alert is stored and on its way, and
+        # only what is true of who it reached.
         if stored_alert_id is not None:
-            await self.alerts.announce(stored_alert_id)
+            alert = await self.alerts.announce(stored_alert_id)
         else:
-            await self.alerts.raise_alert(
+            alert = await self.alerts.raise_alert(
                 kind=CRISIS,
                 room_id=room_id,
                 user_id=actor.id,
                 excerpt=body,
                 message_id=message_id,
                 term=described(detection)[:200],
+                category=detection.category,
+                severity=detection.severity,
             )
         chosen = resources_for(detection, self.resources_by_category, self.resources)
         await self.notifier.tell(
             actor.id,
             "crisis_resources",
-            self.notice_text,
+            self.notice_texts.for_reach(alert["reached"]),
             room_id=room_id,
             category=detection.category,
             severity=detection.severity,
+            reached=alert["reached"],
             resources=[resource.model_dump() for resource in chosen],
         )
         await self._audit("filter_crisis", actor, room_id, detection, message_id, note)

@@ -12,7 +12,16 @@ from server.kernel.http import json_or_csv, ok, path_id, query_ints, read_input
 from server.kernel.validation import parse_input
 from server.moderation.alerts import AlertService
 from server.moderation.audit import AuditLog
-from server.moderation.models import AckIn, AuditQuery, BanIn, KickIn, MuteIn, ReportIn, ResolveIn
+from server.moderation.models import (
+    AckIn,
+    AuditQuery,
+    BanIn,
+    DutyIn,
+    KickIn,
+    MuteIn,
+    ReportIn,
+    ResolveIn,
+)
 from server.moderation.reports import REPORT_STATUSES, ReportService
 from server.moderation.restrictions import BAN, MUTE, RestrictionService
 from server.reference.routes import Access, QueryParam, Route, RouteTable, add_routes
@@ -106,6 +115,17 @@ async def acknowledge_alert(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     data = await read_input(request, AckIn)
     return ok({"alert": await request.app[ALERTS].acknowledge(actor, path_id(request), data)})
+
+
+async def duty_roster(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    return ok({"duty": await request.app[ALERTS].desk.roster(actor)})
+
+
+async def set_duty(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    data = await read_input(request, DutyIn)
+    return ok({"duty": await request.app[ALERTS].desk.set_duty(actor, data)})
 
 
 async def audit_log(request: web.Request) -> web.Response:
@@ -270,7 +290,27 @@ MODERATION_ROUTES = RouteTable(
             body=AckIn,
             returns={"alert": "Alert"},
             errors=("conflict",),
-            description="Acknowledging an acknowledged alert is `conflict`.",
+            description="Acknowledging an acknowledged alert is `conflict`. `outcome` says what"
+            " was done (kept with the note in the alert and the audit log).",
+        ),
+        Route(
+            "GET",
+            "/api/duty",
+            duty_roster,
+            "Staff on duty: whether I am, and who is",
+            Access.STAFF,
+            returns={"duty": "Duty"},
+        ),
+        Route(
+            "PUT",
+            "/api/duty",
+            set_duty,
+            "Go on duty or off it (audited as `duty_started` / `duty_ended`)",
+            Access.STAFF,
+            body=DutyIn,
+            returns={"duty": "Duty"},
+            description="A crisis alert raised while someone on duty is online tells its"
+            " writer that staff on duty were alerted.",
         ),
         Route(
             "GET",

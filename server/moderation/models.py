@@ -60,6 +60,15 @@ class Alert(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id")
     excerpt: str = Field(sa_column=Column(Text, nullable=False))
     term: str = Field(default="", max_length=200)
+    # A crisis alert's detection: category (suicide, self_harm, overdose, medical, relapse)
+    # and severity (urgent, emergency). None for a report's alert.
+    category: str | None = Field(default=None, max_length=24)
+    severity: str | None = Field(default=None, max_length=12)
+    # Who was reached when it was raised (Reach in alerts.py); "" until it is announced.
+    reached: str = Field(default="", max_length=16)
+    # How far up the on-call list it has been paged, and when last (escalation).
+    page_step: int = 0
+    paged_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     report_id: int | None = Field(default=None, foreign_key="report.id")
     status: str = Field(default="open", max_length=16, index=True)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -67,7 +76,17 @@ class Alert(SQLModel, table=True):
     raise_count: int = 1
     acked_by: int | None = Field(default=None, foreign_key="user.id")
     acked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    outcome: str | None = Field(default=None, max_length=24)
     note: str = Field(default="", max_length=1000)
+
+
+class StaffDuty(SQLModel, table=True):
+    """A member of staff who has said they are on duty: crisis alerts are theirs first."""
+
+    __tablename__ = "staff_duty"
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    since: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class AuditEntry(SQLModel, table=True):
@@ -115,8 +134,18 @@ class ResolveIn(InputModel):
     note: Note = ""
 
 
+# What staff did about an alert, said when acknowledging it.
+ALERT_OUTCOMES = ("reached_out", "emergency_services", "not_a_crisis", "other")
+AlertOutcome = Literal["reached_out", "emergency_services", "not_a_crisis", "other"]
+
+
 class AckIn(InputModel):
+    outcome: AlertOutcome | None = None
     note: Note = ""
+
+
+class DutyIn(InputModel):
+    on_duty: bool
 
 
 class AuditQuery(InputModel):

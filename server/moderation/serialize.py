@@ -30,6 +30,10 @@ def alert_json(alert: Alert, users: PublicUsers) -> dict[str, Any]:
         "message_id": alert.message_id,
         "user": users.get(alert.user_id),
         "excerpt": alert.excerpt,
+        "category": alert.category,
+        "severity": alert.severity,
+        "reached": alert.reached,
+        "paged": alert.page_step,
         "created_at": iso_utc(alert.created_at),
         "status": alert.status,
         "report_id": alert.report_id,
@@ -37,6 +41,7 @@ def alert_json(alert: Alert, users: PublicUsers) -> dict[str, Any]:
         "raised_at": iso_utc(alert.raised_at),
         "acked_by": users.get(alert.acked_by) if alert.acked_by else None,
         "acked_at": iso_utc(alert.acked_at),
+        "outcome": alert.outcome,
         "note": alert.note,
     }
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from server.kernel.hotpath.statements import HotStatement
-from server.moderation.models import Alert, AuditEntry, Report, Restriction
+from server.moderation.models import Alert, AuditEntry, Report, Restriction, StaffDuty
 
 # Every column of a new alert, so the statement runs on the drivers as it is written.
 ALERT_COLUMNS = (
@@ -19,6 +19,11 @@ ALERT_COLUMNS = (
     "user_id",
     "excerpt",
     "term",
+    "category",
+    "severity",
+    "reached",
+    "page_step",
+    "paged_at",
     "report_id",
     "status",
     "created_at",
@@ -26,6 +31,7 @@ ALERT_COLUMNS = (
     "raise_count",
     "acked_by",
     "acked_at",
+    "outcome",
     "note",
 )
 # A crisis alert stored in its message's own transaction (rooms/gates.py: StoredWithPost).
@@ -130,7 +136,13 @@ async def count_open_alerts(session: AsyncSession) -> int:
 
 
 async def acknowledge_alerts(
-    session: AsyncSession, alert_ids: list[int], *, by: int, note: str, now: datetime
+    session: AsyncSession,
+    alert_ids: list[int],
+    *,
+    by: int,
+    note: str,
+    now: datetime,
+    outcome: str | None = None,
 ) -> list[int]:
     """Acknowledge those still open; answers the ids this call acknowledged."""
     if not alert_ids:
@@ -146,7 +158,7 @@ async def acknowledge_alerts(
         await session.execute(
             update(Alert)
             .where(col(Alert.id).in_(open_ids), col(Alert.status) == "open")
-            .values(status="acknowledged", acked_by=by, acked_at=now, note=note)
+            .values(status="acknowledged", acked_by=by, acked_at=now, note=note, outcome=outcome)
         )
     return [alert_id for alert_id in open_ids if alert_id is not None]
 
@@ -177,6 +189,64 @@ async def claim_raise_again(session: AsyncSession, alert: Alert, now: datetime) 
         .values(raised_at=now, raise_count=col(Alert.raise_count) + 1)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def record_reach(
+    session: AsyncSession, alert_id: int, reached: str, paged_at: datetime | None
+) -> None:
+    values: dict[str, object] = {"reached": reached}
+    if paged_at is not None:
+        values.update(page_step=1, paged_at=paged_at)
+    await session.execute(update(Alert).where(col(Alert.id) == alert_id).values(**values))
+
+
+async def alerts_due_a_page(
+    session: AsyncSession, paged_before: datetime, steps: int
+) -> list[Alert]:
+    """Open alerts paged to someone on call who has not acknowledged in time, with someone
+    further up the list still to page."""
+    result = await session.execute(
+        select(Alert)
+        .where(
+            Alert.status == "open",
+            col(Alert.page_step) >= 1,
+            col(Alert.page_step) < steps,
+            col(Alert.paged_at) <= paged_before,
+        )
+        .order_by(col(Alert.id))
+    )
+    return list(result.scalars())
+
+
+async def claim_page(session: AsyncSession, alert: Alert, now: datetime) -> bool:
+    """Move an alert one step up the on-call list, unless another process did since."""
+    result = await session.execute(
+        update(Alert)
+        .where(
+            col(Alert.id) == alert.id,
+            col(Alert.status) == "open",
+            col(Alert.page_step) == alert.page_step,
+        )
+        .values(page_step=alert.page_step + 1, paged_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def duty_roster(session: AsyncSession) -> list[StaffDuty]:
+    result = await session.execute(select(StaffDuty).order_by(col(StaffDuty.since)))
+    return list(result.scalars())
+
+
+async def set_duty(session: AsyncSession, user_id: int, on_duty: bool, now: datetime) -> bool:
+    """Put a member of staff on duty or off it; answers whether that changed anything."""
+    current = await session.get(StaffDuty, user_id)
+    if on_duty and current is None:
+        session.add(StaffDuty(user_id=user_id, since=now))
+        return True
+    if not on_duty and current is not None:
+        await session.delete(current)
+        return True
+    return False
 
 
 async def audit_entries(

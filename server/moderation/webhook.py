@@ -1,4 +1,5 @@
-"""Posting each new alert to an outside URL (a paging or on-call system), with retries."""
+"""Posting each new alert, and each page to someone on call, to an outside URL (a paging or
+on-call system), with retries."""
 
 from __future__ import annotations
 
@@ -33,7 +34,15 @@ class AlertWebhook:
 
     def deliver(self, alert: dict[str, Any]) -> None:
         """Send in the background: a slow receiver must not hold up the message or its ack."""
-        task = asyncio.create_task(self._post_with_retries({"event": "alert", "alert": alert}))
+        self._send({"event": "alert", "alert": alert})
+
+    def page(self, alert: dict[str, Any], on_call: str, step: int) -> None:
+        """Ask the paging system to reach `on_call` (a name or handle it knows), the `step`th
+        on the list, about this alert."""
+        self._send({"event": "page", "on_call": on_call, "step": step, "alert": alert})
+
+    def _send(self, body: dict[str, Any]) -> None:
+        task = asyncio.create_task(self._post_with_retries(body))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
@@ -50,7 +59,8 @@ class AlertWebhook:
             if attempt < self.attempts:
                 await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
         log.error(
-            "alert webhook gave up on alert %s after %d attempts (%s)",
+            "alert webhook gave up on %s of alert %s after %d attempts (%s)",
+            body["event"],
             body["alert"].get("id"),
             self.attempts,
             problem,

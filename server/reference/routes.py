@@ -15,7 +15,7 @@ from aiohttp.typedefs import Handler
 
 from server.kernel.validation import InputModel
 
-Method = Literal["GET", "POST", "PATCH", "DELETE"]
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 # A success body's top-level key's shape: the name of a component schema ("Room"), a JSON
 # type ("integer", "boolean", ...), or a one-item list for an array of either (["Room"]).

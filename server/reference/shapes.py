@@ -24,6 +24,8 @@ def ref(name: str) -> Schema:
 def nullable(schema: Schema) -> Schema:
     if "$ref" in schema:
         return {"oneOf": [schema, {"type": "null"}]}
+    if "enum" in schema:
+        return {**schema, "type": [schema["type"], "null"], "enum": [*schema["enum"], None]}
     return {**schema, "type": [schema["type"], "null"]}
 
 
@@ -177,6 +179,15 @@ SHAPES: dict[str, Schema] = {
         message_id=nullable(ID),
         user=USER,
         excerpt=TEXT,
+        category=nullable(choice("suicide", "self_harm", "overdose", "medical", "relapse")),
+        severity=nullable(choice("urgent", "emergency")),
+        reached={
+            "type": "string",
+            "enum": ["on_duty", "staff_online", "on_call", "nobody", ""],
+            "description": "Who it reached when raised ('' for an alert raised before this"
+            " was kept).",
+        },
+        paged={"type": "integer", "description": "How many on the on-call list were paged."},
         created_at=TIME,
         status=choice("open", "acknowledged"),
         report_id=nullable(ID),
@@ -184,7 +195,17 @@ SHAPES: dict[str, Schema] = {
         raised_at=TIME,
         acked_by=nullable(USER),
         acked_at=nullable(TIME),
+        outcome=nullable(choice("reached_out", "emergency_services", "not_a_crisis", "other")),
         note=TEXT,
+    ),
+    "Duty": obj(
+        "Whether the asker is on duty, and every member of staff who is.",
+        on_duty=FLAG,
+        since=nullable(TIME),
+        roster=array(
+            obj("A member of staff on duty.", user=USER, since=TIME, online=FLAG),
+        ),
+        staff_online=INTEGER,
     ),
     "AuditEntry": obj(
         "One moderator action or filter hit (filter hits have no actor).",

@@ -23,11 +23,16 @@ type AlertListener = (alerts: Alert[], added: Alert | null) => void;
 class AlertStore {
   private alerts = new Map<number, Alert>();
   private listeners = new Set<AlertListener>();
+  // Each live change (an alert raised, acknowledged or removed here) gets the next number, so
+  // a list fetched meanwhile does not undo what happened after the fetch was sent.
+  private changes = 0;
+  private changedAt = new Map<number, number>();
 
   constructor() {
     connection.on("alert", (alert: Alert) => {
       const isNew = !this.alerts.has(alert.id) || (alert.raise_count ?? 1) > 1;
       this.alerts.set(alert.id, alert);
+      this.changedAt.set(alert.id, ++this.changes);
       this.notify(isNew ? alert : null);
     });
     connection.on("alert_acknowledged", (alert: Alert) => this.remove(alert.id));
@@ -37,13 +42,26 @@ class AlertStore {
     return [...this.alerts.values()].sort((a, b) => a.id - b.id);
   }
 
-  replaceAll(alerts: Alert[]): void {
-    this.alerts.clear();
-    for (const alert of alerts) if (alert.status === undefined || alert.status === "open") this.alerts.set(alert.id, alert);
+  /** Call before fetching the open alerts; pass the answer to replaceAll with the fetch. */
+  mark(): number {
+    return this.changes;
+  }
+
+  /** The open alerts as fetched; a live change since `since` (mark()) wins over the fetch. */
+  replaceAll(alerts: Alert[], since = Number.POSITIVE_INFINITY): void {
+    const changedLive = (id: number): boolean => (this.changedAt.get(id) ?? -1) > since;
+    const next = new Map<number, Alert>();
+    for (const [id, alert] of this.alerts) if (changedLive(id)) next.set(id, alert);
+    for (const alert of alerts) {
+      const open = alert.status === undefined || alert.status === "open";
+      if (open && !changedLive(alert.id)) next.set(alert.id, alert);
+    }
+    this.alerts = next;
     this.notify(null);
   }
 
   remove(id: number): void {
+    this.changedAt.set(id, ++this.changes);
     if (this.alerts.delete(id)) this.notify(null);
   }
 

@@ -121,9 +121,10 @@ export function consoleView(): View {
   cleanups.push(alerts.subscribe((list) => renderAlerts(list)));
   const loadAlerts = async (): Promise<void> => {
     try {
+      const since = alerts.mark();
       const data = await get<{ alerts: Alert[] }>("/api/alerts?status=open");
       if (stopped) return;
-      alerts.replaceAll(data.alerts);
+      alerts.replaceAll(data.alerts, since);
       alertErrors.clear();
     } catch (err) {
       if (!stopped) alertErrors.show(describeAny(err));
