@@ -47,11 +47,17 @@ async def test_crisis_alert_is_acknowledged_and_a_muted_patient_can_still_reach_
     alerts = console.region("Alerts")
     await expect(alerts).to_be_visible()
     await expect(alerts.get_by_role("button", name="Acknowledge")).to_have_count(0)
+    # Lee goes on duty from the console.
+    await expect(alerts).to_contain_text("Nobody is on duty")
+    await alerts.get_by_role("checkbox", name="I am on duty").check()
+    await expect(alerts.get_by_role("status", name="Staff on duty")).to_contain_text("Lee")
 
-    # The writer gets support at once, in words and numbers they can use.
+    # The writer gets support at once, in words and numbers they can use, and is told the
+    # truth about who knows: staff on duty.
     await patient.send(CRISIS)
     support = patient.page.get_by_role("dialog", name="Support is available right now")
     await expect(support).to_be_visible()
+    await expect(support).to_contain_text("A member of staff on duty has been alerted")
     await expect(support).to_contain_text("988")
     for resource in RESOURCES:
         await expect(support).to_contain_text(resource)
@@ -63,15 +69,24 @@ async def test_crisis_alert_is_acknowledged_and_a_muted_patient_can_still_reach_
     # The console shows the alert live, who wrote it, and takes an acknowledgement.
     await expect(alerts).to_contain_text(CRISIS)
     await expect(alerts).to_contain_text("Ana")
+    await expect(alerts).to_contain_text("Suicide")
+    await expect(alerts).to_contain_text("Staff on duty were online")
     [alert] = await open_alerts(api, c.mod_lee)
     assert alert["kind"] == "crisis" and alert["user"]["id"] == c.pat_ana.id, alert
+    # What was done is asked for, and kept with the note.
+    await alerts.get_by_role("button", name="Acknowledge").click()
+    await expect(alerts.get_by_role("alert")).to_contain_text("Choose what was done")
+    await expect(alerts).to_contain_text(CRISIS)
+    await alerts.get_by_label("What was done").select_option(label="Reached out to them")
+    await alerts.get_by_label("Note").fill("Messaged Ana; she is with her sister.")
     await alerts.get_by_role("button", name="Acknowledge").click()
     await expect(alerts).not_to_contain_text(CRISIS)
     await eventually(
         lambda: _none_open(api, c), "the alert to be acknowledged on the server", timeout=10
     )
     entries = await audit(api, c.mod_lee)
-    assert any(e["action"] == "alert_acknowledged" for e in entries), entries
+    [acked] = [e for e in entries if e["action"] == "alert_acknowledged"]
+    assert acked["reason"] == "outcome: reached_out; Messaged Ana; she is with her sister."
 
     # The moderator reads the room and mutes Ana from her name.
     await console.open_room(c.group_a, "Group A")

@@ -124,6 +124,22 @@ export interface Alert {
   report_id?: number | null;
   raise_count?: number;
   raised_at?: string;
+  /** A crisis alert's detection; null for a report. */
+  category?: string | null;
+  severity?: "urgent" | "emergency" | null;
+  /** Who it reached when raised: on_duty, staff_online, on_call or nobody. */
+  reached?: string;
+  /** How many on the on-call list have been paged. */
+  paged?: number;
+  outcome?: string | null;
+  note?: string;
+}
+
+export interface Duty {
+  on_duty: boolean;
+  since: string | null;
+  roster: { user: PublicUser | null; since: string; online: boolean }[];
+  staff_online: number;
 }
 
 export interface Report {

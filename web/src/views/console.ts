@@ -1,12 +1,12 @@
 // The moderator console: open alerts, the report queue, room settings, the audit log and
 // meeting attendance.
-import { ApiError, get, patch, post, request } from "../api";
+import { ApiError, get, patch, post, put, request } from "../api";
 import { connection } from "../connection";
 import { describeAny } from "../errors";
 import { fullTime, shortTime } from "../format";
 import { h, replaceChildren, uid, type Child } from "../h";
 import { alerts, loadRooms, roomName, rooms } from "../state";
-import type { Alert, Attendee, AuditEntry, Meeting, Occurrence, Report, Room } from "../types";
+import type { Alert, Attendee, AuditEntry, Duty, Meeting, Occurrence, Report, Room } from "../types";
 import { button, errorBox, field, heading, loading, statusBox, type View } from "./common";
 
 // How far back the attendance picker looks, and how far ahead.
@@ -54,7 +54,40 @@ const ACTION_TEXT: Record<string, string> = {
   filter_blocked_term: "Blocked term refused",
   filter_contact_masked: "Contact details masked",
   filter_contact_blocked: "Contact details refused",
+  duty_started: "Went on duty",
+  duty_ended: "Went off duty",
 };
+
+// What staff did about an alert (the API's `outcome`), asked for when acknowledging.
+const OUTCOMES: [string, string][] = [
+  ["reached_out", "Reached out to them"],
+  ["emergency_services", "Called emergency services"],
+  ["not_a_crisis", "Not a crisis"],
+  ["other", "Other (say in the note)"],
+];
+const CATEGORIES: Record<string, string> = {
+  suicide: "Suicide",
+  self_harm: "Self-harm",
+  overdose: "Overdose or poisoning",
+  medical: "Medical emergency",
+  relapse: "Relapse risk",
+};
+
+/** Who the alert reached when it was raised, as its writer was told. */
+function reachedText(alert: Alert): string {
+  switch (alert.reached) {
+    case "on_duty":
+      return "Staff on duty were online.";
+    case "staff_online":
+      return "Staff were online; nobody on duty.";
+    case "on_call":
+      return `No staff were online: paging the on-call list (${alert.paged ?? 0} paged so far).`;
+    case "nobody":
+      return "No staff were online and nobody could be paged: the writer was told staff will see it when next here.";
+    default:
+      return "";
+  }
+}
 
 /** Crisis alerts before reports; within a kind, the one waiting longest first. */
 function alertOrder(a: Alert, b: Alert): number {
@@ -79,12 +112,24 @@ export function consoleView(): View {
     replaceChildren(alertBody, alertList);
   };
   const alertItem = (alert: Alert): HTMLElement => {
+    const outcome = h(
+      "select",
+      { required: true },
+      h("option", { value: "" }, "Choose…"),
+      ...OUTCOMES.map(([value, text]) => h("option", { value }, text)),
+    );
+    const note = h("input", { type: "text", maxlength: "1000", autocomplete: "off" });
     const ack = button("Acknowledge", { class: "primary" });
     ack.addEventListener("click", async () => {
-      ack.disabled = true;
       alertErrors.clear();
+      if (!outcome.value) {
+        alertErrors.show("Choose what was done before acknowledging the alert.");
+        outcome.focus();
+        return;
+      }
+      ack.disabled = true;
       try {
-        await post(`/api/alerts/${alert.id}/ack`, {});
+        await post(`/api/alerts/${alert.id}/ack`, { outcome: outcome.value, note: note.value.trim() });
         alerts.remove(alert.id);
       } catch (err) {
         if (err instanceof ApiError && err.error.code === "conflict") alerts.remove(alert.id);
@@ -109,7 +154,17 @@ export function consoleView(): View {
         h("time", { datetime: alert.created_at, title: fullTime(alert.created_at) }, shortTime(alert.created_at)),
         (alert.raise_count ?? 1) > 1 ? ` (raised ${alert.raise_count} times)` : "",
       ),
+      alert.category
+        ? h(
+            "p",
+            { class: `alert-detection ${alert.severity ?? ""}` },
+            h("strong", null, alert.severity === "emergency" ? "Emergency" : "Urgent"),
+            `: ${CATEGORIES[alert.category] ?? alert.category}`,
+          )
+        : null,
       h("blockquote", { class: "quote" }, alert.excerpt),
+      alert.reached ? h("p", { class: "note" }, reachedText(alert)) : null,
+      h("div", { class: "alert-ack" }, field("What was done", outcome), field("Note", note)),
       h(
         "div",
         { class: "row-actions" },
@@ -119,6 +174,36 @@ export function consoleView(): View {
     );
   };
   cleanups.push(alerts.subscribe((list) => renderAlerts(list)));
+
+  // ----- on duty -----
+  const dutySwitch = h("input", { type: "checkbox" });
+  const dutyStatus = statusBox("Staff on duty");
+  const showDuty = (duty: Duty): void => {
+    dutySwitch.checked = duty.on_duty;
+    const names = duty.roster.map((entry) => `${entry.user?.display_name ?? "Someone"}${entry.online ? "" : " (offline)"}`);
+    dutyStatus.show(names.length ? `On duty: ${names.join(", ")}.` : "Nobody is on duty: crisis alerts go to whoever is online, else the on-call list.");
+  };
+  const loadDuty = async (): Promise<void> => {
+    try {
+      const data = await get<{ duty: Duty }>("/api/duty");
+      if (!stopped) showDuty(data.duty);
+    } catch (err) {
+      if (!stopped) alertErrors.show(describeAny(err));
+    }
+  };
+  dutySwitch.addEventListener("change", async () => {
+    dutySwitch.disabled = true;
+    try {
+      const data = await put<{ duty: Duty }>("/api/duty", { on_duty: dutySwitch.checked });
+      if (!stopped) showDuty(data.duty);
+    } catch (err) {
+      dutySwitch.checked = !dutySwitch.checked;
+      alertErrors.show(describeAny(err));
+    } finally {
+      dutySwitch.disabled = false;
+    }
+  });
+  const dutyRow = h("div", { class: "duty" }, h("label", null, dutySwitch, " I am on duty"), dutyStatus.node);
   const loadAlerts = async (): Promise<void> => {
     try {
       const since = alerts.mark();
@@ -463,7 +548,7 @@ export function consoleView(): View {
     h(
       "div",
       { class: "console-grid" },
-      region("Alerts", "alerts", alertErrors.node, alertBody),
+      region("Alerts", "alerts", dutyRow, alertErrors.node, alertBody),
       region("Reports", "reports", reportErrors.node, reportBody),
       region("Room settings", "settings", roomForm),
       // Tables get the whole width.
@@ -476,6 +561,7 @@ export function consoleView(): View {
   // Rooms first: alerts, reports and the audit log name rooms.
   void loadRoomSettings().then(() => {
     void loadAlerts();
+    void loadDuty();
     void loadReports();
     void loadAudit();
   });
