@@ -51,7 +51,14 @@ from server.moderation.filters import (
     RateLimitGate,
     SlowModeGate,
 )
-from server.moderation.http import ALERTS, AUDIT, REPORTS, RESTRICTIONS, add_moderation_routes
+from server.moderation.http import (
+    ALERTS,
+    AUDIT,
+    REPORTS,
+    RESTRICTIONS,
+    SUPPORT,
+    add_moderation_routes,
+)
 from server.moderation.matching import CrisisDetector, TermBlocker
 from server.moderation.reports import ReportService
 from server.moderation.restrictions import (
@@ -60,6 +67,7 @@ from server.moderation.restrictions import (
     RestrictionCache,
     RestrictionService,
 )
+from server.moderation.support import SupportConversations
 from server.moderation.webhook import AlertWebhook
 from server.ops.http import OPERATIONS, Check, Operations, add_operations_routes
 from server.ops.metrics import CountingAudit, Metrics
@@ -209,6 +217,7 @@ def create_app(
     app[RESTRICTIONS] = safety.restrictions
     app[REPORTS] = safety.reports
     app[ALERTS] = safety.alerts
+    app[SUPPORT] = SupportConversations(core.sessions, core.clock, notifier, audit)
     app[AUDIT] = audit_log
     app[OPERATIONS] = _build_operations(core, safety.alerts)
     app[MEETINGS] = meetings

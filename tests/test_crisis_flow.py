@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from server.moderation.crisis.detector import Detection
 from server.rooms.http import MESSAGES
@@ -41,6 +40,7 @@ from tests.support import (
     try_send,
     with_settings,
 )
+from tests.webhooks import WebhookReceiver, webhook_receiver
 
 pytestmark = pytest.mark.persistence
 
@@ -401,33 +401,11 @@ async def test_an_unacknowledged_alert_is_raised_again_until_acknowledged(
 # ----- webhook -----
 
 
-@dataclass
-class Receiver:
-    """An on-call system that fails its first request and takes the rest."""
-
-    url: str = ""
-    bodies: list[Any] = field(default_factory=list)
-    statuses: list[int] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.bodies.append(await request.json())
-        status = 500 if len(self.bodies) == 1 else 200
-        self.statuses.append(status)
-        return web.json_response({"received": len(self.bodies)}, status=status)
-
-
 @pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    found = Receiver()
-    app = web.Application()
-    app.router.add_post("/hook", found.handle)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    found.url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
-    yield found
-    await runner.cleanup()
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    """An on-call system that fails its first request and takes the rest."""
+    async with webhook_receiver(failing=1) as found:
+        yield found
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -438,7 +416,7 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> Non
 
 
 async def test_the_webhook_gets_each_alert_and_is_retried_after_a_failure(
-    database_url: str, tmp_path: Path, clock: FakeClock, receiver: Receiver
+    database_url: str, tmp_path: Path, clock: FakeClock, receiver: WebhookReceiver
 ) -> None:
     settings = server_settings(
         database_url, tmp_path, alert_webhook_url=receiver.url, alert_webhook_backoff_s=0.05

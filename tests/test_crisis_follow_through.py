@@ -8,11 +8,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from tests.conftest import PeerFactory
 from tests.support import (
@@ -24,9 +22,14 @@ from tests.support import (
     audit,
     barrier,
     eventually,
+    joined,
+    public,
+    refused,
     send,
+    try_send,
     with_settings,
 )
+from tests.webhooks import WebhookReceiver, webhook_receiver
 
 pytestmark = pytest.mark.persistence
 
@@ -34,37 +37,14 @@ CRISIS = "I want to kill myself tonight"
 ON_CALL = ["dr-ortiz", "dr-chen", "dr-park"]
 
 
-@dataclass
-class Pager:
-    """A paging system: takes every webhook body and answers 200."""
-
-    url: str = ""
-    bodies: list[dict[str, Any]] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.bodies.append(await request.json())
-        return web.json_response({"ok": True})
-
-    def pages(self) -> list[tuple[str, int]]:
-        return [(b["on_call"], b["step"]) for b in self.bodies if b["event"] == "page"]
+@pytest.fixture
+async def pager() -> AsyncIterator[WebhookReceiver]:
+    async with webhook_receiver() as found:
+        yield found
 
 
 @pytest.fixture
-async def pager() -> AsyncIterator[Pager]:
-    found = Pager()
-    app = web.Application()
-    app.router.add_post("/page", found.handle)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    found.url = f"http://127.0.0.1:{runner.addresses[0][1]}/page"
-    yield found
-    await runner.cleanup()
-
-
-@pytest.fixture
-def server_overrides(pager: Pager) -> dict[str, Any]:
+def server_overrides(pager: WebhookReceiver) -> dict[str, Any]:
     return {
         "alert_webhook_url": pager.url,
         "alert_webhook_backoff_s": 0.05,
@@ -85,6 +65,12 @@ async def resources_notice(writer: Peer, nth: int = 1) -> dict[str, Any]:
     return notices()[nth - 1]
 
 
+async def ana_writes_in_crisis(c: Community, peer: PeerFactory) -> tuple[Peer, dict[str, Any]]:
+    """Ana, connected, and the crisis message she wrote in Group A."""
+    ana = await peer(c.pat_ana.token)
+    return ana, await send(ana, c.group_a, CRISIS)
+
+
 async def the_alert(api: Api, staff: Person, message_id: int) -> dict[str, Any]:
     reply = await api.get("/api/alerts?status=all", token=staff.token)
     assert reply.status == 200, reply.body
@@ -103,8 +89,7 @@ async def test_with_no_staff_online_and_nobody_to_page_the_writer_is_told_so(
     community: Community, peer: PeerFactory, api: Api
 ) -> None:
     c = community
-    ana = await peer(c.pat_ana.token)
-    message = await send(ana, c.group_a, CRISIS)
+    ana, message = await ana_writes_in_crisis(c, peer)
 
     notice = await resources_notice(ana)
     assert notice["reached"] == "nobody"
@@ -156,11 +141,10 @@ async def test_staff_online_and_staff_on_duty_are_told_apart(
 
 
 async def test_the_on_call_list_is_paged_one_after_another_until_someone_acknowledges(
-    community: Community, peer: PeerFactory, api: Api, clock: FakeClock, pager: Pager
+    community: Community, peer: PeerFactory, api: Api, clock: FakeClock, pager: WebhookReceiver
 ) -> None:
     c = community
-    ana = await peer(c.pat_ana.token)
-    message = await send(ana, c.group_a, CRISIS)
+    ana, message = await ana_writes_in_crisis(c, peer)
 
     notice = await resources_notice(ana)
     assert notice["reached"] == "on_call"
@@ -194,11 +178,10 @@ async def test_the_on_call_list_is_paged_one_after_another_until_someone_acknowl
 
 
 async def test_the_list_ends_with_its_last_name(
-    community: Community, peer: PeerFactory, api: Api, clock: FakeClock, pager: Pager
+    community: Community, peer: PeerFactory, api: Api, clock: FakeClock, pager: WebhookReceiver
 ) -> None:
     c = community
-    ana = await peer(c.pat_ana.token)
-    await send(ana, c.group_a, CRISIS)
+    await ana_writes_in_crisis(c, peer)
     await eventually(lambda: _pages(pager, 1), "the first page")
     for _ in range(5):
         await clock.advance(minutes=10)
@@ -208,7 +191,7 @@ async def test_the_list_ends_with_its_last_name(
     assert pager.pages() == [(name, step) for step, name in enumerate(ON_CALL, start=1)]
 
 
-async def _pages(pager: Pager, count: int) -> bool:
+async def _pages(pager: WebhookReceiver, count: int) -> bool:
     return len(pager.pages()) >= count
 
 
@@ -217,8 +200,7 @@ async def test_an_acknowledgement_keeps_its_outcome_and_note_in_the_alert_and_th
     community: Community, peer: PeerFactory, api: Api
 ) -> None:
     c = community
-    ana = await peer(c.pat_ana.token)
-    message = await send(ana, c.group_a, CRISIS)
+    ana, message = await ana_writes_in_crisis(c, peer)
     alert = await the_alert(api, c.mod_lee, message["id"])
 
     for bad in ({"outcome": "fixed it"}, {"outcome": 3}, {"outcome": "reached_out", "note": 5}):
@@ -250,3 +232,64 @@ async def test_an_acknowledgement_keeps_its_outcome_and_note_in_the_alert_and_th
     [row] = [r for r in rows if r["action"] == "alert_acknowledged"]
     assert row["reason"] == f"outcome: emergency_services; {note}", row
     assert row["message_id"] == str(message["id"])
+
+
+@with_settings()
+async def test_a_private_support_conversation_is_the_writers_and_staffs_alone(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    c = community
+    ana, message = await ana_writes_in_crisis(c, peer)
+    alert = await the_alert(api, c.mod_lee, message["id"])
+    path = f"/api/alerts/{alert['id']}/support"
+
+    refused_patient = await api.post(path, {}, token=c.pat_avi.token)
+    assert (refused_patient.status, refused_patient.error_code) == (403, "forbidden")
+    unknown = await api.post("/api/alerts/99999/support", {}, token=c.mod_lee.token)
+    assert (unknown.status, unknown.error_code) == (404, "not_found")
+
+    opened = await api.post(path, {}, token=c.mod_lee.token)
+    assert opened.status == 200, opened.body
+    room = opened.body["room"]
+    assert (room["kind"], room["audience"], room["member_id"]) == (
+        "support",
+        "person",
+        c.pat_ana.id,
+    )
+    assert opened.body["alert"]["support_room_id"] == room["id"]
+    # Ana is told who is there, and where.
+    notice = await ana.wait_for("notice", lambda n: n["kind"] == "support_opened")
+    assert notice["room_id"] == room["id"] and notice["by"] == public(c.mod_lee), notice
+    assert "Lee" in notice["text"] and "Only you and staff" in notice["text"], notice
+
+    # Ana and staff have it; the rest of her group does not, by any way in.
+    async def listed(person: Person) -> bool:
+        reply = await api.get("/api/rooms", token=person.token)
+        return room["id"] in [r["id"] for r in reply.body["rooms"]]
+
+    assert await listed(c.pat_ana) and await listed(c.mod_lee) and await listed(c.admin)
+    assert not await listed(c.pat_avi) and not await listed(c.pat_bo)
+    avi = await peer(c.pat_avi.token)
+    refused(await avi.call("join", {"room_id": room["id"]}), "forbidden")
+    refused(await try_send(avi, room["id"], "hello?"), "forbidden")
+    history = await api.get(f"/api/rooms/{room['id']}/messages", token=c.pat_avi.token)
+    assert history.error_code == "forbidden", history.body
+
+    lee = await peer(c.mod_lee.token)
+    await joined(lee, room["id"])
+    await joined(ana, room["id"])
+    said = await send(lee, room["id"], "Ana, I'm here. Are you somewhere safe right now?")
+    await ana.wait_for("message", lambda m: m["id"] == said["id"])
+    reply = await send(ana, room["id"], "I'm at home. My sister is here.")
+    await lee.wait_for("message", lambda m: m["id"] == reply["id"])
+    await barrier(avi)
+    assert [m["id"] for m in avi.received("message")] == []
+
+    # Opened again (from this alert or a later one), it is the same conversation; audited.
+    again = await api.post(path, {}, token=c.admin.token)
+    assert again.body["room"]["id"] == room["id"]
+    opened_entries = [e for e in await audit(api, c.admin) if e["action"] == "support_opened"]
+    assert [(e["room_id"], e["target_user"]["id"]) for e in opened_entries] == [
+        (room["id"], c.pat_ana.id),
+        (room["id"], c.pat_ana.id),
+    ]

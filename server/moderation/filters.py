@@ -73,6 +73,7 @@ def alert_stored_with(draft: Draft, detection: Detection) -> StoredWithPost:
             "reached": "",
             "page_step": 0,
             "paged_at": None,
+            "support_room_id": None,
             "report_id": None,
             "status": "open",
             "created_at": now,

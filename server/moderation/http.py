@@ -24,11 +24,13 @@ from server.moderation.models import (
 )
 from server.moderation.reports import REPORT_STATUSES, ReportService
 from server.moderation.restrictions import BAN, MUTE, RestrictionService
+from server.moderation.support import SupportConversations
 from server.reference.routes import Access, QueryParam, Route, RouteTable, add_routes
 
 RESTRICTIONS = web.AppKey("restrictions", RestrictionService)
 REPORTS = web.AppKey("reports", ReportService)
 ALERTS = web.AppKey("alerts", AlertService)
+SUPPORT = web.AppKey("support", SupportConversations)
 AUDIT = web.AppKey("audit", AuditLog)
 ALERT_STATUSES = ("open", "acknowledged")
 
@@ -115,6 +117,11 @@ async def acknowledge_alert(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     data = await read_input(request, AckIn)
     return ok({"alert": await request.app[ALERTS].acknowledge(actor, path_id(request), data)})
+
+
+async def open_support(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    return ok(await request.app[SUPPORT].open_from_alert(actor, path_id(request)))
 
 
 async def duty_roster(request: web.Request) -> web.Response:
@@ -292,6 +299,17 @@ MODERATION_ROUTES = RouteTable(
             errors=("conflict",),
             description="Acknowledging an acknowledged alert is `conflict`. `outcome` says what"
             " was done (kept with the note in the alert and the audit log).",
+        ),
+        Route(
+            "POST",
+            "/api/alerts/{id}/support",
+            open_support,
+            "Open a private support conversation with the alert's writer",
+            Access.STAFF,
+            returns={"room": "Room", "alert": "Alert"},
+            description="A room of the writer and staff only (audience `person`), one per"
+            " person: opened again, it is the same room. The writer gets a `support_opened`"
+            " notice naming who opened it; audited as `support_opened`.",
         ),
         Route(
             "GET",

@@ -69,6 +69,8 @@ class Alert(SQLModel, table=True):
     # How far up the on-call list it has been paged, and when last (escalation).
     page_step: int = 0
     paged_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # The private support conversation staff opened from it (rooms: audience `person`).
+    support_room_id: int | None = Field(default=None, foreign_key="room.id")
     report_id: int | None = Field(default=None, foreign_key="report.id")
     status: str = Field(default="open", max_length=16, index=True)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -34,6 +34,7 @@ def alert_json(alert: Alert, users: PublicUsers) -> dict[str, Any]:
         "severity": alert.severity,
         "reached": alert.reached,
         "paged": alert.page_step,
+        "support_room_id": alert.support_room_id,
         "created_at": iso_utc(alert.created_at),
         "status": alert.status,
         "report_id": alert.report_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,7 @@ ALERT_COLUMNS = (
     "reached",
     "page_step",
     "paged_at",
+    "support_room_id",
     "report_id",
     "status",
     "created_at",
@@ -179,14 +181,23 @@ async def alerts_due_again(session: AsyncSession, raised_before: datetime) -> li
 
 async def claim_raise_again(session: AsyncSession, alert: Alert, now: datetime) -> bool:
     """Mark an alert raised again, unless another process did since it was read."""
+    return await _claim_open(
+        session,
+        alert,
+        col(Alert.raised_at) == alert.raised_at,
+        {"raised_at": now, "raise_count": col(Alert.raise_count) + 1},
+    )
+
+
+async def _claim_open(
+    session: AsyncSession, alert: Alert, unchanged: ColumnElement[bool], values: dict[str, Any]
+) -> bool:
+    """Change an open alert only if `unchanged` still holds: of several processes that read
+    it, one changes it, and the others learn they lost."""
     result = await session.execute(
         update(Alert)
-        .where(
-            col(Alert.id) == alert.id,
-            col(Alert.status) == "open",
-            col(Alert.raised_at) == alert.raised_at,
-        )
-        .values(raised_at=now, raise_count=col(Alert.raise_count) + 1)
+        .where(col(Alert.id) == alert.id, col(Alert.status) == "open", unchanged)
+        .values(**values)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -220,16 +231,12 @@ async def alerts_due_a_page(
 
 async def claim_page(session: AsyncSession, alert: Alert, now: datetime) -> bool:
     """Move an alert one step up the on-call list, unless another process did since."""
-    result = await session.execute(
-        update(Alert)
-        .where(
-            col(Alert.id) == alert.id,
-            col(Alert.status) == "open",
-            col(Alert.page_step) == alert.page_step,
-        )
-        .values(page_step=alert.page_step + 1, paged_at=now)
+    return await _claim_open(
+        session,
+        alert,
+        col(Alert.page_step) == alert.page_step,
+        {"page_step": alert.page_step + 1, "paged_at": now},
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def duty_roster(session: AsyncSession) -> list[StaffDuty]:

@@ -86,9 +86,14 @@ ROOM = obj(
     "A room. `GET /api/rooms` adds `last_message_id` and `unread_count`.",
     id=ID,
     name=TEXT,
-    kind=choice("group", "peer", "meeting"),
-    audience=choice("cohort", "alumni", "everyone"),
+    kind=choice("group", "peer", "meeting", "support"),
+    audience=choice("cohort", "alumni", "everyone", "person"),
     cohort_id=nullable(ID),
+    member_id={
+        **nullable(ID),
+        "description": "Audience `person` (a private support conversation): the one member"
+        " besides staff.",
+    },
     topic=TEXT,
     locked=FLAG,
     slow_mode_s=INTEGER,
@@ -188,6 +193,10 @@ SHAPES: dict[str, Schema] = {
             " was kept).",
         },
         paged={"type": "integer", "description": "How many on the on-call list were paged."},
+        support_room_id={
+            **nullable(ID),
+            "description": "The private support conversation opened from it, if any.",
+        },
         created_at=TIME,
         status=choice("open", "acknowledged"),
         report_id=nullable(ID),

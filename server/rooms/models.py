@@ -27,6 +27,8 @@ class Audience(StrEnum):
     COHORT = "cohort"
     ALUMNI = "alumni"
     EVERYONE = "everyone"
+    # One person (member_id) and staff: a private support conversation.
+    PERSON = "person"
 
 
 class Room(SQLModel, table=True):
@@ -35,6 +37,8 @@ class Room(SQLModel, table=True):
     kind: str = Field(max_length=16)
     audience: str = Field(max_length=16)
     cohort_id: int | None = Field(default=None, foreign_key="cohort.id", index=True)
+    # The one member of a room whose audience is `person`, besides staff.
+    member_id: int | None = Field(default=None, foreign_key="user.id", index=True)
     topic: str = Field(default="", max_length=500)
     locked: bool = False
     slow_mode_s: int = 0

@@ -16,6 +16,8 @@ def may_enter(actor: Actor, room: Room) -> bool:
         return actor.role == Role.ALUMNI
     if room.audience == Audience.COHORT:
         return actor.role == Role.PATIENT and room.cohort_id in actor.cohort_ids
+    if room.audience == Audience.PERSON:
+        return room.member_id is not None and room.member_id == actor.id
     return False
 
 

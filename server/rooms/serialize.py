@@ -17,6 +17,7 @@ def room_json(room: Room, online_count: int) -> dict[str, Any]:
         "kind": room.kind,
         "audience": room.audience,
         "cohort_id": room.cohort_id,
+        "member_id": room.member_id,
         "topic": room.topic,
         "locked": room.locked,
         "slow_mode_s": room.slow_mode_s,

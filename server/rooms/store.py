@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from server.accounts.models import User
 from server.kernel.hotpath.statements import HotStatement
 from server.kernel.hotpath.writer import Rows, Write
-from server.rooms.models import Message, Reaction, ReadMarker, Room
+from server.rooms.models import Audience, Message, Reaction, ReadMarker, Room
 
 MessageRow = tuple[Message, User]
 
@@ -306,3 +306,14 @@ async def advance_read_marker(
         ).returning(table.c.last_read_id)
     )
     return int(result.scalar_one())
+
+
+async def support_room_of(session: AsyncSession, user_id: int) -> Room | None:
+    """The private support conversation of this person (audience `person`), if one exists."""
+    result = await session.execute(
+        select(Room)
+        .where(col(Room.audience) == Audience.PERSON, col(Room.member_id) == user_id)
+        .order_by(col(Room.id))
+        .limit(1)
+    )
+    return result.scalars().first()

@@ -395,3 +395,41 @@ async def test_a_crisis_message_is_never_held_behind_one_that_slow_mode_holds(
         "first message of the hour",
         CRISIS,
     ]
+
+
+async def test_staff_open_a_private_conversation_from_a_crisis_alert(
+    browse: TabFactory, api: Api, community: Community
+) -> None:
+    """From the alert, Lee talks with Ana where only she and staff can read it; Ana is told
+    someone is there and goes to it; Avi, in her group, never sees it."""
+    c = community
+    patient, console = await ana_in_group_a_and_lee_at_the_console(browse, c)
+    await patient.send(CRISIS)
+    support = patient.page.get_by_role("dialog", name="Support is available right now")
+    await support.get_by_role("button", name="Close").click()
+    alerts = console.region("Alerts")
+    await expect(alerts).to_contain_text(CRISIS)
+
+    await alerts.get_by_role("button", name="Talk privately").click()
+    await console.in_room("Private support: Ana")
+    await console.send("Ana, it's Lee. I'm here. Are you safe right now?")
+
+    told = patient.alert("has opened a private conversation with you")
+    await expect(told).to_contain_text("Lee")
+    await told.get_by_role("link", name="Go to the private conversation").click()
+    await patient.in_room("Private support: Ana")
+    topic = patient.page.get_by_text("A private conversation: only you and staff")
+    await expect(topic).to_be_visible()
+    await expect(patient.message("I'm here. Are you safe right now?")).to_have_count(1)
+    await patient.send("I'm at home with my sister.")
+    await expect(console.message("I'm at home with my sister.")).to_have_count(1)
+
+    # Nobody else in the group has it, in the list or by its address.
+    avi = await browse()
+    await avi.sign_in(c.pat_avi)
+    await expect(avi.room_item("Group A")).to_have_count(1)
+    await expect(avi.room_item("Private support: Ana")).to_have_count(0)
+    [alert] = await open_alerts(api, c.mod_lee)
+    await avi.page.goto(f"/#/rooms/{alert['support_room_id']}")
+    await expect(avi.page.get_by_role("alert").first).to_be_visible()
+    await expect(avi.page.get_by_text("I'm at home with my sister.")).to_have_count(0)

@@ -147,6 +147,11 @@ connection.on("notice", (notice: Notice) => {
   if ((notice.kind === "meeting_lobby_open" || notice.kind === "meeting_started") && notice.room_id !== undefined) {
     content.push(h("p", null, h("a", { href: `#/rooms/${notice.room_id}` }, "Go to the meeting room")));
   }
+  if (notice.kind === "support_opened" && notice.room_id !== undefined) {
+    // A room that was not in the list a moment ago.
+    void loadRooms().catch(() => {});
+    content.push(h("p", null, h("a", { href: `#/rooms/${notice.room_id}` }, "Go to the private conversation")));
+  }
   // One banner per meeting (lobby → started → ended replace each other) and per room notice kind.
   const key = notice.kind.startsWith("meeting_") ? `meeting:${notice.meeting_id ?? notice.room_id ?? ""}` : `${notice.kind}:${notice.room_id ?? ""}`;
   banner(content, { key, tone: notice.kind === "kicked" || notice.kind === "banned" ? "warn" : "info" });

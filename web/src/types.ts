@@ -16,9 +16,11 @@ export interface Me extends PublicUser {
 export interface Room {
   id: number;
   name: string;
-  kind: "group" | "peer" | "meeting";
-  audience: "cohort" | "alumni" | "everyone";
+  kind: "group" | "peer" | "meeting" | "support";
+  audience: "cohort" | "alumni" | "everyone" | "person";
   cohort_id: number | null;
+  /** Audience `person` (a private support conversation): the one member besides staff. */
+  member_id?: number | null;
   topic: string | null;
   locked: boolean;
   slow_mode_s: number;
@@ -133,6 +135,8 @@ export interface Alert {
   paged?: number;
   outcome?: string | null;
   note?: string;
+  /** The private support conversation opened from it. */
+  support_room_id?: number | null;
 }
 
 export interface Duty {

@@ -1,4 +1,5 @@
-"""crisis follow-through: what an alert detected, whom it reached, its outcome; staff on duty
+"""crisis follow-through: what an alert detected, whom it reached, its outcome, its support
+conversation; staff on duty; rooms of one person and staff
 
 Revision ID: 0003
 Revises: 0002
@@ -33,6 +34,7 @@ ALERT_COLUMNS: tuple[sa.Column[Any], ...] = (
     sa.Column("page_step", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("paged_at", server.kernel.db.UTCDateTime(), nullable=True),
     sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=24), nullable=True),
+    sa.Column("support_room_id", sa.Integer(), nullable=True),
 )
 
 
@@ -41,6 +43,13 @@ def upgrade() -> None:
     with op.batch_alter_table("alert") as batch:
         for column in ALERT_COLUMNS:
             batch.add_column(column)
+        batch.create_foreign_key(
+            "fk_alert_support_room_id_room", "room", ["support_room_id"], ["id"]
+        )
+    with op.batch_alter_table("room") as batch:
+        batch.add_column(sa.Column("member_id", sa.Integer(), nullable=True))
+        batch.create_index("ix_room_member_id", ["member_id"])
+        batch.create_foreign_key("fk_room_member_id_user", "user", ["member_id"], ["id"])
     op.create_table(
         "staff_duty",
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -52,6 +61,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("staff_duty")
+    with op.batch_alter_table("room") as batch:
+        batch.drop_constraint("fk_room_member_id_user", type_="foreignkey")
+        batch.drop_index("ix_room_member_id")
+        batch.drop_column("member_id")
     with op.batch_alter_table("alert") as batch:
+        batch.drop_constraint("fk_alert_support_room_id_room", type_="foreignkey")
         for column in reversed(ALERT_COLUMNS):
             batch.drop_column(column.name)

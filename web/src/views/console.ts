@@ -139,6 +139,19 @@ export function consoleView(): View {
         }
       }
     });
+    const talk = button("Talk privately");
+    talk.addEventListener("click", async () => {
+      talk.disabled = true;
+      alertErrors.clear();
+      try {
+        const opened = await post<{ room: Room }>(`/api/alerts/${alert.id}/support`, {});
+        await loadRooms();
+        window.location.hash = `#/rooms/${opened.room.id}`;
+      } catch (err) {
+        alertErrors.show(describeAny(err));
+        talk.disabled = false;
+      }
+    });
     const who = alert.user?.display_name ?? "Someone";
     const where = roomName(alert.room_id);
     return h(
@@ -169,6 +182,7 @@ export function consoleView(): View {
         "div",
         { class: "row-actions" },
         ack,
+        alert.kind === "crisis" ? talk : null,
         alert.room_id ? h("a", { href: `#/rooms/${alert.room_id}`, class: "button" }, "Open room") : null,
       ),
     );

@@ -14,6 +14,7 @@ const KIND_TEXT: Record<Room["kind"], string> = {
   group: "Group room",
   peer: "Peer room",
   meeting: "Meeting room",
+  support: "Private: only you and staff",
 };
 
 export function unreadText(count: number): string {
