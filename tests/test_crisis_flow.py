@@ -525,6 +525,9 @@ class FailsAfterTheCommit:
     async def post_refused(self, *_: Any) -> None:
         return None
 
+    async def post_repeated(self, *_: Any) -> None:
+        return None
+
 
 async def test_a_crisis_alert_is_stored_with_its_message_whatever_fails_after(
     server: RunningServer, community: Community, peer: PeerFactory, api: Api
@@ -543,7 +546,18 @@ async def test_a_crisis_alert_is_stored_with_its_message_whatever_fails_after(
     [alert] = await open_alerts(api, lee)
     assert (alert["kind"], alert["message_id"]) == ("crisis", again["id"]), alert
     assert "kill myself" in alert["excerpt"], alert
+    # The repeat did what the first send could not: the writer is told the truth (nobody
+    # was online), once, and the alert records it; a third try tells nobody again.
+    notice = await crisis_resources(ana_peer, room)
+    assert notice["reached"] == "nobody", notice
+    assert alert["reached"] == "nobody", alert
+    await send(ana_peer, room, CRISIS, client_id)
+    await barrier(ana_peer)
+    told = [n for n in ana_peer.received("notice") if n["kind"] == "crisis_resources"]
+    assert len(told) == 1, told
     # A moderator who comes online is given it.
     lee_peer = await peer(lee.token)
     await crisis_alert(lee_peer, community.pat_ana, room, again["id"])
     assert await stored_bodies(api, lee, room) == [CRISIS]
+    entries = [e for e in await audit(api, lee) if e["action"] == "filter_crisis"]
+    assert len(entries) == 1 and "told on a repeated send" in entries[0]["reason"], entries

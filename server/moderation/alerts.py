@@ -81,11 +81,14 @@ class AlertService:
         async with self.sessions() as session:
             session.add(alert)
             await session.commit()
-        return await self.announce(alert.id or 0)
+        announced = await self.announce(alert.id or 0)
+        assert announced is not None  # noqa: S101 - stored just now, so nobody else has
+        return announced
 
-    async def announce(self, alert_id: int) -> dict[str, Any]:
+    async def announce(self, alert_id: int) -> dict[str, Any] | None:
         """Tell staff of a stored alert (a crisis alert is stored in its message's
-        transaction); the answer's `reached` says who was reached."""
+        transaction); the answer's `reached` says who was reached. None when it has been
+        announced already: each alert is announced once."""
         async with self.sessions() as session:
             alert = await session.get(Alert, alert_id)
             if alert is None:
@@ -94,7 +97,8 @@ class AlertService:
         reach = await self._reach(kind)
         async with self.sessions() as session:
             paged_at = self.clock.now() if reach is Reach.ON_CALL else None
-            await store.record_reach(session, alert_id, reach, paged_at)
+            if not await store.record_reach(session, alert_id, reach, paged_at):
+                return None
             await session.commit()
             alert = await session.get(Alert, alert_id)
             assert alert is not None  # noqa: S101 - read above; alerts are never deleted
@@ -105,6 +109,10 @@ class AlertService:
             if reach is Reach.ON_CALL:
                 self.webhook.page(payload, self.on_call[0], 1)
         return payload
+
+    async def unannounced_alert_of(self, message_id: int) -> int | None:
+        async with self.sessions() as session:
+            return await store.unannounced_alert_of(session, message_id)
 
     async def _reach(self, kind: str) -> Reach:
         online = await self.desk.online_staff()

@@ -176,6 +176,9 @@ class ContactGate:
     async def post_refused(self, actor: Actor, room_id: int, body: str, error: AppError) -> None:
         return None
 
+    async def post_repeated(self, actor: Actor, message: dict[str, Any]) -> None:
+        return None
+
     async def _record(self, draft: Draft, action: str, message_id: int | None = None) -> None:
         await self.audit.record(
             actor_id=None,
@@ -248,6 +251,23 @@ class CrisisResponder:
                 actor, known_room, detection, body, note=f"not posted: {error.code}"
             )
 
+    async def post_repeated(self, actor: Actor, message: dict[str, Any]) -> None:
+        """The first send stored its alert but failed before staff and the writer were told:
+        tell them now (once, whoever repeats it)."""
+        alert_id = await self.alerts.unannounced_alert_of(message["id"])
+        detection = self.classifier.detect(message["body"]) if alert_id else None
+        if alert_id is None or detection is None:
+            return
+        await self._respond(
+            actor,
+            message["room_id"],
+            detection,
+            message["body"],
+            message_id=message["id"],
+            stored_alert_id=alert_id,
+            note="told on a repeated send",
+        )
+
     async def _respond(
         self,
         actor: Actor,
@@ -262,7 +282,10 @@ class CrisisResponder:
         # Staff first: the writer is told only once the alert is stored and on its way, and
         # only what is true of who it reached.
         if stored_alert_id is not None:
-            alert = await self.alerts.announce(stored_alert_id)
+            announced = await self.alerts.announce(stored_alert_id)
+            if announced is None:
+                return  # a repeated send of the same message told them already
+            alert = announced
         else:
             alert = await self.alerts.raise_alert(
                 kind=CRISIS,

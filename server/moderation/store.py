@@ -204,11 +204,24 @@ async def _claim_open(
 
 async def record_reach(
     session: AsyncSession, alert_id: int, reached: str, paged_at: datetime | None
-) -> None:
+) -> bool:
+    """Record whom a new alert reached; answers False when it was announced already (by a
+    repeated send, or another process), so it is announced once."""
     values: dict[str, object] = {"reached": reached}
     if paged_at is not None:
         values.update(page_step=1, paged_at=paged_at)
-    await session.execute(update(Alert).where(col(Alert.id) == alert_id).values(**values))
+    result = await session.execute(
+        update(Alert).where(col(Alert.id) == alert_id, col(Alert.reached) == "").values(**values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def unannounced_alert_of(session: AsyncSession, message_id: int) -> int | None:
+    """The alert stored with this message that staff were never told of, if there is one."""
+    result = await session.execute(
+        select(Alert.id).where(col(Alert.message_id) == message_id, col(Alert.reached) == "")
+    )
+    return result.scalars().first()
 
 
 async def alerts_due_a_page(

@@ -84,6 +84,12 @@ class PostListener(Protocol):
         """A post that never reached storage (refused before or by the gates)."""
         ...
 
+    async def post_repeated(self, actor: Actor, message: dict[str, Any]) -> None:
+        """A send repeated with a client_id already stored, answered with that message: what
+        the first send's listeners did not finish (it failed after the commit) may be done
+        now, once."""
+        ...
+
 
 class RoomLockGate:
     """A locked room takes no new posts or edits, except from moderators and admins."""
@@ -107,4 +113,7 @@ class StoredSendCounter:
             self.count()
 
     async def post_refused(self, *_: Any) -> None:
+        return None
+
+    async def post_repeated(self, *_: Any) -> None:
         return None

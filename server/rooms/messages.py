@@ -85,12 +85,16 @@ class MessageService:
 
     async def send(self, actor: Actor, data: SendIn) -> SendResult:
         try:
-            return await self._send(actor, data)
+            result = await self._send(actor, data)
         except AppError as error:
             if error.code != "invalid":
                 for listener in self.listeners:
                     await listener.post_refused(actor, data.room_id, data.body, error)
             raise
+        if not result.created:
+            for listener in self.listeners:
+                await listener.post_repeated(actor, result.message)
+        return result
 
     async def _send(self, actor: Actor, data: SendIn) -> SendResult:
         async with session_on_first_use(self.sessions) as session:
