@@ -33,6 +33,14 @@ class Refusal(socketio.exceptions.ConnectionRefusedError):  # type: ignore[misc]
         self.error_args = {**error, "data": error}
 
 
+def refuse_reserved(sid: str, event: str) -> dict[str, Any]:
+    log.warning("socket %s sent the reserved event %r; refused", sid, event)
+    return {
+        "ok": False,
+        "error": AppError("invalid", f"`{event}` is reserved; clients may not send it.").as_error(),
+    }
+
+
 def register_connection_events(
     sio: socketio.AsyncServer,
     hub: Hub,
@@ -41,7 +49,16 @@ def register_connection_events(
     on_connected: list[ConnectListener],
     on_disconnected: list[DisconnectListener],
 ) -> None:
-    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+    def sent_as_an_event(sid: str) -> bool:
+        """python-socketio hands an ordinary event a client names `connect` or `disconnect`
+        to the same handler as the real one. The real ones run while the socket is still
+        connecting or already leaving; a socket fully connected at that moment sent the
+        event itself, to replace its record (and so lose its rooms) or to seem gone."""
+        return bool(sio.manager.is_connected(sid, "/"))
+
+    async def connect(sid: str, environ: Any, auth: Any = None) -> dict[str, Any] | None:
+        if sent_as_an_event(sid):
+            return refuse_reserved(sid, "connect")
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             actor = await authenticate(token)
@@ -50,13 +67,17 @@ def register_connection_events(
         connection = await hub.register(sid, actor)
         for listener in on_connected:
             await listener(connection)
+        return None
 
-    async def disconnect(sid: str, *_reason: Any) -> None:
+    async def disconnect(sid: str, *_reason: Any) -> dict[str, Any] | None:
+        if sent_as_an_event(sid):
+            return refuse_reserved(sid, "disconnect")
         connection = hub.unregister(sid)
         if connection is None:
             return
         for listener in on_disconnected:
             await listener(connection)
+        return None
 
     sio.on("connect", connect)
     sio.on("disconnect", disconnect)

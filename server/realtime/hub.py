@@ -58,6 +58,9 @@ class Hub:
     # ----- this process's connections -----
 
     async def register(self, sid: str, actor: Actor) -> Connection:
+        if sid in self._connections:
+            # A record holds the rooms the socket is in; replacing it would lose them.
+            raise RuntimeError(f"socket {sid} is registered already")
         connection = Connection(sid, actor)
         self._connections[sid] = connection
         self._sids_by_user[actor.id].add(sid)
