@@ -74,7 +74,7 @@ def register_connection_events(
             return refuse_reserved(sid, "disconnect")
         connection = hub.unregister(sid)
         if connection is None:
-            return
+            return None
         for listener in on_disconnected:
             await listener(connection)
         return None
