@@ -223,7 +223,9 @@ def create_app(
     app[MEETINGS] = meetings
     app[ATTENDANCE] = AttendanceReports(core.sessions, core.clock, meetings)
     app[CALENDARS] = CalendarFeeds(core.sessions, core.clock, meetings)
-    app[MEETING_CLOCK] = MeetingClock(core.sessions, core.clock, notifier, settings.meeting_tick_s)
+    app[MEETING_CLOCK] = MeetingClock(
+        core.sessions, core.clock, notifier, access, settings.meeting_tick_s
+    )
     add_account_routes(app)
     add_room_routes(app)
     add_moderation_routes(app)

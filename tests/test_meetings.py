@@ -19,6 +19,8 @@ import pytest
 from dateutil.rrule import rrulestr
 from icalendar import Calendar
 
+from server.app import CORE
+from server.meetings.models import MeetingSeries
 from tests.conftest import PeerFactory
 from tests.support import (
     Api,
@@ -909,3 +911,91 @@ async def test_another_cohorts_meeting_and_its_video_link_stay_hidden(
     assert len(bo_saw) >= 8
     assert VIDEO_URL not in everything
     assert TITLE not in everything
+
+
+# ----- rights and links (an outside probe found these could be dodged) -----
+
+
+async def calendar_events(api: Api, person: Person) -> list[Any]:
+    token = (await api.get("/api/me/calendar-token", token=person.token)).body["token"]
+    status, _, text = await fetch_text(api, f"/api/calendar.ics?token={token}")
+    assert status == 200, text
+    return list(Calendar.from_ical(text).walk("VEVENT"))
+
+
+async def test_a_ban_from_the_room_hides_its_meetings_notices_calendar_and_video_link(
+    api: Api, community: Community, peer: PeerFactory, clock: FakeClock
+) -> None:
+    c = community
+    room = await meeting_room(api, c)
+    meeting = await create_meeting(api, c, room)
+    reply = await api.post(
+        f"/api/rooms/{room}/bans", {"user_id": c.pat_ana.id, "reason": "t"}, token=c.mod_lee.token
+    )
+    assert reply.status == 201, reply.body
+
+    listed = await api.get("/api/meetings", token=c.pat_ana.token)
+    assert meeting["id"] not in [m["id"] for m in listed.body["meetings"]], listed.body
+    assert [o for o in await upcoming(api, c.pat_ana, 14) if o["meeting_id"] == meeting["id"]] == []
+    assert [
+        e for e in await calendar_events(api, c.pat_ana) if VIDEO_URL in str(e.get("URL"))
+    ] == []
+    # Avi, in the same cohort and not banned, still has all of it.
+    assert any(o["meeting_id"] == meeting["id"] for o in await upcoming(api, c.pat_avi, 14))
+    assert any(VIDEO_URL in str(e.get("URL")) for e in await calendar_events(api, c.pat_avi))
+
+    ana, avi = await peer(c.pat_ana.token), await peer(c.pat_avi.token)
+    clock.current = FIRST + minutes(1)
+    await ticks(clock)
+    started = await wait_for_notice(avi, "meeting_started", meeting, FIRST)
+    assert started["video_url"] == VIDEO_URL
+    await barrier(ana)
+    assert meeting_notices(ana, meeting["id"]) == []
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        VIDEO_URL + "\r\nX-INJECTED:yes",
+        VIDEO_URL + "\nX-INJECTED:yes",
+        "https://video.example.org/a b",
+        "https://user:secret@video.example.org/a",
+        "javascript:alert(1)",
+        "https://",
+        "https://" + "a" * 500 + ".org",
+    ],
+)
+async def test_a_video_link_is_parsed_and_a_bad_one_refused(
+    api: Api, community: Community, link: str
+) -> None:
+    room = await meeting_room(api, community)
+    reply = await api.post(
+        "/api/meetings",
+        {**SERIES, "room_id": room, "video_url": link},
+        token=community.mod_lee.token,
+    )
+    failed(reply, 422, "invalid", "video_url")
+
+
+async def test_one_bad_stored_link_leaves_every_calendar_working(
+    api: Api, community: Community, server: RunningServer
+) -> None:
+    """A link stored before links were parsed (here written straight to the database) is left
+    out of the feed; the feed and the other meetings stay."""
+    c = community
+    room = await meeting_room(api, c)
+    bad = await create_meeting(api, c, room)
+    good = await create_meeting(api, c, room, title="Morning check-in")
+    async with server.app[CORE].sessions() as session:
+        series = await session.get(MeetingSeries, bad["id"])
+        assert series is not None
+        series.video_url = VIDEO_URL + "\r\nX-INJECTED:yes"
+        session.add(series)
+        await session.commit()
+
+    events = await calendar_events(api, c.pat_ana)
+    titles = sorted(str(e.get("SUMMARY")) for e in events)
+    assert titles == sorted([TITLE, "Morning check-in"])
+    [broken] = [e for e in events if str(e.get("SUMMARY")) == TITLE]
+    assert "X-INJECTED" not in str(broken.get("URL")) and broken.get("LOCATION") is None
+    assert good["video_url"] == VIDEO_URL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,10 +15,13 @@ from server.kernel.actors import Actor
 from server.kernel.clock import Clock
 from server.kernel.db import SessionFactory
 from server.kernel.errors import unauthorized
+from server.kernel.links import link_problem
 from server.meetings import store
 from server.meetings.models import CalendarToken, MeetingSeries
 from server.meetings.occurrences import first_local_start, local_start
 from server.meetings.service import MeetingService
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,9 +61,16 @@ class CalendarFeeds:
         calendar.add("version", "2.0")
         calendar.add("x-wr-calname", "peerrooms meetings")
         for series, _ in pairs:
-            calendar.add_component(
-                series_event(series, sorted(cancelled[series.id or 0]), site, self.clock.now())
-            )
+            try:
+                event = series_event(
+                    series, sorted(cancelled[series.id or 0]), site, self.clock.now()
+                )
+            except (ValueError, TypeError, KeyError):
+                # One series that cannot be written (a rule or zone stored before it was
+                # checked) leaves the feed without it, not every member without a calendar.
+                log.exception("calendar feed: series %s left out", series.id)
+                continue
+            calendar.add_component(event)
         calendar.add_missing_timezones()
         return bytes(calendar.to_ical())
 
@@ -79,9 +90,11 @@ def series_event(
     for moment in cancelled:
         event.add("exdate", local_start(series, moment))
     details = [f"Room: {room_link}"]
-    if series.video_url:
-        details.insert(0, f"Video: {series.video_url}")
-        event.add("location", series.video_url)
+    # A link stored before links were parsed is left out unless it passes now.
+    video = series.video_url if series.video_url and not link_problem(series.video_url) else None
+    if video:
+        details.insert(0, f"Video: {video}")
+        event.add("location", video)
     event.add("description", "\n".join(details))
-    event.add("url", series.video_url or room_link)
+    event.add("url", video or room_link)
     return event

@@ -12,6 +12,7 @@ from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
 from server.kernel.db import UTCDateTime
+from server.kernel.links import link_problem
 from server.kernel.validation import InputModel, PositiveId
 
 # A session longer than 12 hours is a typing mistake, not an IOP group.
@@ -121,8 +122,9 @@ class MeetingIn(InputModel):
     def _web_link(cls, value: str | None) -> str | None:
         if value in (None, ""):
             return None
-        if not value.startswith("https://"):
-            raise ValueError("use an https:// link to the video room")
+        problem = link_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 

@@ -20,7 +20,6 @@ from server.meetings.occurrences import Occurrence, expand, parse_rule
 from server.rooms.access import RoomAccess
 from server.rooms.gates import Draft
 from server.rooms.models import Room
-from server.rooms.policy import may_enter
 
 MAX_UPCOMING_DAYS = 366
 
@@ -99,7 +98,13 @@ class MeetingService:
     async def visible(
         self, session: AsyncSession, actor: Actor
     ) -> list[tuple[MeetingSeries, Room]]:
-        return [pair for pair in await store.list_series(session) if may_enter(actor, pair[1])]
+        """The series in rooms the actor may be in now: a ban from the room hides its
+        meetings, their video links and calendar entries too."""
+        return [
+            (series, room)
+            for series, room in await store.list_series(session)
+            if await self.access.allows(session, actor, room)
+        ]
 
     async def meetings_of(self, actor: Actor) -> list[dict[str, Any]]:
         async with self.sessions() as session:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.kernel.actors import Actor
 from server.kernel.clock import Clock
-from server.kernel.errors import not_found
+from server.kernel.errors import AppError, not_found
 from server.realtime.shared_cache import SharedCache
 from server.rooms.gates import AccessGate
 from server.rooms.models import Room
@@ -30,6 +30,15 @@ class RoomAccess:
             raise not_found("room")
         await self.admit(session, actor, room)
         return room
+
+    async def allows(self, session: AsyncSession, actor: Actor, room: Room) -> bool:
+        """Whether the actor may be in this room now (its audience, and no ban): what every
+        view of the room (its meetings, their notices and calendar entries) asks too."""
+        try:
+            await self.admit(session, actor, room)
+        except AppError:
+            return False
+        return True
 
     async def admit(self, session: AsyncSession, actor: Actor, room: Room) -> None:
         """Refuses an actor who may not be in this (already loaded) room now."""
