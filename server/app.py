@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server.accounts.http import ACCOUNTS, add_account_routes
 from server.accounts.passwords import Passwords
 from server.accounts.service import AccountService
+from server.accounts.throttle import Allowance, SignInThrottle
 from server.accounts.tokens import TokenIssuer, load_or_create_secret
 from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock, SystemClock
@@ -422,6 +423,16 @@ def _build_accounts(core: Core, notifier: Notifier) -> AccountService:
         password_min_length=settings.password_min_length,
         invite_default_hours=settings.invite_default_hours,
         notifier=notifier,
+        throttle=SignInThrottle(
+            core.sharing.rate_limiter,
+            core.clock,
+            per_account=Allowance(
+                settings.signin_failures_per_account, settings.signin_account_refill_s
+            ),
+            per_address=Allowance(
+                settings.signin_failures_per_address, settings.signin_address_refill_s
+            ),
+        ),
     )
 
 

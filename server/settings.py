@@ -137,6 +137,12 @@ class Settings(BaseSettings):
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65536, ge=1024)
     password_hash_parallelism: int = Field(default=4, ge=1)
+    # Failed sign-ins: this many at once per account (and per address), then one more every
+    # so many seconds; answered 429 `rate_limited` with `retry_after_s` meanwhile.
+    signin_failures_per_account: int = Field(default=5, ge=1)
+    signin_account_refill_s: float = Field(default=60.0, gt=0)
+    signin_failures_per_address: int = Field(default=20, ge=1)
+    signin_address_refill_s: float = Field(default=6.0, gt=0)
     invite_default_hours: float = Field(default=72.0, gt=0)
     edit_window_minutes: float = Field(default=15.0, ge=0)
     typing_throttle_s: float = Field(default=3.0, ge=0)

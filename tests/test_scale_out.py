@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from tests.conftest import PeerFactory
 from tests.processes import RedisProcess, ServerProcess, create_admin, free_port, server_env
 from tests.support import (
+    PASSWORD,
     Api,
     Community,
     Peer,
@@ -448,3 +449,17 @@ async def eventually(
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"still {last!r}, expected {expected!r}")
+
+
+async def test_sign_in_throttling_holds_across_processes(cluster: Cluster) -> None:
+    """The failures counted on one process hold the account on the other (Redis buckets)."""
+    ana = cluster.community.pat_ana
+    for n, api in enumerate([cluster.api_a, cluster.api_b] * 3):
+        wrong = await api.post(
+            "/api/auth/login", {"username": ana.username, "password": f"wrong guess {n}"}
+        )
+        expected = 401 if n < 5 else 429
+        assert wrong.status == expected, (n, wrong.body)
+    for api in (cluster.api_a, cluster.api_b):
+        held = await api.post("/api/auth/login", {"username": ana.username, "password": PASSWORD})
+        assert held.error_code == "rate_limited", held.body

@@ -7,11 +7,16 @@ from typing import Any
 
 import pytest
 
+from server.accounts.http import ACCOUNTS
 from tests.conftest import PeerFactory
 from tests.support import (
+    PASSWORD,
     Api,
     Community,
+    FakeClock,
     Peer,
+    Reply,
+    RunningServer,
     barrier,
     joined,
     refused,
@@ -86,3 +91,62 @@ async def test_a_client_sent_disconnect_event_is_refused_and_the_socket_stays_it
     await ana.disconnect()
     gone = await lee.wait_for("presence", lambda p: p["status"] == "offline")
     assert gone["user"]["id"] == c.pat_ana.id
+
+
+# ----- sign-in throttling -----
+
+
+async def sign_in_as(api: Api, username: str, password: str) -> Reply:
+    return await api.post("/api/auth/login", {"username": username, "password": password})
+
+
+async def test_failed_sign_ins_on_one_account_are_throttled_with_back_off(
+    community: Community, api: Api, clock: FakeClock
+) -> None:
+    c = community
+    for _ in range(5):
+        wrong = await sign_in_as(api, c.pat_ana.username, "not her password")
+        assert wrong.status == 401, wrong.body
+    # Spent: even the right password waits, and is told how long.
+    held = await sign_in_as(api, c.pat_ana.username, PASSWORD)
+    assert (held.status, held.error_code) == (429, "rate_limited"), held.body
+    assert 1 <= held.body["error"]["retry_after_s"] <= 60, held.body
+    # Another account from the same address is not held up.
+    assert (await sign_in_as(api, c.pat_avi.username, PASSWORD)).status == 200
+
+    # One more try a minute.
+    await clock.advance(seconds=61)
+    assert (await sign_in_as(api, c.pat_ana.username, "still wrong")).status == 401
+    assert (await sign_in_as(api, c.pat_ana.username, PASSWORD)).status == 429
+    await clock.advance(seconds=61)
+    assert (await sign_in_as(api, c.pat_ana.username, PASSWORD)).status == 200
+
+
+async def test_failed_sign_ins_across_accounts_from_one_address_are_throttled(
+    community: Community, api: Api
+) -> None:
+    for n in range(20):
+        assert (await sign_in_as(api, f"nobody{n}", "a guess at it")).status == 401
+    held = await sign_in_as(api, community.pat_ana.username, PASSWORD)
+    assert (held.status, held.error_code) == (429, "rate_limited"), held.body
+
+
+async def test_registration_checks_the_invite_before_hashing_and_throttles_guesses(
+    community: Community, api: Api, server: RunningServer
+) -> None:
+    passwords = server.app[ACCOUNTS].passwords
+    hashed: list[str] = []
+    real_hash = passwords.hash
+
+    async def counting_hash(password: str) -> str:
+        hashed.append(password)
+        return await real_hash(password)
+
+    passwords.hash = counting_hash  # type: ignore[method-assign]
+    body = {"username": "newcomer", "display_name": "New", "password": "a long good passphrase"}
+    for n in range(20):
+        reply = await api.post("/api/auth/register", {**body, "invite_code": f"guess-{n:04d}"})
+        assert (reply.status, reply.error_code) == (404, "not_found"), reply.body
+    assert hashed == []
+    held = await api.post("/api/auth/register", {**body, "invite_code": "guess-9999"})
+    assert (held.status, held.error_code) == (429, "rate_limited"), held.body

@@ -24,12 +24,12 @@ async def current_actor(request: web.Request) -> Actor:
 
 async def register(request: web.Request) -> web.Response:
     data = await read_input(request, RegisterIn)
-    return ok(await request.app[ACCOUNTS].register(data), status=201)
+    return ok(await request.app[ACCOUNTS].register(data, request.remote), status=201)
 
 
 async def login(request: web.Request) -> web.Response:
     data = await read_input(request, LoginIn)
-    return ok(await request.app[ACCOUNTS].login(data))
+    return ok(await request.app[ACCOUNTS].login(data, request.remote))
 
 
 async def me(request: web.Request) -> web.Response:
@@ -73,9 +73,11 @@ ACCOUNT_ROUTES = RouteTable(
             body=RegisterIn,
             status=201,
             returns={"token": "string", "user": "OwnUser"},
-            errors=("not_found", "forbidden", "conflict"),
+            errors=("not_found", "forbidden", "conflict", "rate_limited"),
             description=(
-                "An unknown invite code is `not_found`; an expired or used-up one `forbidden`;"
+                "The invite is checked before the password is hashed. Too many refused invite"
+                " codes from one address are `rate_limited` (with `retry_after_s`)."
+                " An unknown invite code is `not_found`; an expired or used-up one `forbidden`;"
                 " a taken username `conflict` (the invite is not spent). Usernames are stored"
                 " in lower case: 3 to 32 of `a-z 0-9 . _ -`, starting with a letter or digit."
                 " Passwords need at least PASSWORD_MIN_LENGTH characters, four different"
@@ -90,8 +92,12 @@ ACCOUNT_ROUTES = RouteTable(
             Access.PUBLIC,
             body=LoginIn,
             returns={"token": "string", "user": "OwnUser"},
-            errors=("unauthorized",),
-            description="A wrong username or password is `unauthorized`.",
+            errors=("unauthorized", "rate_limited"),
+            description="A wrong username or password is `unauthorized`. After"
+            " SIGNIN_FAILURES_PER_ACCOUNT failures on an account (one more every"
+            " SIGNIN_ACCOUNT_REFILL_S seconds), or SIGNIN_FAILURES_PER_ADDRESS from one address,"
+            " every attempt is `rate_limited` (429, with `retry_after_s`) until the wait ends,"
+            " whatever the password; the buckets are shared across processes through Redis.",
         ),
         Route(
             "GET",

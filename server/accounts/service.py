@@ -23,6 +23,7 @@ from server.accounts.models import (
     public_user,
 )
 from server.accounts.passwords import Passwords
+from server.accounts.throttle import SignInThrottle
 from server.accounts.tokens import TokenIssuer
 from server.kernel.actors import Actor, Role
 from server.kernel.clock import Clock, iso_utc
@@ -68,6 +69,7 @@ class AccountService:
     password_min_length: int
     invite_default_hours: float
     notifier: Notifier
+    throttle: SignInThrottle
     graduation_listeners: list[GraduationListener] = field(default_factory=list)
 
     # ----- identity -----
@@ -94,18 +96,22 @@ class AccountService:
                 raise unauthorized("The account of this token no longer exists.")
             return own_user(user, await store.cohort_ids_of(session, actor.id))
 
-    async def register(self, data: RegisterIn) -> dict[str, Any]:
+    async def register(self, data: RegisterIn, address: str | None = None) -> dict[str, Any]:
         self._check_password(data.password, data.username)
+        await self.throttle.check(None, address)
+        # The invite first: hashing a password costs 64 MiB and a worker thread, and must not
+        # be had for the price of a made-up invite code.
+        async with self.sessions() as session:
+            try:
+                await self._usable_invite(session, data.invite_code)
+            except AppError:
+                await self.throttle.failed(None, address)
+                raise
         password_hash = await self.passwords.hash(data.password)
         now = self.clock.now()
         async with self.sessions() as session:
-            invite = await store.get_invite(session, data.invite_code)
-            if invite is None or invite.id is None:
-                raise AppError("not_found", "invite_code: no invite has this code.")
-            if invite.expires_at <= now:
-                raise forbidden("invite_code: this invite has expired; ask for a new one.")
-            if invite.uses >= invite.max_uses:
-                raise forbidden("invite_code: this invite has been used up; ask for a new one.")
+            invite = await self._usable_invite(session, data.invite_code)
+            assert invite.id is not None  # noqa: S101 - _usable_invite refuses one without
             if await store.get_user_by_username(session, data.username) is not None:
                 raise AppError("conflict", "username: this username is taken; choose another.")
             if not await store.consume_invite_use(session, invite.id, now):
@@ -127,11 +133,24 @@ class AccountService:
                 ) from None
             return await self._signed_in(session, user)
 
-    async def login(self, data: LoginIn) -> dict[str, Any]:
+    async def _usable_invite(self, session: Any, code: str) -> Invite:
+        now = self.clock.now()
+        invite = await store.get_invite(session, code)
+        if invite is None or invite.id is None:
+            raise AppError("not_found", "invite_code: no invite has this code.")
+        if invite.expires_at <= now:
+            raise forbidden("invite_code: this invite has expired; ask for a new one.")
+        if invite.uses >= invite.max_uses:
+            raise forbidden("invite_code: this invite has been used up; ask for a new one.")
+        return invite
+
+    async def login(self, data: LoginIn, address: str | None = None) -> dict[str, Any]:
+        await self.throttle.check(data.username, address)
         async with self.sessions() as session:
             user = await store.get_user_by_username(session, data.username)
             stored_hash = user.password_hash if user is not None else None
             if not await self.passwords.verify(stored_hash, data.password) or user is None:
+                await self.throttle.failed(data.username, address)
                 raise unauthorized("The username or password is wrong.")
             return await self._signed_in(session, user)
 

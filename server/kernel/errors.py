@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 # The HTTP status each error code maps to (docs/api/README.md, the error table).
@@ -40,6 +41,11 @@ class AppError(Exception):
 
     def as_error(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, **self.extra}
+
+
+def rate_limited(message: str, wait_s: float) -> AppError:
+    """Refused for now: try again in `retry_after_s` (whole seconds, at least 1)."""
+    return AppError("rate_limited", message, retry_after_s=max(1, math.ceil(wait_s)))
 
 
 def invalid(message: str) -> AppError:

@@ -6,13 +6,12 @@ crisis post through; then mute, lock, slow mode, rate limit, blocked terms, cont
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from server.kernel.actors import Actor
 from server.kernel.audit import AuditSink
-from server.kernel.errors import AppError
+from server.kernel.errors import AppError, rate_limited
 from server.kernel.ratelimit import RateLimiter
 from server.moderation import store
 from server.moderation.alerts import AlertService
@@ -28,10 +27,6 @@ CRISIS = "crisis"
 # A crisis told in the past tense (a recovery story): noted for staff, no dialog, no alert.
 DISCLOSURE = "crisis_disclosure"
 CONTACT_MASKED = "contact_masked"
-
-
-def rate_limited(message: str, wait_s: float) -> AppError:
-    return AppError("rate_limited", message, retry_after_s=max(1, math.ceil(wait_s)))
 
 
 @dataclass
