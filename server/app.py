@@ -79,6 +79,7 @@ from server.realtime.bus import ControlBus
 from server.realtime.codec import FastJson
 from server.realtime.connections import register_connection_events
 from server.realtime.delivery import LocalManager
+from server.realtime.frames import SocketServer
 from server.realtime.hub import Hub
 from server.realtime.notices import Notifier
 from server.realtime.redis import RedisControlBus, ResilientRedisManager
@@ -352,14 +353,15 @@ def crisis_classifier(settings: Settings) -> Classifier:
 def _build_core(settings: Settings, clock: Clock) -> Core:
     engine = create_engine(settings.database_url, echo=settings.database_echo)
     sharing = _build_sharing(settings, clock)
-    sio = socketio.AsyncServer(
+    metrics = Metrics()
+    sio = SocketServer(
         async_mode="aiohttp",
         client_manager=sharing.client_manager,
         logger=False,
         engineio_logger=False,
         json=FastJson,
+        on_malformed=metrics.malformed_frames.inc,
     )
-    metrics = Metrics()
     return Core(
         settings=settings,
         clock=clock,
@@ -497,4 +499,7 @@ def _build_operations(core: Core, alerts: AlertService) -> Operations:
         health = core.sharing.redis_health
         metrics.redis_errors.set(health.errors if health else 0)
 
-    return Operations(core.metrics, checks, refresh)
+    token = core.settings.metrics_token
+    return Operations(
+        core.metrics, checks, refresh, token.get_secret_value() if token is not None else None
+    )

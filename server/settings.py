@@ -185,6 +185,9 @@ class Settings(BaseSettings):
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     # The built browser client (`npm run build` in web/), served at `/`.
     web_dir: Path = Path("web/dist")
+    # The bearer token a Prometheus scraper shows for /metrics; unset, only a direct request
+    # from this machine may read them.
+    metrics_token: SecretStr | None = None
     log_level: str = "INFO"
     log_format: Literal["plain", "json"] = "plain"
 

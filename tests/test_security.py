@@ -3,6 +3,8 @@ could be dodged (each test failed on the code before its fix)."""
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 import pytest
@@ -21,6 +23,7 @@ from tests.support import (
     joined,
     refused,
     send,
+    with_settings,
 )
 
 pytestmark = pytest.mark.persistence
@@ -150,3 +153,93 @@ async def test_registration_checks_the_invite_before_hashing_and_throttles_guess
     assert hashed == []
     held = await api.post("/api/auth/register", {**body, "invite_code": "guess-9999"})
     assert (held.status, held.error_code) == (429, "rate_limited"), held.body
+
+
+# ----- smaller: headers, metrics, malformed frames, what a banned room list shows -----
+
+
+async def test_api_answers_are_never_cached_and_sockets_connect_only_home(
+    community: Community, api: Api
+) -> None:
+    async with api.session.get(
+        f"{api.base_url}/api/rooms", headers={"Authorization": f"Bearer {community.pat_ana.token}"}
+    ) as reply:
+        assert reply.status == 200
+        assert reply.headers["Cache-Control"] == "no-store"
+    async with api.session.get(f"{api.base_url}/api/nowhere") as reply:
+        assert reply.headers["Cache-Control"] == "no-store"
+    async with api.session.get(f"{api.base_url}/") as page:
+        policy = page.headers["Content-Security-Policy"]
+    [connect] = [part.strip() for part in policy.split(";") if "connect-src" in part]
+    assert connect == "connect-src 'self'", policy
+
+
+async def test_metrics_answer_this_machine_only_unless_a_token_is_set(
+    server: RunningServer, api: Api
+) -> None:
+    async with api.session.get(f"{api.base_url}/metrics") as direct:
+        assert direct.status == 200
+    # Through a proxy on this machine, the asker may be anyone.
+    proxied = {"X-Forwarded-For": "203.0.113.9"}
+    async with api.session.get(f"{api.base_url}/metrics", headers=proxied) as reply:
+        assert reply.status == 403
+        assert (await reply.json())["error"]["code"] == "forbidden"
+
+
+@with_settings(metrics_token="scrape-" + "s" * 24)
+async def test_with_a_metrics_token_only_its_bearer_scrapes(api: Api) -> None:
+    url = f"{api.base_url}/metrics"
+    async with api.session.get(url) as bare:
+        assert bare.status == 403
+    wrong = {"Authorization": "Bearer scrape-wrong"}
+    async with api.session.get(url, headers=wrong) as reply:
+        assert reply.status == 403
+    right = {"Authorization": "Bearer scrape-" + "s" * 24, "X-Forwarded-For": "203.0.113.9"}
+    async with api.session.get(url, headers=right) as reply:
+        assert reply.status == 200
+
+
+MALFORMED = ["42[bad", "4x", '42{"a":1}', "42[]", "42[1,2]", "44", "43999[", "4\x00"]
+
+
+async def test_malformed_frames_are_dropped_logged_once_and_counted(
+    community: Community, api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    url = api.base_url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
+    async with api.session.ws_connect(url) as ws:
+        await ws.receive()  # engine.io open
+        await ws.send_str("40" + json.dumps({"token": community.pat_ana.token}))
+        assert (await ws.receive()).data.startswith("40")
+        for frame in MALFORMED:
+            await ws.send_str(frame)
+        # The connection goes on: an event with an ack id is answered.
+        await ws.send_str("427" + json.dumps(["join", {"room_id": community.group_a}]))
+        while True:
+            answer = (await ws.receive()).data
+            if answer.startswith("437"):
+                break
+        assert '"ok":true' in answer, answer
+    dropped = [r for r in caplog.records if "malformed frame" in r.getMessage()]
+    assert len(dropped) == 1 and dropped[0].exc_info is None, dropped
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    async with api.session.get(f"{api.base_url}/metrics") as reply:
+        text = await reply.text()
+    assert f"peerrooms_malformed_frames_total {float(len(MALFORMED))}" in text, text
+
+
+async def test_a_banned_rooms_listing_tells_nothing_of_what_goes_on_in_it(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    c = community
+    avi = await peer(c.pat_avi.token)
+    await send(avi, c.group_a, "before the ban")
+    await ban(api, c, c.group_a, c.pat_ana.id)
+    await send(avi, c.group_a, "after the ban")
+    listing = await api.get("/api/rooms", token=c.pat_ana.token)
+    [group] = [r for r in listing.body["rooms"] if r["id"] == c.group_a]
+    assert (group["last_message_id"], group["unread_count"], group["online_count"]) == (None, 0, 0)
+    # Avi's listing is as before.
+    mine = await api.get("/api/rooms", token=c.pat_avi.token)
+    [seen] = [r for r in mine.body["rooms"] if r["id"] == c.group_a]
+    assert seen["last_message_id"] is not None

@@ -46,6 +46,11 @@ class Metrics:
         self.open_alerts = Gauge(
             "peerrooms_open_alerts", "Alerts nobody has acknowledged yet", registry=r
         )
+        self.malformed_frames = Counter(
+            "peerrooms_malformed_frames",
+            "Client frames dropped because they were not Socket.IO",
+            registry=r,
+        )
         self.redis_errors = Gauge(
             "peerrooms_redis_errors", "Failed Redis calls since this process started", registry=r
         )

@@ -67,11 +67,19 @@ class RoomService:
     async def list_rooms(self, actor: Actor) -> list[dict[str, Any]]:
         async with self.sessions() as session:
             rooms = [room for room in await store.list_rooms(session) if may_enter(actor, room)]
-            room_ids = [room.id for room in rooms if room.id]
-            reading = await self._reading(session, actor, room_ids)
-        counts = await self.presence.online_counts(room_ids)
+            # A room one is banned from stays listed (the ban is news to keep), but says
+            # nothing of what goes on in it.
+            open_ids = [
+                room.id
+                for room in rooms
+                if room.id and await self.access.allows(session, actor, room)
+            ]
+            reading = await self._reading(session, actor, open_ids)
+        counts = await self.presence.online_counts(open_ids)
+        shut = {"last_message_id": None, "unread_count": 0}
         return [
-            room_json(room, counts.get(room.id or 0, 0)) | reading[room.id or 0] for room in rooms
+            room_json(room, counts.get(room.id or 0, 0)) | reading.get(room.id or 0, shut)
+            for room in rooms
         ]
 
     async def _reading(

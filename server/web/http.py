@@ -14,7 +14,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "script-src 'self'",
         "style-src 'self'",
         "img-src 'self' data:",
-        "connect-src 'self' ws: wss:",
+        # 'self' covers the same host's ws: and wss: (CSP Level 3); no other host.
+        "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",
         "form-action 'self'",
@@ -27,6 +28,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+PRIVATE_PATHS = ("/api/", "/metrics", "/socket.io/")
 # Vite names assets by content hash, so a cached copy is never stale.
 IMMUTABLE = "public, max-age=31536000, immutable"
 NOT_BUILT = (
@@ -43,6 +45,9 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
         response.headers.setdefault(name, value)
     if request.path.startswith("/assets/") and response.status == 200:
         response.headers["Cache-Control"] = IMMUTABLE
+    elif request.path.startswith(PRIVATE_PATHS):
+        # People's words, tokens and rosters: no browser or proxy keeps a copy.
+        response.headers["Cache-Control"] = "no-store"
 
 
 def add_web_routes(app: web.Application, web_dir: Path) -> None:
