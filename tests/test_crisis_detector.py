@@ -303,12 +303,12 @@ def test_exported_scorer_agrees_with_scikit_learn(
 # Floors a little under what the shipped rules and settings reach (see bench/crisis.py), so a
 # change that makes the detector worse fails here.
 FLOORS = {
-    "en.recall.suicide_self_harm": 0.55,
-    "en.recall.overdose_medical": 0.68,
-    "en.recall.relapse": 0.42,
-    "es.recall.suicide_self_harm": 0.50,
-    "es.recall.overdose_medical": 0.65,
-    "es.recall.relapse": 0.42,
+    "en.recall.suicide_self_harm": 0.62,
+    "en.recall.overdose_medical": 0.79,
+    "en.recall.relapse": 0.52,
+    "es.recall.suicide_self_harm": 0.65,
+    "es.recall.overdose_medical": 0.78,
+    "es.recall.relapse": 0.57,
 }
 CEILINGS = {"en.false_alarms": 0.045, "es.false_alarms": 0.045}
 
