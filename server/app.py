@@ -83,7 +83,7 @@ from server.realtime.frames import SocketServer
 from server.realtime.hub import Hub
 from server.realtime.notices import Notifier
 from server.realtime.redis import RedisControlBus, ResilientRedisManager
-from server.realtime.router import EventRouter
+from server.realtime.router import EventLimit, EventRouter
 from server.reference.http import add_reference_routes
 from server.rooms import store as room_store
 from server.rooms.access import RoomAccess
@@ -208,7 +208,12 @@ def create_app(
         on_connected=[safety.alerts.desk.connected, safety.alerts.send_open_alerts],
         on_disconnected=[presence.exit_all, safety.alerts.desk.disconnected],
     )
-    router = EventRouter(core.sio, core.hub, observe=core.metrics.observe_event)
+    router = EventRouter(
+        core.sio,
+        core.hub,
+        observe=core.metrics.observe_event,
+        limit=action_limit(core),
+    )
     register_room_events(router, rooms, messages)
     app[EVENTS] = router
 
@@ -308,7 +313,9 @@ def _build_safety(
             core.sessions, core.clock, access, presence, notifier, audit, restriction_cache
         ),
         mute_gate=MuteGate(restriction_cache),
-        reports=ReportService(core.sessions, core.clock, access, alerts, audit),
+        reports=ReportService(
+            core.sessions, core.clock, access, alerts, audit, limit=action_limit(core)
+        ),
         alerts=alerts,
         crisis_gate=CrisisGate(classifier),
         flood_gates=[
@@ -332,7 +339,19 @@ def _build_safety(
             settings.crisis_resources,
             settings.crisis_resources_by_category,
             settings.crisis_notice,
+            outside_alerts=core.sharing.throttle,
+            clock=core.clock,
         ),
+    )
+
+
+def action_limit(core: Core) -> EventLimit:
+    settings = core.settings
+    return EventLimit(
+        core.sharing.rate_limiter,
+        core.clock,
+        settings.action_rate_per_minute,
+        settings.action_burst,
     )
 
 

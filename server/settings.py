@@ -109,6 +109,13 @@ class CrisisNoticeTexts(BaseModel):
         " see your message when they are next here."
     )
 
+    # Crisis text to a room the writer may not enter, within the hour of an alert already
+    # raised for it: no new alert (server/moderation/filters.py), and the writer is told so.
+    already_alerted: str = (
+        "You don't have to face this alone. Staff were alerted a short while ago and will reach"
+        " out. If you are in danger right now, call 911, or call or text 988."
+    )
+
     def for_reach(self, reached: str) -> str:
         return str(getattr(self, reached, self.nobody))
 
@@ -149,6 +156,10 @@ class Settings(BaseSettings):
     reaction_emojis: list[str] = Field(default_factory=lambda: list(DEFAULT_REACTIONS))
     rate_limit_per_minute: float = Field(default=30.0, gt=0)
     rate_limit_burst: int = Field(default=10, ge=1)
+    # Every other state-changing or costly action (join, leave, edit, delete, react, history,
+    # reports), per user and kind: this burst, then this many a minute.
+    action_rate_per_minute: float = Field(default=60.0, gt=0)
+    action_burst: int = Field(default=30, ge=1)
     # The crisis detector: unset, the shipped one (server/moderation/crisis/); or
     # "package.module:factory" for an operator's own, whose factory takes no argument and
     # answers an object with detect(text) (the crisis.detector.Classifier protocol).

@@ -63,6 +63,8 @@ def server_env(database_url: str, data_dir: Path, **settings: str) -> dict[str, 
         # The clock of a test server stands still; flooding tests set their own limits.
         PEERROOMS_RATE_LIMIT_PER_MINUTE="600000",
         PEERROOMS_RATE_LIMIT_BURST="10000",
+        PEERROOMS_ACTION_RATE_PER_MINUTE="600000",
+        PEERROOMS_ACTION_BURST="10000",
     )
     env.update({f"PEERROOMS_{name.upper()}": value for name, value in settings.items()})
     return env

@@ -52,6 +52,8 @@ def server_settings(database_url: str, data_dir: Path, **overrides: Any) -> Sett
         # pass their own limits.
         "rate_limit_per_minute": 600_000,
         "rate_limit_burst": 10_000,
+        "action_rate_per_minute": 600_000,
+        "action_burst": 10_000,
         **overrides,
     }
     return Settings(**values)

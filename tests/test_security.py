@@ -23,6 +23,8 @@ from tests.support import (
     joined,
     refused,
     send,
+    try_send,
+    with_id,
     with_settings,
 )
 
@@ -243,3 +245,108 @@ async def test_a_banned_rooms_listing_tells_nothing_of_what_goes_on_in_it(
     mine = await api.get("/api/rooms", token=c.pat_avi.token)
     [seen] = [r for r in mine.body["rooms"] if r["id"] == c.group_a]
     assert seen["last_message_id"] is not None
+
+
+# ----- every action has a limit -----
+
+
+@with_settings(action_burst=3, action_rate_per_minute=6)
+async def test_edits_reactions_history_joins_and_reports_are_limited_per_user(
+    community: Community, peer: PeerFactory, api: Api, clock: FakeClock
+) -> None:
+    c = community
+    ana, avi = await peer(c.pat_ana.token), await peer(c.pat_avi.token)
+    # Three joins in all: each further event of a kind is over its own allowance.
+    await joined(avi, c.group_a)
+    message = await send(avi, c.group_a, "something to react to")
+    mine = await send(ana, c.group_a, "a message of mine")
+
+    calls = {
+        "edit": {"message_id": mine["id"], "body": "edited"},
+        "react": {"message_id": message["id"], "emoji": "❤️"},
+        "history": {"room_id": c.group_a},
+        "join": {"room_id": c.group_a},
+    }
+    for event, payload in calls.items():
+        for _ in range(3):
+            answer = await ana.call(event, payload)
+            assert answer["ok"], (event, answer)
+        error = refused(await ana.call(event, payload), "rate_limited")
+        assert error["retry_after_s"] >= 1, error
+    # Avi's allowance is his own.
+    assert (await avi.call("history", {"room_id": c.group_a}))["ok"]
+
+    reported = [message] + [await send(avi, c.group_a, f"more {n}") for n in range(3)]
+    for each in reported[:3]:
+        reply = await api.post(
+            f"/api/messages/{each['id']}/reports", {"reason": "test"}, token=c.pat_ana.token
+        )
+        assert reply.status == 201, reply.body
+    held = await api.post(
+        f"/api/messages/{reported[3]['id']}/reports", {"reason": "again"}, token=c.pat_ana.token
+    )
+    assert (held.status, held.error_code) == (429, "rate_limited"), held.body
+
+    # Ten seconds later, one more of each.
+    await clock.advance(seconds=10)
+    assert (await ana.call("history", {"room_id": c.group_a}))["ok"]
+
+
+@with_settings(
+    action_burst=1, action_rate_per_minute=1, rate_limit_burst=1, rate_limit_per_minute=1
+)
+async def test_crisis_language_is_never_refused_by_a_limit(
+    community: Community, peer: PeerFactory
+) -> None:
+    c = community
+    ana = await peer(c.pat_ana.token)
+    await send(ana, c.group_a, "first")
+    refused(await try_send(ana, c.group_a, "second"), "rate_limited")
+    for _ in range(3):
+        await send(ana, c.group_a, "i want to kill myself")
+
+
+async def test_a_flood_of_crisis_text_raises_one_open_alert_and_every_message_gets_through(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    c = community
+    ana, lee = await peer(c.pat_ana.token), await peer(c.mod_lee.token)
+    await joined(lee, c.group_a)
+    bodies = ["i want to kill myself", "i have the pills right here", "tonight is the night"]
+    sent = [await send(ana, c.group_a, body) for body in bodies]
+    for message in sent:
+        await lee.wait_for("message", with_id(message["id"]))
+    reply = await api.get("/api/alerts?status=open", token=c.mod_lee.token)
+    [alert] = reply.body["alerts"]
+    assert alert["raise_count"] == 3 and alert["message_id"] == sent[-1]["id"], alert
+    assert alert["excerpt"] == bodies[-1] and alert["severity"] == "emergency", alert
+    merged = await api.get("/api/alerts?status=all", token=c.mod_lee.token)
+    assert sorted(a["status"] for a in merged.body["alerts"]) == ["merged", "merged", "open"]
+    # The writer was given the resources every time.
+    await barrier(ana)
+    told = [n for n in ana.received("notice") if n["kind"] == "crisis_resources"]
+    assert len(told) == 3
+
+
+async def test_crisis_text_to_rooms_one_may_not_enter_raises_one_alert_an_hour(
+    community: Community, peer: PeerFactory, api: Api, clock: FakeClock
+) -> None:
+    c = community
+    bo = await peer(c.pat_bo.token)  # cohort B: group A is not hers
+    for room in (c.group_a, c.group_a, 99_999):
+        refused(
+            await try_send(bo, room, "i want to kill myself"),
+            "forbidden" if room != 99_999 else "not_found",
+        )
+    reply = await api.get("/api/alerts?status=all", token=c.mod_lee.token)
+    assert len([a for a in reply.body["alerts"] if a["user"]["id"] == c.pat_bo.id]) == 1
+    await barrier(bo)
+    told = [n for n in bo.received("notice") if n["kind"] == "crisis_resources"]
+    assert [n["reached"] for n in told] == ["nobody", "already_alerted", "already_alerted"]
+    assert "alerted a short while ago" in told[1]["text"]
+    # An hour on, the next one alerts again (into her open alert).
+    await clock.advance(minutes=61)
+    refused(await try_send(bo, c.group_a, "i want to kill myself"), "forbidden")
+    reply = await api.get("/api/alerts?status=all", token=c.mod_lee.token)
+    statuses = sorted(a["status"] for a in reply.body["alerts"] if a["user"]["id"] == c.pat_bo.id)
+    assert statuses == ["merged", "open"], statuses

@@ -99,14 +99,24 @@ class AlertService:
             paged_at = self.clock.now() if reach is Reach.ON_CALL else None
             if not await store.record_reach(session, alert_id, reach, paged_at):
                 return None
-            await session.commit()
             alert = await session.get(Alert, alert_id)
             assert alert is not None  # noqa: S101 - read above; alerts are never deleted
+            earlier = (
+                await store.open_crisis_alert_of(session, alert.user_id, other_than=alert_id)
+                if kind == "crisis"
+                else None
+            )
+            if earlier is not None:
+                # One person, one open crisis alert: a flood of crisis text raises the same
+                # alert again rather than burying staff in new ones.
+                await store.merge_alert(session, alert, earlier, self.clock.now(), reach)
+                alert = earlier
+            await session.commit()
             payload = alert_json(alert, await public_users(session, alert_user_ids(alert)))
         await self.hub.to_staff("alert", payload)
         if self.webhook is not None:
             self.webhook.deliver(payload)
-            if reach is Reach.ON_CALL:
+            if reach is Reach.ON_CALL and earlier is None:
                 self.webhook.page(payload, self.on_call[0], 1)
         return payload
 

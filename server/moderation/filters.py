@@ -11,8 +11,10 @@ from typing import Any
 
 from server.kernel.actors import Actor
 from server.kernel.audit import AuditSink
+from server.kernel.clock import Clock
 from server.kernel.errors import AppError, rate_limited
 from server.kernel.ratelimit import RateLimiter
+from server.kernel.throttle import Throttle
 from server.moderation import store
 from server.moderation.alerts import AlertService
 from server.moderation.crisis.detector import Classifier, Detection
@@ -27,6 +29,8 @@ CRISIS = "crisis"
 # A crisis told in the past tense (a recovery story): noted for staff, no dialog, no alert.
 DISCLOSURE = "crisis_disclosure"
 CONTACT_MASKED = "contact_masked"
+# Refusals that mean the writer is not in the room's audience (or it does not exist).
+OUTSIDE_THE_ROOM = ("not_found", "forbidden")
 
 
 @dataclass
@@ -219,6 +223,12 @@ class CrisisResponder:
     resources: list[CrisisResource]
     resources_by_category: dict[str, list[CrisisResource]]
     notice_texts: CrisisNoticeTexts
+    # Crisis text sent to a room the writer may not enter raises at most one alert per
+    # person per interval (anyone could otherwise page every moderator at will); the writer
+    # gets the resources every time.
+    outside_alerts: Throttle
+    clock: Clock
+    outside_alert_interval_s: float = 3600.0
 
     async def post_stored(self, draft: Draft, message: dict[str, Any]) -> None:
         detection = draft.findings.get(CRISIS)
@@ -240,11 +250,15 @@ class CrisisResponder:
 
     async def post_refused(self, actor: Actor, room_id: int, body: str, error: AppError) -> None:
         detection = self.classifier.detect(body)
-        if detection is not None and detection.alarm:
-            known_room = room_id if error.code != "not_found" else None
-            await self._respond(
-                actor, known_room, detection, body, note=f"not posted: {error.code}"
-            )
+        if detection is None or not detection.alarm:
+            return
+        known_room = room_id if error.code != "not_found" else None
+        if error.code in OUTSIDE_THE_ROOM and not await self.outside_alerts.allow(
+            f"crisis-outside:{actor.id}", self.outside_alert_interval_s, self.clock.now()
+        ):
+            await self._tell_writer(actor, known_room, detection, reached="already_alerted")
+            return
+        await self._respond(actor, known_room, detection, body, note=f"not posted: {error.code}")
 
     async def post_repeated(self, actor: Actor, message: dict[str, Any]) -> None:
         """The first send stored its alert but failed before staff and the writer were told:
@@ -292,18 +306,24 @@ class CrisisResponder:
                 category=detection.category,
                 severity=detection.severity,
             )
+        await self._tell_writer(actor, room_id, detection, alert["reached"])
+        await self._audit("filter_crisis", actor, room_id, detection, message_id, note)
+
+    async def _tell_writer(
+        self, actor: Actor, room_id: int | None, detection: Detection, reached: str
+    ) -> None:
+        """The resources for this kind of crisis, and the truth about who was reached."""
         chosen = resources_for(detection, self.resources_by_category, self.resources)
         await self.notifier.tell(
             actor.id,
             "crisis_resources",
-            self.notice_texts.for_reach(alert["reached"]),
+            self.notice_texts.for_reach(reached),
             room_id=room_id,
             category=detection.category,
             severity=detection.severity,
-            reached=alert["reached"],
+            reached=reached,
             resources=[resource.model_dump() for resource in chosen],
         )
-        await self._audit("filter_crisis", actor, room_id, detection, message_id, note)
 
     async def _note(
         self, actor: Actor, room_id: int | None, detection: Detection, message_id: int

@@ -32,7 +32,8 @@ REPORTS = web.AppKey("reports", ReportService)
 ALERTS = web.AppKey("alerts", AlertService)
 SUPPORT = web.AppKey("support", SupportConversations)
 AUDIT = web.AppKey("audit", AuditLog)
-ALERT_STATUSES = ("open", "acknowledged")
+# `merged`: a crisis alert folded into the same person's open one (alerts.py).
+ALERT_STATUSES = ("open", "acknowledged", "merged")
 
 
 def status_filter(request: web.Request, allowed: tuple[str, ...]) -> str | None:

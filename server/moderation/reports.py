@@ -17,6 +17,7 @@ from server.moderation import store
 from server.moderation.alerts import AlertService
 from server.moderation.models import Report, ReportIn, ResolveIn
 from server.moderation.serialize import public_users, report_json
+from server.realtime.router import EventLimit
 from server.rooms import store as room_store
 from server.rooms.access import RoomAccess
 from server.rooms.messages import rows_json
@@ -31,8 +32,12 @@ class ReportService:
     access: RoomAccess
     alerts: AlertService
     audit: AuditSink
+    # Each report raises an alert for every moderator: held to the per-user action limit.
+    limit: EventLimit | None = None
 
     async def report(self, actor: Actor, message_id: int, data: ReportIn) -> dict[str, Any]:
+        if self.limit is not None:
+            await self.limit.check("report", actor.id)
         async with self.sessions() as session:
             row = await room_store.get_message_row(session, message_id)
             if row is None or row[0].deleted:

@@ -216,6 +216,50 @@ async def record_reach(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def open_crisis_alert_of(
+    session: AsyncSession, user_id: int, other_than: int
+) -> Alert | None:
+    """The person's earliest open crisis alert besides this one, if any."""
+    result = await session.execute(
+        select(Alert)
+        .where(
+            col(Alert.user_id) == user_id,
+            col(Alert.kind) == "crisis",
+            col(Alert.status) == "open",
+            col(Alert.id) != other_than,
+        )
+        .order_by(col(Alert.id))
+        .limit(1)
+    )
+    return result.scalars().first()
+
+
+SEVERITY_RANK = {"urgent": 1, "emergency": 2}
+
+
+async def merge_alert(
+    session: AsyncSession, alert: Alert, into: Alert, now: datetime, reached: str
+) -> None:
+    """Fold a new crisis alert into the person's open one: that one is raised again with the
+    newest words, place and category and the graver severity; this one is kept, merged."""
+    graver = max(
+        [into.severity, alert.severity], key=lambda value: SEVERITY_RANK.get(value or "", 0)
+    )
+    into.raise_count += 1
+    into.raised_at = now
+    into.excerpt = alert.excerpt
+    into.room_id = alert.room_id
+    into.message_id = alert.message_id
+    into.category = alert.category
+    into.severity = graver
+    # A page under way goes on up the on-call list; otherwise say who this one reached.
+    if into.page_step == 0:
+        into.reached = reached
+    alert.status = "merged"
+    alert.note = f"merged into alert {into.id}"
+    session.add_all([into, alert])
+
+
 async def unannounced_alert_of(session: AsyncSession, message_id: int) -> int | None:
     """The alert stored with this message that staff were never told of, if there is one."""
     result = await session.execute(

@@ -7,12 +7,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import socketio
 
-from server.kernel.errors import AppError, unauthorized
+from server.kernel.clock import Clock
+from server.kernel.errors import AppError, rate_limited, unauthorized
 from server.kernel.logs import current_request_id, new_request_id
+from server.kernel.ratelimit import RateLimiter
 from server.kernel.validation import InputModel, parse_input
 from server.realtime.hub import Connection, Hub
 
@@ -38,16 +41,36 @@ DRAINING: Ack = {
 ACK_FLUSH_S = 0.3
 
 
+@dataclass(frozen=True)
+class EventLimit:
+    """Each user's allowance of each limited event: `burst` at once, `per_minute` after, in
+    buckets shared across processes when the limiter is Redis's."""
+
+    limiter: RateLimiter
+    clock: Clock
+    per_minute: float
+    burst: int
+
+    async def check(self, event: str, user_id: int) -> None:
+        wait_s = await self.limiter.take(
+            f"event:{event}:{user_id}", self.per_minute / 60.0, self.burst, self.clock.now()
+        )
+        if wait_s > 0:
+            raise rate_limited(f"Too many `{event}` events at once; wait a moment.", wait_s)
+
+
 class EventRouter:
     def __init__(
         self,
         sio: socketio.AsyncServer,
         hub: Hub,
         observe: Callable[[str, float], None] | None = None,
+        limit: EventLimit | None = None,
     ) -> None:
         self.sio = sio
         self.hub = hub
         self._observe = observe
+        self._limit = limit
         self._draining = False
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -72,9 +95,12 @@ class EventRouter:
         handler: EventHandler[InputT],
         *,
         in_order: bool = False,
+        limited: bool = True,
     ) -> None:
         """Handle `event`. `in_order`: one connection's events of this kind run one after
-        another, in the order they arrived (python-socketio would run them concurrently)."""
+        another, in the order they arrived (python-socketio would run them concurrently).
+        `limited`: each user's use of it is held to the router's EventLimit (sends have their
+        own, which crisis language passes)."""
 
         async def handle(connection: Connection, data: InputT) -> Ack:
             if not in_order:
@@ -97,6 +123,8 @@ class EventRouter:
                 if connection is None:
                     raise unauthorized()
                 data = parse_input(model, args[0] if args else None)
+                if limited and self._limit is not None:
+                    await self._limit.check(event, connection.actor.id)
                 answer = await handle(connection, data)
                 return answer if answer is DRAINING else {"ok": True, **answer}
             except AppError as error:

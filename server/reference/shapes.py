@@ -198,7 +198,7 @@ SHAPES: dict[str, Schema] = {
             "description": "The private support conversation opened from it, if any.",
         },
         created_at=TIME,
-        status=choice("open", "acknowledged"),
+        status=choice("open", "acknowledged", "merged"),
         report_id=nullable(ID),
         raise_count=INTEGER,
         raised_at=TIME,
