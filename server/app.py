@@ -77,7 +77,7 @@ from server.presence.service import PresenceService
 from server.presence.store import InProcessPresenceStore, PresenceStore
 from server.realtime.bus import ControlBus
 from server.realtime.codec import FastJson
-from server.realtime.connections import register_connection_events
+from server.realtime.connections import register_connection_events, socket_closer
 from server.realtime.delivery import LocalManager
 from server.realtime.frames import SocketServer
 from server.realtime.hub import Hub
@@ -197,6 +197,8 @@ def create_app(
         writer=hot_writer_for(core.engine, room_store.ROOM_TURN),
     )
     accounts.graduation_listeners.append(rooms.access_changed)
+    accounts.close_sockets = socket_closer(core.sharing.bus, core.hub, core.sio)
+    accounts.audit = audit
     manager = core.sharing.client_manager
     if isinstance(manager, ResilientRedisManager):
         manager.after_outage.append(OutageCatchUp(core.hub, messages, manager.deliver_here))

@@ -463,3 +463,20 @@ async def test_sign_in_throttling_holds_across_processes(cluster: Cluster) -> No
     for api in (cluster.api_a, cluster.api_b):
         held = await api.post("/api/auth/login", {"username": ana.username, "password": PASSWORD})
         assert held.error_code == "rate_limited", held.body
+
+
+async def test_signing_out_on_one_process_closes_the_socket_on_the_other(
+    cluster: Cluster, peer: PeerFactory
+) -> None:
+    ana = cluster.community.pat_ana
+    on_b = await peer(ana.token, cluster.b.url)
+    await joined(on_b, cluster.community.group_a)
+    reply = await cluster.api_a.post("/api/auth/logout", token=ana.token)
+    assert reply.status == 204, reply.body
+
+    async def closed() -> bool:
+        return not on_b.client.connected
+
+    await eventually(closed, True)
+    for api in (cluster.api_a, cluster.api_b):
+        assert (await api.get("/api/me", token=ana.token)).status == 401

@@ -17,12 +17,15 @@ from tests.support import (
     Community,
     FakeClock,
     Peer,
+    Person,
     Reply,
     RunningServer,
     barrier,
+    eventually,
     joined,
     refused,
     send,
+    sign_in,
     try_send,
     with_id,
     with_settings,
@@ -350,3 +353,114 @@ async def test_crisis_text_to_rooms_one_may_not_enter_raises_one_alert_an_hour(
     reply = await api.get("/api/alerts?status=all", token=c.mod_lee.token)
     statuses = sorted(a["status"] for a in reply.body["alerts"] if a["user"]["id"] == c.pat_bo.id)
     assert statuses == ["merged", "open"], statuses
+
+
+# ----- sessions a person can end -----
+
+
+async def disconnected(peer: Peer) -> bool:
+    return not peer.client.connected
+
+
+async def second_sign_in(api: Api, person: Person) -> Person:
+    again = await sign_in(api, person.username)
+    assert again.token != person.token
+    return again
+
+
+async def test_signing_out_ends_the_token_and_its_sockets_only(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    c = community
+    phone, desk = c.pat_ana, await second_sign_in(api, c.pat_ana)
+    on_phone, on_desk = await peer(phone.token), await peer(desk.token)
+
+    reply = await api.post("/api/auth/logout", token=phone.token)
+    assert reply.status == 204, reply.body
+    gone = await api.get("/api/me", token=phone.token)
+    assert (gone.status, gone.error_code) == (401, "unauthorized")
+    await eventually(lambda: disconnected(on_phone), "the phone's socket to close")
+    # The desk goes on.
+    assert (await api.get("/api/me", token=desk.token)).status == 200
+    said = await send(on_desk, c.group_a, "still here on the desk")
+    assert said["id"]
+    assert on_desk.client.connected
+
+
+async def test_a_person_lists_and_ends_their_own_sessions(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    c = community
+    other = await second_sign_in(api, c.pat_ana)
+    other_socket = await peer(other.token)
+    listed = await api.get("/api/me/sessions", token=c.pat_ana.token)
+    sessions = listed.body["sessions"]
+    assert len(sessions) == 2 and [s["current"] for s in sessions].count(True) == 1, sessions
+    [theirs] = [s for s in sessions if not s["current"]]
+
+    # Nobody else can end it, or even tell it exists.
+    avi_try = await api.call("DELETE", f"/api/me/sessions/{theirs['id']}", token=c.pat_avi.token)
+    assert avi_try.status == 404, avi_try.body
+    ended = await api.call("DELETE", f"/api/me/sessions/{theirs['id']}", token=c.pat_ana.token)
+    assert ended.status == 204, ended.body
+    assert (await api.get("/api/me", token=other.token)).status == 401
+    await eventually(lambda: disconnected(other_socket), "the ended session's socket to close")
+    again = await api.call("DELETE", f"/api/me/sessions/{theirs['id']}", token=c.pat_ana.token)
+    assert again.status == 404
+    assert len((await api.get("/api/me/sessions", token=c.pat_ana.token)).body["sessions"]) == 1
+
+
+async def test_a_password_change_ends_every_other_session(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    c = community
+    other = await second_sign_in(api, c.pat_ana)
+    other_socket = await peer(other.token)
+    here = await peer(c.pat_ana.token)
+    wrong = await api.post(
+        "/api/me/password",
+        {"current_password": "not it at all", "new_password": "a brand new passphrase"},
+        token=c.pat_ana.token,
+    )
+    assert (wrong.status, wrong.error_code) == (403, "forbidden"), wrong.body
+    changed = await api.post(
+        "/api/me/password",
+        {"current_password": PASSWORD, "new_password": "a brand new passphrase"},
+        token=c.pat_ana.token,
+    )
+    assert changed.status == 204, changed.body
+    assert (await api.get("/api/me", token=other.token)).status == 401
+    await eventually(lambda: disconnected(other_socket), "the other session's socket to close")
+    assert (await api.get("/api/me", token=c.pat_ana.token)).status == 200
+    assert here.client.connected
+    assert (await sign_in_as(api, c.pat_ana.username, PASSWORD)).status == 401
+    await sign_in(api, c.pat_ana.username, "a brand new passphrase")
+
+
+async def test_staff_deactivate_and_reactivate_an_account(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    c = community
+    ana_socket = await peer(c.pat_ana.token)
+    path = f"/api/users/{c.pat_ana.id}"
+    refused_patient = await api.post(f"{path}/deactivate", token=c.pat_avi.token)
+    assert refused_patient.status == 403
+    own = await api.post(f"/api/users/{c.mod_lee.id}/deactivate", token=c.mod_lee.token)
+    assert own.status == 403
+    admin = await api.post(f"/api/users/{c.admin.id}/deactivate", token=c.mod_lee.token)
+    assert (admin.status, admin.error_code) == (403, "forbidden"), admin.body
+
+    done = await api.post(f"{path}/deactivate", token=c.mod_lee.token)
+    assert done.status == 200 and done.body["user"]["deactivated"] is True, done.body
+    await eventually(lambda: disconnected(ana_socket), "her socket to close")
+    assert (await api.get("/api/me", token=c.pat_ana.token)).status == 401
+    blocked = await sign_in_as(api, c.pat_ana.username, PASSWORD)
+    assert (blocked.status, blocked.error_code) == (403, "forbidden"), blocked.body
+    assert "deactivated" in blocked.body["error"]["message"]
+    entries = await api.get("/api/audit?limit=1000", token=c.mod_lee.token)
+    [entry] = [e for e in entries.body["entries"] if e["action"] == "account_deactivated"]
+    assert entry["target_user"]["id"] == c.pat_ana.id and entry["actor"]["id"] == c.mod_lee.id
+
+    back = await api.post(f"{path}/reactivate", token=c.mod_lee.token)
+    assert back.status == 200 and back.body["user"]["deactivated"] is False
+    await sign_in(api, c.pat_ana.username)

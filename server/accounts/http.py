@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.accounts.models import CohortIn, InviteIn, LoginIn, RegisterIn
-from server.accounts.service import AccountService
+from server.accounts.models import CohortIn, InviteIn, LoginIn, PasswordChangeIn, RegisterIn
+from server.accounts.service import AccountService, Client
 from server.kernel.actors import Actor
 from server.kernel.http import ok, path_id, read_input
 from server.reference.routes import Access, Route, RouteTable, add_routes
@@ -24,12 +24,50 @@ async def current_actor(request: web.Request) -> Actor:
 
 async def register(request: web.Request) -> web.Response:
     data = await read_input(request, RegisterIn)
-    return ok(await request.app[ACCOUNTS].register(data, request.remote), status=201)
+    return ok(await request.app[ACCOUNTS].register(data, client_of(request)), status=201)
 
 
 async def login(request: web.Request) -> web.Response:
     data = await read_input(request, LoginIn)
-    return ok(await request.app[ACCOUNTS].login(data, request.remote))
+    return ok(await request.app[ACCOUNTS].login(data, client_of(request)))
+
+
+def client_of(request: web.Request) -> Client:
+    return Client(request.remote, request.headers.get("User-Agent", ""))
+
+
+async def logout(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    await request.app[ACCOUNTS].sign_out(actor)
+    return web.Response(status=204)
+
+
+async def list_sessions(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    return ok({"sessions": await request.app[ACCOUNTS].list_sessions(actor)})
+
+
+async def end_session(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    await request.app[ACCOUNTS].end_session(actor, request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def change_password(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    data = await read_input(request, PasswordChangeIn)
+    await request.app[ACCOUNTS].change_password(actor, data)
+    return web.Response(status=204)
+
+
+async def deactivate(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    return ok({"user": await request.app[ACCOUNTS].set_active(actor, path_id(request), False)})
+
+
+async def reactivate(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    return ok({"user": await request.app[ACCOUNTS].set_active(actor, path_id(request), True)})
 
 
 async def me(request: web.Request) -> web.Response:
@@ -106,6 +144,63 @@ ACCOUNT_ROUTES = RouteTable(
             "The signed-in account, with its login name and cohorts",
             Access.SIGNED_IN,
             returns={"user": "OwnUser"},
+        ),
+        Route(
+            "POST",
+            "/api/auth/logout",
+            logout,
+            "Sign out: this token stops working at once, and its sockets close",
+            Access.SIGNED_IN,
+            status=204,
+        ),
+        Route(
+            "GET",
+            "/api/me/sessions",
+            list_sessions,
+            "My sign-ins that have not ended (`current`: this one)",
+            Access.SIGNED_IN,
+            returns={"sessions": ["Session"]},
+        ),
+        Route(
+            "DELETE",
+            "/api/me/sessions/{id}",
+            end_session,
+            "End one of my sign-ins: its token stops working and its sockets close",
+            Access.SIGNED_IN,
+            status=204,
+            errors=("not_found",),
+        ),
+        Route(
+            "POST",
+            "/api/me/password",
+            change_password,
+            "Change my password; every other sign-in of mine ends",
+            Access.SIGNED_IN,
+            body=PasswordChangeIn,
+            status=204,
+            errors=("forbidden", "rate_limited"),
+            description="A wrong `current_password` is `forbidden` (and counts as a failed"
+            " sign-in); the new one follows the registration rules (`invalid`).",
+        ),
+        Route(
+            "POST",
+            "/api/users/{id}/deactivate",
+            deactivate,
+            "Deactivate an account: it cannot sign in, and every session and socket ends",
+            Access.STAFF,
+            returns={"user": "User"},
+            errors=("not_found", "forbidden"),
+            description="Moderators manage patients and alumni; staff accounts need an admin;"
+            " nobody deactivates themselves. The answer adds `deactivated`.",
+        ),
+        Route(
+            "POST",
+            "/api/users/{id}/reactivate",
+            reactivate,
+            "Reactivate an account: it can sign in again",
+            Access.STAFF,
+            returns={"user": "User"},
+            errors=("not_found", "forbidden"),
         ),
         Route(
             "POST",

@@ -23,6 +23,22 @@ class User(SQLModel, table=True):
     password_hash: str
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     graduated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # Deactivated by staff: cannot sign in, and every session ended.
+    deactivated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class UserSession(SQLModel, table=True):
+    """One sign-in: its token names it, and it ends at sign-out, when its owner ends it, at a
+    password change (the others), or when staff deactivate the account."""
+
+    __tablename__ = "user_session"
+
+    id: str = Field(primary_key=True, max_length=32)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    user_agent: str = Field(default="", max_length=200)
+    address: str = Field(default="", max_length=64)
+    ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class Cohort(SQLModel, table=True):
@@ -83,6 +99,11 @@ class RegisterIn(InputModel):
 class LoginIn(InputModel):
     username: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=64)]
     password: Annotated[str, StringConstraints(max_length=256)]
+
+
+class PasswordChangeIn(InputModel):
+    current_password: Annotated[str, StringConstraints(max_length=256)]
+    new_password: Annotated[str, StringConstraints(max_length=256)]
 
 
 class CohortIn(InputModel):

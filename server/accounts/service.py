@@ -17,8 +17,10 @@ from server.accounts.models import (
     Invite,
     InviteIn,
     LoginIn,
+    PasswordChangeIn,
     RegisterIn,
     User,
+    UserSession,
     own_user,
     public_user,
 )
@@ -26,10 +28,35 @@ from server.accounts.passwords import Passwords
 from server.accounts.throttle import SignInThrottle
 from server.accounts.tokens import TokenIssuer
 from server.kernel.actors import Actor, Role
+from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock, iso_utc
 from server.kernel.db import SessionFactory
 from server.kernel.errors import AppError, forbidden, invalid, not_found, unauthorized
 from server.realtime.notices import Notifier
+
+CloseSockets = Callable[[int, list[str]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a sign-in comes from, kept with the session so its owner can recognise it."""
+
+    address: str | None = None
+    user_agent: str = ""
+
+
+NO_CLIENT = Client()
+
+
+def session_json(sign_in: UserSession, *, current: bool) -> dict[str, Any]:
+    return {
+        "id": sign_in.id,
+        "created_at": iso_utc(sign_in.created_at),
+        "user_agent": sign_in.user_agent,
+        "address": sign_in.address,
+        "current": current,
+    }
+
 
 # Called after a patient graduated, so live connections can be brought in line.
 GraduationListener = Callable[[Actor], Awaitable[None]]
@@ -70,15 +97,20 @@ class AccountService:
     invite_default_hours: float
     notifier: Notifier
     throttle: SignInThrottle
+    # Closes the sockets of these ended sessions of a user, on every process (app.py wires
+    # it to the control bus).
+    close_sockets: CloseSockets | None = None
+    audit: AuditSink | None = None
     graduation_listeners: list[GraduationListener] = field(default_factory=list)
 
     # ----- identity -----
 
     async def actor_for_token(self, token: object) -> Actor:
-        user_id = self.tokens.user_id_from(token, self.clock.now())
-        actor = await self.load_actor(user_id)
+        user_id, session_id = self.tokens.claims_from(token, self.clock.now())
+        async with self.sessions() as session:
+            actor = await store.load_actor(session, user_id, session_id)
         if actor is None:
-            raise unauthorized("The account of this token no longer exists.")
+            raise unauthorized("This sign-in has ended: sign in again.")
         return actor
 
     async def load_actor(self, user_id: int) -> Actor | None:
@@ -96,7 +128,8 @@ class AccountService:
                 raise unauthorized("The account of this token no longer exists.")
             return own_user(user, await store.cohort_ids_of(session, actor.id))
 
-    async def register(self, data: RegisterIn, address: str | None = None) -> dict[str, Any]:
+    async def register(self, data: RegisterIn, client: Client = NO_CLIENT) -> dict[str, Any]:
+        address = client.address
         self._check_password(data.password, data.username)
         await self.throttle.check(None, address)
         # The invite first: hashing a password costs 64 MiB and a worker thread, and must not
@@ -131,7 +164,7 @@ class AccountService:
                 raise AppError(
                     "conflict", "username: this username is taken; choose another."
                 ) from None
-            return await self._signed_in(session, user)
+            return await self._signed_in(session, user, client)
 
     async def _usable_invite(self, session: Any, code: str) -> Invite:
         now = self.clock.now()
@@ -144,20 +177,100 @@ class AccountService:
             raise forbidden("invite_code: this invite has been used up; ask for a new one.")
         return invite
 
-    async def login(self, data: LoginIn, address: str | None = None) -> dict[str, Any]:
-        await self.throttle.check(data.username, address)
+    async def login(self, data: LoginIn, client: Client = NO_CLIENT) -> dict[str, Any]:
+        await self.throttle.check(data.username, client.address)
         async with self.sessions() as session:
             user = await store.get_user_by_username(session, data.username)
             stored_hash = user.password_hash if user is not None else None
             if not await self.passwords.verify(stored_hash, data.password) or user is None:
-                await self.throttle.failed(data.username, address)
+                await self.throttle.failed(data.username, client.address)
                 raise unauthorized("The username or password is wrong.")
-            return await self._signed_in(session, user)
+            if user.deactivated_at is not None:
+                raise forbidden("This account has been deactivated; ask staff to reactivate it.")
+            return await self._signed_in(session, user, client)
 
-    async def _signed_in(self, session: Any, user: User) -> dict[str, Any]:
+    async def _signed_in(self, session: Any, user: User, client: Client) -> dict[str, Any]:
         assert user.id is not None  # noqa: S101 - set by the database on insert
-        token = self.tokens.issue(user.id, self.clock.now())
+        now = self.clock.now()
+        sign_in = UserSession(
+            id=secrets.token_urlsafe(18),
+            user_id=user.id,
+            created_at=now,
+            user_agent=client.user_agent[:200],
+            address=(client.address or "")[:64],
+        )
+        session.add(sign_in)
+        await session.commit()
+        token = self.tokens.issue(user.id, sign_in.id, now)
         return {"token": token, "user": own_user(user, await store.cohort_ids_of(session, user.id))}
+
+    # ----- sessions -----
+
+    async def sign_out(self, actor: Actor) -> None:
+        """End the sign-in this request came with; its sockets close on every process."""
+        if actor.session_id is not None:
+            await self._end(actor.id, only=actor.session_id)
+
+    async def list_sessions(self, actor: Actor) -> list[dict[str, Any]]:
+        async with self.sessions() as session:
+            open_ones = await store.open_sessions(session, actor.id)
+        return [session_json(each, current=each.id == actor.session_id) for each in open_ones]
+
+    async def end_session(self, actor: Actor, session_id: str) -> None:
+        if not await self._end(actor.id, only=session_id):
+            raise not_found("session")
+
+    async def change_password(self, actor: Actor, data: PasswordChangeIn) -> None:
+        """A new password; every other sign-in ends (this one goes on)."""
+        await self.throttle.check(str(actor.id), None)
+        async with self.sessions() as session:
+            user = await store.get_user(session, actor.id)
+            if user is None:
+                raise unauthorized()
+            if not await self.passwords.verify(user.password_hash, data.current_password):
+                await self.throttle.failed(str(actor.id), None)
+                raise forbidden("current_password: that is not your current password.")
+            self._check_password(data.new_password, user.username)
+            user.password_hash = await self.passwords.hash(data.new_password)
+            session.add(user)
+            await session.commit()
+        await self._end(actor.id, keep=actor.session_id)
+
+    async def set_active(self, actor: Actor, user_id: int, active: bool) -> dict[str, Any]:
+        """Staff deactivate an account (it cannot sign in, every session ends, its sockets
+        close on every process) or reactivate it. Moderators manage patients and alumni;
+        staff accounts are for admins; nobody deactivates themselves."""
+        require_staff(actor)
+        if user_id == actor.id:
+            raise forbidden("You cannot deactivate your own account.")
+        async with self.sessions() as session:
+            user = await store.get_user(session, user_id)
+            if user is None or user.id is None:
+                raise not_found("user")
+            if user.role in (Role.MODERATOR, Role.ADMIN) and not actor.is_admin:
+                raise forbidden("Only an admin can deactivate or reactivate staff.")
+            user.deactivated_at = None if active else self.clock.now()
+            session.add(user)
+            await session.commit()
+        if not active:
+            await self._end(user_id)
+        if self.audit is not None:
+            await self.audit.record(
+                actor_id=actor.id,
+                action="account_reactivated" if active else "account_deactivated",
+                target_user_id=user_id,
+            )
+        return public_user(user) | {"deactivated": not active}
+
+    async def _end(self, user_id: int, *, only: str | None = None, keep: str | None = None) -> bool:
+        async with self.sessions() as session:
+            ended = await store.end_sessions(
+                session, user_id, self.clock.now(), only=only, keep=keep
+            )
+            await session.commit()
+        if ended and self.close_sockets is not None:
+            await self.close_sockets(user_id, ended)
+        return bool(ended)
 
     def _check_password(self, password: str, username: str) -> None:
         if len(password) < self.password_min_length:

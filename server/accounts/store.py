@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from server.accounts.models import Cohort, CohortMembership, Invite, User
+from server.accounts.models import Cohort, CohortMembership, Invite, User, UserSession
 from server.kernel.actors import Actor
 
 
@@ -80,9 +80,47 @@ async def consume_invite_use(session: AsyncSession, invite_id: int, now: datetim
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
+async def load_actor(
+    session: AsyncSession, user_id: int, session_id: str | None = None
+) -> Actor | None:
+    """The actor of an account that is active; with `session_id`, only while that sign-in of
+    theirs has not ended."""
     user = await get_user(session, user_id)
-    if user is None or user.id is None:
+    if user is None or user.id is None or user.deactivated_at is not None:
         return None
+    if session_id is not None:
+        sign_in = await session.get(UserSession, session_id)
+        if sign_in is None or sign_in.user_id != user.id or sign_in.ended_at is not None:
+            return None
     cohort_ids = await cohort_ids_of(session, user.id)
-    return Actor(user.id, user.display_name, user.role, frozenset(cohort_ids))
+    return Actor(user.id, user.display_name, user.role, frozenset(cohort_ids), session_id)
+
+
+async def open_sessions(session: AsyncSession, user_id: int) -> list[UserSession]:
+    result = await session.execute(
+        select(UserSession)
+        .where(col(UserSession.user_id) == user_id, col(UserSession.ended_at).is_(None))
+        .order_by(col(UserSession.created_at))
+    )
+    return list(result.scalars())
+
+
+async def end_sessions(
+    session: AsyncSession,
+    user_id: int,
+    now: datetime,
+    *,
+    only: str | None = None,
+    keep: str | None = None,
+) -> list[str]:
+    """End a user's open sessions (`only` that one; all but `keep`); answers the ids ended."""
+    ended = [
+        each.id
+        for each in await open_sessions(session, user_id)
+        if (only is None or each.id == only) and each.id != keep
+    ]
+    if ended:
+        await session.execute(
+            update(UserSession).where(col(UserSession.id).in_(ended)).values(ended_at=now)
+        )
+    return ended

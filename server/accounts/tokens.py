@@ -1,4 +1,5 @@
-"""Signed, expiring bearer tokens (JWT, HS256) that name a user."""
+"""Signed, expiring bearer tokens (JWT, HS256) that name a user and the sign-in (session) they
+belong to; the session is checked on the server, so a token can be ended before it expires."""
 
 from __future__ import annotations
 
@@ -20,12 +21,19 @@ class TokenIssuer:
     secret: str
     ttl: timedelta
 
-    def issue(self, user_id: int, now: datetime) -> str:
-        claims = {"sub": str(user_id), "aud": _AUDIENCE, "iat": now, "exp": now + self.ttl}
+    def issue(self, user_id: int, session_id: str, now: datetime) -> str:
+        claims = {
+            "sub": str(user_id),
+            "sid": session_id,
+            "aud": _AUDIENCE,
+            "iat": now,
+            "exp": now + self.ttl,
+        }
         return jwt.encode(claims, self.secret, algorithm=_ALGORITHM)
 
-    def user_id_from(self, token: object, now: datetime) -> int:
-        """The user a token names; `unauthorized` when it is missing, forged or expired."""
+    def claims_from(self, token: object, now: datetime) -> tuple[int, str]:
+        """The user and session a token names; `unauthorized` when it is missing, forged,
+        expired, or from before tokens named their session."""
         if not isinstance(token, str) or not token:
             raise unauthorized()
         try:
@@ -39,17 +47,18 @@ class TokenIssuer:
                     "verify_exp": False,
                     "verify_iat": False,
                     "verify_nbf": False,
-                    "require": ["sub", "exp", "iat"],
+                    "require": ["sub", "sid", "exp", "iat"],
                 },
             )
             user_id = int(claims["sub"])
+            session_id = str(claims["sid"])
             expires = int(claims["exp"])
         except (jwt.InvalidTokenError, ValueError, TypeError):
             raise unauthorized("The token is not valid: sign in again.") from None
         # Expiry is checked against the injected clock, not the wall clock, so it is testable.
         if expires <= now.timestamp():
             raise unauthorized("The token has expired: sign in again.")
-        return user_id
+        return user_id, session_id
 
 
 def load_or_create_secret(path: Path) -> str:

@@ -26,6 +26,9 @@ class Actor:
     display_name: str
     role: str
     cohort_ids: frozenset[int]
+    # The sign-in (accounts' UserSession) the request or socket came with; None when the
+    # actor was loaded by id (a notice's recipient, the meeting clock).
+    session_id: str | None = None
 
     @property
     def is_staff(self) -> bool:

@@ -10,6 +10,7 @@ import socketio
 
 from server.kernel.actors import Actor
 from server.kernel.errors import AppError
+from server.realtime.bus import ControlBus
 from server.realtime.hub import Connection, Hub
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,29 @@ class Refusal(socketio.exceptions.ConnectionRefusedError):  # type: ignore[misc]
     def __init__(self, error: dict[str, Any]) -> None:
         super().__init__(error["message"])
         self.error_args = {**error, "data": error}
+
+
+SESSIONS_ENDED = "realtime.sessions_ended"
+CloseSockets = Callable[[int, list[str]], Awaitable[None]]
+
+
+def socket_closer(bus: ControlBus, hub: Hub, sio: socketio.AsyncServer) -> CloseSockets:
+    """What closes the sockets of ended sign-ins (sign-out, a session ended, a password
+    changed, an account deactivated) on every process: a socket is checked only when it
+    connects, so an ended session's sockets are closed, not left to listen."""
+
+    async def close_here(payload: dict[str, Any]) -> None:
+        ended = set(payload["session_ids"])
+        for connection in hub.connections_of(int(payload["user_id"])):
+            if connection.actor.session_id in ended:
+                await sio.disconnect(connection.sid)
+
+    bus.subscribe(SESSIONS_ENDED, close_here)
+
+    async def close(user_id: int, session_ids: list[str]) -> None:
+        await bus.publish(SESSIONS_ENDED, {"user_id": user_id, "session_ids": session_ids})
+
+    return close
 
 
 def refuse_reserved(sid: str, event: str) -> dict[str, Any]:

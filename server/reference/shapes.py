@@ -207,6 +207,14 @@ SHAPES: dict[str, Schema] = {
         outcome=nullable(choice("reached_out", "emergency_services", "not_a_crisis", "other")),
         note=TEXT,
     ),
+    "Session": obj(
+        "One of my sign-ins.",
+        id=TEXT,
+        created_at=TIME,
+        user_agent=TEXT,
+        address=TEXT,
+        current=FLAG,
+    ),
     "Duty": obj(
         "Whether the asker is on duty, and every member of staff who is.",
         on_duty=FLAG,

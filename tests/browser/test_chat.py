@@ -43,6 +43,14 @@ async def test_register_with_an_invite_sign_in_and_talk_both_ways(
     await expect(landed).to_be_visible()
     if await patient.heading("Rooms").is_visible():
         await patient.nav.get_by_role("button", name="Sign out").click()
+    await patient.fill_sign_in("pat_rae", "a long quiet walk home")
+    await expect(patient.heading("Rooms")).to_be_visible()
+    # Signing out ends the sign-in on the server: a copy of the token is worth nothing.
+    copied = await page.evaluate("sessionStorage.getItem('peerrooms.token')")
+    assert (await api.get("/api/me", token=copied)).status == 200
+    await patient.nav.get_by_role("button", name="Sign out").click()
+    await expect(patient.heading("Sign in")).to_be_visible()
+    assert (await api.get("/api/me", token=copied)).status == 401
     # A wrong password is refused in an alert, and the form stays.
     await patient.fill_sign_in("pat_rae", "a long quiet walk hom")
     await expect(patient.page.get_by_role("alert")).to_be_visible()

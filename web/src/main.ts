@@ -1,7 +1,7 @@
 // The shell: header (navigation and connection status), notices, and the screen for the hash
 // route. Screens live in views/; each returns its node and a cleanup.
 import "./styles.css";
-import { get, setUnauthorizedHandler } from "./api";
+import { get, post, setUnauthorizedHandler } from "./api";
 import { connection, STATE_TEXT } from "./connection";
 import { h, replaceChildren } from "./h";
 import { banner, clearBanners, noticeSentence, setNoticeArea, showCrisisResources } from "./notices";
@@ -114,6 +114,9 @@ async function signOut(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   connection.stop();
+  // End the sign-in on the server too, so the token is worth nothing if it was copied; if the
+  // server cannot be reached, the token is forgotten here all the same.
+  await post("/api/auth/logout").catch(() => {});
   clearSession();
   outbox.clear();
   resetAppState();

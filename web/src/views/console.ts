@@ -54,6 +54,9 @@ const ACTION_TEXT: Record<string, string> = {
   filter_blocked_term: "Blocked term refused",
   filter_contact_masked: "Contact details masked",
   filter_contact_blocked: "Contact details refused",
+  account_deactivated: "Account deactivated",
+  account_reactivated: "Account reactivated",
+  support_opened: "Private conversation opened",
   duty_started: "Went on duty",
   duty_ended: "Went off duty",
 };
