@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
-from server.accounts.models import User
+from server.accounts.models import User, UserSession
 from server.accounts.tokens import TokenIssuer
 from server.kernel.db import create_engine
 from server.kernel.migrate import head_revision, upgrade_to_head
@@ -298,6 +298,8 @@ def peerrooms_env(database_url: str, work_dir: Path, redis: RedisSpace | None) -
         PEERROOMS_LOG_LEVEL="WARNING",
         PEERROOMS_RATE_LIMIT_PER_MINUTE="600000",
         PEERROOMS_RATE_LIMIT_BURST="10000",
+        PEERROOMS_ACTION_RATE_PER_MINUTE="600000",
+        PEERROOMS_ACTION_BURST="10000",
     )
     if redis is not None:
         env.update(PEERROOMS_REDIS_URL=redis.url, PEERROOMS_REDIS_PREFIX=redis.prefix)
@@ -431,10 +433,32 @@ async def seed_people_and_rooms(database_url: str, people: int, room_size: int) 
             room_ids = await _insert_returning_ids(
                 connection, Room, [_room(index, now) for index in range(room_count)]
             )
+            sign_ins = [_sign_in(uid, now) for uid in user_ids]
+            await connection.execute(insert(UserSession.__table__), sign_ins)  # type: ignore[attr-defined]
     finally:
         await engine.dispose()
+    return Seeded([bench_token(uid, now) for uid in user_ids], room_ids, user_ids)
+
+
+def bench_session_id(user_id: int) -> str:
+    """The sign-in seeded for each bench person, so a token can be issued for it any time."""
+    return f"bench-{user_id}"
+
+
+def bench_token(user_id: int, now: datetime) -> str:
     issuer = TokenIssuer(SECRET_KEY, timedelta(hours=24))
-    return Seeded([issuer.issue(uid, now) for uid in user_ids], room_ids, user_ids)
+    return issuer.issue(user_id, bench_session_id(user_id), now)
+
+
+def _sign_in(user_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "id": bench_session_id(user_id),
+        "user_id": user_id,
+        "created_at": now,
+        "user_agent": "bench",
+        "address": "",
+        "ended_at": None,
+    }
 
 
 def _person(index: int, now: datetime) -> dict[str, Any]:

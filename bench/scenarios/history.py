@@ -37,7 +37,7 @@ from bench.measure import percentiles
 from bench.report import Check, write_result
 from bench.scenarios.common import Database, Options, database_for
 from bench.targets import (
-    SECRET_KEY,
+    bench_token,
     memory_kib,
     schema_tag,
     seed_people_and_rooms,
@@ -45,7 +45,6 @@ from bench.targets import (
     start_peerrooms,
     stop_all,
 )
-from server.accounts.tokens import TokenIssuer
 
 TARGET_P99_MS = 10.0
 PAGE = 50
@@ -263,7 +262,8 @@ def sqlite_room(path: Path) -> HistoryRoom:
 
 
 def issue_token(user_id: int) -> str:
-    return TokenIssuer(SECRET_KEY, timedelta(hours=24)).issue(user_id, datetime.now(UTC))
+    """A fresh token for a seeded person's seeded sign-in (a cached file outlives tokens)."""
+    return bench_token(user_id, datetime.now(UTC))
 
 
 async def seed_postgres(url: str, messages: int) -> HistoryRoom:
