@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 
+from tests.cluster import Cluster, start_cluster
 from tests.support import (
     Api,
     Community,
@@ -122,3 +123,11 @@ async def peer(server: RunningServer) -> AsyncIterator[PeerFactory]:
     yield connect
     for connected in peers:
         await connected.disconnect()
+
+
+@pytest.fixture
+async def cluster(
+    database_url: str, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> AsyncIterator[Cluster]:
+    async for started in start_cluster(database_url, tmp_path, redis_url, redis_prefix):
+        yield started

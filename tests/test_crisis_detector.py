@@ -300,24 +300,26 @@ def test_exported_scorer_agrees_with_scikit_learn(
     assert worst < 0.01, f"largest difference in a probability: {worst}"
 
 
-# Floors a little under what the shipped rules and settings reach (see bench/crisis.py), so a
-# change that makes the detector worse fails here.
+# Floors a little under what the shipped rules and settings reach in 3-fold cross-validation,
+# so a change that makes the detector worse fails here. Three folds, not the benchmark's five
+# (bench/crisis.py, the README's figures): half the fitting, and as good a guard.
+TEST_FOLDS = 3
 FLOORS = {
-    "en.recall.suicide_self_harm": 0.62,
-    "en.recall.overdose_medical": 0.79,
+    "en.recall.suicide_self_harm": 0.61,
+    "en.recall.overdose_medical": 0.77,
     "en.recall.relapse": 0.52,
-    "es.recall.suicide_self_harm": 0.65,
-    "es.recall.overdose_medical": 0.78,
-    "es.recall.relapse": 0.57,
+    "es.recall.suicide_self_harm": 0.64,
+    "es.recall.overdose_medical": 0.77,
+    "es.recall.relapse": 0.51,
 }
-CEILINGS = {"en.false_alarms": 0.045, "es.false_alarms": 0.045}
+CEILINGS = {"en.false_alarms": 0.045, "es.false_alarms": 0.05}
 
 
 @needs_sklearn
 def test_cross_validated_figures_hold_their_floors_and_ceilings(rows: list[Row]) -> None:
-    """One test, not one per figure: the cross-validation fits five models (about 15 s), and
-    parallel workers would each fit them again for the figures they were handed."""
-    figures = summary(rows, cross_validate(rows))
+    """One test, not one per figure: the cross-validation fits three models (about 13 s),
+    and parallel workers would each fit them again for the figures they were handed."""
+    figures = summary(rows, cross_validate(rows, k=TEST_FOLDS))
     misses = [
         f"{name} {figures[name]:.3f} < {floor}"
         for name, floor in FLOORS.items()

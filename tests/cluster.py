@@ -1,0 +1,151 @@
+"""Two server processes on one database and one Redis, and what the scale-out tests do with
+them (tests/test_scale_out*.py; the `cluster` fixture is in conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from redis.asyncio import Redis
+
+from tests.processes import ServerProcess, create_admin, server_env
+from tests.support import (
+    Api,
+    Community,
+    Peer,
+    Person,
+    barrier_through_redis,
+    build_community_as,
+    joined,
+    new_client_id,
+    sign_in,
+)
+
+if TYPE_CHECKING:
+    from tests.conftest import PeerFactory
+
+PRESENCE_TTL_S = 3
+
+
+@dataclass
+class Cluster:
+    a: ServerProcess
+    b: ServerProcess
+    api_a: Api
+    api_b: Api
+    community: Community
+    redis_url: str
+    redis_prefix: str
+
+    async def barrier(self, *peers: Peer) -> None:
+        """Everything either process emitted to these peers before now has arrived."""
+        await barrier_through_redis(self.redis_url, self.redis_prefix, *peers)
+
+
+async def start_cluster(
+    database_url: str, tmp_path: Path, redis_url: str, redis_prefix: str, **settings: str
+) -> AsyncIterator[Cluster]:
+    env = server_env(
+        database_url,
+        tmp_path,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        presence_ttl_s=str(PRESENCE_TTL_S),
+        **settings,
+    )
+    await create_admin(env)  # which brings the schema up to date before both start
+    started = await asyncio.gather(
+        ServerProcess.start(env, tmp_path / "a.log"),
+        ServerProcess.start(env, tmp_path / "b.log"),
+        return_exceptions=True,
+    )
+    processes = [each for each in started if isinstance(each, ServerProcess)]
+    try:
+        for each in started:
+            if isinstance(each, BaseException):
+                raise each
+        a, b = processes
+        async with aiohttp.ClientSession() as session:
+            api_a, api_b = Api(a.url, session), Api(b.url, session)
+            community = await build_community_as(api_a, await sign_in(api_a, "admin"))
+            yield Cluster(a, b, api_a, api_b, community, redis_url, redis_prefix)
+    finally:
+        for process in processes:
+            await process.stop()
+
+
+async def send(peer: Peer, room_id: int, body: str) -> dict[str, Any]:
+    ack = await peer.call("send", {"room_id": room_id, "body": body, "client_id": new_client_id()})
+    assert ack["ok"], ack
+    return dict(ack["message"])
+
+
+async def in_room(
+    peer: PeerFactory, room_id: int, *seats: tuple[Person, ServerProcess]
+) -> list[Peer]:
+    """Connect each person to the given process and join the room (each join must succeed)."""
+    connected = []
+    for person, process in seats:
+        connection = await peer(person.token, process.url)
+        await joined(connection, room_id)
+        connected.append(connection)
+    return connected
+
+
+def ids_of(messages: list[dict[str, object]]) -> list[object]:
+    return [message["id"] for message in messages]
+
+
+async def join_code(peer: Peer, room_id: int) -> str | None:
+    ack = await peer.call("join", {"room_id": room_id})
+    return None if ack["ok"] else str(ack["error"]["code"])
+
+
+async def send_code(peer: Peer, room_id: int) -> str | None:
+    """The error code of a send attempt; None when it was stored."""
+    ack = await peer.call(
+        "send", {"room_id": room_id, "body": "hello", "client_id": new_client_id()}
+    )
+    return None if ack["ok"] else str(ack["error"]["code"])
+
+
+async def close_before_stopping(*peers: Peer) -> None:
+    """Disconnect before the cluster stops (the `peer` fixture would after): a process told
+    to stop with sockets still open takes seconds longer to go."""
+    for each in peers:
+        await each.disconnect()
+
+
+def delivered_ids(receiver: Peer) -> list[int]:
+    return [message["id"] for message in receiver.received("message")]
+
+
+async def seats_in(cluster: Cluster, room_id: int) -> int:
+    """How many connections, on any process, Redis counts in the room (redis_store.py)."""
+    client = Redis.from_url(cluster.redis_url)
+    try:
+        return int(await client.hlen(f"{cluster.redis_prefix}:presence:room:{room_id}:seats"))
+    finally:
+        await client.aclose()
+
+
+async def online_ids(api: Api, room_id: int, token: str) -> list[int]:
+    reply = await api.get(f"/api/rooms/{room_id}/presence", token)
+    return [user["id"] for user in reply.body["online"]]
+
+
+async def eventually(
+    read: Callable[[], Awaitable[object]], expected: object, timeout: float = 10.0
+) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    last = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await read()
+        if last == expected:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"still {last!r}, expected {expected!r}")
