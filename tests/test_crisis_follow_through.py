@@ -297,3 +297,27 @@ async def test_a_private_support_conversation_is_the_writers_and_staffs_alone(
         (room["id"], c.pat_ana.id),
         (room["id"], c.pat_ana.id),
     ]
+
+
+async def test_a_crisis_after_staff_left_pages_on_call_for_the_open_alert(
+    community: Community, peer: PeerFactory, api: Api, pager: WebhookReceiver
+) -> None:
+    """Ana's first message reached Lee online; Lee leaves; her next (folded into the same open
+    alert) reaches nobody online, so the on-call list is paged then, and she is told so."""
+    c = community
+    lee = await peer(c.mod_lee.token)
+    await barrier(lee)
+    ana, _ = await ana_writes_in_crisis(c, peer)
+    assert (await resources_notice(ana))["reached"] == "staff_online"
+    await lee.disconnect()
+
+    async def lee_gone() -> bool:
+        duty = await api.get("/api/duty", token=c.admin.token)
+        return duty.body["duty"]["staff_online"] == 0
+
+    await eventually(lee_gone, "Lee to be offline")
+    await send(ana, c.group_a, "i have the pills in my hand")
+    notice = await resources_notice(ana, 2)
+    assert notice["reached"] == "on_call", notice
+    await eventually(lambda: _pages(pager, 1), "the first page")
+    assert pager.pages() == [("dr-ortiz", 1)]

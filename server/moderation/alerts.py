@@ -106,17 +106,18 @@ class AlertService:
                 if kind == "crisis"
                 else None
             )
+            page = reach is Reach.ON_CALL and earlier is None
             if earlier is not None:
                 # One person, one open crisis alert: a flood of crisis text raises the same
                 # alert again rather than burying staff in new ones.
-                await store.merge_alert(session, alert, earlier, self.clock.now(), reach)
+                page = await store.merge_alert(session, alert, earlier, self.clock.now(), reach)
                 alert = earlier
             await session.commit()
             payload = alert_json(alert, await public_users(session, alert_user_ids(alert)))
         await self.hub.to_staff("alert", payload)
         if self.webhook is not None:
             self.webhook.deliver(payload)
-            if reach is Reach.ON_CALL and earlier is None:
+            if page:
                 self.webhook.page(payload, self.on_call[0], 1)
         return payload
 
