@@ -313,7 +313,7 @@ async def test_a_crisis_after_staff_left_pages_on_call_for_the_open_alert(
 
     async def lee_gone() -> bool:
         duty = await api.get("/api/duty", token=c.admin.token)
-        return duty.body["duty"]["staff_online"] == 0
+        return bool(duty.body["duty"]["staff_online"] == 0)
 
     await eventually(lee_gone, "Lee to be offline")
     await send(ana, c.group_a, "i have the pills in my hand")
