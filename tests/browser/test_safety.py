@@ -424,6 +424,11 @@ async def test_staff_open_a_private_conversation_from_a_crisis_alert(
     await patient.send("I'm at home with my sister.")
     await expect(console.message("I'm at home with my sister.")).to_have_count(1)
 
+    # The console shows the alert's conversation, and goes back to it.
+    await console.open_console()
+    await expect(alerts.get_by_role("link", name="Open private conversation")).to_be_visible()
+    await expect(alerts.get_by_role("button", name="Talk privately")).to_have_count(0)
+
     # Nobody else in the group has it, in the list or by its address.
     avi = await browse()
     await avi.sign_in(c.pat_avi)

@@ -185,7 +185,10 @@ export function consoleView(): View {
         "div",
         { class: "row-actions" },
         ack,
-        alert.kind === "crisis" ? talk : null,
+        alert.kind === "crisis" && !alert.support_room_id ? talk : null,
+        alert.support_room_id
+          ? h("a", { href: `#/rooms/${alert.support_room_id}`, class: "button" }, "Open private conversation")
+          : null,
         alert.room_id ? h("a", { href: `#/rooms/${alert.room_id}`, class: "button" }, "Open room") : null,
       ),
     );
