@@ -464,3 +464,18 @@ async def test_staff_deactivate_and_reactivate_an_account(
     back = await api.post(f"{path}/reactivate", token=c.mod_lee.token)
     assert back.status == 200 and back.body["user"]["deactivated"] is False
     await sign_in(api, c.pat_ana.username)
+
+
+async def test_wrong_current_passwords_count_against_the_accounts_sign_in(
+    community: Community, api: Api
+) -> None:
+    c = community
+    for _ in range(5):
+        wrong = await api.post(
+            "/api/me/password",
+            {"current_password": "not my password", "new_password": "another good passphrase"},
+            token=c.pat_ana.token,
+        )
+        assert wrong.status == 403, wrong.body
+    held = await sign_in_as(api, c.pat_ana.username, PASSWORD)
+    assert (held.status, held.error_code) == (429, "rate_limited"), held.body

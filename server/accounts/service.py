@@ -222,19 +222,28 @@ class AccountService:
 
     async def change_password(self, actor: Actor, data: PasswordChangeIn) -> None:
         """A new password; every other sign-in ends (this one goes on)."""
-        await self.throttle.check(str(actor.id), None)
+        # The account's own sign-in bucket: a wrong current password is a failed sign-in.
+        username = await self._username(actor)
+        await self.throttle.check(username, None)
         async with self.sessions() as session:
             user = await store.get_user(session, actor.id)
             if user is None:
                 raise unauthorized()
             if not await self.passwords.verify(user.password_hash, data.current_password):
-                await self.throttle.failed(str(actor.id), None)
+                await self.throttle.failed(username, None)
                 raise forbidden("current_password: that is not your current password.")
             self._check_password(data.new_password, user.username)
             user.password_hash = await self.passwords.hash(data.new_password)
             session.add(user)
             await session.commit()
         await self._end(actor.id, keep=actor.session_id)
+
+    async def _username(self, actor: Actor) -> str:
+        async with self.sessions() as session:
+            user = await store.get_user(session, actor.id)
+        if user is None:
+            raise unauthorized()
+        return user.username
 
     async def set_active(self, actor: Actor, user_id: int, active: bool) -> dict[str, Any]:
         """Staff deactivate an account (it cannot sign in, every session ends, its sockets
