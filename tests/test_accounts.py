@@ -164,7 +164,7 @@ async def test_a_single_use_invite_cannot_be_used_twice(admin: Person, api: Api)
 async def test_an_invite_for_two_works_twice_then_refuses(admin: Person, api: Api) -> None:
     code = await make_invite(api, admin.token, "alumni", max_uses=2)
     for username in ("robin_k", "sam_t"):
-        reply = await register(api, code, username)
+        reply = await register(api, code, username, display_name=username.title())
         assert reply.status == 201, (username, reply.body)
         assert reply.body["user"]["username"] == username
     third = await register(api, code, "kim_j")

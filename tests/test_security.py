@@ -479,3 +479,51 @@ async def test_wrong_current_passwords_count_against_the_accounts_sign_in(
         assert wrong.status == 403, wrong.body
     held = await sign_in_as(api, c.pat_ana.username, PASSWORD)
     assert (held.status, held.error_code) == (429, "rate_limited"), held.body
+
+
+# ----- names no one can fake -----
+
+
+async def register_as(api: Api, inviter: Person, display_name: str, role: str = "alumni") -> Reply:
+    invite = await api.post("/api/invites", {"role": role}, token=inviter.token)
+    assert invite.status == 201, invite.body
+    return await api.post(
+        "/api/auth/register",
+        {
+            "invite_code": invite.body["invite"]["code"],
+            "username": f"new_{abs(hash(display_name)) % 10**8}",
+            "display_name": display_name,
+            "password": "a long good passphrase",
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Ana", "ANA", "ana", "A n a", "Ána", "A.n.a", "\u0410na", "\u0410n\u0430", "Lee", "LEE"],
+)
+async def test_a_name_that_looks_like_someone_elses_is_refused(
+    community: Community, api: Api, name: str
+) -> None:
+    reply = await register_as(api, community.mod_lee, name)
+    assert (reply.status, reply.error_code) == (409, "conflict"), reply.body
+    assert "display_name" in reply.body["error"]["message"]
+
+
+@pytest.mark.parametrize("name", ["Staff Robin", "Dr. Robin", "robin the moderator", "Admin R"])
+async def test_only_staff_may_call_themselves_staff(
+    community: Community, api: Api, name: str
+) -> None:
+    member = await register_as(api, community.mod_lee, name)
+    assert (member.status, member.error_code) == (422, "invalid"), member.body
+    staff = await register_as(api, community.admin, name, role="moderator")
+    assert staff.status == 201, staff.body
+
+
+async def test_a_name_of_ones_own_is_taken_and_then_refused_to_others(
+    community: Community, api: Api
+) -> None:
+    first = await register_as(api, community.mod_lee, "Robin")
+    assert first.status == 201, first.body
+    again = await register_as(api, community.mod_lee, "R\u043ebin")  # Cyrillic o
+    assert (again.status, again.error_code) == (409, "conflict"), again.body

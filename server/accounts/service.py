@@ -24,10 +24,11 @@ from server.accounts.models import (
     own_user,
     public_user,
 )
+from server.accounts.names import looks_like_staff, skeleton
 from server.accounts.passwords import Passwords
 from server.accounts.throttle import SignInThrottle
 from server.accounts.tokens import TokenIssuer
-from server.kernel.actors import Actor, Role
+from server.kernel.actors import STAFF_ROLES, Actor, Role
 from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock, iso_utc
 from server.kernel.db import SessionFactory
@@ -147,6 +148,7 @@ class AccountService:
             assert invite.id is not None  # noqa: S101 - _usable_invite refuses one without
             if await store.get_user_by_username(session, data.username) is not None:
                 raise AppError("conflict", "username: this username is taken; choose another.")
+            await self._check_display_name(session, data.display_name, invite.role)
             if not await store.consume_invite_use(session, invite.id, now):
                 raise forbidden("invite_code: this invite has just been used up or expired.")
             user = User(
@@ -165,6 +167,21 @@ class AccountService:
                     "conflict", "username: this username is taken; choose another."
                 ) from None
             return await self._signed_in(session, user, client)
+
+    async def _check_display_name(self, session: Any, name: str, role: str) -> None:
+        """Refuse a name that looks like someone else's, or like staff for a member."""
+        if role not in STAFF_ROLES and looks_like_staff(name):
+            raise invalid("display_name: only staff may use a name that says they are staff.")
+        wanted = skeleton(name)
+        if not wanted:
+            raise invalid("display_name: use at least one letter or digit.")
+        for other in await store.display_names(session):
+            if skeleton(other) == wanted:
+                raise AppError(
+                    "conflict",
+                    "display_name: someone here already goes by a name that looks like this;"
+                    " choose another.",
+                )
 
     async def _usable_invite(self, session: Any, code: str) -> Invite:
         now = self.clock.now()

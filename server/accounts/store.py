@@ -124,3 +124,9 @@ async def end_sessions(
             update(UserSession).where(col(UserSession.id).in_(ended)).values(ended_at=now)
         )
     return ended
+
+
+async def display_names(session: AsyncSession) -> list[str]:
+    """Every account's display name (a community is hundreds of people, not millions)."""
+    result = await session.execute(select(User.display_name))
+    return list(result.scalars())
