@@ -120,10 +120,6 @@ async def close_before_stopping(*peers: Peer) -> None:
         await each.disconnect()
 
 
-def delivered_ids(receiver: Peer) -> list[int]:
-    return [message["id"] for message in receiver.received("message")]
-
-
 async def seats_in(cluster: Cluster, room_id: int) -> int:
     """How many connections, on any process, Redis counts in the room (redis_store.py)."""
     client = Redis.from_url(cluster.redis_url)

@@ -363,6 +363,11 @@ def is_equal_to(wanted: object) -> Callable[[Any], bool]:
     return lambda data: data == wanted
 
 
+def message_ids(peer: Peer) -> list[int]:
+    """The ids of the `message` events a peer has received, in order."""
+    return [message["id"] for message in peer.received("message")]
+
+
 def with_id(wanted: object) -> Callable[[Any], bool]:
     """A `Peer.wait_for` match for the payload whose "id" is `wanted`. Taking the id as an
     argument binds it per call, where a lambda in a loop would see only the last one."""

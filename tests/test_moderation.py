@@ -18,12 +18,12 @@ from tests.support import (
     PASSWORD,
     Api,
     Community,
-    Peer,
     Person,
     RunningServer,
     audit,
     barrier,
     joined,
+    message_ids,
     new_client_id,
     ok,
     parse_utc,
@@ -62,10 +62,6 @@ async def restricted(api: Api, staff: Person, room_id: int, kind: str) -> list[d
     reply = await api.get(f"/api/rooms/{room_id}/{kind}", token=staff.token)
     assert reply.status == 200, reply.body
     return list(reply.body[kind])
-
-
-def message_ids(peer: Peer) -> list[int]:
-    return [message["id"] for message in peer.received("message")]
 
 
 def retry_after(error: dict[str, Any]) -> int:

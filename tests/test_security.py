@@ -3,6 +3,7 @@ could be dodged (each test failed on the code before its fix)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from typing import Any
@@ -23,6 +24,7 @@ from tests.support import (
     barrier,
     eventually,
     joined,
+    message_ids,
     refused,
     send,
     sign_in,
@@ -32,10 +34,6 @@ from tests.support import (
 )
 
 pytestmark = pytest.mark.persistence
-
-
-def message_ids(peer: Peer) -> list[int]:
-    return [m["id"] for m in peer.received("message")]
 
 
 async def ban(api: Api, c: Community, room_id: int, user_id: int) -> None:
@@ -484,6 +482,9 @@ async def test_wrong_current_passwords_count_against_the_accounts_sign_in(
 # ----- names no one can fake -----
 
 
+NEWCOMERS = itertools.count(1)
+
+
 async def register_as(api: Api, inviter: Person, display_name: str, role: str = "alumni") -> Reply:
     invite = await api.post("/api/invites", {"role": role}, token=inviter.token)
     assert invite.status == 201, invite.body
@@ -491,7 +492,7 @@ async def register_as(api: Api, inviter: Person, display_name: str, role: str = 
         "/api/auth/register",
         {
             "invite_code": invite.body["invite"]["code"],
-            "username": f"new_{abs(hash(display_name)) % 10**8}",
+            "username": f"newcomer_{next(NEWCOMERS)}",
             "display_name": display_name,
             "password": "a long good passphrase",
         },

@@ -1,10 +1,12 @@
 """The python-socketio internals peerrooms relies on, checked against the installed release.
 
-`realtime/delivery.py`, `realtime/hub.py` and `realtime/redis.py` reach past python-socketio's
-public API (to queue packets without a task per recipient, count a room's members and
-deliver pub/sub messages at most once). pyproject.toml pins python-socketio and
-python-engineio to the minor releases these names were read from; when an upgrade moves or
-reshapes one of them, this file fails before a delivery silently stops."""
+`realtime/delivery.py`, `realtime/hub.py`, `realtime/redis.py`, `realtime/frames.py` and
+`realtime/connections.py` reach past python-socketio's public API (to queue packets without a
+task per recipient, count a room's members, deliver pub/sub messages at most once, drop
+malformed frames quietly and tell a client-sent `connect` event from the real one).
+pyproject.toml pins python-socketio and python-engineio to the minor releases these names were
+read from; when an upgrade moves or reshapes one of them, this file fails before a delivery
+silently stops."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from packaging.version import Version
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from server.app import CORE
+from server.realtime.frames import CheckedPacket
 from server.realtime.hub import room_channel
 from tests.conftest import PeerFactory
 from tests.support import Community, RunningServer, joined
@@ -97,6 +100,26 @@ def test_the_pubsub_manager_hooks_we_override_are_still_called() -> None:
     assert "self._handle_emit(data)" in loop_source
     assert issubclass(socketio.AsyncRedisManager, base)
     assert "channel" in parameters(socketio.AsyncRedisManager.__init__)
+
+
+def test_the_frame_handlers_we_wrap_and_the_connection_states_we_read() -> None:
+    server = socketio.AsyncServer
+    for name in ("_handle_eio_message", "_handle_eio_disconnect"):
+        assert inspect.iscoroutinefunction(getattr(server, name)), name
+    assert parameters(server._handle_eio_message) == ["self", "eio_sid", "data"]
+    assert parameters(server._handle_eio_disconnect) == ["self", "eio_sid", "reason"]
+    # A packet class passed as `serializer` is used as is; its decode may raise.
+    assert server(async_mode="aiohttp", serializer=CheckedPacket).packet_class is CheckedPacket
+    assert parameters(socketio.packet.Packet.decode) == ["self", "encoded_packet"]
+    # The real connect handler runs while the socket is pending, the real disconnect handler
+    # after it was marked leaving: `is_connected` is false in both, true for a client's event.
+    manager = socketio.AsyncManager
+    assert parameters(manager.is_connected) == ["self", "sid", "namespace"]
+    for name in ("pre_connect", "connect", "pre_disconnect"):
+        assert hasattr(manager, name), name
+    assert "self.manager.pre_disconnect(sid, namespace=namespace)" in inspect.getsource(
+        server._handle_disconnect
+    )
 
 
 def test_an_engineio_socket_closes_without_waiting() -> None:

@@ -6,7 +6,7 @@ until someone acknowledges it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -110,7 +110,8 @@ class AlertService:
             if earlier is not None:
                 # One person, one open crisis alert: a flood of crisis text raises the same
                 # alert again rather than burying staff in new ones.
-                page = await store.merge_alert(session, alert, earlier, self.clock.now(), reach)
+                page = fold_alert(alert, earlier, self.clock.now(), reach)
+                session.add_all([alert, earlier])
                 alert = earlier
             await session.commit()
             payload = alert_json(alert, await public_users(session, alert_user_ids(alert)))
@@ -253,3 +254,33 @@ class AlertService:
             await self._checking.stop()
         if self.webhook is not None:
             await self.webhook.close()
+
+
+SEVERITY_RANK = {"urgent": 1, "emergency": 2}
+
+
+def fold_alert(alert: Alert, into: Alert, now: datetime, reached: str) -> bool:
+    """Fold a new crisis alert into the person's open one: that one is raised again with the
+    newest words, place and category and the graver severity; this one is kept, merged.
+    Answers whether the on-call list must be paged now (it reached nobody online, and no
+    page about the open alert is under way)."""
+    graver = max(
+        [into.severity, alert.severity], key=lambda value: SEVERITY_RANK.get(value or "", 0)
+    )
+    into.raise_count += 1
+    into.raised_at = now
+    into.excerpt = alert.excerpt
+    into.room_id = alert.room_id
+    into.message_id = alert.message_id
+    into.category = alert.category
+    into.severity = graver
+    # A page under way goes on up the on-call list; otherwise say who this one reached, and
+    # start paging if that is the on-call list.
+    start_paging = into.page_step == 0 and reached == "on_call"
+    if into.page_step == 0:
+        into.reached = reached
+    if start_paging:
+        into.page_step, into.paged_at = 1, now
+    alert.status = "merged"
+    alert.note = f"merged into alert {into.id}"
+    return start_paging

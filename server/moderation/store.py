@@ -234,39 +234,6 @@ async def open_crisis_alert_of(
     return result.scalars().first()
 
 
-SEVERITY_RANK = {"urgent": 1, "emergency": 2}
-
-
-async def merge_alert(
-    session: AsyncSession, alert: Alert, into: Alert, now: datetime, reached: str
-) -> bool:
-    """Fold a new crisis alert into the person's open one: that one is raised again with the
-    newest words, place and category and the graver severity; this one is kept, merged.
-    Answers whether the on-call list must be paged now (it reached nobody online, and no
-    page about the open alert is under way)."""
-    graver = max(
-        [into.severity, alert.severity], key=lambda value: SEVERITY_RANK.get(value or "", 0)
-    )
-    into.raise_count += 1
-    into.raised_at = now
-    into.excerpt = alert.excerpt
-    into.room_id = alert.room_id
-    into.message_id = alert.message_id
-    into.category = alert.category
-    into.severity = graver
-    # A page under way goes on up the on-call list; otherwise say who this one reached, and
-    # start paging if that is the on-call list.
-    start_paging = into.page_step == 0 and reached == "on_call"
-    if into.page_step == 0:
-        into.reached = reached
-    if start_paging:
-        into.page_step, into.paged_at = 1, now
-    alert.status = "merged"
-    alert.note = f"merged into alert {into.id}"
-    session.add_all([into, alert])
-    return start_paging
-
-
 async def unannounced_alert_of(session: AsyncSession, message_id: int) -> int | None:
     """The alert stored with this message that staff were never told of, if there is one."""
     result = await session.execute(
