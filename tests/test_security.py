@@ -137,9 +137,8 @@ async def test_failed_sign_ins_across_accounts_from_one_address_are_throttled(
     assert (held.status, held.error_code) == (429, "rate_limited"), held.body
 
 
-async def test_registration_checks_the_invite_before_hashing_and_throttles_guesses(
-    community: Community, api: Api, server: RunningServer
-) -> None:
+def count_password_hashes(server: RunningServer) -> list[str]:
+    """The passwords the server hashes from now on (each hash costs 64 MiB and a thread)."""
     passwords = server.app[ACCOUNTS].passwords
     hashed: list[str] = []
     real_hash = passwords.hash
@@ -149,6 +148,13 @@ async def test_registration_checks_the_invite_before_hashing_and_throttles_guess
         return await real_hash(password)
 
     passwords.hash = counting_hash  # type: ignore[method-assign]
+    return hashed
+
+
+async def test_registration_checks_the_invite_before_hashing_and_throttles_guesses(
+    community: Community, api: Api, server: RunningServer
+) -> None:
+    hashed = count_password_hashes(server)
     body = {"username": "newcomer", "display_name": "New", "password": "a long good passphrase"}
     for n in range(20):
         reply = await api.post("/api/auth/register", {**body, "invite_code": f"guess-{n:04d}"})
@@ -156,6 +162,41 @@ async def test_registration_checks_the_invite_before_hashing_and_throttles_guess
     assert hashed == []
     held = await api.post("/api/auth/register", {**body, "invite_code": "guess-9999"})
     assert (held.status, held.error_code) == (429, "rate_limited"), held.body
+
+
+async def test_an_invite_holder_cannot_probe_for_usernames_at_speed(
+    community: Community, api: Api, server: RunningServer, clock: FakeClock
+) -> None:
+    c = community
+    hashed = count_password_hashes(server)
+    invite = await api.post(
+        "/api/invites", {"role": "patient", "cohort_id": c.cohort_a}, c.mod_lee.token
+    )
+    code = invite.body["invite"]["code"]
+
+    async def register_as(username: str, display_name: str) -> Reply:
+        body = {"username": username, "display_name": display_name, "invite_code": code}
+        return await api.post("/api/auth/register", {**body, "password": "a long passphrase"})
+
+    # Taken usernames and look-alike display names are refused without hashing a password...
+    for taken in ("pat_ana", "pat_avi", "pat_bo", "mod_lee"):
+        reply = await register_as(taken, "Someone New")
+        assert (reply.status, reply.error_code) == (409, "conflict"), reply.body
+    reply = await register_as("newcomer", c.pat_bo.display_name.upper())
+    assert (reply.status, reply.error_code) == (409, "conflict"), reply.body
+    assert hashed == []
+    # ...and each refusal is a guess: after five the invite waits, even for a free name.
+    held = await register_as("alum_dee", "Someone New")
+    assert (held.status, held.error_code) == (429, "rate_limited"), held.body
+    held = await register_as("newcomer", "Someone New")
+    assert (held.status, held.error_code) == (429, "rate_limited"), held.body
+    assert 1 <= held.body["error"]["retry_after_s"] <= 60, held.body
+
+    # A minute on, a free name is welcome: guessing slowed, the newcomer is not locked out.
+    await clock.advance(seconds=61)
+    joined = await register_as("newcomer", "Someone New")
+    assert joined.status == 201, joined.body
+    assert len(hashed) == 1
 
 
 # ----- smaller: headers, metrics, malformed frames, what a banned room list shows -----

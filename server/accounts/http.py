@@ -113,8 +113,10 @@ ACCOUNT_ROUTES = RouteTable(
             returns={"token": "string", "user": "OwnUser"},
             errors=("not_found", "forbidden", "conflict", "rate_limited"),
             description=(
-                "The invite is checked before the password is hashed. Too many refused invite"
-                " codes from one address are `rate_limited` (with `retry_after_s`)."
+                "The invite and the names are checked before the password is hashed. Too many"
+                " refused invite codes from one address, or refused names on one invite (each"
+                " tells its holder that a name is in use), are `rate_limited` (with"
+                " `retry_after_s`): five at once, then one a minute."
                 " An unknown invite code is `not_found`; an expired or used-up one `forbidden`;"
                 " a taken username `conflict` (the invite is not spent), and so is a display name"
                 " that looks like another person's; a member's name that says staff is"

@@ -132,23 +132,28 @@ class AccountService:
     async def register(self, data: RegisterIn, client: Client = NO_CLIENT) -> dict[str, Any]:
         address = client.address
         self._check_password(data.password, data.username)
-        await self.throttle.check(None, address)
-        # The invite first: hashing a password costs 64 MiB and a worker thread, and must not
-        # be had for the price of a made-up invite code.
+        await self.throttle.check(address=address, invite=data.invite_code)
+        # The invite and the names first: hashing a password costs 64 MiB and a worker thread,
+        # and must not be had for the price of a made-up invite code or a taken name.
         async with self.sessions() as session:
             try:
-                await self._usable_invite(session, data.invite_code)
+                invite = await self._usable_invite(session, data.invite_code)
             except AppError:
-                await self.throttle.failed(None, address)
+                await self.throttle.failed(address=address)
+                raise
+            try:
+                await self._check_new_names(session, data, invite.role)
+            except AppError as refused:
+                if refused.code == "conflict":
+                    await self.throttle.failed(address=address, invite=data.invite_code)
                 raise
         password_hash = await self.passwords.hash(data.password)
         now = self.clock.now()
         async with self.sessions() as session:
+            # Again: the invite may have been used up, or a name taken, while hashing.
             invite = await self._usable_invite(session, data.invite_code)
             assert invite.id is not None  # noqa: S101 - _usable_invite refuses one without
-            if await store.get_user_by_username(session, data.username) is not None:
-                raise AppError("conflict", "username: this username is taken; choose another.")
-            await self._check_display_name(session, data.display_name, invite.role)
+            await self._check_new_names(session, data, invite.role)
             if not await store.consume_invite_use(session, invite.id, now):
                 raise forbidden("invite_code: this invite has just been used up or expired.")
             user = User(
@@ -167,6 +172,11 @@ class AccountService:
                     "conflict", "username: this username is taken; choose another."
                 ) from None
             return await self._signed_in(session, user, client)
+
+    async def _check_new_names(self, session: Any, data: RegisterIn, role: str) -> None:
+        if await store.get_user_by_username(session, data.username) is not None:
+            raise AppError("conflict", "username: this username is taken; choose another.")
+        await self._check_display_name(session, data.display_name, role)
 
     async def _check_display_name(self, session: Any, name: str, role: str) -> None:
         """Refuse a name that looks like someone else's, or like staff for a member."""
@@ -195,12 +205,12 @@ class AccountService:
         return invite
 
     async def login(self, data: LoginIn, client: Client = NO_CLIENT) -> dict[str, Any]:
-        await self.throttle.check(data.username, client.address)
+        await self.throttle.check(account=data.username, address=client.address)
         async with self.sessions() as session:
             user = await store.get_user_by_username(session, data.username)
             stored_hash = user.password_hash if user is not None else None
             if not await self.passwords.verify(stored_hash, data.password) or user is None:
-                await self.throttle.failed(data.username, client.address)
+                await self.throttle.failed(account=data.username, address=client.address)
                 raise unauthorized("The username or password is wrong.")
             if user.deactivated_at is not None:
                 raise forbidden("This account has been deactivated; ask staff to reactivate it.")
@@ -241,13 +251,13 @@ class AccountService:
         """A new password; every other sign-in ends (this one goes on)."""
         # The account's own sign-in bucket: a wrong current password is a failed sign-in.
         username = await self._username(actor)
-        await self.throttle.check(username, None)
+        await self.throttle.check(account=username)
         async with self.sessions() as session:
             user = await store.get_user(session, actor.id)
             if user is None:
                 raise unauthorized()
             if not await self.passwords.verify(user.password_hash, data.current_password):
-                await self.throttle.failed(username, None)
+                await self.throttle.failed(account=username)
                 raise forbidden("current_password: that is not your current password.")
             self._check_password(data.new_password, user.username)
             user.password_hash = await self.passwords.hash(data.new_password)
