@@ -26,6 +26,12 @@ async def test_the_log_holds_no_secrets_or_message_bodies(
             token = (await api.get("/api/me/calendar-token", people.pat_ana.token)).body["token"]
             feed = await session.get(f"{process.url}/api/calendar.ics?token={token}")
             assert feed.status == 200
+            # A request line too long to parse never reaches the app: aiohttp refuses it and
+            # logs it, and that line must not quote the token either.
+            async with session.get(
+                f"{process.url}/api/calendar.ics?token={token}&{'a' * 9000}"
+            ) as long:
+                assert long.status == 400
             ana = await peer(people.pat_ana.token, process.url)
             await ana.call("join", {"room_id": people.group_a})
             body = "a private sentence only the group should read"
@@ -39,6 +45,8 @@ async def test_the_log_holds_no_secrets_or_message_bodies(
 
     log = log_path.read_text()
     assert "GET /api/calendar.ics" in log  # the request is logged, its query string is not
+    assert "refused a request that is not valid HTTP (LineTooLong, status 400)" in log
+    assert "Traceback" not in log
     for secret in (token, PASSWORD, people.pat_ana.token, body, env["PEERROOMS_SECRET_KEY"]):
         assert secret not in log
 

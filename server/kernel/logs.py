@@ -11,6 +11,7 @@ import logging
 import secrets
 from contextvars import ContextVar
 
+from aiohttp.http_exceptions import HttpProcessingError
 from pythonjsonlogger.json import JsonFormatter
 
 OWN_LOGGERS = ("server", "aiohttp.access")
@@ -27,6 +28,22 @@ def new_request_id() -> str:
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id.get()
+        return True
+
+
+class UnparsableRequestFilter(logging.Filter):
+    """aiohttp logs each request it cannot parse (a request line or header over 8 KiB, bad
+    framing) at ERROR with a traceback, and the error quotes the start of the request line,
+    query string and all. It is the client's fault, and a traceback per request would let
+    anyone flood the log: one WARNING line instead, naming only the kind of fault."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fault = record.exc_info[1] if record.exc_info else None
+        if isinstance(fault, HttpProcessingError):
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = "refused a request that is not valid HTTP (%s, status %s)"
+            record.args = (type(fault).__name__, fault.code)
         return True
 
 
@@ -47,3 +64,5 @@ def configure_logging(level: str, fmt: str = "plain") -> None:
     root.setLevel(logging.WARNING)
     for name in OWN_LOGGERS:
         logging.getLogger(name).setLevel(level.upper())
+    server_log = logging.getLogger("aiohttp.server")
+    server_log.filters[:] = [UnparsableRequestFilter()]
