@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from server.accounts.http import ACCOUNTS
+from server.app import EVENTS
+from server.realtime.hub import room_channel
 from tests.conftest import PeerFactory
 from tests.support import (
     PASSWORD,
@@ -97,6 +99,28 @@ async def test_a_client_sent_disconnect_event_is_refused_and_the_socket_stays_it
     await ana.disconnect()
     gone = await lee.wait_for("presence", lambda p: p["status"] == "offline")
     assert gone["user"]["id"] == c.pat_ana.id
+
+
+async def test_a_second_connect_packet_on_a_live_socket_changes_nothing(
+    community: Community, peer: PeerFactory, server: RunningServer
+) -> None:
+    """The handshake packet itself (`40{"token":…}`), not an event named `connect`: the server
+    refuses it (CONNECT_ERROR) and the socket stays who it was, in the rooms it was in."""
+    c = community
+    ana = await peer(c.pat_ana.token)
+    await joined(ana, c.group_a)
+    sid = ana.client.get_sid("/")
+    await ana.client.eio.send("0" + json.dumps({"token": c.pat_avi.token}))
+    events = server.app[EVENTS]
+
+    async def refused_and_kept() -> bool:
+        # The refusal ends the namespace in the python-socketio client, not on the server.
+        return not ana.client.connected
+
+    await eventually(refused_and_kept, "the CONNECT_ERROR")
+    connection = events.hub.connection(sid)
+    assert connection is not None and connection.actor.id == c.pat_ana.id
+    assert room_channel(c.group_a) in events.sio.rooms(sid)
 
 
 # ----- sign-in throttling -----
@@ -243,7 +267,12 @@ async def test_with_a_metrics_token_only_its_bearer_scrapes(api: Api) -> None:
         assert reply.status == 200
 
 
-MALFORMED = ["42[bad", "4x", '42{"a":1}', "42[]", "42[1,2]", "44", "43999[", "4\x00"]
+# The last two announce binary attachments (events here are JSON): held, they would make the
+# connection's next frames (the join below) be taken as the attachments.
+MALFORMED = [
+    *["42[bad", "4x", '42{"a":1}', "42[]", "42[1,2]", "44", "43999[", "4\x00"],
+    *['451-["send",{"_placeholder":true,"num":0}]', '4699-5["x"]'],
+]
 
 
 async def test_malformed_frames_are_dropped_logged_once_and_counted(

@@ -12,17 +12,10 @@ from socketio import packet
 
 log = logging.getLogger(__name__)
 
-# What a client may send: the server never takes CONNECT_ERROR, or anything unnumbered.
-CLIENT_PACKET_TYPES = frozenset(
-    {
-        packet.CONNECT,
-        packet.DISCONNECT,
-        packet.EVENT,
-        packet.ACK,
-        packet.BINARY_EVENT,
-        packet.BINARY_ACK,
-    }
-)
+# What a client may send: the server never takes CONNECT_ERROR, or anything unnumbered, and
+# peerrooms' events are JSON: a binary packet announces attachments that python-socketio
+# would hold, and would take the connection's next frames as, until they all arrive.
+CLIENT_PACKET_TYPES = frozenset({packet.CONNECT, packet.DISCONNECT, packet.EVENT, packet.ACK})
 # How many connections' "already said" marks are kept before they are forgotten.
 MAX_REMEMBERED = 10_000
 
@@ -42,8 +35,7 @@ class CheckedPacket(packet.Packet):  # type: ignore[misc]
             raise MalformedFrame(f"{error.__class__.__name__}: {error}") from None
         if self.packet_type not in CLIENT_PACKET_TYPES:
             raise MalformedFrame(f"packet type {self.packet_type} is not for a client to send")
-        is_event = self.packet_type in (packet.EVENT, packet.BINARY_EVENT)
-        if is_event and not (
+        if self.packet_type == packet.EVENT and not (
             isinstance(self.data, list) and self.data and isinstance(self.data[0], str)
         ):
             raise MalformedFrame("an event is a list that starts with its name")
