@@ -75,6 +75,7 @@ from server.ops.metrics import CountingAudit, Metrics
 from server.presence.redis_store import RedisPresenceStore
 from server.presence.service import PresenceService
 from server.presence.store import InProcessPresenceStore, PresenceStore
+from server.realtime.backlog import BacklogLimit, SlowClients
 from server.realtime.bus import ControlBus
 from server.realtime.codec import FastJson
 from server.realtime.connections import register_connection_events, socket_closer
@@ -120,7 +121,7 @@ class Core:
     clock: Clock
     engine: AsyncEngine
     sessions: SessionFactory
-    sio: socketio.AsyncServer
+    sio: SocketServer
     hub: Hub
     sharing: Sharing
     metrics: Metrics
@@ -135,9 +136,9 @@ PRESENCE = web.AppKey("presence", PresenceService)
 MEETING_CLOCK = web.AppKey("meeting_clock", MeetingClock)
 EVENTS = web.AppKey("events", EventRouter)
 
-# How long a shutdown waits for events under way (a send commits in milliseconds; this
-# covers a database that is slow to answer).
-DRAIN_TIMEOUT_S = 10.0
+# After the close packets of a shutdown: how long clients have to take them before their
+# connections are aborted.
+CLOSE_FLUSH_S = 1.0
 
 
 def create_app(
@@ -382,6 +383,10 @@ def _build_core(settings: Settings, clock: Clock) -> Core:
         engineio_logger=False,
         json=FastJson,
         on_malformed=metrics.malformed_frames.inc,
+        slow_clients=SlowClients(
+            BacklogLimit(settings.client_backlog_messages, settings.client_backlog_bytes),
+            on_cut_off=metrics.slow_clients_cut_off.inc,
+        ),
     )
     return Core(
         settings=settings,
@@ -490,8 +495,9 @@ async def _schema_checked_database(core: Core) -> AsyncIterator[None]:
 async def _close_sockets(app: web.Application) -> None:
     """On SIGTERM (after the listening socket closed): finish and ack the events under way,
     refuse new ones, then close every socket so clients reconnect to another process."""
-    await app[EVENTS].drain(DRAIN_TIMEOUT_S)
-    await app[CORE].hub.disconnect_all()
+    core = app[CORE]
+    await app[EVENTS].drain(core.settings.shutdown_grace_s)
+    await core.hub.disconnect_all(CLOSE_FLUSH_S)
     await app[CORE].sio.shutdown()
 
 

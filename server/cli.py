@@ -92,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print=None,
             access_log_class=AccessLogger,
             loop=loop,
+            # What is left after the shutdown hook's grace (app.py: _close_sockets): HTTP
+            # requests still running get this long; then every connection is closed.
+            shutdown_timeout=HTTP_SHUTDOWN_S,
         )
         return 0
     try:
@@ -99,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AppError as error:
         print(f"peerrooms: {error.message}", file=sys.stderr)
         return 2
+
+
+HTTP_SHUTDOWN_S = 0.5
 
 
 async def _database(action: str, settings: Settings) -> int:

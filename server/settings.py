@@ -192,6 +192,13 @@ class Settings(BaseSettings):
     on_call: list[str] = Field(default_factory=list)
     on_call_page_next_minutes: float = Field(default=10.0, gt=0)
     meeting_tick_s: float = Field(default=5.0, gt=0)
+    # What may wait to be written to one client that is not reading; past either bound it is
+    # disconnected (it catches up with `since` when it returns).
+    client_backlog_messages: int = Field(default=1000, ge=10)
+    client_backlog_bytes: int = Field(default=1_048_576, ge=65_536)
+    # On SIGTERM: how long events under way may finish before every connection is closed,
+    # and closed by force a second later whatever the clients do.
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
     # The event loop of `peerrooms serve`: auto takes uvloop when it is installed.
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     # The built browser client (`npm run build` in web/), served at `/`.

@@ -194,6 +194,13 @@ async def build_community(server: RunningServer, api: Api) -> Community:
     return await build_community_as(api, await sign_in(api, "admin"))
 
 
+async def community_at(url: str) -> Community:
+    """The community, built over HTTP on a server (a process of its own) whose admin exists."""
+    async with aiohttp.ClientSession() as session:
+        api = Api(url, session)
+        return await build_community_as(api, await sign_in(api, "admin"))
+
+
 async def sign_in(api: Api, username: str, password: str = PASSWORD) -> Person:
     login = await api.post("/api/auth/login", {"username": username, "password": password})
     assert login.status == 200, login.body

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import PeerFactory
 from tests.processes import ServerProcess, create_admin, server_env
-from tests.support import Api, build_community_as, new_client_id, sign_in
+from tests.support import Api, community_at, new_client_id
 
 pytestmark = pytest.mark.persistence
 
@@ -27,9 +27,7 @@ async def test_sigterm_during_a_burst_loses_no_acked_message_and_stores_no_other
     await create_admin(env)
     server = await ServerProcess.start(env, tmp_path / "first.log")
     try:
-        async with aiohttp.ClientSession() as session:
-            api = Api(server.url, session)
-            people = await build_community_as(api, await sign_in(api, "admin"))
+        people = await community_at(server.url)
         room = people.group_a
         ana = await peer(people.pat_ana.token, server.url)
         await ana.call("join", {"room_id": room})

@@ -3,7 +3,8 @@
 `realtime/delivery.py`, `realtime/hub.py`, `realtime/redis.py`, `realtime/frames.py` and
 `realtime/connections.py` reach past python-socketio's public API (to queue packets without a
 task per recipient, count a room's members, deliver pub/sub messages at most once, drop
-malformed frames quietly and tell a client-sent `connect` event from the real one).
+malformed frames quietly, tell a client-sent `connect` event from the real one, and find and
+abort the connection of a client that stopped reading: `realtime/backlog.py`).
 pyproject.toml pins python-socketio and python-engineio to the minor releases these names were
 read from; when an upgrade moves or reshapes one of them, this file fails before a delivery
 silently stops."""
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import engineio
+import engineio.async_drivers.aiohttp
 import pytest
 import socketio
 from engineio.async_socket import AsyncSocket
@@ -127,6 +129,22 @@ def test_an_engineio_socket_closes_without_waiting() -> None:
     assert inspect.iscoroutinefunction(close)
     assert "wait" in parameters(close)
     assert engineio.packet.MESSAGE == 4
+
+
+def test_what_the_backlog_bound_reads_and_aborts() -> None:
+    # engine.io's server class is chosen by a hook; its request handler takes the request.
+    assert "_engineio_server_class" in vars(socketio.AsyncServer)
+    assert parameters(engineio.AsyncServer.handle_request)[:2] == ["self", "args"]
+    # Packets wait for the writer in an asyncio.Queue per socket, as engine.io packets whose
+    # `data` is the encoded Socket.IO packet; an abort closes with no CLOSE packet.
+    assert "self.queue.put(pkt)" in inspect.getsource(AsyncSocket.send)
+    assert "abort" in parameters(AsyncSocket.close)
+    # The request a socket began on is in its environ (the aiohttp driver puts it there).
+    driver = inspect.getsource(engineio.async_drivers.aiohttp.translate_request)
+    assert "'aiohttp.request': request" in driver
+    assert "self.environ[eio_sid] = environ" in inspect.getsource(
+        socketio.AsyncServer._handle_eio_connect
+    )
 
 
 async def test_a_joined_room_is_kept_where_the_hub_reads_it(

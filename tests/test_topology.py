@@ -20,13 +20,11 @@ import socketio
 from tests.processes import create_admin, free_port, server_env
 from tests.support import (
     WAIT_S,
-    Api,
     Peer,
     barrier_through_redis,
-    build_community_as,
+    community_at,
     joined,
     send,
-    sign_in,
     with_id,
 )
 
@@ -260,9 +258,7 @@ async def test_two_replicas_behind_nginx_chat_as_one_service(
     try:
         await topology.start()
         await create_admin(env)
-        async with aiohttp.ClientSession() as session:
-            api = Api(topology.url, session)
-            people = await build_community_as(api, await sign_in(api, "admin"))
+        people = await community_at(topology.url)
         room = people.commons
 
         # One client on each replica's own port, three through nginx: two that upgrade to

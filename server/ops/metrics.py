@@ -51,6 +51,11 @@ class Metrics:
             "Client frames dropped because they were not Socket.IO",
             registry=r,
         )
+        self.slow_clients_cut_off = Counter(
+            "peerrooms_slow_clients_cut_off",
+            "Connections closed because their client stopped reading past the backlog bound",
+            registry=r,
+        )
         self.redis_errors = Gauge(
             "peerrooms_redis_errors", "Failed Redis calls since this process started", registry=r
         )

@@ -1,14 +1,20 @@
-"""Frames a client sends that are not Socket.IO: dropped with one log line per connection and
-a count, not a traceback per frame (which would let anyone flood the log)."""
+"""The Socket.IO server as peerrooms runs it. Frames a client sends that are not Socket.IO:
+dropped with one log line per connection and a count, not a traceback per frame (which would
+let anyone flood the log). What waits to be sent to a client: bounded (`backlog.py`)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
 
+import engineio
 import socketio
+from aiohttp import web
 from socketio import packet
+
+from server.realtime.backlog import SlowClients, transport_of
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +48,66 @@ class CheckedPacket(packet.Packet):  # type: ignore[misc]
         return count
 
 
-class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
-    """The Socket.IO server, dropping malformed frames quietly: `on_malformed` counts each,
-    and each connection's first is logged in one line."""
+class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
+    """engine.io's server, remembering the TCP connection each upgraded websocket runs on:
+    engine.io keeps only the request a socket began on (a polling request, for a client that
+    upgrades), and letting go of a client that stopped reading means aborting that
+    connection."""
 
-    def __init__(self, *args: Any, on_malformed: Callable[[], None], **options: Any) -> None:
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **options)
+        self.upgraded_transports: dict[str, asyncio.Transport] = {}
+
+    async def handle_request(self, request: web.Request) -> Any:
+        sid = request.query.get("sid")
+        upgrading = bool(sid) and request.query.get("transport") == "websocket"
+        if upgrading and request.transport is not None:
+            self.upgraded_transports[sid] = request.transport  # type: ignore[index]
+        try:
+            return await super().handle_request(request)
+        finally:
+            if upgrading:
+                self.upgraded_transports.pop(sid, None)  # type: ignore[arg-type]
+
+
+class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
+    """The Socket.IO server, dropping malformed frames quietly (`on_malformed` counts each,
+    and each connection's first is logged in one line) and cutting off clients that stop
+    reading (`slow_clients`)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        on_malformed: Callable[[], None],
+        slow_clients: SlowClients,
+        **options: Any,
+    ) -> None:
         super().__init__(*args, serializer=CheckedPacket, **options)
         self._on_malformed = on_malformed
         self._told: set[str] = set()
+        self._slow = slow_clients
+        self._cutting_off: set[asyncio.Task[None]] = set()
+
+    def _engineio_server_class(self) -> type[EngineServer]:
+        return EngineServer
+
+    def transport(self, eio_sid: str) -> asyncio.Transport | None:
+        """The TCP connection a socket's packets are written to now, if it is known."""
+        upgraded = self.eio.upgraded_transports.get(eio_sid)
+        return upgraded or transport_of(self.environ.get(eio_sid))
+
+    async def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
+        eio_socket = self.eio.sockets.get(eio_sid)
+        if eio_socket is not None:
+            if self._slow.is_cut_off(eio_sid):
+                return
+            if self._slow.over_limit(eio_socket):
+                closing = self._slow.cut_off(eio_socket, self.transport(eio_sid))
+                task = asyncio.ensure_future(closing)
+                self._cutting_off.add(task)
+                task.add_done_callback(self._cutting_off.discard)
+                return
+        await super()._send_eio_packet(eio_sid, eio_pkt)
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         try:

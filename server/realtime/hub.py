@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import socketio
-
 from server.kernel.actors import Actor
+from server.realtime.frames import SocketServer
 
 
 def room_channel(room_id: int) -> str:
@@ -48,7 +48,7 @@ class Connection:
 
 class Hub:
     def __init__(
-        self, sio: socketio.AsyncServer, count_deliveries: Callable[[int], None] | None = None
+        self, sio: SocketServer, count_deliveries: Callable[[int], None] | None = None
     ) -> None:
         self.sio = sio
         self._count_deliveries = count_deliveries
@@ -96,16 +96,26 @@ class Hub:
     def membership_count(self) -> int:
         return sum(len(connection.rooms) for connection in self._connections.values())
 
-    async def disconnect_all(self) -> None:
+    async def disconnect_all(self, flush_s: float) -> None:
         """Close every transport of this process. Clients see the transport close and
         reconnect (to another process behind the load balancer); a Socket.IO-level
-        disconnect would instead tell socket.io-client not to reconnect."""
+        disconnect would instead tell socket.io-client not to reconnect. A client that does
+        not take its close packet within `flush_s` (it stopped reading) has its connection
+        aborted, so that nothing waits on it."""
         sockets = list(self.sio.eio.sockets.values())
+        transports = [self.sio.transport(socket.sid) for socket in sockets]
         # wait=False: a polling client that stopped polling never fetches its close packet,
         # and engine.io's default close would wait for that forever.
         await asyncio.gather(
             *(socket.close(wait=False) for socket in sockets), return_exceptions=True
         )
+        open_ = [t for t in transports if t is not None and not t.is_closing()]
+        deadline = time.monotonic() + flush_s
+        while open_ and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            open_ = [t for t in open_ if not t.is_closing()]
+        for transport in open_:
+            transport.abort()
 
     def update_actor(self, actor: Actor) -> None:
         for connection in self.connections_of(actor.id):
