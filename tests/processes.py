@@ -210,8 +210,18 @@ class RedisProcess:
             await asyncio.sleep(0.05)
         raise AssertionError("redis-server did not start")
 
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers, as when Redis hangs."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     async def stop(self) -> None:
         if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(signal.SIGCONT)  # a stopped process takes SIGKILL late
             self.process.send_signal(signal.SIGKILL)
             await self.process.wait()
         self.process = None

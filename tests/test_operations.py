@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import PeerFactory
-from tests.processes import free_port
+from tests.processes import RedisProcess, free_port
 from tests.support import (
     Api,
     Community,
@@ -56,6 +57,31 @@ async def test_readiness_names_redis_when_it_is_down(
     assert ready.body["error"]["code"] == "unavailable"
     assert ready.body["error"]["failing"] == ["redis"]
     assert "redis" in ready.body["error"]["message"]
+
+
+async def test_readiness_answers_within_a_second_while_redis_hangs(
+    database_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    redis = RedisProcess(free_port())
+    await redis.start()
+    server = await start_server(server_settings(database_url, tmp_path, redis_url=redis.url), clock)
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = Api(server.url, session)
+            assert (await api.get("/readyz")).status == 200
+            redis.pause()  # SIGSTOP: connections stay open, nothing answers
+            started = time.monotonic()
+            hung = await api.get("/readyz")
+            took = time.monotonic() - started
+            redis.resume()
+            assert (await api.get("/readyz")).status == 200
+    finally:
+        await server.stop()
+        await redis.stop()
+    assert took < 1.0, f"/readyz took {took:.2f} s"
+    assert hung.status == 503, hung.body
+    assert hung.body["error"]["failing"] == ["redis"]
+    assert hung.body["error"]["problems"] == {"redis": "did not answer within 0.5 s"}
 
 
 async def test_metrics_count_what_happened(
