@@ -410,9 +410,10 @@ def _build_sharing(settings: Settings, clock: Clock) -> Sharing:
             LocalManager(),
         )
     prefix = settings.redis_prefix
-    health = RedisHealth()
-    commands = connect_redis(settings.redis_url)
-    listener = connect_redis(settings.redis_url, for_subscribing=True)
+    timeout_s = settings.redis_command_timeout_s
+    commands = connect_redis(settings.redis_url, timeout_s)
+    listener = connect_redis(settings.redis_url, timeout_s, for_subscribing=True)
+    health = RedisHealth(probe=commands.ping)
     return Sharing(
         presence_store=RedisPresenceStore(
             commands, prefix, uuid.uuid4().hex, settings.presence_ttl_s, health
@@ -471,6 +472,8 @@ def _run_while_serving(app: web.Application, messages: MessageService) -> None:
     app.cleanup_ctx.append(lambda _app: _schema_checked_database(core))
     for client in core.sharing.redis_clients:
         app.cleanup_ctx.append(closed_after_serving(client.aclose))
+    if core.sharing.redis_health is not None:
+        app.cleanup_ctx.append(while_serving(core.sharing.redis_health))
     app.cleanup_ctx.extend(
         [
             closed_after_serving(messages.writer.close),

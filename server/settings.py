@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     database_migrate_on_start: bool | None = None
     redis_url: str | None = None
     redis_prefix: str = "peerrooms"
+    # The longest any Redis call may wait (a hung Redis): past it the call fails, Redis is
+    # taken for down, and this process carries on alone until a probe gets an answer.
+    redis_command_timeout_s: float = Field(default=0.5, gt=0, le=10)
     presence_ttl_s: int = Field(default=30, ge=2)
     secret_key: SecretStr | None = None
     secret_key_file: Path = Path("./data/secret.key")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from redis.asyncio import Redis
 
-from tests.processes import ServerProcess, create_admin, server_env
+from tests.processes import RedisProcess, ServerProcess, create_admin, free_port, server_env
 from tests.support import (
     Api,
     Community,
@@ -84,6 +85,20 @@ async def send(peer: Peer, room_id: int, body: str) -> dict[str, Any]:
     return dict(ack["message"])
 
 
+@asynccontextmanager
+async def cluster_on_own_redis(
+    database_url: str, tmp_path: Path, redis_prefix: str
+) -> AsyncIterator[tuple[Cluster, RedisProcess]]:
+    """Two processes on a redis-server of the test's own, for tests that stop or pause it."""
+    redis = RedisProcess(free_port())
+    await redis.start()
+    try:
+        async for cluster in start_cluster(database_url, tmp_path, redis.url, redis_prefix):
+            yield cluster, redis
+    finally:
+        await redis.stop()
+
+
 async def in_room(
     peer: PeerFactory, room_id: int, *seats: tuple[Person, ServerProcess]
 ) -> list[Peer]:
@@ -94,6 +109,18 @@ async def in_room(
         await joined(connection, room_id)
         connected.append(connection)
     return connected
+
+
+async def split_across(cluster: Cluster, peer: PeerFactory) -> list[Peer]:
+    """pat_ana and pat_avi on process A, mod_lee on process B, all in group A."""
+    people = cluster.community
+    return await in_room(
+        peer,
+        people.group_a,
+        (people.pat_ana, cluster.a),
+        (people.pat_avi, cluster.a),
+        (people.mod_lee, cluster.b),
+    )
 
 
 def ids_of(messages: list[dict[str, object]]) -> list[object]:

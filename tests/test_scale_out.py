@@ -11,16 +11,17 @@ from tests.cluster import (
     PRESENCE_TTL_S,
     Cluster,
     close_before_stopping,
+    cluster_on_own_redis,
     eventually,
     ids_of,
     in_room,
     online_ids,
     seats_in,
     send,
-    start_cluster,
+    split_across,
 )
 from tests.conftest import PeerFactory
-from tests.processes import RedisProcess, free_port
+from tests.processes import RedisProcess
 from tests.support import (
     message_ids,
     with_id,
@@ -125,24 +126,13 @@ async def test_a_client_reconnecting_to_the_other_process_misses_nothing(
 async def test_sends_go_on_through_a_redis_outage_and_sharing_recovers(
     database_url: str, tmp_path: Path, redis_prefix: str, peer: PeerFactory
 ) -> None:
-    redis = RedisProcess(free_port())
-    await redis.start()
-    try:
-        async for cluster in start_cluster(database_url, tmp_path, redis.url, redis_prefix):
-            await outage_scenario(cluster, redis, peer)
-    finally:
-        await redis.stop()
+    async with cluster_on_own_redis(database_url, tmp_path, redis_prefix) as (cluster, redis):
+        await outage_scenario(cluster, redis, peer)
 
 
 async def outage_scenario(cluster: Cluster, redis: RedisProcess, peer: PeerFactory) -> None:
     people, room = cluster.community, cluster.community.group_a
-    ana, avi, lee = await in_room(
-        peer,
-        room,
-        (people.pat_ana, cluster.a),
-        (people.pat_avi, cluster.a),
-        (people.mod_lee, cluster.b),
-    )
+    ana, avi, lee = await split_across(cluster, peer)
 
     await redis.stop()
     during = [await send(ana, room, f"during the outage {n}") for n in range(5)]

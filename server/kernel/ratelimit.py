@@ -73,6 +73,7 @@ class RedisRateLimiter(RateLimiter):
         self, key: str, per_second: float, burst: int, now: datetime, cost: int = 1
     ) -> float:
         try:
+            self._health.check()
             wait = await self._take(
                 keys=[f"{self._prefix}:ratelimit:{key}"],
                 args=[repr(per_second), str(burst), repr(now.timestamp()), str(cost)],

@@ -49,6 +49,7 @@ class RedisThrottle(Throttle):
 
     async def allow(self, key: str, interval_s: float, now: datetime) -> bool:
         try:
+            self._health.check()
             allowed = await self._redis.set(
                 f"{self._prefix}:throttle:{key}", "1", px=max(1, int(interval_s * 1000)), nx=True
             )

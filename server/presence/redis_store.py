@@ -96,6 +96,7 @@ class RedisPresenceStore(PresenceStore):
         first_here = await self._mirror.add(room_id, user_id, conn_id)
         seat = Seat(room_id, user_id, conn_id)
         try:
+            self.health.check()
             first = await self._add(
                 keys=self._seat_keys(room_id, self.process_id),
                 args=self._seat_args(seat, self.process_id),
@@ -110,6 +111,7 @@ class RedisPresenceStore(PresenceStore):
         last_here = await self._mirror.remove(room_id, user_id, conn_id)
         seat = Seat(room_id, user_id, conn_id)
         try:
+            self.health.check()
             last = await self._remove(
                 keys=self._seat_keys(room_id, self.process_id),
                 args=self._seat_args(seat, self.process_id),
@@ -122,6 +124,7 @@ class RedisPresenceStore(PresenceStore):
 
     async def user_ids(self, room_id: int) -> list[int]:
         try:
+            self.health.check()
             users = await self.redis.hkeys(self._key("room", room_id, "users"))
         except RedisError as error:
             self._lost_redis("presence read", error)
@@ -133,6 +136,7 @@ class RedisPresenceStore(PresenceStore):
         if not room_ids:
             return {}
         try:
+            self.health.check()
             async with self.redis.pipeline(transaction=False) as pipe:
                 for room_id in room_ids:
                     pipe.hlen(self._key("room", room_id, "users"))

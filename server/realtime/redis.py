@@ -14,6 +14,7 @@ from typing import Any
 import socketio
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from server.kernel.clock import Clock
@@ -27,6 +28,16 @@ log = logging.getLogger(__name__)
 # between processes comes back within seconds of Redis (python-socketio's own backoff grows
 # to a minute).
 RESUBSCRIBE_AFTER_S = 0.5
+# A subscription quiet for HEARTBEAT_S is pinged; one that has not answered anything for
+# DEAD_AFTER_S is taken for lost. A hung Redis (or a dead network) closes nothing: without
+# this the listener waited on its socket forever, and never caught up afterwards.
+HEARTBEAT_S = 1.0
+DEAD_AFTER_S = 3.0
+# Subscribing is a command like any other: a hung Redis must not hold it forever.
+SUBSCRIBE_DEADLINE_S = 2.0
+# The pub/sub message asking every process to deliver what was stored since `since` to its
+# own sockets: sent by a process whose publishes failed, once Redis is back.
+CATCH_UP_METHOD = "peerrooms_catch_up"
 
 
 async def listen_forever(
@@ -37,17 +48,17 @@ async def listen_forever(
     on_lost: Callable[[], None] = lambda: None,
 ) -> AsyncIterator[str]:
     """The data of every message on a channel, subscribing again whenever Redis goes away
-    and comes back."""
+    (or stops answering) and comes back."""
     while True:
         pubsub: PubSub = redis.pubsub(ignore_subscribe_messages=True)
         try:
-            await pubsub.subscribe(channel)
+            async with asyncio.timeout(SUBSCRIBE_DEADLINE_S):
+                await pubsub.subscribe(channel)
             health.succeeded()
             on_subscribed()
-            async for message in pubsub.listen():
-                if message.get("type") == "message":
-                    yield str(message["data"])
-        except (RedisError, OSError) as error:
+            async for data in messages_while_answering(pubsub):
+                yield data
+        except (RedisError, OSError, TimeoutError) as error:
             health.failed(f"subscription to {channel}", error)
             on_lost()
             await asyncio.sleep(RESUBSCRIBE_AFTER_S)
@@ -56,16 +67,56 @@ async def listen_forever(
                 await pubsub.aclose()
 
 
+async def messages_while_answering(pubsub: PubSub) -> AsyncIterator[str]:
+    """The data of each published message; raises once the connection stops answering."""
+    loop = asyncio.get_running_loop()
+    heard = loop.time()
+    pinged = False
+    while True:
+        message = await pubsub.get_message(timeout=HEARTBEAT_S)
+        if message is not None:
+            heard, pinged = loop.time(), False
+            if message.get("type") == "message":
+                yield str(message["data"])
+            continue
+        quiet_s = loop.time() - heard
+        if quiet_s >= DEAD_AFTER_S:
+            raise RedisConnectionError(f"no answer on the subscription for {quiet_s:.1f} s")
+        if not pinged:
+            async with asyncio.timeout(DEAD_AFTER_S):
+                await pubsub.ping()
+            pinged = True
+
+
+def catch_up_request(since: datetime) -> dict[str, Any]:
+    return {"method": CATCH_UP_METHOD, "since": since.isoformat()}
+
+
+def read_catch_up_request(data: str) -> datetime | None:
+    """The `since` of a catch-up request; None for anything else (most messages, cheaply)."""
+    if CATCH_UP_METHOD not in data:
+        return None
+    try:
+        message = json.loads(data)
+        if message.get("method") != CATCH_UP_METHOD:
+            return None
+        return datetime.fromisoformat(message["since"])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
 class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     """python-socketio's Redis manager, logging an outage once instead of per message and
     resubscribing promptly. Emits reach this process's sockets before they are published, so
     local delivery goes on while Redis is down.
 
     Pub/sub keeps nothing for a subscriber that was away: messages other processes published
-    while this one's subscription was down never arrive. So after a lost subscription is back,
-    `after_outage` callbacks run (rooms deliver the messages stored meanwhile to this process's
-    sockets), and every `message` event is delivered to a room's sockets at most once, whether
-    it came from this process, from Redis or from that catch-up.
+    while this one's subscription was down never arrive, nor do those this process failed to
+    publish. So after a lost subscription is back, `after_outage` callbacks run (rooms deliver
+    the messages stored meanwhile to this process's sockets); a process whose publishes failed
+    asks every process for that catch-up once Redis is back (a catch-up request on the
+    channel); and every `message` event is delivered to a room's sockets at most once, whether
+    it came from this process, from Redis or from a catch-up.
 
     Sockets on this process are handed their packets as `realtime/delivery.py` says."""
 
@@ -88,6 +139,9 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         # Each is called, once a lost subscription is back, with the time it was lost.
         self.after_outage: list[Callable[[datetime], Coroutine[Any, Any, None]]] = []
         self._catching_up: set[asyncio.Task[None]] = set()
+        # When the first publish that did not reach Redis was attempted (None: all did).
+        self._unshared_since: datetime | None = None
+        health.on_recovered.append(self._ask_for_catch_up)
 
     async def deliver_here(self, room: str, event: str, data: Any) -> None:
         """An emit to this process's sockets in `room` only (at most once, as every emit)."""
@@ -97,9 +151,12 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
 
     async def _publish(self, data: Any) -> Any:
         try:
+            self._health.check()
             result = await self._publisher.publish(self.channel, self.json.dumps(data))
         except RedisError as error:
             self._health.failed("socket.io publish", error)
+            if self._unshared_since is None:
+                self._unshared_since = self._clock.now()
             return None
         self._health.succeeded()
         return result
@@ -112,7 +169,24 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
             on_subscribed=self._subscribed,
             on_lost=self._lost,
         ):
-            yield data
+            since = read_catch_up_request(data)
+            if since is None:
+                yield data
+            else:
+                self._catch_up(since)
+
+    def _ask_for_catch_up(self) -> None:
+        since, self._unshared_since = self._unshared_since, None
+        if since is not None:
+            self._run(self._publish_catch_up_request(since))
+
+    async def _publish_catch_up_request(self, since: datetime) -> None:
+        request = self.json.dumps(catch_up_request(since))
+        try:
+            await self._publisher.publish(self.channel, request)
+        except RedisError as error:
+            self._health.failed("catch-up request", error)
+            self._unshared_since = min(since, self._unshared_since or since)
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         if message.get("event") == "message" and not self._delivered.first_time(message):
@@ -136,12 +210,17 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
 
     def _subscribed(self) -> None:
         since, self._away_since = self._away_since, None
-        if since is None:
-            return
+        if since is not None:
+            self._catch_up(since)
+
+    def _catch_up(self, since: datetime) -> None:
         for catch_up in self.after_outage:
-            task = asyncio.create_task(catch_up(since))
-            self._catching_up.add(task)
-            task.add_done_callback(self._catching_up.discard)
+            self._run(catch_up(since))
+
+    def _run(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._catching_up.add(task)
+        task.add_done_callback(self._catching_up.discard)
 
 
 class DeliveredMessages:
@@ -184,6 +263,7 @@ class RedisControlBus(ControlBus):
 
     async def publish(self, kind: str, payload: dict[str, Any]) -> None:
         try:
+            self._health.check()
             await self._redis.publish(self._channel, json.dumps({"kind": kind, "payload": payload}))
         except RedisError as error:
             # Other processes miss this one; this process still acts on it.
