@@ -21,6 +21,7 @@ from server.accounts.tokens import TokenIssuer, load_or_create_secret
 from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock, SystemClock
 from server.kernel.db import (
+    Deadlines,
     SessionFactory,
     create_engine,
     create_session_factory,
@@ -84,7 +85,7 @@ from server.realtime.frames import SocketServer
 from server.realtime.hub import Hub
 from server.realtime.notices import Notifier
 from server.realtime.redis import RedisControlBus, ResilientRedisManager
-from server.realtime.router import EventLimit, EventRouter
+from server.realtime.router import EventDeadlines, EventLimit, EventRouter
 from server.reference.http import add_reference_routes
 from server.rooms import store as room_store
 from server.rooms.access import RoomAccess
@@ -195,7 +196,11 @@ def create_app(
             safety.contact_gate,
             StoredSendCounter(core.metrics.messages_stored.inc),
         ],
-        writer=hot_writer_for(core.engine, room_store.ROOM_TURN),
+        writer=hot_writer_for(
+            core.engine,
+            room_store.ROOM_TURN,
+            connect_timeout_s=core.settings.database_connect_timeout_s,
+        ),
     )
     accounts.graduation_listeners.append(rooms.access_changed)
     accounts.close_sockets = socket_closer(core.sharing.bus, core.hub, core.sio)
@@ -214,6 +219,7 @@ def create_app(
     router = EventRouter(
         core.sio,
         core.hub,
+        EventDeadlines(any_s=settings.event_deadline_s, in_order_s=settings.send_deadline_s),
         observe=core.metrics.observe_event,
         limit=action_limit(core),
     )
@@ -373,7 +379,9 @@ def crisis_classifier(settings: Settings) -> Classifier:
 
 
 def _build_core(settings: Settings, clock: Clock) -> Core:
-    engine = create_engine(settings.database_url, echo=settings.database_echo)
+    engine = create_engine(
+        settings.database_url, echo=settings.database_echo, deadlines=database_deadlines(settings)
+    )
     sharing = _build_sharing(settings, clock)
     metrics = Metrics()
     sio = SocketServer(
@@ -397,6 +405,13 @@ def _build_core(settings: Settings, clock: Clock) -> Core:
         hub=Hub(sio, count_deliveries=metrics.deliveries.inc),
         sharing=sharing,
         metrics=metrics,
+    )
+
+
+def database_deadlines(settings: Settings) -> Deadlines:
+    return Deadlines(
+        connect_s=settings.database_connect_timeout_s,
+        statement_s=settings.database_statement_timeout_s,
     )
 
 

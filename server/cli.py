@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
@@ -14,7 +15,7 @@ from aiohttp import web
 from server.accounts.http import ACCOUNTS
 from server.accounts.models import InviteIn
 from server.accounts.service import AccountService
-from server.app import create_app
+from server.app import create_app, database_deadlines
 from server.demo import seed_demo
 from server.kernel.access_log import AccessLogger
 from server.kernel.actors import Role
@@ -108,7 +109,9 @@ HTTP_SHUTDOWN_S = 0.5
 
 
 async def _database(action: str, settings: Settings) -> int:
-    engine = create_engine(settings.database_url)
+    # No statement timeout: a migration may rewrite a large table.
+    deadlines = replace(database_deadlines(settings), statement_s=None)
+    engine = create_engine(settings.database_url, deadlines=deadlines)
     try:
         if action == "upgrade":
             await upgrade_to_head(engine)

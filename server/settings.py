@@ -133,6 +133,15 @@ class Settings(BaseSettings):
     # Bring the schema up to date on start. Unset: yes for SQLite (the embedded default),
     # no otherwise: run `peerrooms db upgrade` as a release step.
     database_migrate_on_start: bool | None = None
+    # PostgreSQL deadlines (kernel/db.py: Deadlines): connecting or taking a pooled
+    # connection, one statement, and a send's whole turn on the hot path.
+    database_connect_timeout_s: float = Field(default=2.0, gt=0)
+    database_statement_timeout_s: float = Field(default=10.0, gt=0)
+    # How long a Socket.IO event may take, from its arrival to its answer, before the client
+    # is told `unavailable` (realtime/router.py: EventDeadlines); sends, which queue behind a
+    # connection's earlier sends, have the shorter one.
+    event_deadline_s: float = Field(default=3.0, gt=0)
+    send_deadline_s: float = Field(default=0.8, gt=0)
     redis_url: str | None = None
     redis_prefix: str = "peerrooms"
     # The longest any Redis call may wait (a hung Redis): past it the call fails, Redis is

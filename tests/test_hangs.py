@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
-from tests.cluster import close_before_stopping, cluster_on_own_redis, ids_of, split_across
+from tests.cluster import (
+    close_before_stopping,
+    cluster_on_own_redis,
+    ids_of,
+    in_room,
+    split_across,
+)
 from tests.conftest import PeerFactory
-from tests.support import Peer, message_ids, new_client_id, with_id
+from tests.pg_cluster import PgCluster
+from tests.processes import ServerProcess, create_admin, server_env
+from tests.support import Api, Peer, community_at, message_ids, new_client_id, with_id
 
 pytestmark = pytest.mark.persistence
 
@@ -26,21 +36,35 @@ HANG_S = 10.0
 ACK_BOUND_S = 1.5
 
 
-async def timed_send(peer: Peer, room_id: int, body: str) -> tuple[float, Any]:
+@dataclass(frozen=True)
+class Sent:
+    payload: dict[str, Any]
+    seconds: float  # until the ack
+    ack: Any
+
+
+async def timed_send(peer: Peer, room_id: int, body: str) -> Sent:
+    payload = {"room_id": room_id, "body": body, "client_id": new_client_id()}
     started = time.monotonic()
-    ack = await peer.call("send", {"room_id": room_id, "body": body, "client_id": new_client_id()})
-    return time.monotonic() - started, ack
+    ack = await peer.call("send", payload)
+    return Sent(payload, time.monotonic() - started, ack)
 
 
-async def traffic(peer: Peer, room_id: int, seconds: float) -> list[tuple[float, Any]]:
+async def traffic(peer: Peer, room_id: int, seconds: float) -> list[Sent]:
     """A send every SEND_EVERY_S for `seconds`, each on its own (a slow ack holds no other
     back), answered in the order they went out."""
-    sends: list[asyncio.Task[tuple[float, Any]]] = []
+    sends: list[asyncio.Task[Sent]] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         sends.append(asyncio.create_task(timed_send(peer, room_id, f"send {len(sends)}")))
         await asyncio.sleep(SEND_EVERY_S)
     return list(await asyncio.gather(*sends))
+
+
+def check_bounded(results: list[Sent]) -> None:
+    latencies = sorted(sent.seconds for sent in results)
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    assert latencies[-1] <= ACK_BOUND_S, f"slowest ack {latencies[-1]:.2f} s, p99 {p99:.2f}"
 
 
 async def test_a_redis_hang_under_traffic_bounds_every_ack_and_loses_nothing(
@@ -56,11 +80,9 @@ async def test_a_redis_hang_under_traffic_bounds_every_ack_and_loses_nothing(
         redis.resume()
         results = await sending
 
-        acked = [ack["message"]["id"] for _, ack in results if ack.get("ok")]
-        assert len(acked) == len(results), [ack for _, ack in results if not ack.get("ok")]
-        latencies = sorted(seconds for seconds, _ in results)
-        p99 = latencies[int(len(latencies) * 0.99) - 1]
-        assert latencies[-1] <= ACK_BOUND_S, f"slowest ack {latencies[-1]:.2f} s, p99 {p99:.2f}"
+        acked = [sent.ack["message"]["id"] for sent in results if sent.ack.get("ok")]
+        assert len(acked) == len(results), [s.ack for s in results if not s.ack.get("ok")]
+        check_bounded(results)
 
         # Lee, on the other process, gets every message once: those published while
         # Redis hung come by the catch-up (realtime/redis.py, rooms/catch_up.py).
@@ -76,3 +98,71 @@ async def test_a_redis_hang_under_traffic_bounds_every_ack_and_loses_nothing(
         )
         assert set(acked[-50:]) <= set(ids_of(history.body["messages"]))
         await close_before_stopping(ana, avi, lee)
+
+
+async def test_a_database_hang_under_traffic_bounds_every_ack_and_half_writes_nothing(
+    tmp_path: Path, peer: PeerFactory
+) -> None:
+    pg = PgCluster(tmp_path)
+    await pg.start()
+    try:
+        env = server_env(pg.url, tmp_path)
+        await create_admin(env)
+        server = await ServerProcess.start(env, tmp_path / "server.log")
+        try:
+            await database_hang_scenario(server, pg, peer)
+        finally:
+            await server.stop()
+    finally:
+        await pg.stop()
+
+
+async def database_hang_scenario(server: ServerProcess, pg: PgCluster, peer: PeerFactory) -> None:
+    people = await community_at(server.url)
+    room = people.group_a
+    ana, avi = await in_room(peer, room, (people.pat_ana, server), (people.pat_avi, server))
+    sending = asyncio.create_task(traffic(ana, room, HANG_S + 4))
+    await asyncio.sleep(1)
+    pg.pause()
+    await asyncio.sleep(1)
+    async with aiohttp.ClientSession() as session:
+        started = time.monotonic()
+        ready = await Api(server.url, session).get("/readyz")
+        readyz_s = time.monotonic() - started
+    await asyncio.sleep(HANG_S - 1)
+    pg.resume()
+    results = await sending
+
+    check_bounded(results)
+    assert readyz_s < 1.0 and ready.status == 503, (readyz_s, ready)
+    assert ready.body["error"]["failing"] == ["database"]
+    refused = [sent for sent in results if not sent.ack.get("ok")]
+    assert refused, "the hang refused nothing: was the database paused?"
+    assert {sent.ack["error"]["code"] for sent in refused} == {"unavailable"}
+
+    # Sent again with the same client_id, each refused send is stored once: now, or by the
+    # first attempt if its commit got through before the deadline.
+    retried = [await ana.call("send", sent.payload) for sent in refused]
+    assert all(ack["ok"] for ack in retried), retried
+    first_time = [sent.ack["message"]["id"] for sent in results if sent.ack.get("ok")]
+    for message_id in first_time:
+        await avi.wait_for("message", with_id(message_id))
+    stored = await stored_in(server, people.admin.token, room)
+    client_ids = [message["client_id"] for message in stored]
+    assert sorted(client_ids) == sorted(set(client_ids)), "a send was stored twice"
+    assert {sent.payload["client_id"] for sent in results} <= set(client_ids)
+    assert set(first_time) <= {message["id"] for message in stored}
+    await close_before_stopping(ana, avi)
+
+
+async def stored_in(server: ServerProcess, token: str, room: int) -> list[dict[str, Any]]:
+    async with aiohttp.ClientSession() as session:
+        api = Api(server.url, session)
+        messages: list[dict[str, Any]] = []
+        query = ""
+        while True:
+            reply = await api.get(f"/api/rooms/{room}/messages?limit=100{query}", token)
+            messages[:0] = reply.body["messages"]
+            if not reply.body["has_more"]:
+                return messages
+            query = f"&before={messages[0]['id']}"

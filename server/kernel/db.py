@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -70,7 +71,24 @@ def _tune_pooled_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> 
     tune_sqlite_connection(dbapi_connection, cache_kib=POOLED_CACHE_KIB)
 
 
-def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
+@dataclass(frozen=True)
+class Deadlines:
+    """How long one step may wait on PostgreSQL (settings: DATABASE_*_TIMEOUT_S). A database
+    that hangs (its connections open, nothing answering) must give an error in bounded time;
+    Socket.IO events have a deadline of their own on top (realtime/router.py)."""
+
+    # Opening a connection, and waiting for one from the pool.
+    connect_s: float = 2.0
+    # Any one statement through SQLAlchemy (None: no limit, for migrations).
+    statement_s: float | None = 10.0
+
+
+DEFAULT_DEADLINES = Deadlines()
+
+
+def create_engine(
+    database_url: str, *, echo: bool = False, deadlines: Deadlines = DEFAULT_DEADLINES
+) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -78,7 +96,17 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(url, echo=echo)
         event.listen(engine.sync_engine, "connect", _tune_pooled_sqlite)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_timeout=deadlines.connect_s,
+        # asyncpg's own: `timeout` for connecting, `command_timeout` for every statement
+        # (the pre-ping's too).
+        connect_args={"timeout": deadlines.connect_s, "command_timeout": deadlines.statement_s},
+    )
 
 
 class _SessionOnFirstUse:

@@ -7,7 +7,7 @@ import hmac
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -18,6 +18,9 @@ from server.ops.metrics import Metrics
 from server.reference.routes import Access, Route, RouteTable, add_routes
 
 log = logging.getLogger(__name__)
+
+# Within the load balancer's usual probe timeout (1 s), with room for the answer.
+READY_CHECK_S = 0.5
 
 # A check answers normally when its part works and raises when it does not.
 Check = Callable[[], Awaitable[object]]
@@ -31,6 +34,31 @@ class Operations:
     refresh: Callable[[], Awaitable[None]]
     # The bearer token a scraper must show; None: only this machine may scrape, directly.
     metrics_token: str | None = None
+    # Checks given up on, kept until they end (asyncio keeps only weak references to tasks).
+    _abandoned: set[asyncio.Future[object]] = field(default_factory=set)
+
+    async def problems(self) -> dict[str, str]:
+        """What is wrong with each part that did not answer its check in READY_CHECK_S.
+
+        A check still running then is cancelled but not waited for: a driver stuck on a hung
+        server can take seconds to let go even of a cancelled call."""
+        running = {part: asyncio.ensure_future(check()) for part, check in self.checks.items()}
+        await asyncio.wait(running.values(), timeout=READY_CHECK_S)
+        found: dict[str, str] = {}
+        for part, task in running.items():
+            if not task.done():
+                task.cancel()
+                self._abandoned.add(task)
+                task.add_done_callback(self._forget)
+                found[part] = f"did not answer within {READY_CHECK_S} s"
+            elif task.exception() is not None:
+                found[part] = f"failed ({type(task.exception()).__name__})"
+        return found
+
+    def _forget(self, task: asyncio.Future[object]) -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not log it as never retrieved
 
     def may_scrape(self, request: web.Request) -> bool:
         if self.metrics_token is not None:
@@ -59,9 +87,8 @@ async def healthz(_request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Every check at once, each given READY_CHECK_S: a load balancer's probe must be answered
     within a second whatever hangs, and a part that does not answer by then is not ready."""
-    checks = request.app[OPERATIONS].checks
-    outcomes = await asyncio.gather(*(answered_in_time(check) for check in checks.values()))
-    problems = {part: problem for part, problem in zip(checks, outcomes, strict=True) if problem}
+    operations = request.app[OPERATIONS]
+    problems = await operations.problems()
     if problems:
         for part, problem in problems.items():
             log.warning("readiness: %s %s", part, problem)
@@ -73,23 +100,7 @@ async def readyz(request: web.Request) -> web.Response:
             failing=failing,
             problems=problems,
         )
-    return ok({"status": "ready", "checked": sorted(checks)})
-
-
-# Within the load balancer's usual probe timeout (1 s), with room for the answer.
-READY_CHECK_S = 0.5
-
-
-async def answered_in_time(check: Check) -> str | None:
-    """None when the part answered in time; else what went wrong, in a few words."""
-    try:
-        async with asyncio.timeout(READY_CHECK_S):
-            await check()
-    except TimeoutError:
-        return f"did not answer within {READY_CHECK_S} s"
-    except Exception as error:
-        return f"failed ({error.__class__.__name__})"
-    return None
+    return ok({"status": "ready", "checked": sorted(operations.checks)})
 
 
 async def metrics(request: web.Request) -> web.Response:

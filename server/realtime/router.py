@@ -36,9 +36,29 @@ DRAINING: Ack = {
         "message": "The server is restarting; nothing was done. Send again once reconnected.",
     },
 }
+NOT_IN_TIME: Ack = {
+    "ok": False,
+    "error": {
+        "code": "unavailable",
+        "message": "This took too long (the server is waiting on its database); it may or may"
+        " not have been done. Try again: a send with the same client_id is stored once.",
+    },
+}
 # After the last in-flight handler returns, how long its ack gets to leave before sockets
 # are closed.
 ACK_FLUSH_S = 0.3
+
+
+@dataclass(frozen=True)
+class EventDeadlines:
+    """How long an event may take from its arrival to its answer. A dependency that hangs
+    (a database with its connections open and nothing answering) gets the client an
+    `unavailable` answer in this time instead of none at all. In-order events (sends) have
+    the shorter one: they wait for the connection's earlier ones, so a slow one holds every
+    later one back."""
+
+    any_s: float
+    in_order_s: float
 
 
 @dataclass(frozen=True)
@@ -64,11 +84,13 @@ class EventRouter:
         self,
         sio: socketio.AsyncServer,
         hub: Hub,
+        deadlines: EventDeadlines,
         observe: Callable[[str, float], None] | None = None,
         limit: EventLimit | None = None,
     ) -> None:
         self.sio = sio
         self.hub = hub
+        self._deadlines = deadlines
         self._observe = observe
         self._limit = limit
         self._draining = False
@@ -111,6 +133,18 @@ class EventRouter:
                     return DRAINING
                 return await handler(connection, data)
 
+        deadline_s = self._deadlines.in_order_s if in_order else self._deadlines.any_s
+
+        async def answer(sid: str, args: tuple[Any, ...]) -> Ack:
+            connection = self.hub.connection(sid)
+            if connection is None:
+                raise unauthorized()
+            data = parse_input(model, args[0] if args else None)
+            if limited and self._limit is not None:
+                await self._limit.check(event, connection.actor.id)
+            answered = await handle(connection, data)
+            return answered if answered is DRAINING else {"ok": True, **answered}
+
         async def receive(sid: str, *args: Any) -> Ack:
             if self._draining:
                 return DRAINING
@@ -119,14 +153,11 @@ class EventRouter:
             self._in_flight += 1
             self._idle.clear()
             try:
-                connection = self.hub.connection(sid)
-                if connection is None:
-                    raise unauthorized()
-                data = parse_input(model, args[0] if args else None)
-                if limited and self._limit is not None:
-                    await self._limit.check(event, connection.actor.id)
-                answer = await handle(connection, data)
-                return answer if answer is DRAINING else {"ok": True, **answer}
+                async with asyncio.timeout(deadline_s):
+                    return await answer(sid, args)
+            except TimeoutError:
+                log.warning("event %s not answered within %.1f s", event, deadline_s)
+                return NOT_IN_TIME
             except AppError as error:
                 return {"ok": False, "error": error.as_error()}
             except Exception:

@@ -20,10 +20,13 @@ from server.kernel.hotpath.driver_errors import is_connection_lost
 
 
 class PgConnections:
-    def __init__(self, url: URL, *, size: int, application_name: str) -> None:
+    def __init__(
+        self, url: URL, *, size: int, application_name: str, connect_timeout_s: float
+    ) -> None:
         # asyncpg takes the libpq form of the URL, without SQLAlchemy's driver name.
         self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._application_name = application_name
+        self._connect_timeout_s = connect_timeout_s
         self._idle: asyncio.Queue[asyncpg.Connection | None] = asyncio.Queue()
         for _ in range(size):
             self._idle.put_nowait(None)  # opened on first use
@@ -34,7 +37,9 @@ class PgConnections:
         try:
             if held is None or held.is_closed():
                 held = await asyncpg.connect(
-                    self._dsn, server_settings={"application_name": self._application_name}
+                    self._dsn,
+                    timeout=self._connect_timeout_s,
+                    server_settings={"application_name": self._application_name},
                 )
             yield held
         except Exception as error:
@@ -45,7 +50,7 @@ class PgConnections:
                 held = None
             raise
         finally:
-            if held is not None and held.is_in_transaction():
+            if held is not None and not held.is_closed() and held.is_in_transaction():
                 # Left mid-transaction (its task was cancelled): never hand that on.
                 held.terminate()
                 held = None

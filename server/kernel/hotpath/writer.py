@@ -27,8 +27,10 @@ from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.kernel.db import DEFAULT_DEADLINES
 from server.kernel.hotpath.pg_connections import PgConnections
 from server.kernel.hotpath.sqlite_writer import SqliteWriter, in_transaction
 from server.kernel.hotpath.statements import HotStatement
@@ -82,14 +84,23 @@ TURN_CONNECTIONS = 8
 
 
 def hot_writer_for(
-    engine: AsyncEngine, turn_statement: HotStatement, *, connections: int = TURN_CONNECTIONS
+    engine: AsyncEngine,
+    turn_statement: HotStatement,
+    *,
+    connections: int = TURN_CONNECTIONS,
+    connect_timeout_s: float = DEFAULT_DEADLINES.connect_s,
 ) -> HotWriter:
     """The writer for the engine's database. `turn_statement` takes the turn on PostgreSQL:
     run with {"key": key} inside the turn's transaction, it must lock until the commit."""
     url = engine.url
     backend = url.get_backend_name()
     if backend == "postgresql":
-        pool = PgConnections(url, size=connections, application_name="peerrooms sends")
+        pool = PgConnections(
+            url,
+            size=connections,
+            application_name="peerrooms sends",
+            connect_timeout_s=connect_timeout_s,
+        )
         return PostgresHotWriter(pool, engine.dialect, turn_statement)
     if backend == "sqlite":
         return SqliteHotWriter(SqliteWriter(sqlite_file(url)), engine.dialect)
@@ -174,17 +185,21 @@ class _PostgresTurn:
         self._key = key
         self._held = connections.connection()
         self._connection: asyncpg.Connection | None = None
-        self._transaction: Any = None
+        # The transaction committed, rolled back, or its connection closed.
+        self._ended = False
 
     async def __aenter__(self) -> _PostgresTurn:
         connection = await self._held.__aenter__()
         try:
-            self._transaction = connection.transaction()
-            await self._transaction.start()
+            await connection.execute("BEGIN")
             await self._turn_statement.rows_on_asyncpg(
                 connection, self._dialect, {"key": self._key}
             )
         except BaseException as error:
+            # Where the transaction stands is not known (a cancelled BEGIN leaves a cancel
+            # request on its way to the server, which would hit whatever runs next on this
+            # connection): it is closed, never handed on.
+            connection.terminate()
             await self._held.__aexit__(type(error), error, error.__traceback__)
             raise
         self._connection = connection
@@ -198,15 +213,30 @@ class _PostgresTurn:
     ) -> None:
         connection, self._connection = self._connection, None
         try:
-            # Whatever `commit` did not commit (a refusal, an error) is rolled back.
-            if connection is not None and connection.is_in_transaction():
-                await self._transaction.rollback()
+            if connection is not None and not self._ended:
+                await self._end_uncommitted(connection, exc_type)
         finally:
             await self._held.__aexit__(exc_type, exc, traceback)
 
+    async def _end_uncommitted(
+        self, connection: asyncpg.Connection, exc_type: type[BaseException] | None
+    ) -> None:
+        """Whatever `commit` did not commit (a refusal, an error) is rolled back. Out of time
+        (the event's deadline cancelled the turn), or unsure where the transaction stands, the
+        connection is closed instead, which rolls back on the server: a server that did not
+        answer would not answer a rollback either."""
+        self._ended = True
+        if exc_type is not None and issubclass(exc_type, asyncio.CancelledError):
+            connection.terminate()
+            return
+        try:
+            await connection.execute("ROLLBACK")
+        except (asyncpg.PostgresError, asyncpg.InterfaceError):
+            connection.terminate()
+
     async def commit(self, writes: Sequence[Write]) -> list[Rows]:
         connection = self._connection
-        if connection is None or not connection.is_in_transaction():
+        if connection is None or self._ended:
             raise RuntimeError("a turn commits while it is held, and once")
         done: list[Rows] = []
         try:
@@ -215,8 +245,15 @@ class _PostgresTurn:
                 done.append(
                     await write.statement.rows_on_asyncpg(connection, self._dialect, params)
                 )
-        except BaseException:
-            await self._transaction.rollback()
+            status = await connection.execute("COMMIT")
+        except BaseException as error:
+            await self._end_uncommitted(connection, type(error))
             raise
-        await self._transaction.commit()
+        self._ended = True
+        if status != "COMMIT":
+            # PostgreSQL answers COMMIT of a transaction that failed with ROLLBACK, and no
+            # error: a failure that reached no one (a cancel request arriving late, say)
+            # would otherwise be acknowledged as stored.
+            connection.terminate()
+            raise OperationalError("COMMIT", None, RuntimeError(f"COMMIT answered {status}"))
         return done
