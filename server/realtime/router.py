@@ -91,6 +91,8 @@ class EventRouter:
         self.sio = sio
         self.hub = hub
         self._deadlines = deadlines
+        # The payload model of each event handled (the API reference is checked against it).
+        self.models: dict[str, type[InputModel]] = {}
         self._observe = observe
         self._limit = limit
         self._draining = False
@@ -133,6 +135,7 @@ class EventRouter:
                     return DRAINING
                 return await handler(connection, data)
 
+        self.models[event] = model
         deadline_s = self._deadlines.in_order_s if in_order else self._deadlines.any_s
 
         async def answer(sid: str, args: tuple[Any, ...]) -> Ack:
