@@ -199,7 +199,7 @@ def create_app(
         writer=hot_writer_for(
             core.engine,
             room_store.ROOM_TURN,
-            connect_timeout_s=core.settings.database_connect_timeout_s,
+            deadlines=database_deadlines(core.settings),
         ),
     )
     accounts.graduation_listeners.append(rooms.access_changed)

@@ -87,13 +87,15 @@ async def send(peer: Peer, room_id: int, body: str) -> dict[str, Any]:
 
 @asynccontextmanager
 async def cluster_on_own_redis(
-    database_url: str, tmp_path: Path, redis_prefix: str
+    database_url: str, tmp_path: Path, redis_prefix: str, **settings: str
 ) -> AsyncIterator[tuple[Cluster, RedisProcess]]:
     """Two processes on a redis-server of the test's own, for tests that stop or pause it."""
     redis = RedisProcess(free_port())
     await redis.start()
     try:
-        async for cluster in start_cluster(database_url, tmp_path, redis.url, redis_prefix):
+        async for cluster in start_cluster(
+            database_url, tmp_path, redis.url, redis_prefix, **settings
+        ):
             yield cluster, redis
     finally:
         await redis.stop()

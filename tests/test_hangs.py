@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from server.settings import Settings
 from tests.cluster import (
     close_before_stopping,
     cluster_on_own_redis,
@@ -29,6 +30,11 @@ from tests.support import Api, Peer, community_at, message_ids, new_client_id, w
 
 pytestmark = pytest.mark.persistence
 
+# The deadlines a server ships with (other tests run with lenient ones: tests/support.py).
+SHIPPED_DEADLINES = {
+    name: str(Settings.model_fields[name].default)
+    for name in ("event_deadline_s", "send_deadline_s")
+}
 SEND_EVERY_S = 0.05
 HANG_S = 10.0
 # The command timeout (0.5 s by default) is the longest a send can wait on a hung Redis: the
@@ -70,7 +76,10 @@ def check_bounded(results: list[Sent]) -> None:
 async def test_a_redis_hang_under_traffic_bounds_every_ack_and_loses_nothing(
     database_url: str, tmp_path: Path, redis_prefix: str, peer: PeerFactory
 ) -> None:
-    async with cluster_on_own_redis(database_url, tmp_path, redis_prefix) as (cluster, redis):
+    async with cluster_on_own_redis(database_url, tmp_path, redis_prefix, **SHIPPED_DEADLINES) as (
+        cluster,
+        redis,
+    ):
         people, room = cluster.community, cluster.community.group_a
         ana, avi, lee = await split_across(cluster, peer)
         sending = asyncio.create_task(traffic(ana, room, HANG_S + 4))
@@ -106,7 +115,7 @@ async def test_a_database_hang_under_traffic_bounds_every_ack_and_half_writes_no
     pg = PgCluster(tmp_path)
     await pg.start()
     try:
-        env = server_env(pg.url, tmp_path)
+        env = server_env(pg.url, tmp_path, **SHIPPED_DEADLINES)
         await create_admin(env)
         server = await ServerProcess.start(env, tmp_path / "server.log")
         try:

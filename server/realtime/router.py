@@ -100,6 +100,25 @@ class EventRouter:
         self._idle = asyncio.Event()
         self._idle.set()
         self._last_done = 0.0
+        self._working: set[asyncio.Future[Ack]] = set()
+
+    def _began(self, work: asyncio.Future[Ack], event: str, started: float) -> None:
+        """Count the work as under way (a shutdown waits for it) until it ends, answered in
+        time or not, and keep it referenced until then."""
+        self._in_flight += 1
+        self._idle.clear()
+        self._working.add(work)
+
+        def ended(_: asyncio.Future[Ack]) -> None:
+            self._working.discard(work)
+            self._in_flight -= 1
+            self._last_done = time.monotonic()
+            if self._in_flight == 0:
+                self._idle.set()
+            if self._observe is not None:
+                self._observe(event, time.perf_counter() - started)
+
+        work.add_done_callback(ended)
 
     async def drain(self, timeout_s: float) -> None:
         """Refuse new events and wait for those under way to finish and be acked."""
@@ -126,52 +145,56 @@ class EventRouter:
         `limited`: each user's use of it is held to the router's EventLimit (sends have their
         own, which crisis language passes)."""
 
-        async def handle(connection: Connection, data: InputT) -> Ack:
+        self.models[event] = model
+        deadline_s = self._deadlines.in_order_s if in_order else self._deadlines.any_s
+
+        async def handle(connection: Connection, data: InputT, deadline: float) -> Ack:
             if not in_order:
                 return await handler(connection, data)
             async with connection.send_lock:
                 # Queued behind others when a shutdown began: refuse rather than start.
                 if self._draining:
                     return DRAINING
+                # Queued past its deadline, the client was told `unavailable` already and
+                # will send again: starting now would only store it late.
+                if asyncio.get_running_loop().time() > deadline:
+                    return NOT_IN_TIME
                 return await handler(connection, data)
 
-        self.models[event] = model
-        deadline_s = self._deadlines.in_order_s if in_order else self._deadlines.any_s
-
-        async def answer(sid: str, args: tuple[Any, ...]) -> Ack:
-            connection = self.hub.connection(sid)
-            if connection is None:
-                raise unauthorized()
-            data = parse_input(model, args[0] if args else None)
-            if limited and self._limit is not None:
-                await self._limit.check(event, connection.actor.id)
-            answered = await handle(connection, data)
-            return answered if answered is DRAINING else {"ok": True, **answered}
+        async def answer(sid: str, args: tuple[Any, ...], deadline: float) -> Ack:
+            try:
+                connection = self.hub.connection(sid)
+                if connection is None:
+                    raise unauthorized()
+                data = parse_input(model, args[0] if args else None)
+                if limited and self._limit is not None:
+                    await self._limit.check(event, connection.actor.id)
+                answered = await handle(connection, data, deadline)
+            except AppError as error:
+                return {"ok": False, "error": error.as_error()}
+            except Exception:
+                log.exception("event %s failed", event)
+                return INTERNAL_ERROR
+            if answered is DRAINING or answered is NOT_IN_TIME:
+                return answered
+            return {"ok": True, **answered}
 
         async def receive(sid: str, *args: Any) -> Ack:
             if self._draining:
                 return DRAINING
             current_request_id.set(f"{event}-{new_request_id()}")
             started = time.perf_counter()
-            self._in_flight += 1
-            self._idle.clear()
-            try:
-                async with asyncio.timeout(deadline_s):
-                    return await answer(sid, args)
-            except TimeoutError:
-                log.warning("event %s not answered within %.1f s", event, deadline_s)
-                return NOT_IN_TIME
-            except AppError as error:
-                return {"ok": False, "error": error.as_error()}
-            except Exception:
-                log.exception("event %s failed", event)
-                return INTERNAL_ERROR
-            finally:
-                self._in_flight -= 1
-                self._last_done = time.monotonic()
-                if self._in_flight == 0:
-                    self._idle.set()
-                if self._observe is not None:
-                    self._observe(event, time.perf_counter() - started)
+            deadline = asyncio.get_running_loop().time() + deadline_s
+            work = asyncio.ensure_future(answer(sid, args, deadline))
+            self._began(work, event, started)
+            # The answer goes at the deadline whatever the work is waiting on; the work is not
+            # cancelled (a cancelled driver call can take seconds to let go, and a crisis
+            # alert under way must be raised), it goes on, bounded by the database's and
+            # Redis's own timeouts, and the client is told it may or may not have been done.
+            done, _ = await asyncio.wait({work}, timeout=deadline_s)
+            if work in done:
+                return work.result()
+            log.warning("event %s not answered within %.1f s", event, deadline_s)
+            return NOT_IN_TIME
 
         self.sio.on(event, receive)

@@ -16,17 +16,16 @@ from contextlib import asynccontextmanager
 import asyncpg
 from sqlalchemy.engine import URL
 
+from server.kernel.db import Deadlines
 from server.kernel.hotpath.driver_errors import is_connection_lost
 
 
 class PgConnections:
-    def __init__(
-        self, url: URL, *, size: int, application_name: str, connect_timeout_s: float
-    ) -> None:
+    def __init__(self, url: URL, *, size: int, application_name: str, deadlines: Deadlines) -> None:
         # asyncpg takes the libpq form of the URL, without SQLAlchemy's driver name.
         self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._application_name = application_name
-        self._connect_timeout_s = connect_timeout_s
+        self._deadlines = deadlines
         self._idle: asyncio.Queue[asyncpg.Connection | None] = asyncio.Queue()
         for _ in range(size):
             self._idle.put_nowait(None)  # opened on first use
@@ -38,7 +37,8 @@ class PgConnections:
             if held is None or held.is_closed():
                 held = await asyncpg.connect(
                     self._dsn,
-                    timeout=self._connect_timeout_s,
+                    timeout=self._deadlines.connect_s,
+                    command_timeout=self._deadlines.statement_s,
                     server_settings={"application_name": self._application_name},
                 )
             yield held

@@ -30,7 +30,8 @@ from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.kernel.db import DEFAULT_DEADLINES
+from server.kernel.db import DEFAULT_DEADLINES, Deadlines
+from server.kernel.errors import AppError
 from server.kernel.hotpath.pg_connections import PgConnections
 from server.kernel.hotpath.sqlite_writer import SqliteWriter, in_transaction
 from server.kernel.hotpath.statements import HotStatement
@@ -88,7 +89,7 @@ def hot_writer_for(
     turn_statement: HotStatement,
     *,
     connections: int = TURN_CONNECTIONS,
-    connect_timeout_s: float = DEFAULT_DEADLINES.connect_s,
+    deadlines: Deadlines = DEFAULT_DEADLINES,
 ) -> HotWriter:
     """The writer for the engine's database. `turn_statement` takes the turn on PostgreSQL:
     run with {"key": key} inside the turn's transaction, it must lock until the commit."""
@@ -99,7 +100,7 @@ def hot_writer_for(
             url,
             size=connections,
             application_name="peerrooms sends",
-            connect_timeout_s=connect_timeout_s,
+            deadlines=deadlines,
         )
         return PostgresHotWriter(pool, engine.dialect, turn_statement)
     if backend == "sqlite":
@@ -221,17 +222,17 @@ class _PostgresTurn:
     async def _end_uncommitted(
         self, connection: asyncpg.Connection, exc_type: type[BaseException] | None
     ) -> None:
-        """Whatever `commit` did not commit (a refusal, an error) is rolled back. Out of time
-        (the event's deadline cancelled the turn), or unsure where the transaction stands, the
-        connection is closed instead, which rolls back on the server: a server that did not
-        answer would not answer a rollback either."""
+        """What `commit` did not commit is rolled back when a gate refused the post. After
+        anything else (a statement that timed out or failed, a cancellation) where the
+        transaction stands is not known, and the server may not be answering: the connection
+        is closed instead, which rolls back on the server."""
         self._ended = True
-        if exc_type is not None and issubclass(exc_type, asyncio.CancelledError):
+        if exc_type is not None and not issubclass(exc_type, AppError):
             connection.terminate()
             return
         try:
             await connection.execute("ROLLBACK")
-        except (asyncpg.PostgresError, asyncpg.InterfaceError):
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
             connection.terminate()
 
     async def commit(self, writes: Sequence[Write]) -> list[Rows]:
