@@ -190,6 +190,7 @@ def create_app(
         audit=audit,
         edit_window=timedelta(minutes=settings.edit_window_minutes),
         reaction_emojis=tuple(settings.reaction_emojis),
+        gates_before_turn=[safety.crisis_gate, safety.rate_limit_gate],
         gates=_send_pipeline(safety, MeetingWindowGate(meetings)),
         listeners=[
             safety.crisis,
@@ -267,6 +268,7 @@ class Safety:
     crisis_gate: CrisisGate
     mute_gate: MuteGate
     flood_gates: list[PostGate]
+    rate_limit_gate: PostGate
     content_gates: list[PostGate]
     # Listens for stored posts too, to record a masking once.
     contact_gate: ContactGate
@@ -274,9 +276,9 @@ class Safety:
 
 
 def _send_pipeline(safety: Safety, meeting_window: PostGate) -> list[PostGate]:
-    # Crisis first: every later gate lets a crisis post through (Draft.refuse).
+    """The gates a send passes in its room's turn; the crisis gate and the rate limit come
+    before the turn, crisis first: every later gate lets a crisis post through."""
     return [
-        safety.crisis_gate,
         safety.mute_gate,
         RoomLockGate(),
         meeting_window,
@@ -327,14 +329,12 @@ def _build_safety(
         ),
         alerts=alerts,
         crisis_gate=CrisisGate(classifier),
-        flood_gates=[
-            SlowModeGate(),
-            RateLimitGate(
-                core.sharing.rate_limiter,
-                settings.rate_limit_per_minute,
-                settings.rate_limit_burst,
-            ),
-        ],
+        flood_gates=[SlowModeGate()],
+        rate_limit_gate=RateLimitGate(
+            core.sharing.rate_limiter,
+            settings.rate_limit_per_minute,
+            settings.rate_limit_burst,
+        ),
         content_gates=[
             BlockedTermsGate(TermBlocker(settings.blocked_terms), audit),
             contact_gate,

@@ -185,7 +185,7 @@ async def time_gates(
                     started = time.perf_counter_ns()
                     draft = Draft(actor, room, body, "send", core.clock.now(), session)
                     try:
-                        for gate in messages.gates:
+                        for gate in [*messages.gates_before_turn, *messages.gates]:
                             await gate.check(draft)
                     except AppError:
                         pass

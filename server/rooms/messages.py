@@ -80,6 +80,10 @@ class MessageService:
     reaction_emojis: tuple[str, ...]
     # Sends are stored on the hot path's own connections, taking their room's turn.
     writer: HotWriter
+    # What every post passes, in order: first those that need no turn (a send passes them
+    # before it waits for its room's turn, so what they wait on, the rate limit's Redis,
+    # holds no other sender up), then the rest (slow mode reads the room's latest post).
+    gates_before_turn: list[PostGate] = field(default_factory=list)
     gates: list[PostGate] = field(default_factory=list)
     listeners: list[PostListener] = field(default_factory=list)
 
@@ -101,18 +105,17 @@ class MessageService:
             # Entered before the room is held: a room that does not exist gets no turn (the
             # SQLite writer keeps a lock per room it has held).
             room = await self.access.enter(session, actor, data.room_id)
+            draft = Draft(actor, room, data.body, "send", self.clock.now(), session)
+            try:
+                await self._pass(self.gates_before_turn, draft)
+            except AppError as refused:
+                return await self._earlier_send_or_raise(session, actor, data, refused)
             async with self.writer.turn(data.room_id) as turn:
-                draft = Draft(actor, room, data.body, "send", self.clock.now(), session)
+                draft.now = self.clock.now()  # so created_at follows the ids of one room
                 try:
-                    await self._pass_gates(draft)
-                except AppError:
-                    # A send repeated once the first was stored (its answer lost to a dropped
-                    # connection) answers with that first one, whatever the gates say now:
-                    # slow mode or a lock would otherwise refuse a message already delivered.
-                    earlier = await self._earlier_send(session, actor, data)
-                    if earlier is None:
-                        raise
-                    return earlier
+                    await self._pass(self.gates, draft)
+                except AppError as refused:
+                    return await self._earlier_send_or_raise(session, actor, data, refused)
                 values: store.NewMessage = {
                     "room_id": data.room_id,
                     "author_id": actor.id,
@@ -138,6 +141,18 @@ class MessageService:
         await self._tell_listeners(draft, payload)
         return SendResult(payload, created=True)
 
+    async def _earlier_send_or_raise(
+        self, session: AsyncSession, actor: Actor, data: SendIn, refused: AppError
+    ) -> SendResult:
+        """A gate refused the send. A send repeated once the first was stored (its answer
+        lost to a dropped connection) answers with that first one, whatever the gates say
+        now: slow mode, a lock or the rate limit would otherwise refuse a message already
+        delivered."""
+        earlier = await self._earlier_send(session, actor, data)
+        if earlier is None:
+            raise refused
+        return earlier
+
     async def _earlier_send(
         self, session: AsyncSession, actor: Actor, data: SendIn
     ) -> SendResult | None:
@@ -153,8 +168,9 @@ class MessageService:
             message_json(earlier, actor.public(), counts.get(earlier.id, {})), created=False
         )
 
-    async def _pass_gates(self, draft: Draft) -> None:
-        for gate in self.gates:
+    @staticmethod
+    async def _pass(gates: list[PostGate], draft: Draft) -> None:
+        for gate in gates:
             await gate.check(draft)
 
     async def _tell_listeners(self, draft: Draft, message: dict[str, Any]) -> None:
@@ -172,7 +188,7 @@ class MessageService:
                 minutes = int(self.edit_window.total_seconds() // 60)
                 raise forbidden(f"Messages can be edited for {minutes} minutes after sending.")
             draft = Draft(actor, room, data.body, "edit", now, session)
-            await self._pass_gates(draft)
+            await self._pass([*self.gates_before_turn, *self.gates], draft)
             message.body = draft.body
             message.edited_at = now
             session.add(message)
