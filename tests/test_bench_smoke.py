@@ -15,7 +15,7 @@ import pytest
 
 from tests.processes import python_env
 
-SCENARIOS = ("fanout", "ceiling", "idle", "history", "filters")
+SCENARIOS = ("fanout", "ceiling", "idle", "history", "filters", "soak")
 TIMEOUT_S = 120
 REPO = Path(__file__).resolve().parent.parent
 
@@ -102,3 +102,18 @@ def test_filters_time_each_stage(results: dict[str, dict[str, Any]]) -> None:
     for stage in ("text_filters_us", "gate_pipeline_us", "send_in_process_us"):
         assert figures[stage]["all"]["count"] > 0
         assert figures[stage]["all"]["mean"] is not None
+
+
+def test_soak_reads_each_process_memory(results: dict[str, dict[str, Any]]) -> None:
+    run = results["soak"]["results"]["peerrooms"]
+    assert_clean_deliveries(run)
+    assert run["connect"]["failed"] == 0
+    assert len(run["memory"]) == run["processes"] == 2
+    for process in run["memory"]:
+        assert len(process["samples"]) >= 3
+        assert all(kib > 0 for _t, kib in process["samples"])
+        assert process["rss_warmup_end_kib"] > 0
+        assert process["rss_end_kib"] > 0
+        assert process["slope_kib_per_min"] is not None
+    slopes = [process["slope_kib_per_min"] for process in run["memory"]]
+    assert run["worst_slope_kib_per_min"] == max(slopes)
