@@ -35,6 +35,12 @@ HEARTBEAT_S = 1.0
 DEAD_AFTER_S = 3.0
 # Subscribing is a command like any other: a hung Redis must not hold it forever.
 SUBSCRIBE_DEADLINE_S = 2.0
+# Control messages kept while Redis is down, to publish once it is back; past this many the
+# oldest are dropped (each is a few hundred bytes).
+UNSENT_KEPT = 10_000
+# Longer than another process takes to notice a lost subscription and subscribe again
+# (HEARTBEAT_S, DEAD_AFTER_S, RESUBSCRIBE_AFTER_S), with room to spare.
+RESEND_AGAIN_AFTER_S = 5.0
 # The pub/sub message asking every process to deliver what was stored since `since` to its
 # own sockets: sent by a process whose publishes failed, once Redis is back.
 CATCH_UP_METHOD = "peerrooms_catch_up"
@@ -250,7 +256,12 @@ class DeliveredMessages:
 
 
 class RedisControlBus(ControlBus):
-    """A control bus whose messages reach every process subscribed to the channel."""
+    """A control bus whose messages reach every process subscribed to the channel.
+
+    A message that could not be published (Redis down) is acted on here at once and kept,
+    and published once Redis is back, in order: a ban or a sign-out made during an outage
+    then reaches the sockets on the other processes too. Every kind of message is safe to
+    act on twice (this process gets its own back), and a late one does what it did here."""
 
     def __init__(self, redis: Redis, listener: Redis, channel: str, health: RedisHealth) -> None:
         super().__init__()
@@ -260,17 +271,44 @@ class RedisControlBus(ControlBus):
         self._health = health
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._unsent: deque[str] = deque(maxlen=UNSENT_KEPT)
+        self._resending: asyncio.Task[None] | None = None
+        health.on_recovered.append(self._resend_soon)
 
     async def publish(self, kind: str, payload: dict[str, Any]) -> None:
+        message = json.dumps({"kind": kind, "payload": payload})
         try:
             self._health.check()
-            await self._redis.publish(self._channel, json.dumps({"kind": kind, "payload": payload}))
+            await self._redis.publish(self._channel, message)
         except RedisError as error:
-            # Other processes miss this one; this process still acts on it.
+            # Other processes miss this one until Redis is back; this process acts on it now.
             self._health.failed("control bus publish", error)
+            self._unsent.append(message)
             await self.dispatch(kind, payload)
             return
         self._health.succeeded()
+
+    def _resend_soon(self) -> None:
+        if self._unsent and (self._resending is None or self._resending.done()):
+            self._resending = asyncio.create_task(self._resend())
+
+    async def _resend(self) -> None:
+        """Publish what was kept, now and once more RESEND_AGAIN_AFTER_S later: when Redis
+        restarted, the other processes are subscribing again at about the time this one
+        finds it back, and a message published before a process resubscribed never reaches
+        it. (Every message is safe to act on twice.)"""
+        kept = list(self._unsent)
+        self._unsent.clear()
+        for attempt in range(2):
+            if attempt:
+                await asyncio.sleep(RESEND_AGAIN_AFTER_S)
+            for index, message in enumerate(kept):
+                try:
+                    await self._redis.publish(self._channel, message)
+                except RedisError as error:
+                    self._health.failed("control bus publish", error)
+                    self._unsent.extendleft(reversed(kept[index:]))  # at the next recovery
+                    return
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._receive())
@@ -280,10 +318,11 @@ class RedisControlBus(ControlBus):
             await asyncio.wait_for(self._subscribed.wait(), timeout=2.0)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._resending):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _receive(self) -> None:
         async for data in listen_forever(
