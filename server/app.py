@@ -208,7 +208,9 @@ def create_app(
     accounts.audit = audit
     manager = core.sharing.client_manager
     if isinstance(manager, ResilientRedisManager):
-        manager.after_outage.append(OutageCatchUp(core.hub, messages, manager.deliver_here))
+        manager.after_outage.append(
+            OutageCatchUp(core.hub, messages, manager.deliver_here, rooms.recheck_room_here)
+        )
 
     register_connection_events(
         core.sio,

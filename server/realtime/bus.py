@@ -20,6 +20,10 @@ class ControlBus:
     def subscribe(self, kind: str, handler: BusHandler) -> None:
         self._handlers.setdefault(kind, []).append(handler)
 
+    def after_outage(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when messages may have been lost (Redis was down) and the bus
+        works again; in one process none ever is."""
+
     async def publish(self, kind: str, payload: dict[str, Any]) -> None:
         """Have every process (here: this one) run the handlers of `kind`."""
         await self.dispatch(kind, payload)

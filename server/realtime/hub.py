@@ -87,6 +87,9 @@ class Hub:
     def connection_count(self) -> int:
         return len(self._connections)
 
+    def connections_in(self, room_id: int) -> list[Connection]:
+        return [c for c in self._connections.values() if room_id in c.rooms]
+
     def local_room_ids(self) -> set[int]:
         """The rooms that have a socket on this process."""
         return {

@@ -288,6 +288,12 @@ class RedisControlBus(ControlBus):
             return
         self._health.succeeded()
 
+    def after_outage(self, callback: Callable[[], None]) -> None:
+        # Redis answering again, as this process first learns of it (a probe, a command or a
+        # subscription): before the Socket.IO manager's catch-up, which waits for its own
+        # subscription.
+        self._health.on_recovered.append(callback)
+
     def _resend_soon(self) -> None:
         if self._unsent and (self._resending is None or self._resending.done()):
             self._resending = asyncio.create_task(self._resend())

@@ -59,6 +59,8 @@ class SharedCache(Generic[V]):
         # Bumped by every change; a load that began before one is not kept.
         self._changes = 0
         bus.subscribe(kind, self._forget_published)
+        # A change published while Redis was down never reached this process.
+        bus.after_outage(self._forget_everything)
 
     async def get(self, session: AsyncSession, key: int) -> V | None:
         if self._monotonic() - self._read_at >= self.max_age_s:
@@ -78,6 +80,10 @@ class SharedCache(Generic[V]):
     def _forget(self, key: int) -> None:
         self._changes += 1
         self._values.pop(key, None)
+
+    def _forget_everything(self) -> None:
+        self._changes += 1
+        self._values = {}
 
     async def _forget_published(self, payload: dict[str, Any]) -> None:
         self._forget(int(payload["room_id"]))

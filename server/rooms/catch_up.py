@@ -33,10 +33,14 @@ class OutageCatchUp:
     hub: Hub
     messages: MessageService
     deliver_here: DeliverHere
+    # Takes out of a room this process's connections no longer allowed in it: a ban made
+    # elsewhere during the outage may not have reached this process yet.
+    recheck_room: Callable[[int], Awaitable[None]]
 
     async def __call__(self, lost_at: datetime) -> None:
         try:
             for room_id in self.hub.local_room_ids():
+                await self.recheck_room(room_id)
                 missed = await self.messages.stored_since(room_id, lost_at - MARGIN, LIMIT_PER_ROOM)
                 for payload in missed:
                     await self.deliver_here(room_channel(room_id), "message", payload)

@@ -234,6 +234,19 @@ class RoomService:
         """Have every process re-check the rooms the user's live connections are in."""
         await self.bus.publish(ACCESS_CHANGED, {"user_id": actor.id})
 
+    async def recheck_room_here(self, room_id: int) -> None:
+        """Take out of the room this process's connections that may no longer be in it: a
+        ban made on another process while Redis was down reached this one as nothing, and
+        its sockets must not be given what was said since (rooms/catch_up.py)."""
+        connections = self.hub.connections_in(room_id)
+        if not connections:
+            return
+        async with self.sessions() as session:
+            room = await store.get_room(session, room_id)
+            for connection in connections:
+                if room is None or not await self.access.allows(session, connection.actor, room):
+                    await self.presence.exit(connection, room_id)
+
     async def _reconcile_access_here(self, payload: dict[str, Any]) -> None:
         """Bring this process's connections of a user in line with what they may now enter."""
         user_id = int(payload["user_id"])
