@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy.engine import URL, Dialect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.kernel.db import DEFAULT_DEADLINES, Deadlines
@@ -222,12 +222,12 @@ class _PostgresTurn:
     async def _end_uncommitted(
         self, connection: asyncpg.Connection, exc_type: type[BaseException] | None
     ) -> None:
-        """What `commit` did not commit is rolled back when a gate refused the post. After
-        anything else (a statement that timed out or failed, a cancellation) where the
-        transaction stands is not known, and the server may not be answering: the connection
-        is closed instead, which rolls back on the server."""
+        """What `commit` did not commit is rolled back after a gate's refusal or an error the
+        server answered with (a repeated client_id, say). After anything else (a timeout, a
+        cancellation) where the transaction stands is not known, and the server may not be
+        answering: the connection is closed instead, which rolls back on the server."""
         self._ended = True
-        if exc_type is not None and not issubclass(exc_type, AppError):
+        if exc_type is not None and not issubclass(exc_type, (AppError, DBAPIError)):
             connection.terminate()
             return
         try:
