@@ -12,21 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from server.settings import Settings
 from tests.cluster import (
+    Cluster,
     close_before_stopping,
     cluster_on_own_redis,
     ids_of,
-    in_room,
     split_across,
+    start_cluster,
 )
 from tests.conftest import PeerFactory
 from tests.pg_cluster import PgCluster
-from tests.processes import ServerProcess, create_admin, server_env
-from tests.support import Api, Peer, community_at, message_ids, new_client_id, with_id
+from tests.support import Api, Peer, message_ids, new_client_id, with_id
 
 pytestmark = pytest.mark.persistence
 
@@ -110,34 +109,30 @@ async def test_a_redis_hang_under_traffic_bounds_every_ack_and_loses_nothing(
 
 
 async def test_a_database_hang_under_traffic_bounds_every_ack_and_half_writes_nothing(
-    tmp_path: Path, peer: PeerFactory
+    tmp_path: Path, redis_url: str, redis_prefix: str, peer: PeerFactory
 ) -> None:
     pg = PgCluster(tmp_path)
     await pg.start()
     try:
-        env = server_env(pg.url, tmp_path, **SHIPPED_DEADLINES)
-        await create_admin(env)
-        server = await ServerProcess.start(env, tmp_path / "server.log")
-        try:
-            await database_hang_scenario(server, pg, peer)
-        finally:
-            await server.stop()
+        # Two processes on that database (sharing Redis, which does not hang here).
+        async for cluster in start_cluster(
+            pg.url, tmp_path, redis_url, redis_prefix, **SHIPPED_DEADLINES
+        ):
+            await database_hang_scenario(cluster, pg, peer)
     finally:
         await pg.stop()
 
 
-async def database_hang_scenario(server: ServerProcess, pg: PgCluster, peer: PeerFactory) -> None:
-    people = await community_at(server.url)
-    room = people.group_a
-    ana, avi = await in_room(peer, room, (people.pat_ana, server), (people.pat_avi, server))
+async def database_hang_scenario(cluster: Cluster, pg: PgCluster, peer: PeerFactory) -> None:
+    people, room = cluster.community, cluster.community.group_a
+    ana, avi, lee = await split_across(cluster, peer)
     sending = asyncio.create_task(traffic(ana, room, HANG_S + 4))
     await asyncio.sleep(1)
     pg.pause()
     await asyncio.sleep(1)
-    async with aiohttp.ClientSession() as session:
-        started = time.monotonic()
-        ready = await Api(server.url, session).get("/readyz")
-        readyz_s = time.monotonic() - started
+    started = time.monotonic()
+    ready = await cluster.api_a.get("/readyz")
+    readyz_s = time.monotonic() - started
     await asyncio.sleep(HANG_S - 1)
     pg.resume()
     results = await sending
@@ -150,28 +145,31 @@ async def database_hang_scenario(server: ServerProcess, pg: PgCluster, peer: Pee
     assert {sent.ack["error"]["code"] for sent in refused} == {"unavailable"}
 
     # Sent again with the same client_id, each refused send is stored once: now, or by the
-    # first attempt if its commit got through before the deadline.
+    # first attempt if it went on past its deadline and got through once the database did.
     retried = [await ana.call("send", sent.payload) for sent in refused]
     assert all(ack["ok"] for ack in retried), retried
-    first_time = [sent.ack["message"]["id"] for sent in results if sent.ack.get("ok")]
-    for message_id in first_time:
-        await avi.wait_for("message", with_id(message_id))
-    stored = await stored_in(server, people.admin.token, room)
+    stored = await stored_in(cluster.api_b, people.admin.token, room)
     client_ids = [message["client_id"] for message in stored]
     assert sorted(client_ids) == sorted(set(client_ids)), "a send was stored twice"
     assert {sent.payload["client_id"] for sent in results} <= set(client_ids)
+    first_time = [sent.ack["message"]["id"] for sent in results if sent.ack.get("ok")]
     assert set(first_time) <= {message["id"] for message in stored}
-    await close_before_stopping(ana, avi)
+
+    # Every stored message reached the members on both processes, once.
+    for message in stored:
+        await lee.wait_for("message", with_id(message["id"]))
+    await cluster.barrier(lee, avi)
+    for receiver in (lee, avi):
+        assert sorted(message_ids(receiver)) == sorted(m["id"] for m in stored)
+    await close_before_stopping(ana, avi, lee)
 
 
-async def stored_in(server: ServerProcess, token: str, room: int) -> list[dict[str, Any]]:
-    async with aiohttp.ClientSession() as session:
-        api = Api(server.url, session)
-        messages: list[dict[str, Any]] = []
-        query = ""
-        while True:
-            reply = await api.get(f"/api/rooms/{room}/messages?limit=100{query}", token)
-            messages[:0] = reply.body["messages"]
-            if not reply.body["has_more"]:
-                return messages
-            query = f"&before={messages[0]['id']}"
+async def stored_in(api: Api, token: str, room: int) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    query = ""
+    while True:
+        reply = await api.get(f"/api/rooms/{room}/messages?limit=100{query}", token)
+        messages[:0] = reply.body["messages"]
+        if not reply.body["has_more"]:
+            return messages
+        query = f"&before={messages[0]['id']}"
