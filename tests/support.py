@@ -447,6 +447,21 @@ async def patch_room(api: Api, staff: Person, room_id: int, **fields: Any) -> di
     return dict(reply.body["room"])
 
 
+async def stored_messages(
+    api: Api, token: str, room_id: int, *, latest_only: bool = False
+) -> list[dict[str, Any]]:
+    """A room's stored messages, oldest first: all of them (page by page), or the latest 100."""
+    messages: list[dict[str, Any]] = []
+    query = ""
+    while True:
+        reply = await api.get(f"/api/rooms/{room_id}/messages?limit=100{query}", token)
+        assert reply.status == 200, reply
+        messages[:0] = reply.body["messages"]
+        if latest_only or not reply.body["has_more"]:
+            return messages
+        query = f"&before={messages[0]['id']}"
+
+
 async def stored_bodies(api: Api, staff: Person, room_id: int) -> list[str]:
     reply = await api.get(f"/api/rooms/{room_id}/messages?limit=100", token=staff.token)
     assert reply.status == 200, reply.body

@@ -20,7 +20,16 @@ import pytest
 import socketio
 
 from tests.conftest import PeerFactory
-from tests.support import Api, Community, Peer, Reply, RunningServer, barrier, new_client_id
+from tests.support import (
+    Api,
+    Community,
+    Peer,
+    Reply,
+    RunningServer,
+    barrier,
+    new_client_id,
+    stored_messages,
+)
 
 pytestmark = pytest.mark.persistence
 
@@ -301,16 +310,8 @@ class World:
 
     async def history(self, room: int, *, latest_only: bool = False) -> list[Any]:
         """A room's stored messages, all of them or only the latest 100."""
-        messages: list[Any] = []
-        query = ""
-        while True:
-            path = f"/api/rooms/{room}/messages?limit=100{query}"
-            reply = await self.api.get(path, self.community.admin.token)
-            assert reply.status == 200, reply
-            messages[:0] = reply.body["messages"]
-            if latest_only or not reply.body["has_more"]:
-                return messages
-            query = f"&before={messages[0]['id']}"
+        token = self.community.admin.token
+        return await stored_messages(self.api, token, room, latest_only=latest_only)
 
     def peers(self) -> dict[str, Peer]:
         return {"pat_ana": self.ana, "pat_avi": self.avi, "pat_bo": self.bo}

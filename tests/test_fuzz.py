@@ -40,6 +40,7 @@ from tests.support import (
     RunningServer,
     register,
     send,
+    stored_messages,
     with_settings,
 )
 
@@ -201,16 +202,7 @@ class World:
             self.deleted.add(payload["message_id"])
 
     async def history(self, room: int) -> list[dict[str, Any]]:
-        admin = self.community.admin.token
-        messages: list[dict[str, Any]] = []
-        query = ""
-        while True:
-            reply = await self.api.get(f"/api/rooms/{room}/messages?limit=100{query}", admin)
-            assert reply.status == 200, reply
-            messages[:0] = reply.body["messages"]
-            if not reply.body["has_more"]:
-                return messages
-            query = f"&before={messages[0]['id']}"
+        return await stored_messages(self.api, self.community.admin.token, room)
 
     async def check(self) -> None:
         """The invariants, after every example."""

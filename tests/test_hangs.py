@@ -25,7 +25,7 @@ from tests.cluster import (
 )
 from tests.conftest import PeerFactory
 from tests.pg_cluster import PgCluster
-from tests.support import Api, Peer, message_ids, new_client_id, with_id
+from tests.support import Peer, message_ids, new_client_id, stored_messages, with_id
 
 pytestmark = pytest.mark.persistence
 
@@ -148,7 +148,7 @@ async def database_hang_scenario(cluster: Cluster, pg: PgCluster, peer: PeerFact
     # first attempt if it went on past its deadline and got through once the database did.
     retried = [await ana.call("send", sent.payload) for sent in refused]
     assert all(ack["ok"] for ack in retried), retried
-    stored = await stored_in(cluster.api_b, people.admin.token, room)
+    stored = await stored_messages(cluster.api_b, people.admin.token, room)
     client_ids = [message["client_id"] for message in stored]
     assert sorted(client_ids) == sorted(set(client_ids)), "a send was stored twice"
     assert {sent.payload["client_id"] for sent in results} <= set(client_ids)
@@ -162,14 +162,3 @@ async def database_hang_scenario(cluster: Cluster, pg: PgCluster, peer: PeerFact
     for receiver in (lee, avi):
         assert sorted(message_ids(receiver)) == sorted(m["id"] for m in stored)
     await close_before_stopping(ana, avi, lee)
-
-
-async def stored_in(api: Api, token: str, room: int) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
-    query = ""
-    while True:
-        reply = await api.get(f"/api/rooms/{room}/messages?limit=100{query}", token)
-        messages[:0] = reply.body["messages"]
-        if not reply.body["has_more"]:
-            return messages
-        query = f"&before={messages[0]['id']}"
