@@ -3,8 +3,9 @@
 Figures for the crisis detector (server/moderation/crisis):
 (a) the training data (server/moderation/crisis/training/*.jsonl), 5-fold cross-validated: each
     fold's model is fitted on the other four (needs scikit-learn, a dev dependency);
-(b) the held-out set tests/crisis_heldout/{en,es}.jsonl, written apart from the training
-    data, scored by the shipped model;
+(b) each held-out set, tests/crisis_heldout/ (written 2026-11) and tests/crisis_heldout_2/
+    (written 2026-12-06), {en,es}.jsonl, each written apart from the training data by someone
+    who never saw it, the word lists or the code, scored by the shipped model;
 each next to the old regex detector (matching.CrisisDetector with the shipped word lists), and
 the cost of one `detect` call (p50/p99, chat-length messages and a long tail up to 4,000
 characters).
@@ -30,7 +31,8 @@ from server.moderation.crisis.evaluate import report
 from server.moderation.crisis.train import Row, cross_validate, load_rows
 from server.moderation.matching import CrisisDetector, shipped_word_lists
 
-HELDOUT = Path(__file__).resolve().parent.parent / "tests" / "crisis_heldout"
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+HELDOUT_SETS = (TESTS / "crisis_heldout", TESTS / "crisis_heldout_2")
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def cost(detector: CrisisClassifier, texts: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.crisis", description=__doc__)
-    parser.add_argument("--no-heldout", action="store_true", help="skip the held-out set")
+    parser.add_argument("--no-heldout", action="store_true", help="skip the held-out sets")
     parser.add_argument("--no-cv", action="store_true", help="skip the cross-validation")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     rows = load_rows()
@@ -104,12 +106,14 @@ def main(argv: list[str] | None = None) -> int:
         print(report(rows, old_detector_predictions(rows)))
     texts = [r.text for r in rows]
     if not args.no_heldout:
-        heldout = load_rows(sorted(HELDOUT.glob("*.jsonl")))
-        print(f"\n== (b) held-out set ({len(heldout)} lines): shipped rules + model ==")
-        print(report(heldout, [detector.detect(r.text) for r in heldout]))
-        print("\n== (b) held-out set: old regex detector (shipped word lists) ==")
-        print(report(heldout, old_detector_predictions(heldout)))
-        texts += [r.text for r in heldout]
+        for folder in HELDOUT_SETS:
+            heldout = load_rows(sorted(folder.glob("*.jsonl")))
+            name = f"{folder.name}/ ({len(heldout)} lines)"
+            print(f"\n== (b) held-out set {name}: shipped rules + model ==")
+            print(report(heldout, [detector.detect(r.text) for r in heldout]))
+            print(f"\n== (b) held-out set {folder.name}/: old regex detector (word lists) ==")
+            print(report(heldout, old_detector_predictions(heldout)))
+            texts += [r.text for r in heldout]
     print("\n== cost of one detect() call (steady state, this machine) ==")
     print(cost(detector, texts))
     return 0

@@ -302,17 +302,19 @@ def test_exported_scorer_agrees_with_scikit_learn(
 
 # Floors a little under what the shipped rules and settings reach in 3-fold cross-validation,
 # so a change that makes the detector worse fails here. Three folds, not the benchmark's five
-# (bench/crisis.py, the README's figures): half the fitting, and as good a guard.
+# (bench/crisis.py, the README's figures): half the fitting, and as good a guard. Relapse has
+# about 200 lines a language: moving a few lines reshuffles the folds and moves its figure by
+# up to 0.05, hence the wider margin there.
 TEST_FOLDS = 3
 FLOORS = {
-    "en.recall.suicide_self_harm": 0.61,
-    "en.recall.overdose_medical": 0.77,
-    "en.recall.relapse": 0.52,
-    "es.recall.suicide_self_harm": 0.64,
-    "es.recall.overdose_medical": 0.77,
-    "es.recall.relapse": 0.51,
+    "en.recall.suicide_self_harm": 0.62,
+    "en.recall.overdose_medical": 0.76,
+    "en.recall.relapse": 0.50,
+    "es.recall.suicide_self_harm": 0.63,
+    "es.recall.overdose_medical": 0.76,
+    "es.recall.relapse": 0.53,
 }
-CEILINGS = {"en.false_alarms": 0.045, "es.false_alarms": 0.05}
+CEILINGS = {"en.false_alarms": 0.045, "es.false_alarms": 0.045}
 
 
 @needs_sklearn
@@ -330,3 +332,20 @@ def test_cross_validated_figures_hold_their_floors_and_ceilings(rows: list[Row])
         if figures[name] > ceiling
     ]
     assert not misses, (misses, figures)
+
+
+HELDOUT_SETS = ("crisis_heldout", "crisis_heldout_2")
+
+
+def test_no_training_line_is_in_a_held_out_set(rows: list[Row]) -> None:
+    """A held-out line that is also a training line measures memory, not detection; lines are
+    compared in the detector's own normal form, so a change of case or accents still counts."""
+    tests = Path(__file__).resolve().parent
+    held_out = {
+        crisis_normal_form(row.text).strip()
+        for name in HELDOUT_SETS
+        for row in load_rows(sorted((tests / name).glob("*.jsonl")))
+    }
+    assert len(held_out) > 1500
+    shared = [r.text for r in rows if crisis_normal_form(r.text).strip() in held_out]
+    assert not shared, shared
