@@ -383,7 +383,11 @@ async def test_a_flood_of_crisis_text_raises_one_open_alert_and_every_message_ge
     c = community
     ana, lee = await peer(c.pat_ana.token), await peer(c.mod_lee.token)
     await joined(lee, c.group_a)
-    bodies = ["i want to kill myself", "i have the pills right here", "tonight is the night"]
+    bodies = [
+        "i want to kill myself",
+        "i have the pills right here",
+        "bye everyone, tonight is the night",
+    ]
     sent = [await send(ana, c.group_a, body) for body in bodies]
     for message in sent:
         await lee.wait_for("message", with_id(message["id"]))
