@@ -1,11 +1,12 @@
 """Fixtures: every test gets its own database (SQLite file, or a fresh PostgreSQL database
-when PEERROOMS_TEST_DATABASE_URL names a server) and a real server on a free port."""
+when PEERROOMS_TEST_DATABASE_URL names a server), copied from a template when a server here
+starts on it (tests/templates.py), and a real server on a free port."""
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,15 @@ from tests.support import (
     FakeClock,
     Peer,
     RunningServer,
-    build_community,
     server_settings,
     start_server,
+)
+from tests.templates import (
+    Templates,
+    build_templates,
+    community_for,
+    drop_templates,
+    template_for,
 )
 
 PG_URL = os.environ.get("PEERROOMS_TEST_DATABASE_URL", "")
@@ -59,17 +66,32 @@ async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
         await client.aclose()
 
 
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    built = build_templates(PG_URL or None, tmp_path_factory.mktemp("templates"))
+    yield built
+    drop_templates(built)
+
+
 @pytest.fixture
-async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+async def database_url(
+    tmp_path: Path, request: pytest.FixtureRequest, templates: Templates, clock: FakeClock
+) -> AsyncIterator[str]:
+    template = template_for(request, clock)
     if not PG_URL:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'peerrooms.db'}"
+        path = tmp_path / "peerrooms.db"
+        if template is None:
+            yield f"sqlite+aiosqlite:///{path}"
+        else:
+            yield await templates.create_sqlite(template, path)
         return
     url = make_url(PG_URL)
     name = f"peerrooms_test_{secrets.token_hex(6)}"
     admin_dsn = url.set(drivername="postgresql", database=url.database or "postgres")
     connection = await asyncpg.connect(admin_dsn.render_as_string(hide_password=False))
+    source = "" if template is None else f' TEMPLATE "{templates.sources[template]}"'
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.execute(f'CREATE DATABASE "{name}"{source}')
         yield url.set(database=name).render_as_string(hide_password=False)
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
@@ -103,8 +125,10 @@ async def api(server: RunningServer) -> AsyncIterator[Api]:
 
 
 @pytest.fixture
-async def community(server: RunningServer, api: Api) -> Community:
-    return await build_community(server, api)
+async def community(
+    request: pytest.FixtureRequest, server: RunningServer, api: Api, templates: Templates
+) -> Community:
+    return await community_for(request, server, api, templates)
 
 
 PeerFactory = Callable[..., Awaitable[Peer]]

@@ -37,10 +37,10 @@ from tests.support import (
     FakeClock,
     Peer,
     RunningServer,
-    build_community,
     server_settings,
     start_server,
 )
+from tests.templates import Templates, community_for
 
 ON_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
@@ -101,8 +101,10 @@ async def api(server: RunningServer) -> AsyncIterator[Api]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def community(server: RunningServer, api: Api) -> Community:
-    return await build_community(server, api)
+async def community(
+    request: pytest.FixtureRequest, server: RunningServer, api: Api, templates: Templates
+) -> Community:
+    return await community_for(request, server, api, templates)
 
 
 PeerFactory = Callable[[str], Awaitable[Peer]]
