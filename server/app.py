@@ -13,8 +13,9 @@ from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.accounts.http import ACCOUNTS, add_account_routes
+from server.accounts.http import ACCOUNTS, PEOPLE, add_account_routes
 from server.accounts.passwords import Passwords
+from server.accounts.people import PeopleService
 from server.accounts.service import AccountService
 from server.accounts.throttle import Allowance, SignInThrottle
 from server.accounts.tokens import TokenIssuer, load_or_create_secret
@@ -231,6 +232,9 @@ def create_app(
 
     app[PRESENCE] = presence
     app[ACCOUNTS] = accounts
+    app[PEOPLE] = PeopleService(
+        accounts, facts=[safety.restrictions.on_person, meetings.attended_by]
+    )
     app[ROOMS] = rooms
     app[MESSAGES] = messages
     app[RESTRICTIONS] = safety.restrictions

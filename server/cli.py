@@ -1,4 +1,4 @@
-"""The `peerrooms` command: serve, create-admin, invite, demo."""
+"""The `peerrooms` command: serve, create-admin, invite, people, person, reset-code, demo."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from server.accounts.http import ACCOUNTS
-from server.accounts.models import InviteIn
+from server.accounts.http import ACCOUNTS, PEOPLE
+from server.accounts.models import InviteIn, PeopleQuery, PersonChangeIn
+from server.accounts.people import PeopleService
 from server.accounts.service import AccountService
 from server.app import create_app, database_deadlines
 from server.demo import seed_demo
@@ -47,6 +48,22 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--cohort", help="cohort name, for patient invites")
     invite.add_argument("--uses", type=int, default=1)
     invite.add_argument("--hours", type=float, help="hours until the invite expires")
+
+    people = commands.add_parser("people", help="list people (tab-separated), filtered")
+    people.add_argument("--role", choices=[role.value for role in Role])
+    people.add_argument("--cohort", help="cohort name")
+    people.add_argument("--status", choices=["active", "deactivated", "all"], default="all")
+    people.add_argument("--search", default="", help="part of an alias or login name")
+
+    person = commands.add_parser("person", help="change a person's role or cohort")
+    person.add_argument("--username", required=True)
+    person.add_argument("--role", choices=[role.value for role in Role])
+    person.add_argument("--cohort", help="cohort name: the person's only cohort from now on")
+
+    reset = commands.add_parser(
+        "reset-code", help="issue a one-time password-reset code and print it with its link"
+    )
+    reset.add_argument("--username", required=True)
 
     commands.add_parser("demo", help="seed a demo community and print how to sign in")
 
@@ -141,6 +158,12 @@ async def _run_task(args: argparse.Namespace, settings: Settings) -> int:
             return await _create_admin(accounts, args)
         if args.command == "invite":
             return await _invite(accounts, args)
+        if args.command == "people":
+            return await _people(accounts, app[PEOPLE], args)
+        if args.command == "person":
+            return await _change_person(accounts, app[PEOPLE], args)
+        if args.command == "reset-code":
+            return await _reset_code(accounts, app[PEOPLE], args)
         print(await seed_demo(accounts, app[ROOMS], app[MESSAGES], app[MEETINGS]))
         return 0
 
@@ -177,4 +200,58 @@ async def _invite(accounts: AccountService, args: argparse.Namespace) -> int:
     )
     invite = await accounts.create_invite(None, data)
     print(invite["code"])
+    return 0
+
+
+async def _cohort_id(accounts: AccountService, name: str | None) -> int | None:
+    return None if not name else (await accounts.cohort_named(name)).id
+
+
+async def _people(accounts: AccountService, people: PeopleService, args: argparse.Namespace) -> int:
+    """Every matching person, one line each: id, login name, alias, role, cohorts, status,
+    last sign-in. The command line acts as the operator, with an admin's view."""
+    cohorts = {cohort.id: cohort.name for cohort in await accounts.all_cohorts()}
+    query = {
+        "role": args.role,
+        "cohort_id": await _cohort_id(accounts, args.cohort),
+        "status": args.status,
+        "q": args.search,
+        "limit": 200,
+    }
+    after = 0
+    print("id\tusername\talias\trole\tcohorts\tstatus\tlast sign-in")
+    while True:
+        page = await people.people(None, PeopleQuery.model_validate(query | {"after": after}))
+        for each in page["users"]:
+            names = ", ".join(cohorts.get(cohort_id, "?") for cohort_id in each["cohort_ids"])
+            print(
+                f"{each['id']}\t{each['username']}\t{each['display_name']}\t{each['role']}"
+                f"\t{names}\t{each['status']}\t{each['last_sign_in_at'] or '-'}"
+            )
+        if page["next_after"] is None:
+            return 0
+        after = page["next_after"]
+
+
+async def _user_id(accounts: AccountService, username: str) -> int:
+    return await accounts.user_id_of(username.strip().lower())
+
+
+async def _change_person(
+    accounts: AccountService, people: PeopleService, args: argparse.Namespace
+) -> int:
+    change = PersonChangeIn.model_validate(
+        {"role": args.role, "cohort_id": await _cohort_id(accounts, args.cohort)}
+    )
+    person = await people.change(None, await _user_id(accounts, args.username), change)
+    print(f"{args.username}: {person['role']}, cohorts {person['cohort_ids']}")
+    return 0
+
+
+async def _reset_code(
+    accounts: AccountService, people: PeopleService, args: argparse.Namespace
+) -> int:
+    reset = await people.issue_password_reset(None, await _user_id(accounts, args.username))
+    print(reset["code"])
+    print(f"link: <this server's address>{reset['path']} (works once, until {reset['expires_at']})")
     return 0

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.accounts.models import CohortIn, InviteIn, LoginIn, PasswordChangeIn, RegisterIn
+from server.accounts.models import (
+    CohortIn,
+    InviteIn,
+    LoginIn,
+    PasswordChangeIn,
+    PasswordResetIn,
+    PeopleQuery,
+    PersonChangeIn,
+    RegisterIn,
+)
+from server.accounts.people import PeopleService
 from server.accounts.service import AccountService, Client
 from server.kernel.actors import Actor
-from server.kernel.http import ok, path_id, read_input
+from server.kernel.http import ok, path_id, query_ints, read_input
+from server.kernel.validation import parse_input
 from server.reference.routes import Access, Route, RouteTable, add_routes
 
 ACCOUNTS = web.AppKey("accounts", AccountService)
+PEOPLE = web.AppKey("people", PeopleService)
 
 
 async def current_actor(request: web.Request) -> Actor:
@@ -96,6 +108,109 @@ async def graduate(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     user_id = path_id(request)
     return ok({"user": await request.app[ACCOUNTS].graduate(actor, user_id)})
+
+
+async def reset_password(request: web.Request) -> web.Response:
+    data = await read_input(request, PasswordResetIn)
+    return ok(await request.app[ACCOUNTS].reset_password(data, client_of(request)))
+
+
+async def list_people(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    texts = {name: request.query[name] for name in ("role", "status", "q") if name in request.query}
+    query = parse_input(PeopleQuery, texts | query_ints(request, "cohort_id", "limit", "after"))
+    return ok(await request.app[PEOPLE].people(actor, query))
+
+
+async def show_person(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    return ok({"user": await request.app[PEOPLE].person(actor, path_id(request))})
+
+
+async def change_person(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    user_id = path_id(request)
+    data = await read_input(request, PersonChangeIn)
+    return ok({"user": await request.app[PEOPLE].change(actor, user_id, data)})
+
+
+async def issue_password_reset(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    reset = await request.app[PEOPLE].issue_password_reset(actor, path_id(request))
+    return ok(reset, status=201)
+
+
+PEOPLE_ROUTES = RouteTable(
+    "people",
+    "The people directory of the console: list, a person's page, role and cohort changes,"
+    " password-reset codes that staff hand over.",
+    (
+        Route(
+            "GET",
+            "/api/users",
+            list_people,
+            "People, filtered and searched, a page at a time",
+            Access.STAFF,
+            query=PeopleQuery,
+            returns={"users": ["Person"], "next_after": "integer|null"},
+            description="By id. `q` matches the alias anywhere, case-insensitively (admins:"
+            " the login name too, which only admins see). `status` is active, deactivated or"
+            " all (the default). Pass `next_after` as `after` for the next page; null when"
+            " there is none.",
+        ),
+        Route(
+            "GET",
+            "/api/users/{id}",
+            show_person,
+            "A person's page: who they are, restrictions in force, meetings attended",
+            Access.STAFF,
+            returns={"user": "PersonPage"},
+            errors=("not_found",),
+        ),
+        Route(
+            "PATCH",
+            "/api/users/{id}",
+            change_person,
+            "Change a person's role (admins) or move them to a cohort",
+            Access.STAFF,
+            body=PersonChangeIn,
+            returns={"user": "Person"},
+            errors=("not_found", "forbidden", "conflict"),
+            description="A new role signs the person out everywhere, to sign in again with it;"
+            " nobody changes their own. `cohort_id` becomes the person's only cohort (patients"
+            " and alumni; `conflict` for staff), and their live connections leave the rooms"
+            " it closes at once. Moderators may move patients and alumni; staff accounts need"
+            " an admin. Audited as `person_changed`.",
+        ),
+        Route(
+            "POST",
+            "/api/users/{id}/password-reset",
+            issue_password_reset,
+            "Issue a one-time password-reset code to hand over (valid for a day)",
+            Access.STAFF,
+            status=201,
+            returns={"code": "string", "expires_at": "string", "path": "string"},
+            errors=("not_found", "forbidden"),
+            description="peerrooms sends no email: staff give the person the code or the link"
+            " (`path`, on this server). A new code replaces the person's earlier ones. Staff"
+            " accounts need an admin. Audited as `password_reset_issued`.",
+        ),
+        Route(
+            "POST",
+            "/api/auth/reset",
+            reset_password,
+            "Choose a new password with a reset code, and sign in",
+            Access.PUBLIC,
+            body=PasswordResetIn,
+            returns={"token": "string", "user": "OwnUser"},
+            errors=("unauthorized", "forbidden", "rate_limited"),
+            description="An unknown, used or expired code is `unauthorized` (unknown codes"
+            " count against the address's sign-in bucket); the new password follows the"
+            " registration rules (`invalid`). Every other sign-in of the account ends."
+            " Audited as `password_reset_used`.",
+        ),
+    ),
+)
 
 
 ACCOUNT_ROUTES = RouteTable(
@@ -256,3 +371,4 @@ ACCOUNT_ROUTES = RouteTable(
 
 def add_account_routes(app: web.Application) -> None:
     add_routes(app, ACCOUNT_ROUTES)
+    add_routes(app, PEOPLE_ROUTES)

@@ -64,6 +64,21 @@ class Invite(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class PasswordReset(SQLModel, table=True):
+    """A one-time code staff issued so a person can choose a new password (handed over in
+    person: peerrooms sends no email). Only the code's SHA-256 is kept."""
+
+    __tablename__ = "password_reset"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    code_hash: str = Field(unique=True, max_length=64)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
 # ----- inputs -----
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
@@ -106,12 +121,40 @@ class PasswordChangeIn(InputModel):
     new_password: Annotated[str, StringConstraints(max_length=256)]
 
 
+class PasswordResetIn(InputModel):
+    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    new_password: Annotated[str, StringConstraints(max_length=256)]
+
+
+RoleName = Literal["patient", "alumni", "moderator", "admin"]
+PersonStatus = Literal["active", "deactivated", "all"]
+
+
+class PeopleQuery(InputModel):
+    """The filters of the people list (query parameters)."""
+
+    role: RoleName | None = None
+    cohort_id: PositiveId | None = None
+    status: PersonStatus = "all"
+    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = ""
+    limit: Annotated[int, InputField(ge=1, le=200)] = 50
+    after: Annotated[int, InputField(ge=0)] = 0
+
+
+class PersonChangeIn(InputModel):
+    """What staff change about a person: the role (admins only), the cohort (the person's
+    only cohort from now on; patients and alumni)."""
+
+    role: RoleName | None = None
+    cohort_id: PositiveId | None = None
+
+
 class CohortIn(InputModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 
 
 class InviteIn(InputModel):
-    role: Literal["patient", "alumni", "moderator", "admin"]
+    role: RoleName
     cohort_id: PositiveId | None = None
     max_uses: Annotated[int, InputField(ge=1, le=500)] = 1
     expires_in_hours: Annotated[float, InputField(gt=0, le=24 * 90)] | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from server.accounts.models import (
     InviteIn,
     LoginIn,
     PasswordChangeIn,
+    PasswordResetIn,
     RegisterIn,
     User,
     UserSession,
@@ -66,6 +68,11 @@ GRADUATED_TEXT = (
     "Congratulations on graduating! Your group room is now closed to you, "
     "and the alumni rooms are open."
 )
+
+
+def reset_code_digest(code: str) -> str:
+    """Reset codes are 128 random bits: their SHA-256 is all the database keeps."""
+    return hashlib.sha256(code.encode()).hexdigest()
 
 
 def require_staff(actor: Actor) -> None:
@@ -265,6 +272,50 @@ class AccountService:
             await session.commit()
         await self._end(actor.id, keep=actor.session_id)
 
+    async def reset_password(
+        self, data: PasswordResetIn, client: Client = NO_CLIENT
+    ) -> dict[str, Any]:
+        """Redeem a reset code staff handed over: a new password, every sign-in of the account
+        ends, and this one begins. A wrong code costs from the address's sign-in bucket."""
+        await self.throttle.check(address=client.address)
+        now = self.clock.now()
+        async with self.sessions() as session:
+            reset = await store.reset_by_code_hash(session, reset_code_digest(data.code))
+            user = await store.get_user(session, reset.user_id) if reset else None
+            if reset is None or reset.id is None or user is None or user.id is None:
+                await self.throttle.failed(address=client.address)
+                raise unauthorized("This reset code is not valid: ask staff for a new one.")
+            if reset.used_at is not None or reset.expires_at <= now:
+                raise unauthorized("This reset code has been used or has expired.")
+            if user.deactivated_at is not None:
+                raise forbidden("This account has been deactivated; ask staff to reactivate it.")
+            self._check_password(data.new_password, user.username)
+            if not await store.use_reset(session, reset.id, now):
+                raise unauthorized("This reset code has been used or has expired.")
+            user.password_hash = await self.passwords.hash(data.new_password)
+            session.add(user)
+            ended = await store.end_sessions(session, user.id, now)
+            await session.commit()
+            if ended and self.close_sockets is not None:
+                await self.close_sockets(user.id, ended)
+            await self.record(None, "password_reset_used", user.id)
+            return await self._signed_in(session, user, client)
+
+    async def end_every_session(self, user_id: int) -> None:
+        """Sign a person out everywhere (their sockets close on every process)."""
+        await self._end(user_id)
+
+    async def record(
+        self, actor: Actor | None, action: str, target_user_id: int, reason: str = ""
+    ) -> None:
+        if self.audit is not None:
+            await self.audit.record(
+                actor_id=actor.id if actor else None,
+                action=action,
+                target_user_id=target_user_id,
+                reason=reason,
+            )
+
     async def _username(self, actor: Actor) -> str:
         async with self.sessions() as session:
             user = await store.get_user(session, actor.id)
@@ -290,12 +341,8 @@ class AccountService:
             await session.commit()
         if not active:
             await self._end(user_id)
-        if self.audit is not None:
-            await self.audit.record(
-                actor_id=actor.id,
-                action="account_reactivated" if active else "account_deactivated",
-                target_user_id=user_id,
-            )
+        action = "account_reactivated" if active else "account_deactivated"
+        await self.record(actor, action, user_id)
         return public_user(user) | {"deactivated": not active}
 
     async def _end(self, user_id: int, *, only: str | None = None, keep: str | None = None) -> bool:
@@ -414,6 +461,17 @@ class AccountService:
             await store.add_user(session, user, cohort_id)
             await session.commit()
             return user, True
+
+    async def all_cohorts(self) -> list[Cohort]:
+        async with self.sessions() as session:
+            return await store.list_cohorts(session)
+
+    async def user_id_of(self, username: str) -> int:
+        async with self.sessions() as session:
+            user = await store.get_user_by_username(session, username)
+        if user is None or user.id is None:
+            raise not_found(f"user named {username!r}")
+        return user.id
 
     async def cohort_named(self, name: str) -> Cohort:
         async with self.sessions() as session:

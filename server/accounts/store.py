@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from server.accounts.models import Cohort, CohortMembership, Invite, User, UserSession
+from server.accounts.models import (
+    Cohort,
+    CohortMembership,
+    Invite,
+    PasswordReset,
+    PeopleQuery,
+    User,
+    UserSession,
+)
 from server.kernel.actors import Actor
 
 
@@ -130,3 +138,99 @@ async def display_names(session: AsyncSession) -> list[str]:
     """Every account's display name (a community is hundreds of people, not millions)."""
     result = await session.execute(select(User.display_name))
     return list(result.scalars())
+
+
+# ----- the people list (staff) -----
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own wildcards taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def find_users(
+    session: AsyncSession, query: PeopleQuery, *, search_usernames: bool
+) -> list[User]:
+    """One page of users matching the filters, by id (one more than the limit, so the caller
+    knows whether another page follows)."""
+    statement = select(User).where(col(User.id) > query.after)
+    if query.role is not None:
+        statement = statement.where(User.role == query.role)
+    if query.status == "active":
+        statement = statement.where(col(User.deactivated_at).is_(None))
+    elif query.status == "deactivated":
+        statement = statement.where(col(User.deactivated_at).is_not(None))
+    if query.cohort_id is not None:
+        members = select(CohortMembership.user_id).where(
+            CohortMembership.cohort_id == query.cohort_id
+        )
+        statement = statement.where(col(User.id).in_(members))
+    if query.q:
+        pattern = _like(query.q)
+        matches = [func.lower(User.display_name).like(pattern, escape="\\")]
+        if search_usernames:
+            matches.append(func.lower(User.username).like(pattern, escape="\\"))
+        statement = statement.where(or_(*matches))
+    statement = statement.order_by(col(User.id)).limit(query.limit + 1)
+    return list((await session.execute(statement)).scalars())
+
+
+async def cohorts_of_users(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, list[int]]:
+    if not user_ids:
+        return {}
+    result = await session.execute(
+        select(CohortMembership.user_id, CohortMembership.cohort_id)
+        .where(col(CohortMembership.user_id).in_(user_ids))
+        .order_by(col(CohortMembership.cohort_id))
+    )
+    cohorts: dict[int, list[int]] = {user_id: [] for user_id in user_ids}
+    for user_id, cohort_id in result.all():
+        cohorts[user_id].append(cohort_id)
+    return cohorts
+
+
+async def last_sign_ins(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, datetime]:
+    if not user_ids:
+        return {}
+    result = await session.execute(
+        select(UserSession.user_id, func.max(UserSession.created_at))
+        .where(col(UserSession.user_id).in_(user_ids))
+        .group_by(col(UserSession.user_id))
+    )
+    return {int(user_id): latest for user_id, latest in result.all()}
+
+
+async def set_only_cohort(session: AsyncSession, user_id: int, cohort_id: int) -> None:
+    await session.execute(delete(CohortMembership).where(col(CohortMembership.user_id) == user_id))
+    session.add(CohortMembership(user_id=user_id, cohort_id=cohort_id))
+    await session.flush()
+
+
+# ----- password resets -----
+
+
+async def reset_by_code_hash(session: AsyncSession, code_hash: str) -> PasswordReset | None:
+    result = await session.execute(
+        select(PasswordReset).where(PasswordReset.code_hash == code_hash)
+    )
+    return result.scalars().first()
+
+
+async def use_reset(session: AsyncSession, reset_id: int, now: datetime) -> bool:
+    """Mark a reset used, once: False when another request used it first."""
+    result = await session.execute(
+        update(PasswordReset)
+        .where(col(PasswordReset.id) == reset_id, col(PasswordReset.used_at).is_(None))
+        .values(used_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def retire_resets(session: AsyncSession, user_id: int, now: datetime) -> None:
+    """A new code replaces the person's earlier unused ones."""
+    await session.execute(
+        update(PasswordReset)
+        .where(col(PasswordReset.user_id) == user_id, col(PasswordReset.used_at).is_(None))
+        .values(used_at=now)
+    )

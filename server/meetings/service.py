@@ -185,6 +185,11 @@ class MeetingService:
             "created_at": iso_utc(saved.created_at),
         }
 
+    async def attended_by(self, user_id: int) -> dict[str, Any]:
+        """For a person's page in the console: the occurrences they checked in to."""
+        async with self.sessions() as session:
+            return {"meetings_attended": await store.count_check_ins_of(session, user_id)}
+
     async def room_open_for_posts(self, session: AsyncSession, room_id: int, now: datetime) -> bool:
         """Whether an occurrence of a series in this room is in its lobby or live window."""
         all_series = await store.series_of_room(session, room_id)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, or_, select
@@ -142,6 +142,13 @@ async def check_ins(
         select(CheckIn).where(CheckIn.series_id == series_id, CheckIn.occurrence == occurrence)
     )
     return {check_in.user_id: check_in for check_in in result.scalars()}
+
+
+async def count_check_ins_of(session: AsyncSession, user_id: int) -> int:
+    result = await session.execute(
+        select(func.count()).select_from(CheckIn).where(col(CheckIn.user_id) == user_id)
+    )
+    return int(result.scalar_one())
 
 
 async def audience_user_ids(session: AsyncSession, room: Room) -> list[int]:

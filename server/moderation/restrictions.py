@@ -23,6 +23,7 @@ from server.presence.service import PresenceService
 from server.realtime.bus import ControlBus
 from server.realtime.notices import Notifier
 from server.realtime.shared_cache import SharedCache
+from server.rooms import store as room_store
 from server.rooms.access import RoomAccess
 from server.rooms.gates import Draft
 from server.rooms.models import Room
@@ -151,6 +152,25 @@ class RestrictionService:
         )
         # The person was told of the mute or ban; they are told it is over, too.
         await self.notifier.tell(user_id, LIFTED[kind][0], LIFTED[kind][1], room_id=room_id)
+
+    async def on_person(self, user_id: int) -> dict[str, Any]:
+        """The mutes and bans in force on a person, for their page in the console (the caller
+        checked that the reader is staff)."""
+        async with self.sessions() as session:
+            found = await store.restrictions_on_user(session, user_id=user_id, now=self.clock.now())
+            rooms = await room_store.rooms_by_id(session, sorted({r.room_id for r in found}))
+        names = {room.id: room.name for room in rooms}
+        return {
+            "restrictions": [
+                {
+                    "kind": restriction.kind,
+                    "room_id": restriction.room_id,
+                    "room_name": names.get(restriction.room_id, ""),
+                    "until": iso_utc(restriction.until) if restriction.until else None,
+                }
+                for restriction in found
+            ]
+        }
 
     async def current(self, actor: Actor, room_id: int, kind: str) -> list[dict[str, Any]]:
         require_staff(actor)

@@ -44,8 +44,11 @@ INSERT_ALERT = HotStatement(
 
 
 def _active(kind: str, now: datetime) -> list[ColumnElement[bool]]:
+    return [col(Restriction.kind) == kind, *_in_force(now)]
+
+
+def _in_force(now: datetime) -> list[ColumnElement[bool]]:
     return [
-        col(Restriction.kind) == kind,
         col(Restriction.lifted_at).is_(None),
         or_(col(Restriction.until).is_(None), col(Restriction.until) > now),
     ]
@@ -56,11 +59,19 @@ async def restrictions_in_force(
 ) -> list[Restriction]:
     """Every mute and ban in force in these rooms (what the restriction cache keeps)."""
     result = await session.execute(
-        select(Restriction).where(
-            col(Restriction.room_id).in_(room_ids),
-            col(Restriction.lifted_at).is_(None),
-            or_(col(Restriction.until).is_(None), col(Restriction.until) > now),
-        )
+        select(Restriction).where(col(Restriction.room_id).in_(room_ids), *_in_force(now))
+    )
+    return list(result.scalars())
+
+
+async def restrictions_on_user(
+    session: AsyncSession, *, user_id: int, now: datetime
+) -> list[Restriction]:
+    """Every mute and ban in force on one person, in any room."""
+    result = await session.execute(
+        select(Restriction)
+        .where(col(Restriction.user_id) == user_id, *_in_force(now))
+        .order_by(col(Restriction.room_id), col(Restriction.kind), col(Restriction.id))
     )
     return list(result.scalars())
 

@@ -12,13 +12,14 @@ from typing import Any
 from server.kernel.errors import STATUS_BY_CODE
 from server.kernel.validation import MAX_ID, InputModel
 from server.reference.routes import Access, QueryParam, Route, RouteTable, Shape
-from server.reference.shapes import SHAPES, Schema, ref
+from server.reference.shapes import SHAPES, Schema, nullable, ref
 
 OPENAPI_VERSION = "3.1.0"
 BEARER = "bearerAuth"
 PATH_PARAMETER = re.compile(r"{(\w+)}")
 # JSON types a route's `returns` may name; any other name is a component schema.
 JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "object"})
+NULLABLE = "|null"  # "integer|null": that type, or null
 
 DESCRIPTION = """\
 The HTTP half of peerrooms' API; the Socket.IO half (sending, editing, reactions, live \
@@ -236,6 +237,8 @@ def shape_schema(shape: Shape) -> Schema:
     if isinstance(shape, list):
         (item,) = shape
         return {"type": "array", "items": shape_schema(item)}
+    if shape.endswith(NULLABLE):
+        return nullable(shape_schema(shape.removesuffix(NULLABLE)))
     if shape in JSON_TYPES:
         return {"type": shape}
     if shape not in SHAPES:

@@ -18,7 +18,8 @@ from server.kernel.validation import InputModel
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 # A success body's top-level key's shape: the name of a component schema ("Room"), a JSON
-# type ("integer", "boolean", ...), or a one-item list for an array of either (["Room"]).
+# type ("integer", "boolean", ...; "integer|null" for that or null), or a one-item list for an
+# array of either (["Room"]).
 Shape = str | list[str]
 
 

@@ -106,6 +106,28 @@ ROOM["properties"] |= {
     "unread_count": {"type": "integer", "maximum": 100, "description": "`GET /api/rooms` only."},
 }
 
+PERSON_FIELDS: dict[str, Schema] = {
+    "id": ID,
+    "display_name": TEXT,
+    "role": choice(*ROLES),
+    "cohort_ids": array(ID),
+    "status": choice("active", "deactivated"),
+    "joined_at": TIME,
+    "graduated_at": nullable(TIME),
+    "last_sign_in_at": nullable(TIME),
+}
+ADMINS_SEE_USERNAME = {"username": {**TEXT, "description": "The login name: admins only."}}
+PERSON = obj("A person as staff see them in the console.", **PERSON_FIELDS)
+PERSON["properties"] |= ADMINS_SEE_USERNAME
+PERSON_PAGE = obj(
+    "A person's page in the console: the person, with what other features know of them"
+    " (`meetings_attended`: the meeting occurrences they checked in to).",
+    **PERSON_FIELDS,
+    restrictions=array(ref("PersonRestriction")),
+    meetings_attended=INTEGER,
+)
+PERSON_PAGE["properties"] |= ADMINS_SEE_USERNAME
+
 SHAPES: dict[str, Schema] = {
     "Error": ERROR,
     "User": obj(
@@ -121,6 +143,21 @@ SHAPES: dict[str, Schema] = {
         display_name=TEXT,
         role=choice(*ROLES),
         cohort_ids=array(ID),
+    ),
+    "Person": PERSON,
+    "PersonPage": PERSON_PAGE,
+    "PersonRestriction": obj(
+        "A mute or ban in force on the person.",
+        kind=choice("mute", "ban"),
+        room_id=ID,
+        room_name=TEXT,
+        until=nullable(TIME),
+    ),
+    "PasswordResetCode": obj(
+        "A one-time code for choosing a new password, for staff to hand over.",
+        code=TEXT,
+        expires_at=TIME,
+        path=TEXT,
     ),
     "Cohort": obj("A treatment group.", id=ID, name=TEXT),
     "Invite": obj(
