@@ -126,7 +126,7 @@ async def test_a_crisis_message_is_delivered_and_raises_resources_and_an_alert(
     hits = [e for e in await audit(api, lee, room) if e["action"] == "filter_crisis"]
     assert [(e["target_user"], e["message_id"]) for e in hits] == [(public(ana), message["id"])]
     # The audit keeps what was found and why, never the words.
-    assert hits[0]["reason"].startswith("suicide/urgent"), hits
+    assert hits[0]["reason"].startswith("crisis: suicide, urgent (found by: "), hits
     assert "kill" not in hits[0]["reason"], hits
 
 
@@ -180,7 +180,7 @@ async def test_a_recovery_story_gets_no_dialog_and_no_alert_only_a_note_for_staf
     assert [(e["target_user"], e["message_id"]) for e in notes] == [
         (public(community.pat_ana), message["id"])
     ]
-    assert notes[0]["reason"].startswith("suicide/disclosure"), notes
+    assert notes[0]["reason"].startswith("crisis: suicide, disclosure (found by: "), notes
 
 
 # ----- never silenced -----

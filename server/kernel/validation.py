@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from server.kernel.errors import invalid
 
@@ -26,6 +27,22 @@ def _within_ids(value: int) -> int:
 # passing a huge number intends.
 BeforeCursor = Annotated[int, Field(ge=1), AfterValidator(_within_ids)]
 SinceCursor = Annotated[int, Field(ge=0), AfterValidator(_within_ids)]
+
+
+def _utc_time(value: object) -> object:
+    if not isinstance(value, str):
+        return value  # and strict validation refuses it
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("use a UTC time such as 2026-11-23T00:00:00Z") from None
+    if moment.tzinfo is None:
+        raise ValueError("give the time in UTC with a Z suffix")
+    return moment.astimezone(UTC)
+
+
+# A time given as text (a query parameter, a JSON string) in ISO 8601 with its offset.
+UtcTime = Annotated[datetime, BeforeValidator(_utc_time)]
 
 
 class InputModel(BaseModel):

@@ -202,9 +202,13 @@ def resources_for(
 
 
 def described(detection: Detection, note: str = "") -> str:
-    """What the audit log and the alert keep of a detection (never the message itself)."""
-    evidence = ", ".join(detection.evidence)
-    parts = [f"{detection.category}/{detection.severity}", evidence, note]
+    """What the audit log and the alert keep of a detection (never the message itself), in
+    words a coordinator reads: "crisis: self harm, urgent (found by: model, rule:self_harm)"."""
+    category = detection.category.replace("_", " ")
+    parts = [
+        f"crisis: {category}, {detection.severity} (found by: {', '.join(detection.evidence)})",
+        note,
+    ]
     return "; ".join(part for part in parts if part)
 
 

@@ -138,11 +138,15 @@ async def set_duty(request: web.Request) -> web.Response:
 
 async def audit_log(request: web.Request) -> web.Response:
     actor = await current_actor(request)
-    query = parse_input(AuditQuery, query_ints(request, "room_id", "before", "limit"))
+    texts = {
+        name: request.query[name] for name in ("action", "since", "until") if name in request.query
+    }
+    numbers = query_ints(request, "room_id", "user_id", "before", "limit")
+    query = parse_input(AuditQuery, texts | numbers)
     audit = request.app[AUDIT]
 
     async def as_json() -> dict[str, Any]:
-        return {"entries": await audit.entries(actor, query)}
+        return await audit.entries(actor, query)
 
     return await json_or_csv(
         request,
@@ -335,12 +339,16 @@ MODERATION_ROUTES = RouteTable(
             "GET",
             "/api/audit",
             audit_log,
-            "The audit log, newest first, as JSON or CSV",
+            "The audit log, newest first, filtered, as JSON or CSV",
             Access.STAFF,
             query=AuditQuery,
             csv=True,
-            returns={"entries": ["AuditEntry"]},
-            description="Page back with `before` (an entry id). CSV has a header row.",
+            returns={"entries": ["AuditEntry"], "next_before": "integer|null"},
+            description="Filters: `room_id`; `user_id` (the person who acted or was acted on);"
+            " `action` (as the entries name it, e.g. `ban`, `crisis_alert`); `since` (inclusive)"
+            " and `until` (exclusive), UTC times such as 2026-11-23T00:00:00Z. Page back with"
+            " `before` = `next_before` (null: nothing older matches). CSV has a header row and"
+            " every matching entry, not one page.",
         ),
     ),
 )

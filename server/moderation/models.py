@@ -11,7 +11,7 @@ from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from server.kernel.db import UTCDateTime
-from server.kernel.validation import BeforeCursor, InputModel, PositiveId
+from server.kernel.validation import BeforeCursor, InputModel, PositiveId, UtcTime
 
 # A week: longer removals are bans, which may be open-ended.
 MAX_MUTE_MINUTES = 7 * 24 * 60
@@ -151,6 +151,13 @@ class DutyIn(InputModel):
 
 
 class AuditQuery(InputModel):
+    """The audit log's filters (query parameters): a room, a person (as the one who acted or
+    the one acted on), an action, a time range (`since` inclusive, `until` exclusive)."""
+
     room_id: PositiveId | None = None
+    user_id: PositiveId | None = None
+    action: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
+    since: UtcTime | None = None
+    until: UtcTime | None = None
     before: BeforeCursor | None = None
     limit: Annotated[int, InputField(ge=1, le=1000)] = 100

@@ -10,7 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from server.kernel.hotpath.statements import HotStatement
-from server.moderation.models import Alert, AuditEntry, Report, Restriction, StaffDuty
+from server.moderation.models import (
+    Alert,
+    AuditEntry,
+    AuditQuery,
+    Report,
+    Restriction,
+    StaffDuty,
+)
 
 # Every column of a new alert, so the statement runs on the drivers as it is written.
 ALERT_COLUMNS = (
@@ -298,13 +305,25 @@ async def set_duty(session: AsyncSession, user_id: int, on_duty: bool, now: date
     return False
 
 
-async def audit_entries(
-    session: AsyncSession, *, room_id: int | None, before: int | None, limit: int
-) -> list[AuditEntry]:
-    query = select(AuditEntry)
-    if room_id is not None:
-        query = query.where(AuditEntry.room_id == room_id)
-    if before is not None:
-        query = query.where(col(AuditEntry.id) < before)
-    result = await session.execute(query.order_by(col(AuditEntry.id).desc()).limit(limit))
-    return list(result.scalars())
+async def audit_entries(session: AsyncSession, query: AuditQuery) -> list[AuditEntry]:
+    """Newest first, the query's page (one more than its limit, to tell whether more follow)."""
+    statement = select(AuditEntry)
+    if query.room_id is not None:
+        statement = statement.where(AuditEntry.room_id == query.room_id)
+    if query.user_id is not None:
+        statement = statement.where(
+            or_(
+                col(AuditEntry.actor_id) == query.user_id,
+                col(AuditEntry.target_user_id) == query.user_id,
+            )
+        )
+    if query.action:
+        statement = statement.where(AuditEntry.action == query.action)
+    if query.since is not None:
+        statement = statement.where(col(AuditEntry.created_at) >= query.since)
+    if query.until is not None:
+        statement = statement.where(col(AuditEntry.created_at) < query.until)
+    if query.before is not None:
+        statement = statement.where(col(AuditEntry.id) < query.before)
+    statement = statement.order_by(col(AuditEntry.id).desc()).limit(query.limit + 1)
+    return list((await session.execute(statement)).scalars())
