@@ -323,6 +323,10 @@ def _build_safety(
         on_call=settings.on_call,
         page_next_after=timedelta(minutes=settings.on_call_page_next_minutes),
     )
+    reports = ReportService(
+        core.sessions, core.clock, access, alerts, audit, limit=action_limit(core)
+    )
+    alerts.report_alert_listeners.append(reports.resolve_with_its_alert)
     contact_gate = ContactGate(audit)
     classifier = crisis_classifier(settings)
     return Safety(
@@ -330,9 +334,7 @@ def _build_safety(
             core.sessions, core.clock, access, presence, notifier, audit, restriction_cache
         ),
         mute_gate=MuteGate(restriction_cache),
-        reports=ReportService(
-            core.sessions, core.clock, access, alerts, audit, limit=action_limit(core)
-        ),
+        reports=reports,
         alerts=alerts,
         crisis_gate=CrisisGate(classifier),
         flood_gates=[SlowModeGate()],

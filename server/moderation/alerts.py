@@ -5,6 +5,7 @@ until someone acknowledges it."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -33,6 +34,10 @@ class Reach(StrEnum):
     NOBODY = "nobody"  # no staff online, nobody to page: staff see it when they next connect
 
 
+# (who acknowledged, the report, its resolution, the note)
+ReportAlertListener = Callable[[Actor, int, str, str], Awaitable[None]]
+
+
 @dataclass
 class AlertService:
     sessions: SessionFactory
@@ -48,6 +53,9 @@ class AlertService:
     # acknowledged within `page_next_after`.
     on_call: list[str] = field(default_factory=list)
     page_next_after: timedelta = timedelta(minutes=10)
+    # Told when a report's alert is acknowledged, so its report is resolved with it: one item
+    # in the moderators' queue, not two (app.py wires the report service).
+    report_alert_listeners: list[ReportAlertListener] = field(default_factory=list)
     _checking: LoopingCall | None = field(default=None, init=False)
 
     async def raise_alert(
@@ -144,6 +152,11 @@ class AlertService:
         acknowledged = await self._acknowledge(actor, [alert_id], data.note, data.outcome)
         if not acknowledged:
             raise AppError("conflict", "This alert has already been acknowledged.")
+        report_id = acknowledged[0].get("report_id")
+        if report_id is not None:
+            resolution = "dismissed" if data.outcome == "not_a_crisis" else "actioned"
+            for listener in self.report_alert_listeners:
+                await listener(actor, report_id, resolution, data.note)
         return acknowledged[0]
 
     async def acknowledge_report_alerts(self, actor: Actor, report_id: int, note: str) -> None:

@@ -303,7 +303,9 @@ MODERATION_ROUTES = RouteTable(
             returns={"alert": "Alert"},
             errors=("conflict",),
             description="Acknowledging an acknowledged alert is `conflict`. `outcome` says what"
-            " was done (kept with the note in the alert and the audit log).",
+            " was done (kept with the note in the alert and the audit log). A report's alert"
+            " resolves its report with it: `dismissed` for `not_a_crisis`, otherwise"
+            " `actioned`, with the note.",
         ),
         Route(
             "POST",

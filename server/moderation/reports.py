@@ -77,32 +77,46 @@ class ReportService:
     async def resolve(self, actor: Actor, report_id: int, data: ResolveIn) -> dict[str, Any]:
         require_staff(actor)
         async with self.sessions() as session:
-            report = await session.get(Report, report_id)
-            if report is None:
+            if await session.get(Report, report_id) is None:
                 raise not_found("report")
-            resolved = await store.resolve_report(
-                session,
-                report_id=report_id,
-                status=data.resolution,
-                by=actor.id,
-                note=data.note,
-                now=self.clock.now(),
-            )
-            await session.commit()
-        if not resolved:
+        if not await self._resolve(actor, report_id, data.resolution, data.note):
             raise AppError("conflict", "This report has already been resolved.")
-        await self.audit.record(
-            actor_id=actor.id,
-            action=f"report_{data.resolution}",
-            room_id=report.room_id,
-            message_id=report.message_id,
-            reason=data.note,
-        )
         await self.alerts.acknowledge_report_alerts(actor, report_id, data.note)
         async with self.sessions() as session:
             fresh = await session.get(Report, report_id)
             assert fresh is not None  # noqa: S101 - reports are never deleted
             return await self._report_json(session, fresh)
+
+    async def resolve_with_its_alert(
+        self, actor: Actor, report_id: int, resolution: str, note: str
+    ) -> None:
+        """A report's alert was acknowledged: the report is resolved with it (if still open)."""
+        await self._resolve(actor, report_id, resolution, note)
+
+    async def _resolve(self, actor: Actor, report_id: int, resolution: str, note: str) -> bool:
+        """Resolve an open report and audit it; False when it was already resolved."""
+        async with self.sessions() as session:
+            report = await session.get(Report, report_id)
+            if report is None:
+                return False
+            resolved = await store.resolve_report(
+                session,
+                report_id=report_id,
+                status=resolution,
+                by=actor.id,
+                note=note,
+                now=self.clock.now(),
+            )
+            await session.commit()
+        if resolved:
+            await self.audit.record(
+                actor_id=actor.id,
+                action=f"report_{resolution}",
+                room_id=report.room_id,
+                message_id=report.message_id,
+                reason=note,
+            )
+        return resolved
 
     async def _report_json(self, session: AsyncSession, report: Report) -> dict[str, Any]:
         row = await room_store.get_message_row(session, report.message_id)
