@@ -317,3 +317,63 @@ async def test_the_command_line_lists_people_moves_them_and_issues_reset_codes(
     code = output.strip().splitlines()[0]
     assert f"/#/reset?code={code}" in output
     assert (await redeem(api, code)).status == 200
+
+
+# ----- invites -----
+
+
+async def new_invite(api: Api, who: Person, role: str, cohort_id: int | None = None) -> Reply:
+    return await api.post("/api/invites", {"role": role, "cohort_id": cohort_id}, who.token)
+
+
+async def test_invites_are_listed_by_role_and_a_revoked_one_registers_nobody(
+    api: Api, community: Community
+) -> None:
+    c = community
+    patient = (await new_invite(api, c.mod_lee, "patient", c.cohort_a)).body["invite"]
+    staff = (await new_invite(api, c.admin, "moderator")).body["invite"]
+    assert patient["path"] == f"/#/register?code={patient['code']}" and not patient["revoked"]
+
+    def codes(reply: Reply) -> list[str]:
+        assert reply.status == 200, reply.body
+        return [invite["code"] for invite in reply.body["invites"]]
+
+    # Moderators see (and revoke) patients' and alumni's invites; admins every invite.
+    assert patient["code"] in codes(await api.get("/api/invites", c.mod_lee.token))
+    assert staff["code"] not in codes(await api.get("/api/invites", c.mod_lee.token))
+    assert staff["code"] in codes(await api.get("/api/invites", c.admin.token))
+    staff_revoke = await api.call("DELETE", f"/api/invites/{staff['id']}", token=c.mod_lee.token)
+    refused_with(staff_revoke, 404, "not_found")
+
+    revoked = await api.call("DELETE", f"/api/invites/{patient['id']}", token=c.mod_lee.token)
+    assert revoked.status == 204, revoked.body
+    again = await api.call("DELETE", f"/api/invites/{patient['id']}", token=c.mod_lee.token)
+    refused_with(again, 409, "conflict")
+    assert patient["code"] not in codes(await api.get("/api/invites", c.mod_lee.token))
+    listed = await api.get("/api/invites?status=all", c.mod_lee.token)
+    [shown] = [i for i in listed.body["invites"] if i["code"] == patient["code"]]
+    assert shown["revoked"] is True
+
+    register = await api.post(
+        "/api/auth/register",
+        {"invite_code": patient["code"], "username": "pat_new", "display_name": "Newcomer",
+         "password": PASSWORD},
+    )  # fmt: skip
+    refused_with(register, 403, "forbidden")
+    assert "revoked" in register.body["error"]["message"]
+    assert "invite_revoked" in [e["action"] for e in await audit(api, c.admin)]
+
+
+async def test_invites_are_for_staff_and_bad_filters_are_invalid(
+    api: Api, community: Community
+) -> None:
+    c = community
+    refused_with(await api.get("/api/invites", c.pat_ana.token), 403, "forbidden")
+    refused_with(
+        await api.call("DELETE", "/api/invites/1", token=c.pat_ana.token), 403, "forbidden"
+    )
+    refused_with(await api.get("/api/invites?status=old", c.mod_lee.token), 422, "invalid")
+    refused_with(await api.call("DELETE", "/api/invites/x", token=c.mod_lee.token), 422, "invalid")
+    refused_with(
+        await api.call("DELETE", "/api/invites/999", token=c.mod_lee.token), 404, "not_found"
+    )

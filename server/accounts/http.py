@@ -7,6 +7,7 @@ from aiohttp import web
 from server.accounts.models import (
     CohortIn,
     InviteIn,
+    InvitesQuery,
     LoginIn,
     PasswordChangeIn,
     PasswordResetIn,
@@ -102,6 +103,18 @@ async def create_invite(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     data = await read_input(request, InviteIn)
     return ok({"invite": await request.app[ACCOUNTS].create_invite(actor, data)}, status=201)
+
+
+async def list_invites(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    query = parse_input(InvitesQuery, dict(request.query.items()) if request.query else {})
+    return ok({"invites": await request.app[ACCOUNTS].list_invites(actor, query)})
+
+
+async def revoke_invite(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    await request.app[ACCOUNTS].revoke_invite(actor, path_id(request))
+    return web.Response(status=204)
 
 
 async def graduate(request: web.Request) -> web.Response:
@@ -354,6 +367,28 @@ ACCOUNT_ROUTES = RouteTable(
                 "Moderators invite patients and alumni; only admins invite moderators and"
                 " admins. Without `expires_in_hours`, INVITE_DEFAULT_HOURS."
             ),
+        ),
+        Route(
+            "GET",
+            "/api/invites",
+            list_invites,
+            "Invites, newest first: those still usable, or all",
+            Access.STAFF,
+            query=InvitesQuery,
+            returns={"invites": ["Invite"]},
+            description="Moderators see the invites of patients and alumni; admins every"
+            " invite. `status=usable` (the default): not revoked, expired or used up.",
+        ),
+        Route(
+            "DELETE",
+            "/api/invites/{id}",
+            revoke_invite,
+            "Revoke an invite: nobody can register with it from now on",
+            Access.STAFF,
+            status=204,
+            errors=("conflict",),
+            description="Accounts made with it stay. Moderators revoke the invites of patients"
+            " and alumni (others are `not_found` to them). Audited as `invite_revoked`.",
         ),
         Route(
             "POST",

@@ -62,6 +62,8 @@ class Invite(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # Revoked by staff: refused from then on, however many uses are left.
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class PasswordReset(SQLModel, table=True):
@@ -139,6 +141,12 @@ class PeopleQuery(InputModel):
     q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = ""
     limit: Annotated[int, InputField(ge=1, le=200)] = 50
     after: Annotated[int, InputField(ge=0)] = 0
+
+
+class InvitesQuery(InputModel):
+    """`usable` (the default): not revoked, not expired, not used up; `all`: every invite."""
+
+    status: Literal["usable", "all"] = "usable"
 
 
 class PersonChangeIn(InputModel):

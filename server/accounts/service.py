@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy.exc import IntegrityError
 
@@ -17,6 +18,7 @@ from server.accounts.models import (
     CohortIn,
     Invite,
     InviteIn,
+    InvitesQuery,
     LoginIn,
     PasswordChangeIn,
     PasswordResetIn,
@@ -86,13 +88,25 @@ def cohort_json(cohort: Cohort) -> dict[str, Any]:
 
 def invite_json(invite: Invite) -> dict[str, Any]:
     return {
+        "id": invite.id,
         "code": invite.code,
         "role": invite.role,
         "cohort_id": invite.cohort_id,
         "max_uses": invite.max_uses,
         "uses": invite.uses,
         "expires_at": iso_utc(invite.expires_at),
+        "created_at": iso_utc(invite.created_at),
+        "revoked": invite.revoked_at is not None,
+        # The registration page with the code filled in, on this server.
+        "path": f"/#/register?code={quote(invite.code)}",
     }
+
+
+def invitable_roles(actor: Actor) -> tuple[str, ...]:
+    """Moderators invite (and see and revoke the invites of) patients and alumni; admins any."""
+    if actor.is_admin:
+        return tuple(role.value for role in Role)
+    return (Role.PATIENT.value, Role.ALUMNI.value)
 
 
 @dataclass
@@ -205,6 +219,8 @@ class AccountService:
         invite = await store.get_invite(session, code)
         if invite is None or invite.id is None:
             raise AppError("not_found", "invite_code: no invite has this code.")
+        if invite.revoked_at is not None:
+            raise forbidden("invite_code: this invite has been revoked; ask for a new one.")
         if invite.expires_at <= now:
             raise forbidden("invite_code: this invite has expired; ask for a new one.")
         if invite.uses >= invite.max_uses:
@@ -306,7 +322,7 @@ class AccountService:
         await self._end(user_id)
 
     async def record(
-        self, actor: Actor | None, action: str, target_user_id: int, reason: str = ""
+        self, actor: Actor | None, action: str, target_user_id: int | None, reason: str = ""
     ) -> None:
         if self.audit is not None:
             await self.audit.record(
@@ -387,7 +403,7 @@ class AccountService:
         """An invite; `actor` None means the operator on the command line."""
         if actor is not None:
             require_staff(actor)
-            if data.role in (Role.MODERATOR, Role.ADMIN) and not actor.is_admin:
+            if data.role not in invitable_roles(actor):
                 raise forbidden("Only admins can invite moderators and admins.")
         now = self.clock.now()
         hours = data.expires_in_hours or self.invite_default_hours
@@ -409,6 +425,29 @@ class AccountService:
             session.add(invite)
             await session.commit()
             return invite_json(invite)
+
+    async def list_invites(self, actor: Actor, query: InvitesQuery) -> list[dict[str, Any]]:
+        require_staff(actor)
+        usable_at = self.clock.now() if query.status == "usable" else None
+        async with self.sessions() as session:
+            found = await store.list_invites(
+                session, roles=invitable_roles(actor), usable_at=usable_at
+            )
+        return [invite_json(invite) for invite in found]
+
+    async def revoke_invite(self, actor: Actor, invite_id: int) -> None:
+        """Nobody can register with it from now on; those who did keep their accounts."""
+        require_staff(actor)
+        async with self.sessions() as session:
+            invite = await session.get(Invite, invite_id)
+            if invite is None or invite.role not in invitable_roles(actor):
+                raise not_found("invite")
+            if invite.revoked_at is not None:
+                raise AppError("conflict", "This invite has already been revoked.")
+            invite.revoked_at = self.clock.now()
+            session.add(invite)
+            await session.commit()
+        await self.record(actor, "invite_revoked", None, f"invite {invite_id} ({invite.role})")
 
     # ----- graduation -----
 

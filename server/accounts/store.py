@@ -69,6 +69,21 @@ async def list_cohorts(session: AsyncSession) -> list[Cohort]:
     return list(result.scalars())
 
 
+async def list_invites(
+    session: AsyncSession, *, roles: Sequence[str], usable_at: datetime | None
+) -> list[Invite]:
+    """Invites for these roles, newest first; with `usable_at`, only those still usable then."""
+    statement = select(Invite).where(col(Invite.role).in_(roles))
+    if usable_at is not None:
+        statement = statement.where(
+            col(Invite.revoked_at).is_(None),
+            col(Invite.expires_at) > usable_at,
+            col(Invite.uses) < col(Invite.max_uses),
+        )
+    result = await session.execute(statement.order_by(col(Invite.id).desc()).limit(500))
+    return list(result.scalars())
+
+
 async def get_invite(session: AsyncSession, code: str) -> Invite | None:
     result = await session.execute(select(Invite).where(Invite.code == code))
     return result.scalars().first()

@@ -161,13 +161,17 @@ SHAPES: dict[str, Schema] = {
     ),
     "Cohort": obj("A treatment group.", id=ID, name=TEXT),
     "Invite": obj(
-        "An invite code.",
+        "An invite code (`path`: the registration page with it filled in, on this server).",
+        id=ID,
         code=TEXT,
         role=choice(*ROLES),
         cohort_id=nullable(ID),
         max_uses=INTEGER,
         uses=INTEGER,
         expires_at=TIME,
+        created_at=TIME,
+        revoked=FLAG,
+        path=TEXT,
     ),
     "Room": ROOM,
     "Message": obj(

@@ -1,4 +1,4 @@
-"""password-reset codes staff hand over
+"""password-reset codes staff hand over; revoked invites
 
 Revision ID: 0005
 Revises: 0004
@@ -37,8 +37,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("code_hash"),
     )
     op.create_index("ix_password_reset_user_id", "password_reset", ["user_id"])
+    with op.batch_alter_table("invite") as batch:
+        batch.add_column(sa.Column("revoked_at", server.kernel.db.UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("invite") as batch:
+        batch.drop_column("revoked_at")
     op.drop_index("ix_password_reset_user_id", table_name="password_reset")
     op.drop_table("password_reset")
