@@ -188,6 +188,28 @@ class Tab:
     def region(self, name: str) -> Locator:
         return self.page.get_by_role("region", name=name, exact=True)
 
+    # ----- people (staff) -----
+
+    async def open_people(self) -> None:
+        """People, from the main navigation."""
+        await self.nav.get_by_role("link", name="People", exact=True).click()
+        await expect(self.heading("People")).to_be_visible()
+
+    @property
+    def people_list(self) -> Locator:
+        return self.page.get_by_role("list", name="People", exact=True)
+
+    def person_item(self, display_name: str) -> Locator:
+        return self.people_list.get_by_role("listitem").filter(
+            has=self.page.get_by_role("link", name=display_name, exact=True)
+        )
+
+    async def open_person(self, display_name: str) -> None:
+        """A person's page, from the People list on screen."""
+        await self.person_item(display_name).get_by_role("link").click()
+        await expect(self.heading(display_name)).to_be_visible()
+        await expect(self.region("Details")).to_contain_text("Meetings attended")
+
     # ----- what a test checks after it -----
 
     def problems(self) -> list[str]:

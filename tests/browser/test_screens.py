@@ -1,6 +1,6 @@
 """Every screen of the web client, with some life in it: axe-core finds nothing serious or
 critical on any of them, and each is photographed (a phone for patients' screens, a desktop
-for the console, and the console on a phone too) into artifacts/screenshots/; with
+for the console and People, and both on a phone too) into artifacts/screenshots/; with
 PEERROOMS_UPDATE_DOCS_SCREENSHOTS=1 the room view and the console are copied to
 docs/screenshots/ too."""
 
@@ -14,6 +14,7 @@ from playwright.async_api import expect
 
 from tests.browser.conftest import PeerFactory, TabFactory
 from tests.browser.pages import (
+    DESKTOP,
     PHONE,
     Tab,
     describe_violations,
@@ -30,8 +31,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 CRISIS = "i dont want to be here anymore"
 # Which screens go into the docs, and under what name.
 DOCS = {"room-view": "room-view", "moderator-console": "moderator-console"}
-# Photographed whole (the console is longer than a screen).
-FULL_PAGE = {"moderator-console", "moderator-console-phone"}
+# Photographed whole (the console and a person's page are longer than a screen).
+FULL_PAGE = {"moderator-console", "moderator-console-phone", "person", "person-phone"}
 
 
 async def tour(
@@ -137,6 +138,50 @@ async def tour(
     assert await _page_fits(console)
     yield "moderator-console-phone", console
 
+    # People: the list and a person's page (with a mute to lift and a reset code), on a desktop
+    # and a phone; then the page that code opens, and an address that is no page.
+    reply = await api.post(
+        f"/api/rooms/{c.commons}/mutes",
+        {"user_id": c.pat_ana.id, "minutes": 30, "reason": "Cooling off"},
+        c.mod_lee.token,
+    )
+    assert reply.status == 201, reply.body
+    await console.page.set_viewport_size(DESKTOP)
+    await console.open_people()
+    await expect(console.person_item("Ana")).to_contain_text("Cohort A")
+    await expect(console.people_list.get_by_role("listitem")).to_have_count(len(c.people))
+    assert await _page_fits(console)
+    yield "people", console
+
+    await console.open_person("Ana")
+    await expect(console.region("Mutes and bans")).to_contain_text("Muted in Commons")
+    reset = console.region("Password reset")
+    await reset.get_by_role("button", name="Create password reset code").click()
+    link = await reset.get_by_role("textbox", name="Reset link").input_value()
+    assert "/#/reset?code=" in link, link
+    assert await _page_fits(console)
+    yield "person", console
+
+    await console.page.set_viewport_size(PHONE)
+    await expect(console.region("Details")).to_be_visible()
+    assert await _page_fits(console)
+    yield "person-phone", console
+
+    # Back to the list, as it was left.
+    await console.page.get_by_role("link", name="All people").click()
+    await expect(console.person_item("Ana")).to_be_visible()
+    assert await _page_fits(console)
+    yield "people-phone", console
+
+    stranger = await browse(bypass_csp=bypass_csp)
+    await stranger.page.goto(link)
+    await expect(stranger.heading("Choose a new password")).to_be_visible()
+    yield "password-reset", stranger
+
+    await console.page.goto("/#/admin")
+    await expect(console.heading("Page not found")).to_be_visible()
+    yield "page-not-found", console
+
 
 async def _page_fits(tab: Tab) -> bool:
     """Nothing makes the page wider than the window."""
@@ -162,7 +207,7 @@ async def test_no_screen_has_serious_accessibility_violations(
         violations = await serious_axe_violations(tab.page)
         if violations:
             found[screen] = describe_violations(screen, violations)
-    assert len(visited) == 8, visited
+    assert len(visited) == 14, visited
     assert not found, "axe-core found serious or critical problems:\n" + "\n".join(found.values())
 
 
@@ -184,4 +229,10 @@ async def test_every_screen_is_photographed(
         "crisis-dialog",
         "moderator-console",
         "moderator-console-phone",
+        "people",
+        "person",
+        "person-phone",
+        "people-phone",
+        "password-reset",
+        "page-not-found",
     ]

@@ -9,10 +9,11 @@ import { outbox } from "./outbox";
 import { clearSession, currentUser, forgetSignIn, isStaff, setUser, signIn, store, token } from "./session";
 import { alerts, loadRooms, roomName, rooms } from "./state";
 import type { Alert, Me, Notice } from "./types";
-import { signInView, registerView } from "./views/auth";
-import type { View } from "./views/common";
+import { resetView, signInView, registerView } from "./views/auth";
+import { heading, type View } from "./views/common";
 import { consoleView } from "./views/console";
 import { meetingsView } from "./views/meetings";
+import { peopleView, personView } from "./views/people";
 import { currentRoomId, forgetRooms, rememberMute, roomView } from "./views/room";
 import { roomsView } from "./views/rooms";
 
@@ -23,13 +24,23 @@ const navLinks = {
   rooms: h("a", { href: "#/rooms" }, "Rooms"),
   meetings: h("a", { href: "#/meetings" }, "Meetings"),
   console: h("a", { href: "#/console" }, "Moderator console", consoleBadge),
+  people: h("a", { href: "#/people" }, "People"),
 };
 const signOutButton = h("button", { type: "button", class: "link-button" }, "Sign out");
 const consoleItem = h("li", null, navLinks.console);
+const peopleItem = h("li", null, navLinks.people);
 const nav = h(
   "nav",
   { "aria-label": "Main", class: "nav" },
-  h("ul", null, h("li", null, navLinks.rooms), h("li", null, navLinks.meetings), consoleItem, h("li", null, signOutButton)),
+  h(
+    "ul",
+    null,
+    h("li", null, navLinks.rooms),
+    h("li", null, navLinks.meetings),
+    consoleItem,
+    peopleItem,
+    h("li", null, signOutButton),
+  ),
 );
 const skip = h("a", { href: "#main", class: "skip-link" }, "Skip to content");
 const header = h("header", { class: "topbar" }, h("span", { class: "brand" }, "peerrooms"), nav, status);
@@ -57,6 +68,7 @@ function renderNav(): void {
   const user = currentUser();
   nav.hidden = user === null;
   consoleItem.hidden = !isStaff(user);
+  peopleItem.hidden = !isStaff(user);
   const route = location.hash;
   for (const [name, link] of Object.entries(navLinks)) {
     const active = route.startsWith(`#/${name}`);
@@ -108,6 +120,14 @@ function sessionEnded(): void {
 
 async function signOut(): Promise<void> {
   signOutButton.disabled = true;
+  await endSession();
+  signOutButton.disabled = false;
+  navigate("#/signin");
+}
+signOutButton.addEventListener("click", () => void signOut());
+
+/** Sign out of this tab (as `Sign out` does) without going anywhere. */
+async function endSession(): Promise<void> {
   // Give messages still on their way a moment to get out.
   const deadline = Date.now() + 3_000;
   while (outbox.pending() > 0 && connection.usable() && Date.now() < deadline) {
@@ -120,10 +140,17 @@ async function signOut(): Promise<void> {
   clearSession();
   outbox.clear();
   resetAppState();
-  signOutButton.disabled = false;
-  navigate("#/signin");
 }
-signOutButton.addEventListener("click", () => void signOut());
+
+/** A new password chosen with a reset code signs its owner in; to the room list, not to where
+ * an earlier sign-in was sent back from. Someone signed in in this tab is signed out first. */
+function onPasswordReset(newToken: string, user: Me): void {
+  void (async () => {
+    if (token()) await endSession();
+    store.remove("return_to");
+    onSignedIn(newToken, user);
+  })();
+}
 
 function resetAppState(): void {
   forgetRooms();
@@ -224,6 +251,17 @@ export function navigate(hash: string): void {
   else location.hash = hash;
 }
 
+function notFoundView(): View {
+  const node = h(
+    "div",
+    { class: "not-found" },
+    heading("Page not found"),
+    h("p", null, "There is no page at this address in peerrooms."),
+    h("p", null, h("a", { href: "#/rooms" }, "Go to Rooms")),
+  );
+  return { title: "Page not found", node };
+}
+
 function route(message?: string): void {
   current?.cleanup?.();
   current = null;
@@ -231,8 +269,14 @@ function route(message?: string): void {
   const [path = "", query = ""] = hash.slice(1).split("?");
   const parts = path.split("/").filter(Boolean);
   const user = currentUser();
+  const id = parts[1] !== undefined && /^\d+$/.test(parts[1]) ? Number(parts[1]) : null;
+  let screenName = parts[0] ?? "home";
   let view: View;
-  if (!user || !token()) {
+  if (parts[0] === "reset" && parts.length === 1) {
+    // Signed in or not: a person who forgot their password, with a code from staff.
+    const signedIn = user !== null && token() !== null;
+    view = resetView(onPasswordReset, new URLSearchParams(query).get("code") ?? "", signedIn ? user.display_name : undefined);
+  } else if (!user || !token()) {
     if (parts[0] === "register") {
       view = registerView(onSignedIn, new URLSearchParams(query).get("code") ?? "");
     } else {
@@ -240,20 +284,30 @@ function route(message?: string): void {
       if (parts[0] !== "signin") history.replaceState(null, "", "#/signin");
       view = signInView(onSignedIn, message);
     }
-  } else if (parts[0] === "rooms" && parts[1] && /^\d+$/.test(parts[1])) {
-    view = roomView(Number(parts[1]), () => navigate("#/rooms"));
-  } else if (parts[0] === "meetings") {
+  } else if (parts[0] === "rooms" && id !== null && parts.length === 2) {
+    view = roomView(id, () => navigate("#/rooms"));
+  } else if (parts[0] === "meetings" && parts.length === 1) {
     view = meetingsView();
-  } else if (parts[0] === "console" && isStaff(user)) {
+  } else if (parts[0] === "console" && parts.length === 1 && isStaff(user)) {
     hideAlertBanner?.();
     hideAlertBanner = null;
     view = consoleView();
-  } else {
-    if (parts[0] !== "rooms" || parts.length > 1) history.replaceState(null, "", "#/rooms");
+  } else if (parts[0] === "people" && parts.length === 1 && isStaff(user)) {
+    view = peopleView(query);
+  } else if (parts[0] === "people" && id !== null && parts.length === 2 && isStaff(user)) {
+    view = personView(id);
+  } else if (parts.length === 0 || parts[0] === "signin" || parts[0] === "register" || (parts[0] === "rooms" && parts.length === 1)) {
+    // Home, and the signed-out screens once signed in: the room list.
+    if (parts[0] !== "rooms") history.replaceState(null, "", "#/rooms");
+    screenName = "rooms";
     view = roomsView();
+  } else {
+    // Anything else (a mistyped address, a staff screen for a member): said, not papered over.
+    screenName = "not-found";
+    view = notFoundView();
   }
   current = view;
-  screen.className = `screen screen-${parts[0] ?? "home"}${view.node.classList.contains("room-view") ? " screen-fill" : ""}`;
+  screen.className = `screen screen-${screenName}${view.node.classList.contains("room-view") ? " screen-fill" : ""}`;
   replaceChildren(screen, view.node);
   document.title = `${view.title} – peerrooms`;
   renderNav();

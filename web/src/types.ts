@@ -200,3 +200,50 @@ export interface Attendee {
   late_minutes: number | null;
   checkin: { mood: number; note: string } | null;
 }
+
+// ----- people (staff: the coordinator's console) -----
+
+export interface Cohort {
+  id: number;
+  name: string;
+}
+
+export type AccountStatus = "active" | "deactivated";
+
+/** A person as staff see them (GET /api/users). `username` is in the answer for admins only. */
+export interface Person {
+  id: number;
+  display_name: string;
+  role: Role;
+  cohort_ids: number[];
+  status: AccountStatus;
+  joined_at: string;
+  graduated_at: string | null;
+  last_sign_in_at: string | null;
+  username?: string;
+}
+
+/** A mute or ban in force, as GET /api/users/{id} lists them. `until` null: until lifted. */
+export interface Restriction {
+  kind: "mute" | "ban";
+  room_id: number;
+  room_name: string;
+  until: string | null;
+}
+
+export interface PersonDetail extends Person {
+  restrictions: Restriction[];
+  meetings_attended: number;
+}
+
+export interface PeoplePage {
+  users: Person[];
+  next_after: number | null;
+}
+
+/** POST /api/users/{id}/password-reset: a one-time code, and the path that carries it. */
+export interface PasswordReset {
+  code: string;
+  expires_at: string;
+  path: string;
+}

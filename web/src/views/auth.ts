@@ -1,4 +1,4 @@
-// Sign in and register.
+// Sign in, register, and choose a new password with a reset code from staff.
 import { post } from "../api";
 import { describeAny } from "../errors";
 import { h } from "../h";
@@ -49,6 +49,7 @@ export function signInView(onSignedIn: SignedIn, message?: string): View {
     h("p", { class: "lede" }, "A private space for your group, with staff nearby."),
     form,
     h("p", null, h("a", { href: "#/register" }, "Register with an invite code")),
+    h("p", null, h("a", { href: "#/reset" }, "I have a password reset code")),
   );
   return { title: "Sign in", node };
 }
@@ -107,4 +108,54 @@ export function registerView(onSignedIn: SignedIn, inviteCode = ""): View {
     h("p", null, h("a", { href: "#/signin" }, "I already have an account: sign in")),
   );
   return { title: "Register", node };
+}
+
+/** Choose a new password with a one-time code from staff (#/reset?code=...), then sign in
+ * with it. `signedInAs`: someone is signed in in this tab; the new sign-in replaces theirs. */
+export function resetView(onSignedIn: SignedIn, resetCode = "", signedInAs?: string): View {
+  const code = input({ name: "code", autocomplete: "off", required: true, value: resetCode, autocapitalize: "none", spellcheck: "false" });
+  const password = input({ name: "new_password", type: "password", autocomplete: "new-password", required: true });
+  const errors = errorBox();
+  const submit = h("button", { type: "submit", class: "primary" }, "Set new password");
+  const form = h(
+    "form",
+    { class: "card form", novalidate: true },
+    field("Reset code", code, "From the link or the note staff gave you. It works once."),
+    field("New password", password, "At least 10 characters, not containing your username."),
+    errors.node,
+    submit,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    errors.clear();
+    const missing = !code.value.trim() ? code : !password.value ? password : null;
+    if (missing) {
+      errors.show(missing === code ? "Reset code: this is needed." : "New password: this is needed.");
+      missing.focus();
+      return;
+    }
+    submit.disabled = true;
+    try {
+      const data = await post<{ token: string; user: Me }>("/api/auth/reset", {
+        code: code.value.trim(),
+        new_password: password.value,
+      });
+      onSignedIn(data.token, data.user);
+    } catch (err) {
+      errors.show(describeAny(err));
+      submit.disabled = false;
+    }
+  });
+  const node = h(
+    "div",
+    { class: "auth" },
+    heading("Choose a new password"),
+    h("p", { class: "lede" }, "Staff gave you a reset code. Choose a new password: you are signed in with it right away."),
+    signedInAs
+      ? h("p", { class: "note" }, `You are signed in as ${signedInAs}. Setting a password here signs you out, and signs in the person the code is for.`)
+      : null,
+    form,
+    signedInAs ? null : h("p", null, h("a", { href: "#/signin" }, "Back to sign in")),
+  );
+  return { title: "Choose a new password", node };
 }
