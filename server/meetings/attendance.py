@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from server.accounts import store as account_store
 from server.accounts.models import public_user
@@ -16,13 +17,19 @@ from server.kernel.csvfile import csv_text
 from server.kernel.db import SessionFactory
 from server.kernel.errors import invalid
 from server.meetings import store
-from server.meetings.models import PresenceSpan
+from server.meetings.models import AttendanceQuery, MeetingSeries, PresenceSpan
 from server.meetings.occurrences import Occurrence, expand
 from server.meetings.service import MeetingService, parse_utc
 from server.realtime.hub import Connection
 from server.rooms import store as room_store
 
 CSV_COLUMNS = [
+    "meeting_id",
+    "meeting",
+    "date",
+    "local_start",
+    "timezone",
+    "starts_at",
     "user_id",
     "display_name",
     "first_joined_at",
@@ -30,8 +37,15 @@ CSV_COLUMNS = [
     "minutes_present",
     "late_minutes",
     "mood",
+    "low_mood",
     "note",
 ]
+# Check-in moods run 1 (worst) to 5; at or below this one a mood is flagged for staff.
+LOW_MOOD = 2
+# Arriving later than this after the start counts as late in the range report.
+LATE_AFTER_MINUTES = 5.0
+# The longest range one report covers.
+MAX_RANGE = timedelta(days=92)
 
 Interval = tuple[datetime, datetime]
 
@@ -121,6 +135,9 @@ class AttendanceReports:
     ) -> list[dict[str, Any]]:
         require_staff(actor)
         series = await self.meetings.series_for(actor, series_id)
+        return await self._rows(series, self._occurrence(series, occurrence_text))
+
+    def _occurrence(self, series: MeetingSeries, occurrence_text: str) -> Occurrence:
         start = parse_utc(occurrence_text, "occurrence")
         day = timedelta(days=1)
         occurrence = next(
@@ -128,6 +145,11 @@ class AttendanceReports:
         )
         if occurrence is None:
             raise invalid("occurrence: no occurrence of this meeting starts then.")
+        return occurrence
+
+    async def _rows(self, series: MeetingSeries, occurrence: Occurrence) -> list[dict[str, Any]]:
+        """Everyone of the room's audience and everyone who came (staff left out): their time
+        in the room during the occurrence, lateness and check-in."""
         now = self.clock.now()
         async with self.sessions() as session:
             room = await room_store.get_room(session, series.room_id)
@@ -135,7 +157,7 @@ class AttendanceReports:
             spans = await store.spans_between(
                 session, series.room_id, occurrence.lobby_opens, occurrence.end
             )
-            check_ins = await store.check_ins(session, series_id, occurrence.start)
+            check_ins = await store.check_ins(session, occurrence.series_id, occurrence.start)
             users = {
                 user.id: user
                 for user in await account_store.get_users(
@@ -154,16 +176,7 @@ class AttendanceReports:
             rows.append(
                 {
                     "user": public_user(user),
-                    **(
-                        summarise(present, occurrence, now)
-                        if present
-                        else {
-                            "first_joined_at": None,
-                            "last_left_at": None,
-                            "minutes_present": 0.0,
-                            "late_minutes": None,
-                        }
-                    ),
+                    **(summarise(present, occurrence, now) if present else ABSENT),
                     "checkin": (
                         {"mood": check_in.mood, "note": check_in.note} if check_in else None
                     ),
@@ -172,19 +185,124 @@ class AttendanceReports:
         return rows
 
     async def as_csv(self, actor: Actor, series_id: int, occurrence_text: str) -> str:
-        rows = []
-        for row in await self.report(actor, series_id, occurrence_text):
-            check_in = row["checkin"] or {}
-            rows.append(
-                [
-                    row["user"]["id"],
-                    row["user"]["display_name"],
-                    row["first_joined_at"],
-                    row["last_left_at"],
-                    row["minutes_present"],
-                    row["late_minutes"],
-                    check_in.get("mood"),
-                    check_in.get("note"),
-                ]
-            )
+        require_staff(actor)
+        series = await self.meetings.series_for(actor, series_id)
+        occurrence = self._occurrence(series, occurrence_text)
+        rows = await self._rows(series, occurrence)
+        return csv_text(CSV_COLUMNS, [csv_row(series, occurrence, row) for row in rows])
+
+    # ----- over a date range -----
+
+    async def over_range(self, actor: Actor, query: AttendanceQuery) -> dict[str, Any]:
+        """Every occurrence that started in [since, until) of one meeting or of a cohort's
+        meetings (cancelled ones left out), and per person: sessions, attended, minutes, late
+        arrivals, moods over time with low ones flagged."""
+        sessions = await self._range(actor, query)
+        return {"sessions": [session_json(*each) for each in sessions], "people": people(sessions)}
+
+    async def range_csv(self, actor: Actor, query: AttendanceQuery) -> str:
+        sessions = await self._range(actor, query)
+        rows = [csv_row(series, occ, row) for series, occ, rows in sessions for row in rows]
         return csv_text(CSV_COLUMNS, rows)
+
+    async def _range(
+        self, actor: Actor, query: AttendanceQuery
+    ) -> list[tuple[MeetingSeries, Occurrence, list[dict[str, Any]]]]:
+        require_staff(actor)
+        if query.cohort_id is None and query.meeting_id is None:
+            raise invalid("cohort_id: give a cohort or a meeting (meeting_id).")
+        if not query.since < query.until <= query.since + MAX_RANGE:
+            raise invalid(f"until: after since, and at most {MAX_RANGE.days} days after it.")
+        now = self.clock.now()
+        async with self.sessions() as session:
+            chosen = [
+                series
+                for series, room in await self.meetings.visible(session, actor)
+                if query.meeting_id in (None, series.id)
+                and query.cohort_id in (None, room.cohort_id)
+            ]
+            cancelled = await store.cancellations(session, [s.id for s in chosen if s.id])
+        found = []
+        for series in chosen:
+            for occurrence in expand(series, query.since, query.until):
+                started = query.since <= occurrence.start < query.until and occurrence.start <= now
+                if started and occurrence.start not in cancelled.get(occurrence.series_id, ()):
+                    found.append((series, occurrence))
+        found.sort(key=lambda pair: (pair[1].start, pair[1].series_id))
+        return [(series, occ, await self._rows(series, occ)) for series, occ in found]
+
+
+ABSENT: dict[str, Any] = {
+    "first_joined_at": None,
+    "last_left_at": None,
+    "minutes_present": 0.0,
+    "late_minutes": None,
+}
+
+
+def local_start(series: MeetingSeries, occurrence: Occurrence) -> datetime:
+    return occurrence.start.astimezone(ZoneInfo(series.timezone))
+
+
+def session_json(
+    series: MeetingSeries, occurrence: Occurrence, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "meeting_id": series.id,
+        "title": series.title,
+        "starts_at": iso_utc(occurrence.start),
+        "local_start": local_start(series, occurrence).strftime("%Y-%m-%d %H:%M"),
+        "timezone": series.timezone,
+        "attendees": rows,
+    }
+
+
+def people(
+    sessions: list[tuple[MeetingSeries, Occurrence, list[dict[str, Any]]]],
+) -> list[dict[str, Any]]:
+    """Per person over the sessions they were expected at or came to."""
+    found: dict[int, dict[str, Any]] = {}
+    for _, occurrence, rows in sessions:
+        for row in rows:
+            person = found.setdefault(
+                row["user"]["id"],
+                {"user": row["user"], "sessions": 0, "attended": 0, "minutes": 0.0,
+                 "late": 0, "moods": [], "low_moods": 0},
+            )  # fmt: skip
+            person["sessions"] += 1
+            if row["minutes_present"] > 0:
+                person["attended"] += 1
+                person["minutes"] = round(person["minutes"] + row["minutes_present"], 1)
+            if (row["late_minutes"] or 0) > LATE_AFTER_MINUTES:
+                person["late"] += 1
+            if row["checkin"] is not None:
+                mood = row["checkin"]["mood"]
+                low = mood <= LOW_MOOD
+                person["moods"].append(
+                    {"starts_at": iso_utc(occurrence.start), "mood": mood, "low": low}
+                )
+                person["low_moods"] += int(low)
+    return sorted(found.values(), key=lambda p: str(p["user"]["display_name"]).lower())
+
+
+def csv_row(series: MeetingSeries, occurrence: Occurrence, row: dict[str, Any]) -> list[Any]:
+    check_in = row["checkin"] or {}
+    mood = check_in.get("mood")
+    local = local_start(series, occurrence)
+    return [
+        series.id,
+        series.title,
+        local.strftime("%Y-%m-%d"),
+        local.strftime("%H:%M"),
+        series.timezone,
+        iso_utc(occurrence.start),
+        row["user"]["id"],
+        row["user"]["display_name"],
+        row["first_joined_at"],
+        row["last_left_at"],
+        row["minutes_present"],
+        row["late_minutes"],
+        mood,
+        "yes" if mood is not None and mood <= LOW_MOOD else "",
+        check_in.get("note"),
+    ]

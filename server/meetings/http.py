@@ -9,9 +9,10 @@ from aiohttp import web
 from server.accounts.http import current_actor
 from server.kernel.errors import invalid
 from server.kernel.http import json_or_csv, ok, path_id, query_ints, read_input
+from server.kernel.validation import parse_input
 from server.meetings.attendance import AttendanceReports
 from server.meetings.calendar import CalendarFeeds
-from server.meetings.models import CancelIn, CheckInIn, MeetingIn
+from server.meetings.models import AttendanceQuery, CancelIn, CheckInIn, MeetingIn
 from server.meetings.service import MAX_UPCOMING_DAYS, MeetingService
 from server.reference.routes import Access, QueryParam, Route, RouteTable, add_routes
 
@@ -80,6 +81,19 @@ async def attendance(request: web.Request) -> web.Response:
         filename="attendance.csv",
         as_json=as_json,
         as_csv=lambda: reports.as_csv(actor, series_id, occurrence),
+    )
+
+
+async def attendance_over_range(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    texts = {name: request.query[name] for name in ("since", "until") if name in request.query}
+    query = parse_input(AttendanceQuery, texts | query_ints(request, "cohort_id", "meeting_id"))
+    reports = request.app[ATTENDANCE]
+    return await json_or_csv(
+        request,
+        filename="attendance-range.csv",
+        as_json=lambda: reports.over_range(actor, query),
+        as_csv=lambda: reports.range_csv(actor, query),
     )
 
 
@@ -195,8 +209,25 @@ MEETING_ROUTES = RouteTable(
             returns={"attendees": ["Attendee"]},
             description=(
                 "Every patient of the cohort (absent ones with 0 minutes) and anyone else who"
-                " joined; staff are not listed."
+                " joined; staff are not listed. The CSV has the meeting, its local date, start"
+                " and time zone on every row, and flags low moods (2 or less of 5)."
             ),
+        ),
+        Route(
+            "GET",
+            "/api/attendance",
+            attendance_over_range,
+            "Attendance over a date range, for a cohort's meetings or one meeting",
+            Access.STAFF,
+            query=AttendanceQuery,
+            csv=True,
+            returns={"sessions": ["AttendanceSession"], "people": ["AttendanceSummary"]},
+            description="The occurrences that started in [`since`, `until`) (UTC; at most 92"
+            " days), cancelled ones left out, each with its attendees as in the one-occurrence"
+            " report; and per person: sessions expected or attended, sessions attended,"
+            " minutes, arrivals more than 5 minutes late, and check-in moods over time with"
+            " low ones (2 or less of 5) flagged. Give `cohort_id` (the meetings of rooms for"
+            " that cohort) or `meeting_id`. CSV: one row per person and session.",
         ),
         Route(
             "GET",

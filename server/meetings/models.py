@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel
 
 from server.kernel.db import UTCDateTime
 from server.kernel.links import link_problem
-from server.kernel.validation import InputModel, PositiveId
+from server.kernel.validation import InputModel, PositiveId, UtcTime
 
 # A session longer than 12 hours is a typing mistake, not an IOP group.
 MAX_DURATION_MINUTES = 12 * 60
@@ -130,6 +130,16 @@ class MeetingIn(InputModel):
 
 class CancelIn(InputModel):
     occurrence: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
+
+
+class AttendanceQuery(InputModel):
+    """Attendance over a date range (query parameters): a cohort's meetings or one meeting,
+    the occurrences that started in [since, until)."""
+
+    cohort_id: PositiveId | None = None
+    meeting_id: PositiveId | None = None
+    since: UtcTime
+    until: UtcTime
 
 
 class CheckInIn(InputModel):
