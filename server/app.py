@@ -169,7 +169,7 @@ def create_app(
         clock=core.clock,
     )
     safety = _build_safety(core, audit, access, presence, notifier, restrictions)
-    meetings = MeetingService(core.sessions, core.clock, access)
+    meetings = MeetingService(core.sessions, core.clock, access, notifier, audit)
     presence.listeners.append(AttendanceTracker(core.sessions, core.clock))
     rooms = RoomService(
         sessions=core.sessions,

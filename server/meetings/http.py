@@ -177,7 +177,9 @@ MEETING_ROUTES = RouteTable(
             Access.STAFF,
             body=CancelIn,
             returns={"meeting": "Meeting"},
-            description="`occurrence`: a UTC start with a Z suffix, such as 2026-11-23T00:00:00Z.",
+            description="`occurrence`: a UTC start with a Z suffix, such as"
+            " 2026-11-23T00:00:00Z. The meeting's members and staff get a `meeting_cancelled`"
+            " notice with `reason`, once; audited as `meeting_cancelled`.",
         ),
         Route(
             "POST",

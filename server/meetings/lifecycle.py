@@ -11,16 +11,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.accounts import store as account_store
 from server.kernel.clock import Clock, LoopingCall, iso_utc
 from server.kernel.db import SessionFactory
 from server.meetings import store
 from server.meetings.models import MeetingSeries
 from server.meetings.occurrences import Occurrence, expand
+from server.meetings.service import meeting_recipients
 from server.realtime.notices import Notifier
 from server.rooms import store as room_store
 from server.rooms.access import RoomAccess
-from server.rooms.models import Room
 
 # A transition missed while no process was running is claimed but not announced once it is
 # older than this: "the meeting started" ten minutes late still helps; an hour late, not.
@@ -83,12 +82,7 @@ class MeetingClock:
         if room is None:
             return
         notice_kind, text = NOTICES[kind]
-        audience = await store.audience_user_ids(session, room)
-        recipients = [
-            user_id for user_id in audience if await self._may_be_in(session, user_id, room)
-        ]
-        recipients += await store.staff_user_ids(session)
-        for user_id in sorted(set(recipients)):
+        for user_id in await meeting_recipients(session, self.access, room):
             await self.notifier.tell(
                 user_id,
                 notice_kind,
@@ -99,11 +93,6 @@ class MeetingClock:
                 ends_at=iso_utc(occurrence.end),
                 video_url=series.video_url,
             )
-
-    async def _may_be_in(self, session: AsyncSession, user_id: int, room: Room) -> bool:
-        """Not banned from the room (nor otherwise kept out): a ban hides its meetings."""
-        actor = await account_store.load_actor(session, user_id)
-        return actor is not None and await self.access.allows(session, actor, room)
 
     async def start(self) -> None:
         # At once too: what came due while no process ran is announced without a tick's delay.

@@ -39,6 +39,8 @@ class MeetingSeries(SQLModel, table=True):
 class Cancellation(SQLModel, table=True):
     series_id: int = Field(foreign_key="meetingseries.id", primary_key=True)
     occurrence: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    # What members were told, as staff wrote it.
+    reason: str = Field(default="", max_length=300)
 
 
 class Transition(SQLModel, table=True):
@@ -130,6 +132,8 @@ class MeetingIn(InputModel):
 
 class CancelIn(InputModel):
     occurrence: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
+    # Told to the members with the cancellation ("Back on Thursday as usual.").
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] = ""
 
 
 class AttendanceQuery(InputModel):

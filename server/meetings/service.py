@@ -6,17 +6,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.accounts import store as account_store
 from server.accounts.service import require_staff
 from server.kernel.actors import Actor
+from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock, iso_utc
 from server.kernel.db import SessionFactory
 from server.kernel.errors import AppError, invalid, not_found
 from server.meetings import store
 from server.meetings.models import CancelIn, CheckIn, CheckInIn, MeetingIn, MeetingSeries
 from server.meetings.occurrences import Occurrence, expand, parse_rule
+from server.realtime.notices import Notifier
+from server.rooms import store as room_store
 from server.rooms.access import RoomAccess
 from server.rooms.gates import Draft
 from server.rooms.models import Room
@@ -64,11 +69,28 @@ def parse_utc(text: str, field: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+async def meeting_recipients(session: AsyncSession, access: RoomAccess, room: Room) -> list[int]:
+    """Who is told of a meeting's news: its room's audience, less those kept out of the room
+    (a ban hides its meetings), and every member of staff."""
+    recipients = []
+    for user_id in await store.audience_user_ids(session, room):
+        actor = await account_store.load_actor(session, user_id)
+        if actor is not None and await access.allows(session, actor, room):
+            recipients.append(user_id)
+    recipients += await store.staff_user_ids(session)
+    return sorted(set(recipients))
+
+
+CANCELLED_TEXT = "{title} on {local} is cancelled."
+
+
 @dataclass
 class MeetingService:
     sessions: SessionFactory
     clock: Clock
     access: RoomAccess
+    notifier: Notifier | None = None
+    audit: AuditSink | None = None
 
     async def create(self, actor: Actor, data: MeetingIn) -> dict[str, Any]:
         require_staff(actor)
@@ -154,10 +176,45 @@ class MeetingService:
             day = timedelta(days=1)
             if not any(o.start == moment for o in expand(series, moment - day, moment + day)):
                 raise invalid("occurrence: no occurrence of this meeting starts then.")
-            await store.add_cancellation(session, series_id, moment)
+            newly = await store.add_cancellation(session, series_id, moment, data.reason)
             await session.commit()
             cancelled = await store.cancellations(session, [series_id])
+            room = await room_store.get_room(session, series.room_id)
+            told = await meeting_recipients(session, self.access, room) if room else []
+        if newly:
+            await self._tell_cancelled(actor, series, moment, data.reason, told)
         return meeting_json(series, cancelled[series_id])
+
+    async def _tell_cancelled(
+        self,
+        actor: Actor,
+        series: MeetingSeries,
+        start: datetime,
+        reason: str,
+        recipients: list[int],
+    ) -> None:
+        local = start.astimezone(ZoneInfo(series.timezone)).strftime("%a %d %b %H:%M")
+        text = CANCELLED_TEXT.format(title=series.title, local=local)
+        if reason:
+            text = f"{text} {reason}"
+        if self.notifier is not None:
+            for user_id in recipients:
+                await self.notifier.tell(
+                    user_id,
+                    "meeting_cancelled",
+                    text,
+                    room_id=series.room_id,
+                    meeting_id=series.id,
+                    starts_at=iso_utc(start),
+                    reason=reason,
+                )
+        if self.audit is not None:
+            await self.audit.record(
+                actor_id=actor.id,
+                action="meeting_cancelled",
+                room_id=series.room_id,
+                reason=f"{series.title}, {iso_utc(start)}" + (f": {reason}" if reason else ""),
+            )
 
     async def check_in(self, actor: Actor, series_id: int, data: CheckInIn) -> dict[str, Any]:
         now = self.clock.now()

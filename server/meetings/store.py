@@ -55,10 +55,15 @@ async def cancellations(
     return found
 
 
-async def add_cancellation(session: AsyncSession, series_id: int, occurrence: datetime) -> None:
-    if await session.get(Cancellation, (series_id, occurrence)) is None:
-        session.add(Cancellation(series_id=series_id, occurrence=occurrence))
-        await session.flush()
+async def add_cancellation(
+    session: AsyncSession, series_id: int, occurrence: datetime, reason: str
+) -> bool:
+    """Cancel an occurrence; False when it was cancelled already."""
+    if await session.get(Cancellation, (series_id, occurrence)) is not None:
+        return False
+    session.add(Cancellation(series_id=series_id, occurrence=occurrence, reason=reason))
+    await session.flush()
+    return True
 
 
 async def claimed_transitions(

@@ -1,4 +1,4 @@
-"""password-reset codes staff hand over; revoked invites
+"""password-reset codes staff hand over; revoked invites; cancellation reasons
 
 Revision ID: 0005
 Revises: 0004
@@ -39,9 +39,20 @@ def upgrade() -> None:
     op.create_index("ix_password_reset_user_id", "password_reset", ["user_id"])
     with op.batch_alter_table("invite") as batch:
         batch.add_column(sa.Column("revoked_at", server.kernel.db.UTCDateTime(), nullable=True))
+    with op.batch_alter_table("cancellation") as batch:
+        batch.add_column(
+            sa.Column(
+                "reason",
+                sqlmodel.sql.sqltypes.AutoString(length=300),
+                nullable=False,
+                server_default="",
+            )
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("cancellation") as batch:
+        batch.drop_column("reason")
     with op.batch_alter_table("invite") as batch:
         batch.drop_column("revoked_at")
     op.drop_index("ix_password_reset_user_id", table_name="password_reset")
