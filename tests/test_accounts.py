@@ -374,7 +374,7 @@ async def test_a_moderator_creates_and_lists_cohorts(community: Community, api: 
     created = await api.post("/api/cohorts", {"name": "Cohort C"}, token=community.mod_lee.token)
     assert created.status == 201, created.body
     cohort = created.body["cohort"]
-    assert set(cohort) == {"id", "name"}
+    assert set(cohort) == {"id", "name", "archived"} and cohort["archived"] is False
     assert cohort["name"] == "Cohort C"
     listed = await api.get("/api/cohorts", token=community.mod_lee.token)
     assert listed.status == 200, listed.body

@@ -6,6 +6,8 @@ from aiohttp import web
 
 from server.accounts.models import (
     CohortIn,
+    CohortPatch,
+    CohortsQuery,
     InviteIn,
     InvitesQuery,
     LoginIn,
@@ -96,7 +98,15 @@ async def create_cohort(request: web.Request) -> web.Response:
 
 async def list_cohorts(request: web.Request) -> web.Response:
     actor = await current_actor(request)
-    return ok({"cohorts": await request.app[ACCOUNTS].list_cohorts(actor)})
+    query = parse_input(CohortsQuery, dict(request.query.items()))
+    return ok({"cohorts": await request.app[ACCOUNTS].list_cohorts(actor, query)})
+
+
+async def update_cohort(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    cohort_id = path_id(request)
+    data = await read_input(request, CohortPatch)
+    return ok({"cohort": await request.app[ACCOUNTS].update_cohort(actor, cohort_id, data)})
 
 
 async def create_invite(request: web.Request) -> web.Response:
@@ -351,7 +361,22 @@ ACCOUNT_ROUTES = RouteTable(
             list_cohorts,
             "Every cohort",
             Access.STAFF,
+            query=CohortsQuery,
             returns={"cohorts": ["Cohort"]},
+            description="`status=active` leaves out archived cohorts.",
+        ),
+        Route(
+            "PATCH",
+            "/api/cohorts/{id}",
+            update_cohort,
+            "Rename a cohort, or archive it (and bring it back)",
+            Access.STAFF,
+            body=CohortPatch,
+            returns={"cohort": "Cohort"},
+            errors=("conflict",),
+            description="Archiving keeps the cohort's people and rooms as they are; invites for"
+            " an archived cohort are `conflict`. A name in use is `conflict`. Audited as"
+            " `cohort_changed`.",
         ),
         Route(
             "POST",

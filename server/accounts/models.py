@@ -45,6 +45,8 @@ class Cohort(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, max_length=80)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # Archived: its program has ended; no new invites for it, left out of lists by default.
+    archived_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class CohortMembership(SQLModel, table=True):
@@ -157,8 +159,23 @@ class PersonChangeIn(InputModel):
     cohort_id: PositiveId | None = None
 
 
+CohortName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+
+
 class CohortIn(InputModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    name: CohortName
+
+
+class CohortPatch(InputModel):
+    name: CohortName | None = None
+    archived: bool | None = None
+
+
+class CohortsQuery(InputModel):
+    """`all` (the default, as the contract has it): every cohort; `active`: those not
+    archived."""
+
+    status: Literal["active", "all"] = "all"
 
 
 class InviteIn(InputModel):

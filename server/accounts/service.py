@@ -16,6 +16,8 @@ from server.accounts import store
 from server.accounts.models import (
     Cohort,
     CohortIn,
+    CohortPatch,
+    CohortsQuery,
     Invite,
     InviteIn,
     InvitesQuery,
@@ -51,6 +53,7 @@ class Client:
 
 
 NO_CLIENT = Client()
+EVERY_COHORT = CohortsQuery()
 
 
 def session_json(sign_in: UserSession, *, current: bool) -> dict[str, Any]:
@@ -83,7 +86,7 @@ def require_staff(actor: Actor) -> None:
 
 
 def cohort_json(cohort: Cohort) -> dict[str, Any]:
-    return {"id": cohort.id, "name": cohort.name}
+    return {"id": cohort.id, "name": cohort.name, "archived": cohort.archived_at is not None}
 
 
 def invite_json(invite: Invite) -> dict[str, Any]:
@@ -394,10 +397,44 @@ class AccountService:
                 raise AppError("conflict", "name: a cohort with this name exists.") from None
             return cohort_json(cohort)
 
-    async def list_cohorts(self, actor: Actor) -> list[dict[str, Any]]:
+    async def list_cohorts(
+        self, actor: Actor, query: CohortsQuery = EVERY_COHORT
+    ) -> list[dict[str, Any]]:
         require_staff(actor)
         async with self.sessions() as session:
-            return [cohort_json(c) for c in await store.list_cohorts(session)]
+            cohorts = await store.list_cohorts(session)
+        active_only = query.status == "active"
+        return [cohort_json(c) for c in cohorts if not (active_only and c.archived_at)]
+
+    async def update_cohort(
+        self, actor: Actor, cohort_id: int, data: CohortPatch
+    ) -> dict[str, Any]:
+        """Rename or archive (and bring back) a cohort. Archiving keeps its people and rooms
+        as they are; it refuses new invites for it and leaves it out of active lists."""
+        require_staff(actor)
+        notes = []
+        async with self.sessions() as session:
+            cohort = await store.get_cohort(session, cohort_id)
+            if cohort is None:
+                raise not_found("cohort")
+            if data.name is not None and data.name != cohort.name:
+                if await store.get_cohort_by_name(session, data.name) is not None:
+                    raise AppError("conflict", "name: a cohort with this name exists.")
+                notes.append(f"renamed: {cohort.name} -> {data.name}")
+                cohort.name = data.name
+            if data.archived is not None and data.archived != (cohort.archived_at is not None):
+                cohort.archived_at = self.clock.now() if data.archived else None
+                notes.append("archived" if data.archived else "brought back")
+            session.add(cohort)
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise AppError("conflict", "name: a cohort with this name exists.") from None
+        if notes:
+            await self.record(
+                actor, "cohort_changed", None, f"cohort {cohort_id}: " + "; ".join(notes)
+            )
+        return cohort_json(cohort)
 
     async def create_invite(self, actor: Actor | None, data: InviteIn) -> dict[str, Any]:
         """An invite; `actor` None means the operator on the command line."""
@@ -408,11 +445,12 @@ class AccountService:
         now = self.clock.now()
         hours = data.expires_in_hours or self.invite_default_hours
         async with self.sessions() as session:
-            if (
-                data.cohort_id is not None
-                and await store.get_cohort(session, data.cohort_id) is None
-            ):
-                raise not_found("cohort (cohort_id)")
+            if data.cohort_id is not None:
+                cohort = await store.get_cohort(session, data.cohort_id)
+                if cohort is None:
+                    raise not_found("cohort (cohort_id)")
+                if cohort.archived_at is not None:
+                    raise AppError("conflict", "cohort_id: this cohort is archived.")
             invite = Invite(
                 code=secrets.token_urlsafe(12),
                 role=data.role,

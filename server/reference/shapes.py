@@ -159,7 +159,7 @@ SHAPES: dict[str, Schema] = {
         expires_at=TIME,
         path=TEXT,
     ),
-    "Cohort": obj("A treatment group.", id=ID, name=TEXT),
+    "Cohort": obj("A treatment group.", id=ID, name=TEXT, archived=FLAG),
     "Invite": obj(
         "An invite code (`path`: the registration page with it filled in, on this server).",
         id=ID,

@@ -99,7 +99,7 @@ ROOM_ROUTES = RouteTable(
             "PATCH",
             "/api/rooms/{id}",
             update_room,
-            "Lock or unlock a room, set slow mode, its topic or its contact policy",
+            "Rename a room, lock or unlock it, set slow mode, its topic or its contact policy",
             Access.STAFF,
             body=RoomPatch,
             returns={"room": "Room"},

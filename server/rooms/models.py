@@ -91,8 +91,11 @@ Body = Annotated[
 ]
 
 
+RoomName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+
+
 class RoomIn(InputModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    name: RoomName
     kind: Literal["group", "peer", "meeting"]
     audience: Literal["cohort", "alumni", "everyone"]
     cohort_id: PositiveId | None = None
@@ -111,6 +114,7 @@ class RoomIn(InputModel):
 
 
 class RoomPatch(InputModel):
+    name: RoomName | None = None
     locked: bool | None = None
     slow_mode_s: Annotated[int, InputField(ge=0, le=3600)] | None = None
     topic: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None

@@ -1,4 +1,5 @@
-"""password-reset codes staff hand over; revoked invites; cancellation reasons
+"""password-reset codes staff hand over; revoked invites; cancellation reasons;
+archived cohorts
 
 Revision ID: 0005
 Revises: 0004
@@ -39,6 +40,8 @@ def upgrade() -> None:
     op.create_index("ix_password_reset_user_id", "password_reset", ["user_id"])
     with op.batch_alter_table("invite") as batch:
         batch.add_column(sa.Column("revoked_at", server.kernel.db.UTCDateTime(), nullable=True))
+    with op.batch_alter_table("cohort") as batch:
+        batch.add_column(sa.Column("archived_at", server.kernel.db.UTCDateTime(), nullable=True))
     with op.batch_alter_table("cancellation") as batch:
         batch.add_column(
             sa.Column(
@@ -51,6 +54,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("cohort") as batch:
+        batch.drop_column("archived_at")
     with op.batch_alter_table("cancellation") as batch:
         batch.drop_column("reason")
     with op.batch_alter_table("invite") as batch:
