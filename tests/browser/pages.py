@@ -210,6 +210,39 @@ class Tab:
         await expect(self.heading(display_name)).to_be_visible()
         await expect(self.region("Details")).to_contain_text("Meetings attended")
 
+    # ----- invites (staff) -----
+
+    async def open_invites(self) -> None:
+        """Invites, from the main navigation, once its list has loaded."""
+        await self.nav.get_by_role("link", name="Invites", exact=True).click()
+        await expect(self.heading("Invites")).to_be_visible()
+        await expect(self.page.get_by_role("status", name="Invite list")).not_to_be_empty()
+
+    @property
+    def invite_list(self) -> Locator:
+        return self.page.get_by_role("list", name="Invites", exact=True)
+
+    def invite_item(self, code: str) -> Locator:
+        return self.invite_list.get_by_role("listitem").filter(has_text=code)
+
+    async def create_invite(
+        self, *, role: str, cohort: str | None = None, uses: int | None = None
+    ) -> None:
+        """Fill in and send the `Create an invite` form (what it answers is the test's to
+        check)."""
+        form = self.region("Create an invite")
+        await form.get_by_role("combobox", name="Role").select_option(label=role)
+        await form.get_by_role("combobox", name="Cohort").select_option(label=cohort or "No cohort")
+        if uses is not None:
+            await form.get_by_role("spinbutton", name="Uses").fill(str(uses))
+        await form.get_by_role("button", name="Create invite").click()
+
+    async def shown_invite_link(self) -> str:
+        """The link in the `Invite link` region, once it shows one with its QR code."""
+        shown = self.region("Invite link")
+        await expect(shown.get_by_role("img", name="QR code of the invite link")).to_be_visible()
+        return await shown.get_by_role("textbox", name="Invite link").input_value()
+
     # ----- what a test checks after it -----
 
     def problems(self) -> list[str]:

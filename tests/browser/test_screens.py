@@ -1,6 +1,6 @@
 """Every screen of the web client, with some life in it: axe-core finds nothing serious or
 critical on any of them, and each is photographed (a phone for patients' screens, a desktop
-for the console and People, and both on a phone too) into artifacts/screenshots/; with
+for the console, People and Invites, and both on a phone too) into artifacts/screenshots/; with
 PEERROOMS_UPDATE_DOCS_SCREENSHOTS=1 the room view and the console are copied to
 docs/screenshots/ too."""
 
@@ -32,7 +32,14 @@ CRISIS = "i dont want to be here anymore"
 # Which screens go into the docs, and under what name.
 DOCS = {"room-view": "room-view", "moderator-console": "moderator-console"}
 # Photographed whole (the console and a person's page are longer than a screen).
-FULL_PAGE = {"moderator-console", "moderator-console-phone", "person", "person-phone"}
+FULL_PAGE = {
+    "moderator-console",
+    "moderator-console-phone",
+    "person",
+    "person-phone",
+    "invites",
+    "invites-phone",
+}
 
 
 async def tour(
@@ -173,6 +180,30 @@ async def tour(
     assert await _page_fits(console)
     yield "people-phone", console
 
+    # Invites: a new one for Cohort A with its link and QR code, and the list with a revoked
+    # one too, on a desktop and a phone.
+    reply = await api.post("/api/invites", {"role": "alumni", "max_uses": 5}, token=c.mod_lee.token)
+    assert reply.status == 201, reply.body
+    invite_id = reply.body["invite"]["id"]
+    reply = await api.call("DELETE", f"/api/invites/{invite_id}", token=c.mod_lee.token)
+    assert reply.status == 204, reply.body
+    await console.page.set_viewport_size(DESKTOP)
+    await console.open_invites()
+    await console.create_invite(role="Patient", cohort="Cohort A", uses=3)
+    invite_link = await console.shown_invite_link()
+    await console.page.get_by_role(
+        "checkbox", name="Show revoked, expired and used-up invites too"
+    ).check()
+    await expect(console.invite_list.get_by_text("Revoked", exact=True)).to_be_visible()
+    await expect(console.invite_item(invite_link.rsplit("=", 1)[1])).to_contain_text("0/3 uses")
+    assert await _page_fits(console)
+    yield "invites", console
+
+    await console.page.set_viewport_size(PHONE)
+    await expect(console.region("Invite link")).to_be_visible()
+    assert await _page_fits(console)
+    yield "invites-phone", console
+
     stranger = await browse(bypass_csp=bypass_csp)
     await stranger.page.goto(link)
     await expect(stranger.heading("Choose a new password")).to_be_visible()
@@ -207,7 +238,7 @@ async def test_no_screen_has_serious_accessibility_violations(
         violations = await serious_axe_violations(tab.page)
         if violations:
             found[screen] = describe_violations(screen, violations)
-    assert len(visited) == 14, visited
+    assert len(visited) == 16, visited
     assert not found, "axe-core found serious or critical problems:\n" + "\n".join(found.values())
 
 
@@ -233,6 +264,8 @@ async def test_every_screen_is_photographed(
         "person",
         "person-phone",
         "people-phone",
+        "invites",
+        "invites-phone",
         "password-reset",
         "page-not-found",
     ]

@@ -12,6 +12,7 @@ import type { Alert, Me, Notice } from "./types";
 import { resetView, signInView, registerView } from "./views/auth";
 import { heading, type View } from "./views/common";
 import { consoleView } from "./views/console";
+import { invitesView } from "./views/invites";
 import { meetingsView } from "./views/meetings";
 import { peopleView, personView } from "./views/people";
 import { currentRoomId, forgetRooms, rememberMute, roomView } from "./views/room";
@@ -25,10 +26,12 @@ const navLinks = {
   meetings: h("a", { href: "#/meetings" }, "Meetings"),
   console: h("a", { href: "#/console" }, "Moderator console", consoleBadge),
   people: h("a", { href: "#/people" }, "People"),
+  invites: h("a", { href: "#/invites" }, "Invites"),
 };
 const signOutButton = h("button", { type: "button", class: "link-button" }, "Sign out");
 const consoleItem = h("li", null, navLinks.console);
 const peopleItem = h("li", null, navLinks.people);
+const invitesItem = h("li", null, navLinks.invites);
 const nav = h(
   "nav",
   { "aria-label": "Main", class: "nav" },
@@ -39,6 +42,7 @@ const nav = h(
     h("li", null, navLinks.meetings),
     consoleItem,
     peopleItem,
+    invitesItem,
     h("li", null, signOutButton),
   ),
 );
@@ -69,6 +73,7 @@ function renderNav(): void {
   nav.hidden = user === null;
   consoleItem.hidden = !isStaff(user);
   peopleItem.hidden = !isStaff(user);
+  invitesItem.hidden = !isStaff(user);
   const route = location.hash;
   for (const [name, link] of Object.entries(navLinks)) {
     const active = route.startsWith(`#/${name}`);
@@ -296,6 +301,8 @@ function route(message?: string): void {
     view = peopleView(query);
   } else if (parts[0] === "people" && id !== null && parts.length === 2 && isStaff(user)) {
     view = personView(id);
+  } else if (parts[0] === "invites" && parts.length === 1 && isStaff(user)) {
+    view = invitesView();
   } else if (parts.length === 0 || parts[0] === "signin" || parts[0] === "register" || (parts[0] === "rooms" && parts.length === 1)) {
     // Home, and the signed-out screens once signed in: the room list.
     if (parts[0] !== "rooms") history.replaceState(null, "", "#/rooms");

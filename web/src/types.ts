@@ -247,3 +247,20 @@ export interface PasswordReset {
   expires_at: string;
   path: string;
 }
+
+// ----- invites (staff) -----
+
+/** An invite code to register with (GET/POST /api/invites). `path` ("/#/register?code=…")
+ * opens the registration page with the code filled in. */
+export interface Invite {
+  id: number;
+  code: string;
+  role: Role;
+  cohort_id: number | null;
+  max_uses: number;
+  uses: number;
+  expires_at: string;
+  created_at: string;
+  revoked: boolean;
+  path: string;
+}

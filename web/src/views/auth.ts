@@ -7,6 +7,25 @@ import { errorBox, field, heading, input, type View } from "./common";
 
 export type SignedIn = (token: string, user: Me) => void;
 
+/** What the sign-in, register and reset forms share once their fields are filled: the button
+ * is disabled, `body` goes to `path`, and its answer signs the person in; a refusal runs
+ * `onRefused` (if given), is said in `errors`, and the button can be pressed again. */
+async function submitForSignIn(
+  path: string,
+  body: Record<string, string>,
+  parts: { submit: HTMLButtonElement; errors: ReturnType<typeof errorBox>; onSignedIn: SignedIn; onRefused?: () => void },
+): Promise<void> {
+  parts.submit.disabled = true;
+  try {
+    const data = await post<{ token: string; user: Me }>(path, body);
+    parts.onSignedIn(data.token, data.user);
+  } catch (err) {
+    parts.onRefused?.();
+    parts.errors.show(describeAny(err));
+    parts.submit.disabled = false;
+  }
+}
+
 export function signInView(onSignedIn: SignedIn, message?: string): View {
   const username = input({ name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false" });
   const password = input({ name: "password", type: "password", autocomplete: "current-password", required: true });
@@ -29,18 +48,18 @@ export function signInView(onSignedIn: SignedIn, message?: string): View {
       (username.value.trim() ? password : username).focus();
       return;
     }
-    submit.disabled = true;
-    try {
-      const data = await post<{ token: string; user: Me }>("/api/auth/login", {
-        username: username.value.trim(),
-        password: password.value,
-      });
-      onSignedIn(data.token, data.user);
-    } catch (err) {
-      password.value = "";
-      errors.show(describeAny(err));
-      submit.disabled = false;
-    }
+    await submitForSignIn(
+      "/api/auth/login",
+      { username: username.value.trim(), password: password.value },
+      {
+        submit,
+        errors,
+        onSignedIn,
+        onRefused: () => {
+          password.value = "";
+        },
+      },
+    );
   });
   const node = h(
     "div",
@@ -85,19 +104,16 @@ export function registerView(onSignedIn: SignedIn, inviteCode = ""): View {
       (missing[0] as HTMLInputElement).focus();
       return;
     }
-    submit.disabled = true;
-    try {
-      const data = await post<{ token: string; user: Me }>("/api/auth/register", {
+    await submitForSignIn(
+      "/api/auth/register",
+      {
         invite_code: code.value.trim(),
         username: username.value.trim(),
         display_name: display.value.trim(),
         password: password.value,
-      });
-      onSignedIn(data.token, data.user);
-    } catch (err) {
-      errors.show(describeAny(err));
-      submit.disabled = false;
-    }
+      },
+      { submit, errors, onSignedIn },
+    );
   });
   const node = h(
     "div",
@@ -134,17 +150,11 @@ export function resetView(onSignedIn: SignedIn, resetCode = "", signedInAs?: str
       missing.focus();
       return;
     }
-    submit.disabled = true;
-    try {
-      const data = await post<{ token: string; user: Me }>("/api/auth/reset", {
-        code: code.value.trim(),
-        new_password: password.value,
-      });
-      onSignedIn(data.token, data.user);
-    } catch (err) {
-      errors.show(describeAny(err));
-      submit.disabled = false;
-    }
+    await submitForSignIn(
+      "/api/auth/reset",
+      { code: code.value.trim(), new_password: password.value },
+      { submit, errors, onSignedIn },
+    );
   });
   const node = h(
     "div",
