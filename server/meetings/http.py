@@ -12,7 +12,7 @@ from server.kernel.http import json_or_csv, ok, path_id, query_ints, read_input
 from server.kernel.validation import parse_input
 from server.meetings.attendance import AttendanceReports
 from server.meetings.calendar import CalendarFeeds
-from server.meetings.models import AttendanceQuery, CancelIn, CheckInIn, MeetingIn
+from server.meetings.models import AttendanceQuery, CancelIn, CheckInIn, MeetingIn, MeetingPatch
 from server.meetings.service import MAX_UPCOMING_DAYS, MeetingService
 from server.reference.routes import Access, QueryParam, Route, RouteTable, add_routes
 
@@ -28,6 +28,13 @@ async def create_meeting(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     data = await read_input(request, MeetingIn)
     return ok({"meeting": await request.app[MEETINGS].create(actor, data)}, status=201)
+
+
+async def change_meeting(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    series_id = path_id(request)
+    data = await read_input(request, MeetingPatch)
+    return ok({"meeting": await request.app[MEETINGS].change(actor, series_id, data)})
 
 
 async def list_meetings(request: web.Request) -> web.Response:
@@ -168,6 +175,20 @@ MEETING_ROUTES = RouteTable(
                 days_param("days", "How many days ahead", DEFAULT_UPCOMING_DAYS, 0),
             ),
             returns={"occurrences": ["Occurrence"]},
+        ),
+        Route(
+            "PATCH",
+            "/api/meetings/{id}",
+            change_meeting,
+            "Change a series: title, schedule (rule, start, time zone), length, lobby, link",
+            Access.STAFF,
+            body=MeetingPatch,
+            returns={"meeting": "Meeting"},
+            description="Each given field replaces the series' own (`video_url` null removes"
+            " the link); the result is checked as a new series would be (`invalid` names the"
+            " field). The room stays. Occurrences already held keep their attendance. The"
+            " meeting's members and staff get a `meeting_changed` notice; audited as"
+            " `meeting_changed`.",
         ),
         Route(
             "POST",

@@ -130,6 +130,19 @@ class MeetingIn(InputModel):
         return value
 
 
+class MeetingPatch(InputModel):
+    """What staff change about a series (the room stays); each given field replaces the
+    series' own, and the whole is checked as a new series would be."""
+
+    title: str | None = None
+    rrule: str | None = None
+    starts_at: str | None = None
+    timezone: str | None = None
+    duration_minutes: int | None = None
+    lobby_minutes: int | None = None
+    video_url: str | None = None
+
+
 class CancelIn(InputModel):
     occurrence: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
     # Told to the members with the cancellation ("Back on Thursday as usual.").

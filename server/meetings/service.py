@@ -17,8 +17,16 @@ from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock, iso_utc
 from server.kernel.db import SessionFactory
 from server.kernel.errors import AppError, invalid, not_found
+from server.kernel.validation import parse_input
 from server.meetings import store
-from server.meetings.models import CancelIn, CheckIn, CheckInIn, MeetingIn, MeetingSeries
+from server.meetings.models import (
+    CancelIn,
+    CheckIn,
+    CheckInIn,
+    MeetingIn,
+    MeetingPatch,
+    MeetingSeries,
+)
 from server.meetings.occurrences import Occurrence, expand, parse_rule
 from server.realtime.notices import Notifier
 from server.rooms import store as room_store
@@ -82,6 +90,14 @@ async def meeting_recipients(session: AsyncSession, access: RoomAccess, room: Ro
 
 
 CANCELLED_TEXT = "{title} on {local} is cancelled."
+CHANGED_TEXT = "{title} has a new schedule: see Meetings."
+
+
+def check_rule(data: MeetingIn) -> None:
+    try:
+        parse_rule(data.rrule, datetime.fromisoformat(data.starts_at))
+    except ValueError as error:
+        raise invalid(f"rrule: {error}.") from None
 
 
 @dataclass
@@ -94,10 +110,7 @@ class MeetingService:
 
     async def create(self, actor: Actor, data: MeetingIn) -> dict[str, Any]:
         require_staff(actor)
-        try:
-            parse_rule(data.rrule, datetime.fromisoformat(data.starts_at))
-        except ValueError as error:
-            raise invalid(f"rrule: {error}.") from None
+        check_rule(data)
         async with self.sessions() as session:
             room = await self.access.enter(session, actor, data.room_id)
             if room.kind != "meeting":
@@ -184,6 +197,61 @@ class MeetingService:
         if newly:
             await self._tell_cancelled(actor, series, moment, data.reason, told)
         return meeting_json(series, cancelled[series_id])
+
+    async def change(self, actor: Actor, series_id: int, data: MeetingPatch) -> dict[str, Any]:
+        """A series' new title, schedule, length, lobby or link. Occurrences already held keep
+        their attendance; the meeting's members and staff are told (`meeting_changed`)."""
+        require_staff(actor)
+        async with self.sessions() as session:
+            series = await self._series(session, actor, series_id)
+            current = meeting_json(series, set())
+            given = data.model_dump(exclude_unset=True)
+            merged = parse_input(MeetingIn, {**current, **given})
+            check_rule(merged)
+            changed = {
+                name: value
+                for name, value in merged.model_dump().items()
+                if name != "room_id" and getattr(series, name) != value
+            }
+            for name, value in changed.items():
+                setattr(series, name, value)
+            session.add(series)
+            await session.commit()
+            cancelled = await store.cancellations(session, [series_id])
+            room = await room_store.get_room(session, series.room_id)
+            told = await meeting_recipients(session, self.access, room) if room else []
+        answer = meeting_json(series, cancelled[series_id])
+        if changed:
+            await self._tell_changed(actor, series, answer, sorted(changed), told)
+        return answer
+
+    async def _tell_changed(
+        self,
+        actor: Actor,
+        series: MeetingSeries,
+        meeting: dict[str, Any],
+        fields: list[str],
+        recipients: list[int],
+    ) -> None:
+        if self.notifier is not None:
+            text = CHANGED_TEXT.format(title=series.title)
+            for user_id in recipients:
+                await self.notifier.tell(
+                    user_id,
+                    "meeting_changed",
+                    text,
+                    room_id=series.room_id,
+                    meeting_id=series.id,
+                    meeting=meeting,
+                    changed=fields,
+                )
+        if self.audit is not None:
+            await self.audit.record(
+                actor_id=actor.id,
+                action="meeting_changed",
+                room_id=series.room_id,
+                reason=f"{series.title}: {', '.join(fields)}",
+            )
 
     async def _tell_cancelled(
         self,
