@@ -162,7 +162,7 @@ def id_cases(base: dict[str, Any], name: str) -> list[Case]:
 def body_cases(base: dict[str, Any]) -> list[Case]:
     return bad(
         base, "body", MISSING, "", " ", " \n\t \r\n", "x" * 4001, "  " + "x" * 4001 + "  ",
-        42, {"text": "hi"}, ["hi"], None, True,
+        42, {"text": "hi"}, ["hi"], None, True, "\x00", "hi\x00there",
     )  # fmt: skip
 
 
