@@ -204,7 +204,7 @@ def create_app(
             deadlines=database_deadlines(core.settings),
         ),
     )
-    accounts.graduation_listeners.append(rooms.access_changed)
+    accounts.access_listeners.append(rooms.access_changed)
     accounts.close_sockets = socket_closer(core.sharing.bus, core.hub, core.sio)
     accounts.audit = audit
     manager = core.sharing.client_manager

@@ -21,6 +21,7 @@ from tests.support import (
     Reply,
     RunningServer,
     audit,
+    barrier,
     create_room,
     joined,
     send,
@@ -204,6 +205,11 @@ async def test_moving_a_patient_to_another_cohort_takes_her_out_of_her_group_at_
     assert refused["ok"] is False and refused["error"]["code"] == "forbidden", refused
     await joined(ana, c.group_b)
     await send(ana, c.group_b, "hello cohort B")
+    # Moving her to the cohort she is in changes nothing and tells her nothing.
+    again = await change(api, c.mod_lee, c.pat_ana.id, cohort_id=c.cohort_b)
+    assert again.status == 200, again.body
+    await barrier(ana)
+    assert len([n for n in ana.events["notice"] if n.get("kind") == "cohort_changed"]) == 1
 
     entries = await audit(api, c.mod_lee)
     assert any(

@@ -128,7 +128,10 @@ class PeopleService:
         async with accounts.sessions() as session:
             user = await managed_user(session, user_id, is_admin=is_admin)
             notes: list[str] = []
-            if data.cohort_id is not None:
+            moving = data.cohort_id is not None and await store.cohort_ids_of(session, user_id) != [
+                data.cohort_id
+            ]
+            if moving and data.cohort_id is not None:
                 cohort = await store.get_cohort(session, data.cohort_id)
                 if cohort is None:
                     raise not_found("cohort (cohort_id)")
@@ -148,9 +151,9 @@ class PeopleService:
             cohort_ids = await store.cohort_ids_of(session, user_id)
         if data.role is not None and data.role != old_role:
             await accounts.end_every_session(user_id)
-        if data.cohort_id is not None:
+        if moving and data.cohort_id is not None:
             moved = Actor(user_id, user.display_name, user.role, frozenset(cohort_ids))
-            for listener in accounts.graduation_listeners:
+            for listener in accounts.access_listeners:
                 await listener(moved)
             await accounts.notifier.tell(
                 user_id, "cohort_changed", MOVED_TEXT, cohort_id=data.cohort_id

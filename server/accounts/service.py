@@ -66,8 +66,9 @@ def session_json(sign_in: UserSession, *, current: bool) -> dict[str, Any]:
     }
 
 
-# Called after a patient graduated, so live connections can be brought in line.
-GraduationListener = Callable[[Actor], Awaitable[None]]
+# Called after what a person may enter changed (graduation, a move to another cohort), so
+# their live connections can be brought in line.
+AccessListener = Callable[[Actor], Awaitable[None]]
 
 GRADUATED_TEXT = (
     "Congratulations on graduating! Your group room is now closed to you, "
@@ -126,7 +127,7 @@ class AccountService:
     # it to the control bus).
     close_sockets: CloseSockets | None = None
     audit: AuditSink | None = None
-    graduation_listeners: list[GraduationListener] = field(default_factory=list)
+    access_listeners: list[AccessListener] = field(default_factory=list)
 
     # ----- identity -----
 
@@ -505,7 +506,7 @@ class AccountService:
             await session.commit()
             cohort_ids = await store.cohort_ids_of(session, user.id)
         graduate = Actor(user.id, user.display_name, user.role, frozenset(cohort_ids))
-        for listener in self.graduation_listeners:
+        for listener in self.access_listeners:
             await listener(graduate)
         await self.notifier.tell(user.id, "graduated", GRADUATED_TEXT)
         # The caller is staff, not the graduate: the login name stays private.
