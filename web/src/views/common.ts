@@ -1,4 +1,6 @@
 // Pieces every screen uses.
+import { openDialog } from "../dialog";
+import { describeAny } from "../errors";
 import { h, uid, type Attrs, type Child } from "../h";
 
 export interface View {
@@ -68,4 +70,67 @@ export function button(text: string, attrs: Attrs = {}, ...extra: Child[]): HTML
 
 export function loading(text = "Loading…"): HTMLParagraphElement {
   return h("p", { class: "note" }, text);
+}
+
+export interface ConfirmOptions {
+  title: string;
+  /** What confirming does, in a sentence or a few nodes. */
+  text: Child;
+  confirmText: string;
+  tone?: "primary" | "danger";
+}
+
+/** Ask, in a dialog of its own, to confirm one step; answers whether it was confirmed. Focus
+ * starts on Cancel, so Enter pressed by habit does nothing it cannot take back. */
+export function askToConfirm(options: ConfirmOptions): Promise<boolean> {
+  return new Promise((resolve) => {
+    let confirmed = false;
+    const yes = button(options.confirmText, { class: options.tone ?? "danger" });
+    const no = button("Cancel");
+    const handle = openDialog({
+      title: options.title,
+      content: [h("p", null, options.text), h("div", { class: "dialog-actions" }, yes, no)],
+      initialFocus: no,
+      className: "confirm-dialog",
+      onClose: () => resolve(confirmed),
+    });
+    yes.addEventListener("click", () => {
+      confirmed = true;
+      handle.close();
+    });
+    no.addEventListener("click", () => handle.close());
+  });
+}
+
+export interface ConfirmActionOptions extends ConfirmOptions {
+  run: () => Promise<unknown>;
+  done: () => Promise<void>;
+}
+
+/** A dialog asking to confirm one action that it then runs: a refusal is said in the dialog
+ * (which stays open to try again or cancel); on success it closes and `done` follows. */
+export function confirmAction(options: ConfirmActionOptions): void {
+  const errors = errorBox();
+  const yes = button(options.confirmText, { class: options.tone ?? "danger" });
+  const cancel = button("Cancel");
+  const handle = openDialog({
+    title: options.title,
+    content: [h("p", null, options.text), errors.node, h("div", { class: "dialog-actions" }, yes, cancel)],
+  });
+  cancel.addEventListener("click", () => handle.close());
+  yes.addEventListener("click", async () => {
+    errors.clear();
+    yes.disabled = true;
+    cancel.disabled = true;
+    try {
+      await options.run();
+    } catch (err) {
+      errors.show(describeAny(err));
+      yes.disabled = false;
+      cancel.disabled = false;
+      return;
+    }
+    handle.close();
+    await options.done();
+  });
 }

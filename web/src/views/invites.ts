@@ -2,13 +2,12 @@
 // how long it lasts), hand over its link or a printed QR code of it, see the invites so far and
 // revoke one. Moderators invite patients and alumni; admins anyone (the server decides).
 import { del, get, post } from "../api";
-import { openDialog } from "../dialog";
 import { describeAny } from "../errors";
 import { fullTime } from "../format";
 import { h, replaceChildren, uid, type Child } from "../h";
 import { currentUser } from "../session";
 import type { Cohort, Invite, Role } from "../types";
-import { button, errorBox, field, heading, input, loading, statusBox, type View } from "./common";
+import { button, confirmAction, errorBox, field, heading, input, loading, statusBox, type View } from "./common";
 import { ROLE_TEXT } from "./people";
 
 const MAX_USES = 500;
@@ -304,44 +303,27 @@ export function invitesView(): View {
 
   const confirmRevoke = (invite: Invite): void => {
     listStatus.clear();
-    const errors = errorBox();
-    const yes = button("Revoke", { class: "danger" });
-    const cancel = button("Cancel");
-    const handle = openDialog({
+    confirmAction({
       title: "Revoke this invite?",
-      content: [
-        h(
-          "p",
-          null,
-          `Nobody can register with the ${ROLE_TEXT[invite.role] ?? invite.role} invite `,
-          h("code", null, invite.code),
-          ` (${cohortText(invite.cohort_id)}) from now on. Accounts already made with it stay.`,
-        ),
-        errors.node,
-        h("div", { class: "dialog-actions" }, yes, cancel),
-      ],
-    });
-    cancel.addEventListener("click", () => handle.close());
-    yes.addEventListener("click", async () => {
-      errors.clear();
-      yes.disabled = true;
-      cancel.disabled = true;
-      try {
-        await del(`/api/invites/${invite.id}`);
-      } catch (err) {
-        errors.show(describeAny(err));
-        yes.disabled = false;
-        cancel.disabled = false;
-        return;
-      }
-      handle.close();
-      if (shownId === invite.id) hideInvite();
-      await load();
-      if (stopped) return;
-      listStatus.show(`Invite ${invite.code} revoked: nobody can register with it now.`);
-      // Its Revoke button is gone with it.
-      const active = document.activeElement;
-      if (!active || active === document.body || !active.isConnected) listSection.title.focus();
+      text: h(
+        "span",
+        null,
+        `Nobody can register with the ${ROLE_TEXT[invite.role] ?? invite.role} invite `,
+        h("code", null, invite.code),
+        ` (${cohortText(invite.cohort_id)}) from now on. Accounts already made with it stay.`,
+      ),
+      confirmText: "Revoke",
+      tone: "danger",
+      run: () => del(`/api/invites/${invite.id}`),
+      done: async () => {
+        if (shownId === invite.id) hideInvite();
+        await load();
+        if (stopped) return;
+        listStatus.show(`Invite ${invite.code} revoked: nobody can register with it now.`);
+        // Its Revoke button is gone with it.
+        const active = document.activeElement;
+        if (!active || active === document.body || !active.isConnected) listSection.title.focus();
+      },
     });
   };
 

@@ -7,7 +7,7 @@ import { describeAny } from "../errors";
 import { untilPhrase } from "../format";
 import { h } from "../h";
 import type { PublicUser } from "../types";
-import { button, errorBox, field } from "./common";
+import { askToConfirm, button, errorBox, field } from "./common";
 
 // The server's limits (server/moderation/models.py).
 const MAX_MUTE_MINUTES = 7 * 24 * 60;
@@ -37,35 +37,6 @@ export function moderateButton(roomId: number, user: PublicUser, onDone: (text: 
   });
   btn.addEventListener("click", () => openModerateDialog(roomId, user, onDone));
   return btn;
-}
-
-export interface ConfirmOptions {
-  title: string;
-  text: string;
-  confirmText: string;
-  tone?: "primary" | "danger";
-}
-
-/** Ask, in a dialog of its own, to confirm one step; answers whether it was confirmed. Focus
- * starts on Cancel, so Enter pressed by habit does nothing it cannot take back. */
-export function askToConfirm(options: ConfirmOptions): Promise<boolean> {
-  return new Promise((resolve) => {
-    let confirmed = false;
-    const yes = button(options.confirmText, { class: options.tone ?? "danger" });
-    const no = button("Cancel");
-    const handle = openDialog({
-      title: options.title,
-      content: [h("p", null, options.text), h("div", { class: "dialog-actions" }, yes, no)],
-      initialFocus: no,
-      className: "confirm-dialog",
-      onClose: () => resolve(confirmed),
-    });
-    yes.addEventListener("click", () => {
-      confirmed = true;
-      handle.close();
-    });
-    no.addEventListener("click", () => handle.close());
-  });
 }
 
 export function openModerateDialog(roomId: number, user: PublicUser, onDone: (text: string) => void): void {

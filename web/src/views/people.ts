@@ -2,13 +2,12 @@
 // details, the mutes and bans in force, and what staff may do about the account (role, cohort,
 // graduation, deactivation, a one-time password reset code to hand over).
 import { ApiError, del, get, patch, post } from "../api";
-import { openDialog } from "../dialog";
 import { describeAny } from "../errors";
 import { fullTime } from "../format";
 import { append, h, replaceChildren, uid, type Child } from "../h";
 import { currentUser } from "../session";
 import type { Cohort, PasswordReset, PeoplePage, Person, PersonDetail, Restriction, Role } from "../types";
-import { button, errorBox, field, heading, input, loading, statusBox, type View } from "./common";
+import { button, confirmAction, errorBox, field, heading, input, loading, statusBox, type View } from "./common";
 
 const PAGE_SIZE = 50;
 
@@ -498,7 +497,7 @@ export function personView(id: number): View {
   graduate.addEventListener("click", () => {
     graduationErrors.clear();
     graduationStatus.clear();
-    confirm({
+    confirmAction({
       title: `Graduate ${name()}?`,
       text: `${name()} becomes alumni and leaves their cohort's group rooms at once.`,
       confirmText: "Graduate",
@@ -515,7 +514,7 @@ export function personView(id: number): View {
   deactivate.addEventListener("click", () => {
     accountErrors.clear();
     accountStatus.clear();
-    confirm({
+    confirmAction({
       title: `Deactivate ${name()}?`,
       text: `${name()} is signed out everywhere at once and cannot sign in until the account is reactivated. Their messages stay.`,
       confirmText: "Deactivate",
@@ -622,40 +621,4 @@ export function personView(id: number): View {
       stopped = true;
     },
   };
-}
-
-interface ConfirmOptions {
-  title: string;
-  text: string;
-  confirmText: string;
-  tone: "primary" | "danger";
-  run: () => Promise<unknown>;
-  done: () => Promise<void>;
-}
-
-/** A dialog asking to confirm one action; its refusal is said in the dialog. */
-function confirm(options: ConfirmOptions): void {
-  const errors = errorBox();
-  const yes = button(options.confirmText, { class: options.tone });
-  const cancel = button("Cancel");
-  const handle = openDialog({
-    title: options.title,
-    content: [h("p", null, options.text), errors.node, h("div", { class: "dialog-actions" }, yes, cancel)],
-  });
-  cancel.addEventListener("click", () => handle.close());
-  yes.addEventListener("click", async () => {
-    errors.clear();
-    yes.disabled = true;
-    cancel.disabled = true;
-    try {
-      await options.run();
-    } catch (err) {
-      errors.show(describeAny(err));
-      yes.disabled = false;
-      cancel.disabled = false;
-      return;
-    }
-    handle.close();
-    await options.done();
-  });
 }
