@@ -15,6 +15,7 @@ import { consoleView } from "./views/console";
 import { invitesView } from "./views/invites";
 import { meetingsView } from "./views/meetings";
 import { peopleView, personView } from "./views/people";
+import { programView } from "./views/program";
 import { currentRoomId, forgetRooms, rememberMute, roomView } from "./views/room";
 import { roomsView } from "./views/rooms";
 
@@ -27,11 +28,13 @@ const navLinks = {
   console: h("a", { href: "#/console" }, "Moderator console", consoleBadge),
   people: h("a", { href: "#/people" }, "People"),
   invites: h("a", { href: "#/invites" }, "Invites"),
+  program: h("a", { href: "#/program" }, "Cohorts and rooms"),
 };
 const signOutButton = h("button", { type: "button", class: "link-button" }, "Sign out");
 const consoleItem = h("li", null, navLinks.console);
 const peopleItem = h("li", null, navLinks.people);
 const invitesItem = h("li", null, navLinks.invites);
+const programItem = h("li", null, navLinks.program);
 const nav = h(
   "nav",
   { "aria-label": "Main", class: "nav" },
@@ -43,6 +46,7 @@ const nav = h(
     consoleItem,
     peopleItem,
     invitesItem,
+    programItem,
     h("li", null, signOutButton),
   ),
 );
@@ -74,6 +78,7 @@ function renderNav(): void {
   consoleItem.hidden = !isStaff(user);
   peopleItem.hidden = !isStaff(user);
   invitesItem.hidden = !isStaff(user);
+  programItem.hidden = !isStaff(user);
   const route = location.hash;
   for (const [name, link] of Object.entries(navLinks)) {
     const active = route.startsWith(`#/${name}`);
@@ -303,6 +308,8 @@ function route(message?: string): void {
     view = personView(id);
   } else if (parts[0] === "invites" && parts.length === 1 && isStaff(user)) {
     view = invitesView();
+  } else if (parts[0] === "program" && parts.length === 1 && isStaff(user)) {
+    view = programView();
   } else if (parts.length === 0 || parts[0] === "signin" || parts[0] === "register" || (parts[0] === "rooms" && parts.length === 1)) {
     // Home, and the signed-out screens once signed in: the room list.
     if (parts[0] !== "rooms") history.replaceState(null, "", "#/rooms");

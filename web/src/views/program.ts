@@ -1,0 +1,336 @@
+// Cohorts and rooms (staff): the program's cohorts (create, rename, archive and bring back)
+// and its rooms (create, rename), each room with its kind, audience and cohort.
+import "../program.css";
+import { get, patch, post } from "../api";
+import { openDialog } from "../dialog";
+import { describeAny } from "../errors";
+import { h, replaceChildren, uid, type Child } from "../h";
+import { loadRooms } from "../state";
+import type { Room } from "../types";
+import { button, errorBox, field, heading, input, loading, statusBox, type View } from "./common";
+
+interface ProgramCohort {
+  id: number;
+  name: string;
+  archived: boolean;
+}
+
+const KIND_TEXT: Record<string, string> = { group: "Group", peer: "Peer", meeting: "Meeting", support: "Support" };
+const AUDIENCE_TEXT: Record<string, string> = {
+  cohort: "Cohort",
+  alumni: "Alumni",
+  everyone: "Everyone",
+  person: "One person",
+};
+const POLICY_TEXT: Record<string, string> = {
+  mask: "Mask contact details",
+  block: "Block contact details",
+  allow: "Allow contact details",
+};
+
+function option(value: string, text: string): HTMLOptionElement {
+  return h("option", { value }, text);
+}
+
+function section(title: string, kind: string, ...content: Child[]): HTMLElement {
+  const id = uid("section");
+  return h(
+    "section",
+    { class: `card program-section program-${kind}`, "aria-labelledby": id },
+    h("h2", { id, tabindex: "-1" }, title),
+    ...content,
+  );
+}
+
+/** Ask for a new name in a dialog; `save` throws to keep the dialog open with its message. */
+function renameDialog(title: string, current: string, save: (name: string) => Promise<void>): void {
+  const name = input({ type: "text", name: "name", value: current, maxlength: 100, autocomplete: "off" });
+  const errors = errorBox();
+  const ok = h("button", { type: "submit", class: "primary" }, "Save");
+  const cancel = button("Cancel");
+  const form = h(
+    "form",
+    { class: "form", novalidate: true },
+    field("New name", name),
+    errors.node,
+    h("div", { class: "dialog-actions" }, ok, cancel),
+  );
+  const handle = openDialog({ title, content: [form] });
+  cancel.addEventListener("click", () => handle.close());
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const wanted = name.value.trim();
+    if (!wanted) {
+      errors.show("Give it a name.");
+      name.focus();
+      return;
+    }
+    errors.clear();
+    ok.disabled = true;
+    try {
+      await save(wanted);
+      handle.close();
+    } catch (err) {
+      errors.show(describeAny(err));
+      ok.disabled = false;
+      name.focus();
+    }
+  });
+}
+
+function confirmDialog(title: string, text: string, confirmText: string, run: () => Promise<void>): void {
+  const errors = errorBox();
+  const yes = button(confirmText, { class: "danger" });
+  const cancel = button("Cancel");
+  const handle = openDialog({
+    title,
+    content: [h("p", null, text), errors.node, h("div", { class: "dialog-actions" }, yes, cancel)],
+    initialFocus: cancel,
+  });
+  cancel.addEventListener("click", () => handle.close());
+  yes.addEventListener("click", async () => {
+    errors.clear();
+    yes.disabled = true;
+    try {
+      await run();
+      handle.close();
+    } catch (err) {
+      errors.show(describeAny(err));
+      yes.disabled = false;
+    }
+  });
+}
+
+export function programView(): View {
+  let stopped = false;
+  let cohorts: ProgramCohort[] = [];
+  let rooms: Room[] = [];
+  const cohortName = (id: number | null): string =>
+    id === null ? "No cohort" : (cohorts.find((c) => c.id === id)?.name ?? `Cohort ${id}`);
+
+  // ----- cohorts -----
+  const newCohort = input({ type: "text", name: "name", maxlength: 100, autocomplete: "off" });
+  const cohortErrors = errorBox();
+  const cohortStatus = statusBox("Cohort list");
+  const cohortList = h("ul", { class: "program-list", "aria-label": "Cohorts" });
+  const cohortBody = h("div", null, loading("Loading cohorts…"));
+  const cohortForm = h(
+    "form",
+    { class: "form program-form", novalidate: true },
+    field("New cohort name", newCohort),
+    cohortErrors.node,
+    h("div", { class: "row-actions" }, h("button", { type: "submit", class: "primary" }, "Create cohort")),
+  );
+
+  // ----- rooms -----
+  const roomName = input({ type: "text", name: "name", maxlength: 100, autocomplete: "off" });
+  const kind = h("select", { name: "kind" }, option("group", "Group"), option("peer", "Peer"), option("meeting", "Meeting"));
+  const audience = h(
+    "select",
+    { name: "audience" },
+    option("cohort", "One cohort"),
+    option("alumni", "Alumni"),
+    option("everyone", "Everyone"),
+  );
+  const roomCohort = h("select", { name: "cohort_id" }, option("", "No cohort"));
+  const topic = input({ type: "text", name: "topic", maxlength: 200, autocomplete: "off" });
+  const policy = h(
+    "select",
+    { name: "contact_policy" },
+    option("", "Default"),
+    ...Object.entries(POLICY_TEXT).map(([value, text]) => option(value, text)),
+  );
+  const roomErrors = errorBox();
+  const roomStatus = statusBox("Room list");
+  const roomList = h("ul", { class: "program-list", "aria-label": "All rooms" });
+  const roomBody = h("div", null, loading("Loading rooms…"));
+  const roomForm = h(
+    "form",
+    { class: "form program-form", novalidate: true },
+    field("Room name", roomName),
+    field("Kind", kind, "A group room is for one cohort."),
+    field("Audience", audience),
+    field("Cohort", roomCohort, "Needed when the audience is one cohort."),
+    field("Topic (optional)", topic),
+    field("Contact details in messages", policy),
+    roomErrors.node,
+    h("div", { class: "row-actions" }, h("button", { type: "submit", class: "primary" }, "Create room")),
+  );
+  kind.addEventListener("change", () => {
+    if (kind.value === "group") audience.value = "cohort";
+  });
+
+  const renderCohorts = (): void => {
+    const items = cohorts.map((cohort) => {
+      const rename = button("Rename", { class: "small" });
+      const archive = button(cohort.archived ? "Bring back" : "Archive", { class: "small" });
+      rename.addEventListener("click", () =>
+        renameDialog(`Rename ${cohort.name}`, cohort.name, async (name) => {
+          await patch(`/api/cohorts/${cohort.id}`, { name });
+          cohortStatus.show(`Cohort renamed to ${name}.`);
+          await refresh();
+        }),
+      );
+      archive.addEventListener("click", () => {
+        if (cohort.archived) {
+          void (async () => {
+            try {
+              await patch(`/api/cohorts/${cohort.id}`, { archived: false });
+              cohortErrors.clear();
+              cohortStatus.show(`${cohort.name} is back.`);
+              await refresh();
+            } catch (err) {
+              cohortErrors.show(describeAny(err));
+            }
+          })();
+          return;
+        }
+        confirmDialog(
+          `Archive ${cohort.name}?`,
+          "Its people and rooms stay; no new invites can be made for it.",
+          "Archive",
+          async () => {
+            await patch(`/api/cohorts/${cohort.id}`, { archived: true });
+            cohortStatus.show(`${cohort.name} archived.`);
+            await refresh();
+          },
+        );
+      });
+      return h(
+        "li",
+        { class: `program-item${cohort.archived ? " is-archived" : ""}` },
+        h(
+          "p",
+          { class: "program-line" },
+          h("strong", { class: "program-name" }, cohort.name),
+          cohort.archived ? h("span", { class: "program-tag" }, "Archived") : null,
+        ),
+        h("div", { class: "program-actions" }, rename, archive),
+      );
+    });
+    replaceChildren(cohortList, ...items);
+    replaceChildren(cohortBody, cohorts.length ? cohortList : h("p", { class: "note" }, "No cohorts yet."));
+    const chosen = roomCohort.value;
+    replaceChildren(
+      roomCohort,
+      option("", "No cohort"),
+      ...cohorts.filter((c) => !c.archived).map((c) => option(String(c.id), c.name)),
+    );
+    roomCohort.value = [...roomCohort.options].some((o) => o.value === chosen) ? chosen : "";
+  };
+
+  const renderRooms = (): void => {
+    const items = rooms.map((room) => {
+      const rename = button("Rename", { class: "small" });
+      rename.addEventListener("click", () =>
+        renameDialog(`Rename ${room.name}`, room.name, async (name) => {
+          await patch(`/api/rooms/${room.id}`, { name });
+          roomStatus.show(`Room renamed to ${name}.`);
+          void loadRooms().catch(() => {});
+          await refresh();
+        }),
+      );
+      const dot = (): HTMLElement => h("span", { class: "dot", "aria-hidden": "true" }, " · ");
+      return h(
+        "li",
+        { class: "program-item" },
+        h("p", { class: "program-line" }, h("a", { href: `#/rooms/${room.id}`, class: "program-name" }, room.name)),
+        h(
+          "p",
+          { class: "program-meta" },
+          h("span", null, KIND_TEXT[room.kind] ?? room.kind),
+          dot(),
+          h("span", null, `Audience: ${AUDIENCE_TEXT[room.audience] ?? room.audience}`),
+          room.cohort_id !== null ? dot() : null,
+          room.cohort_id !== null ? h("span", null, cohortName(room.cohort_id)) : null,
+        ),
+        h("div", { class: "program-actions" }, rename),
+      );
+    });
+    replaceChildren(roomList, ...items);
+    replaceChildren(roomBody, rooms.length ? roomList : h("p", { class: "note" }, "No rooms yet."));
+  };
+
+  const refresh = async (): Promise<void> => {
+    const [cohortData, roomData] = await Promise.all([
+      get<{ cohorts: ProgramCohort[] }>("/api/cohorts?status=all"),
+      get<{ rooms: Room[] }>("/api/rooms"),
+    ]);
+    if (stopped) return;
+    cohorts = cohortData.cohorts;
+    rooms = roomData.rooms.filter((room) => room.kind !== "support");
+    renderCohorts();
+    renderRooms();
+  };
+
+  cohortForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = newCohort.value.trim();
+    if (!name) {
+      cohortErrors.show("Give the cohort a name.");
+      newCohort.focus();
+      return;
+    }
+    cohortErrors.clear();
+    try {
+      await post("/api/cohorts", { name });
+      newCohort.value = "";
+      cohortStatus.show(`Cohort ${name} created.`);
+      await refresh();
+    } catch (err) {
+      cohortErrors.show(describeAny(err));
+      newCohort.focus();
+    }
+  });
+
+  roomForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = roomName.value.trim();
+    if (!name) {
+      roomErrors.show("Give the room a name.");
+      roomName.focus();
+      return;
+    }
+    if (audience.value === "cohort" && !roomCohort.value) {
+      roomErrors.show("Choose the cohort this room is for.");
+      roomCohort.focus();
+      return;
+    }
+    const body: Record<string, unknown> = { name, kind: kind.value, audience: audience.value };
+    if (audience.value === "cohort") body.cohort_id = Number(roomCohort.value);
+    if (topic.value.trim()) body.topic = topic.value.trim();
+    if (policy.value) body.contact_policy = policy.value;
+    roomErrors.clear();
+    try {
+      await post("/api/rooms", body);
+      roomName.value = "";
+      topic.value = "";
+      roomStatus.show(`Room ${name} created.`);
+      void loadRooms().catch(() => {});
+      await refresh();
+    } catch (err) {
+      roomErrors.show(describeAny(err));
+      roomName.focus();
+    }
+  });
+
+  const loadErrors = errorBox();
+  const node = h(
+    "div",
+    { class: "program" },
+    heading("Cohorts and rooms"),
+    loadErrors.node,
+    section("Cohorts", "cohorts", cohortForm, cohortStatus.node, cohortBody),
+    section("Rooms", "rooms", roomForm, roomStatus.node, roomBody),
+  );
+  refresh().catch((err: unknown) => {
+    if (!stopped) loadErrors.show(describeAny(err));
+  });
+  return {
+    title: "Cohorts and rooms",
+    node,
+    cleanup: () => {
+      stopped = true;
+    },
+  };
+}
