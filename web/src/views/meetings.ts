@@ -5,6 +5,8 @@ import { describeAny } from "../errors";
 import { meetingWhen } from "../format";
 import { h, replaceChildren, uid } from "../h";
 import type { Notice, Occurrence } from "../types";
+import { cancelSessionButton, staffSeries } from "../meetings-admin";
+import { isStaff } from "../session";
 import { errorBox, heading, loading, statusBox, type View } from "./common";
 
 const DAYS = 14;
@@ -36,6 +38,9 @@ export function meetingsView(): View {
   const calendar = h("div", { class: "calendar card" });
   const forms = new Map<string, HTMLElement>();
   let stopped = false;
+  // Staff only: schedule and edit series, cancel sessions (web/src/meetings-admin.ts).
+  const staff = isStaff();
+  const admin = staff ? staffSeries(() => void refresh()) : null;
 
   const checkInForm = (occ: Occurrence): HTMLElement => {
     const key = `${occ.meeting_id}@${occ.starts_at}`;
@@ -120,6 +125,9 @@ export function meetingsView(): View {
         { class: "meeting-actions" },
         join,
         video ? h("a", { href: video, target: "_blank", rel: "noopener noreferrer", class: "button" }, "Video link") : null,
+        staff && (occ.status === "scheduled" || occ.status === "lobby")
+          ? cancelSessionButton(occ, `${when.date}, ${when.time}`, () => void refresh())
+          : null,
       ),
       open ? null : h("p", { class: "hint" }, "Join opens with the lobby, shortly before the start."),
       occ.status === "live" ? checkInForm(occ) : null,
@@ -169,12 +177,15 @@ export function meetingsView(): View {
   };
 
   void refresh();
+  void admin?.refresh();
   void loadCalendar();
   const timer = window.setInterval(() => {
     if (document.visibilityState === "visible") void refresh();
   }, REFRESH_MS);
   const offNotice = connection.on("notice", (notice: Notice) => {
-    if (notice.kind.startsWith("meeting_")) void refresh();
+    if (!notice.kind.startsWith("meeting_")) return;
+    void refresh();
+    void admin?.refresh();
   });
 
   const node = h(
@@ -184,6 +195,7 @@ export function meetingsView(): View {
     h("p", { class: "lede" }, `Your group's sessions in the next ${DAYS} days, in your local time.`),
     errors.node,
     body,
+    admin?.node,
     calendar,
   );
   return {

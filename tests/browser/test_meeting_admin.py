@@ -1,0 +1,160 @@
+"""Staff scheduling on the Meetings screen, in a real browser at phone width: a moderator
+schedules a Mon/Wed series in a meeting room of Cohort A, edits it to Tue/Thu, and cancels one
+upcoming session with a reason; a patient of Cohort A is told over Socket.IO and sees the
+session cancelled on her Meetings screen, with no staff controls."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.async_api import expect
+
+from tests.browser.conftest import PeerFactory, TabFactory
+from tests.browser.pages import TIMEZONE
+from tests.support import Api, Community, FakeClock, create_room
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+TITLE = "Evening IOP"
+REASON = "Staff training day. Back on Thursday as usual."
+
+
+async def series_of(api: Api, c: Community, title: str) -> dict[str, Any]:
+    reply = await api.get("/api/meetings", c.mod_lee.token)
+    assert reply.status == 200, reply.body
+    found = [m for m in reply.body["meetings"] if m["title"] == title]
+    assert len(found) == 1, reply.body
+    return dict(found[0])
+
+
+async def test_a_moderator_schedules_edits_and_cancels_a_session_and_ana_is_told(
+    browse: TabFactory, api: Api, community: Community, clock: FakeClock, peer: PeerFactory
+) -> None:
+    c = community
+    room_id = await create_room(
+        api,
+        c.mod_lee,
+        name="IOP meeting room",
+        kind="meeting",
+        audience="cohort",
+        cohort_id=c.cohort_a,
+    )
+    start = (clock.now().astimezone(ZoneInfo(TIMEZONE)) + timedelta(days=1)).date().isoformat()
+
+    lee = await browse()  # on a phone
+    await lee.sign_in(c.mod_lee)
+    await lee.nav.get_by_role("link", name="Meetings").click()
+    await expect(lee.heading("Meetings")).to_be_visible()
+
+    # Schedule a Mon/Wed series.
+    await lee.page.get_by_role("button", name="Schedule a session series").click()
+    form = lee.page.get_by_role("form", name="Schedule a session series")
+    await expect(form.get_by_role("textbox", name="Title")).to_be_focused()
+    await form.get_by_role("textbox", name="Title").fill(TITLE)
+    await form.get_by_role("combobox", name="Room").select_option(label="IOP meeting room")
+    days = form.get_by_role("group", name="Days of week")
+    await days.get_by_role("checkbox", name="Mon").check()
+    await days.get_by_role("checkbox", name="Wed").check()
+    await form.get_by_label("Start date").fill(start)
+    await form.get_by_label("Time", exact=True).fill("18:00")
+    await expect(form.get_by_role("combobox", name="Time zone")).to_have_value(TIMEZONE)
+    await expect(form.get_by_role("spinbutton", name="Duration (minutes)")).to_have_value("180")
+    await expect(form.get_by_role("spinbutton", name="Lobby (minutes)")).to_have_value("15")
+    await form.get_by_role("button", name="Schedule", exact=True).click()
+
+    listed = lee.page.get_by_role("list", name="Session series").get_by_role("listitem")
+    item = listed.filter(has_text=TITLE)
+    await expect(item).to_contain_text("Weekly on Mon, Wed")
+    await expect(form).to_have_count(0)
+    series = await series_of(api, c, TITLE)
+    assert series["rrule"] == "FREQ=WEEKLY;BYDAY=MO,WE", series
+    assert series["starts_at"].startswith(f"{start}T18:00"), series
+    assert (series["room_id"], series["timezone"]) == (room_id, TIMEZONE), series
+    assert (series["duration_minutes"], series["lobby_minutes"]) == (180, 15), series
+
+    # Edit it to Tue/Thu: the same form, pre-filled.
+    await item.get_by_role("button", name="Edit series").click()
+    edit = lee.page.get_by_role("form", name=f"Edit series {TITLE}")
+    await expect(edit.get_by_role("textbox", name="Title")).to_have_value(TITLE)
+    days = edit.get_by_role("group", name="Days of week")
+    await expect(days.get_by_role("checkbox", name="Mon")).to_be_checked()
+    await days.get_by_role("checkbox", name="Mon").uncheck()
+    await days.get_by_role("checkbox", name="Wed").uncheck()
+    await days.get_by_role("checkbox", name="Tue").check()
+    await days.get_by_role("checkbox", name="Thu").check()
+    await edit.get_by_role("button", name="Save changes").click()
+    await expect(item).to_contain_text("Weekly on Tue, Thu")
+    series = await series_of(api, c, TITLE)
+    assert series["rrule"] == "FREQ=WEEKLY;BYDAY=TU,TH", series
+
+    # Ana, of Cohort A, is connected when the session is cancelled.
+    ana_peer = await peer(c.pat_ana.token)
+    upcoming = lee.page.get_by_role("list", name="Upcoming meetings")
+    sessions = upcoming.get_by_role("listitem").filter(has_text=TITLE)
+    first = sessions.first
+    await expect(first).to_contain_text("Status: scheduled")
+    occurrence = await first.locator("time").get_attribute("datetime")
+    assert occurrence, "the session has no datetime"
+    await first.get_by_role("button", name=re.compile(r"^Cancel this session")).click()
+    dialog = lee.page.get_by_role("dialog", name="Cancel this session?")
+    reason = dialog.get_by_role("textbox", name="Reason")
+    await expect(reason).to_be_focused()
+    await expect(reason).to_have_attribute("maxlength", "300")
+    await reason.fill(REASON)
+    await dialog.get_by_role("button", name="Cancel session").click()
+    await expect(dialog).to_have_count(0)
+    await expect(sessions.first).to_contain_text("Status: cancelled")
+
+    series = await series_of(api, c, TITLE)
+    assert series["cancelled"] == [occurrence], series
+    notice = await ana_peer.wait_for("notice", lambda n: n.get("kind") == "meeting_cancelled")
+    assert notice["reason"] == REASON and notice["meeting_id"] == series["id"], notice
+    assert notice["starts_at"] == occurrence, notice
+
+    # Ana sees it cancelled, and no staff controls.
+    ana = await browse()
+    await ana.sign_in(c.pat_ana)
+    await ana.nav.get_by_role("link", name="Meetings").click()
+    mine = ana.page.get_by_role("list", name="Upcoming meetings").get_by_role("listitem")
+    theirs = mine.filter(has_text=TITLE)
+    await expect(theirs.first).to_contain_text("Status: cancelled")
+    await expect(theirs.nth(1)).to_contain_text("Status: scheduled")
+    for name in ("Schedule a session series", "Edit series"):
+        await expect(ana.page.get_by_role("button", name=name)).to_have_count(0)
+    await expect(
+        ana.page.get_by_role("button", name=re.compile("Cancel this session"))
+    ).to_have_count(0)
+    await expect(ana.heading("Session series")).to_have_count(0)
+
+
+async def test_a_refused_schedule_says_why(
+    browse: TabFactory, api: Api, community: Community
+) -> None:
+    c = community
+    await create_room(
+        api,
+        c.mod_lee,
+        name="IOP meeting room",
+        kind="meeting",
+        audience="cohort",
+        cohort_id=c.cohort_a,
+    )
+    lee = await browse()
+    await lee.sign_in(c.mod_lee)
+    await lee.nav.get_by_role("link", name="Meetings").click()
+    await lee.page.get_by_role("button", name="Schedule a session series").click()
+    form = lee.page.get_by_role("form", name="Schedule a session series")
+    await form.get_by_role("textbox", name="Title").fill(TITLE)
+    await form.get_by_role("combobox", name="Room").select_option(label="IOP meeting room")
+    # Keyboard only: "One session only" needs no days.
+    await form.get_by_role("checkbox", name="One session only").press("Space")
+    await expect(form.get_by_role("checkbox", name="Mon")).to_be_disabled()
+    await form.get_by_role("spinbutton", name="Duration (minutes)").fill("100000")
+    await form.get_by_role("button", name="Schedule", exact=True).press("Enter")
+    await expect(form.get_by_role("alert")).to_contain_text(re.compile("Duration", re.I))
+    reply = await api.get("/api/meetings", c.mod_lee.token)
+    assert reply.body["meetings"] == [], reply.body
