@@ -4,29 +4,36 @@ change is audited (docs/meetings.md)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tests.conftest import PeerFactory
 from tests.support import Api, Community, FakeClock, audit, barrier, create_room, parse_utc
 
 
-async def test_a_cancelled_session_is_told_to_its_members_with_the_reason(
-    api: Api, community: Community, clock: FakeClock, peer: PeerFactory
-) -> None:
-    c = community
+async def tomorrows_series(
+    api: Api, c: Community, clock: FakeClock, rrule: str, **extra: object
+) -> tuple[int, int, datetime]:
+    """A series of Cohort A's meeting room from 18:00 UTC tomorrow: room, meeting, first start."""
     room = await create_room(
         api, c.mod_lee, name="Evening", kind="meeting", audience="cohort", cohort_id=c.cohort_a
     )
     first = (clock.now() + timedelta(days=1)).replace(hour=18, minute=0, second=0, microsecond=0)
     created = await api.post(
         "/api/meetings",
-        {"title": "Evening group", "room_id": room, "rrule": "FREQ=DAILY",
+        {"title": "Evening group", "room_id": room, "rrule": rrule,
          "starts_at": first.strftime("%Y-%m-%dT%H:%M:%S"), "timezone": "UTC",
-         "duration_minutes": 180, "lobby_minutes": 15},
+         "duration_minutes": 180, "lobby_minutes": 15, **extra},
         c.mod_lee.token,
     )  # fmt: skip
     assert created.status == 201, created.body
-    meeting = created.body["meeting"]["id"]
+    return room, int(created.body["meeting"]["id"]), first
+
+
+async def test_a_cancelled_session_is_told_to_its_members_with_the_reason(
+    api: Api, community: Community, clock: FakeClock, peer: PeerFactory
+) -> None:
+    c = community
+    room, meeting, first = await tomorrows_series(api, c, clock, "FREQ=DAILY")
     ana, bo, lee = [await peer(p.token) for p in (c.pat_ana, c.pat_bo, c.mod_lee)]
 
     starts_at = first.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -66,18 +73,9 @@ async def test_a_changed_series_is_checked_told_to_its_members_and_audited(
     api: Api, community: Community, clock: FakeClock, peer: PeerFactory
 ) -> None:
     c = community
-    room = await create_room(
-        api, c.mod_lee, name="Evening", kind="meeting", audience="cohort", cohort_id=c.cohort_a
+    _, meeting, _ = await tomorrows_series(
+        api, c, clock, "FREQ=WEEKLY;BYDAY=MO", video_url="https://video.example.org/a"
     )
-    first = (clock.now() + timedelta(days=1)).replace(hour=18, minute=0, second=0, microsecond=0)
-    created = await api.post(
-        "/api/meetings",
-        {"title": "Evening group", "room_id": room, "rrule": "FREQ=WEEKLY;BYDAY=MO",
-         "starts_at": first.strftime("%Y-%m-%dT%H:%M:%S"), "timezone": "UTC",
-         "duration_minutes": 180, "lobby_minutes": 15, "video_url": "https://video.example.org/a"},
-        c.mod_lee.token,
-    )  # fmt: skip
-    meeting = created.body["meeting"]["id"]
     ana, bo = await peer(c.pat_ana.token), await peer(c.pat_bo.token)
 
     for bad in ({"rrule": "FREQ=SOMETIMES"}, {"timezone": "Mars/Olympus"},

@@ -233,25 +233,10 @@ class MeetingService:
         fields: list[str],
         recipients: list[int],
     ) -> None:
-        if self.notifier is not None:
-            text = CHANGED_TEXT.format(title=series.title)
-            for user_id in recipients:
-                await self.notifier.tell(
-                    user_id,
-                    "meeting_changed",
-                    text,
-                    room_id=series.room_id,
-                    meeting_id=series.id,
-                    meeting=meeting,
-                    changed=fields,
-                )
-        if self.audit is not None:
-            await self.audit.record(
-                actor_id=actor.id,
-                action="meeting_changed",
-                room_id=series.room_id,
-                reason=f"{series.title}: {', '.join(fields)}",
-            )
+        text = CHANGED_TEXT.format(title=series.title)
+        extra = {"meeting": meeting, "changed": fields}
+        await self._tell(series, "meeting_changed", text, recipients, extra)
+        await self._audit(actor, series, "meeting_changed", f"{series.title}: {', '.join(fields)}")
 
     async def _tell_cancelled(
         self,
@@ -265,23 +250,31 @@ class MeetingService:
         text = CANCELLED_TEXT.format(title=series.title, local=local)
         if reason:
             text = f"{text} {reason}"
-        if self.notifier is not None:
-            for user_id in recipients:
-                await self.notifier.tell(
-                    user_id,
-                    "meeting_cancelled",
-                    text,
-                    room_id=series.room_id,
-                    meeting_id=series.id,
-                    starts_at=iso_utc(start),
-                    reason=reason,
-                )
+        extra = {"starts_at": iso_utc(start), "reason": reason}
+        await self._tell(series, "meeting_cancelled", text, recipients, extra)
+        note = f"{series.title}, {iso_utc(start)}" + (f": {reason}" if reason else "")
+        await self._audit(actor, series, "meeting_cancelled", note)
+
+    async def _tell(
+        self,
+        series: MeetingSeries,
+        kind: str,
+        text: str,
+        recipients: list[int],
+        extra: dict[str, Any],
+    ) -> None:
+        """A notice of the series to each recipient (members and staff)."""
+        if self.notifier is None:
+            return
+        for user_id in recipients:
+            await self.notifier.tell(
+                user_id, kind, text, room_id=series.room_id, meeting_id=series.id, **extra
+            )
+
+    async def _audit(self, actor: Actor, series: MeetingSeries, action: str, note: str) -> None:
         if self.audit is not None:
             await self.audit.record(
-                actor_id=actor.id,
-                action="meeting_cancelled",
-                room_id=series.room_id,
-                reason=f"{series.title}, {iso_utc(start)}" + (f": {reason}" if reason else ""),
+                actor_id=actor.id, action=action, room_id=series.room_id, reason=note
             )
 
     async def check_in(self, actor: Actor, series_id: int, data: CheckInIn) -> dict[str, Any]:

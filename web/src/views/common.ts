@@ -134,3 +134,28 @@ export function confirmAction(options: ConfirmActionOptions): void {
     await options.done();
   });
 }
+
+/** A link to hand over: a read-only box that selects itself, a `Copy link` button, and a
+ * status saying it was copied (or, where the clipboard is closed, that the box is selected). */
+export function linkToCopy(link: string, className: string): {
+  box: HTMLInputElement;
+  copy: HTMLButtonElement;
+  copied: ReturnType<typeof statusBox>;
+} {
+  const box = input({ type: "text", readonly: true, value: link, class: className, spellcheck: "false" });
+  box.addEventListener("focus", () => box.select());
+  const copy = button("Copy link", { class: "small" });
+  const copied = statusBox();
+  copy.addEventListener("click", async () => {
+    try {
+      if (!navigator.clipboard) throw new Error("no clipboard");
+      await navigator.clipboard.writeText(link);
+      copied.show("Link copied.");
+    } catch {
+      box.focus();
+      box.select();
+      copied.show("Copying is not possible here: the link is selected, copy it from the box.");
+    }
+  });
+  return { box, copy, copied };
+}

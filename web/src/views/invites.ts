@@ -7,7 +7,7 @@ import { fullTime } from "../format";
 import { h, replaceChildren, uid, type Child } from "../h";
 import { currentUser } from "../session";
 import type { Cohort, Invite, Role } from "../types";
-import { button, confirmAction, errorBox, field, heading, input, loading, statusBox, type View } from "./common";
+import { button, confirmAction, errorBox, field, heading, input, linkToCopy, loading, statusBox, type View } from "./common";
 import { ROLE_TEXT } from "./people";
 
 const MAX_USES = 500;
@@ -138,21 +138,7 @@ export function invitesView(): View {
 
   const showInvite = (invite: Invite, created: boolean): void => {
     const link = inviteLink(invite);
-    const linkBox = input({ type: "text", readonly: true, value: link, class: "invite-link", spellcheck: "false" });
-    linkBox.addEventListener("focus", () => linkBox.select());
-    const copy = button("Copy link", { class: "small" });
-    const copied = statusBox();
-    copy.addEventListener("click", async () => {
-      try {
-        if (!navigator.clipboard) throw new Error("no clipboard");
-        await navigator.clipboard.writeText(link);
-        copied.show("Link copied.");
-      } catch {
-        linkBox.focus();
-        linkBox.select();
-        copied.show("Copying is not possible here: the link is selected, copy it from the box.");
-      }
-    });
+    const { box: linkBox, copy, copied } = linkToCopy(link, "invite-link");
     const print = button("Print", { class: "small" });
     print.addEventListener("click", () => window.print());
     const qrSlot = h("p", { class: "note invite-qr-slot" }, "Making the QR code…");

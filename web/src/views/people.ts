@@ -7,7 +7,7 @@ import { fullTime } from "../format";
 import { append, h, replaceChildren, uid, type Child } from "../h";
 import { currentUser } from "../session";
 import type { Cohort, PasswordReset, PeoplePage, Person, PersonDetail, Restriction, Role } from "../types";
-import { button, confirmAction, errorBox, field, heading, input, loading, statusBox, type View } from "./common";
+import { button, confirmAction, errorBox, field, heading, input, linkToCopy, loading, statusBox, type View } from "./common";
 
 const PAGE_SIZE = 50;
 
@@ -563,21 +563,7 @@ export function personView(id: number): View {
 
   const showReset = (reset: PasswordReset): void => {
     const link = `${location.origin}${reset.path.startsWith("/") ? "" : "/"}${reset.path}`;
-    const linkBox = input({ type: "text", readonly: true, value: link, class: "reset-link", spellcheck: "false" });
-    linkBox.addEventListener("focus", () => linkBox.select());
-    const copy = button("Copy link", { class: "small" });
-    const copied = statusBox();
-    copy.addEventListener("click", async () => {
-      try {
-        if (!navigator.clipboard) throw new Error("no clipboard");
-        await navigator.clipboard.writeText(link);
-        copied.show("Link copied.");
-      } catch {
-        linkBox.focus();
-        linkBox.select();
-        copied.show("Copying is not possible here: the link is selected, copy it from the box.");
-      }
-    });
+    const { box: linkBox, copy, copied } = linkToCopy(link, "reset-link");
     replaceChildren(
       resetResult,
       h("p", { class: "reset-code-line" }, "Code: ", h("code", { class: "reset-code" }, reset.code)),
