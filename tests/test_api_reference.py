@@ -23,6 +23,7 @@ from openapi_spec_validator import validate as validate_spec
 from server.app import EVENTS
 from server.kernel.errors import STATUS_BY_CODE
 from server.meetings.lifecycle import NOTICES
+from server.meetings.service import CHANGE_NOTICES
 from server.moderation.restrictions import LIFTED
 from server.reference.http import openapi_document
 from server.reference.openapi import render
@@ -303,7 +304,8 @@ def emitted_events() -> set[str]:
 
 def notice_kinds() -> set[str]:
     """Every `notice` kind: the literal ones told, and the tables of the others."""
-    kinds = {kind for kind, _ in LIFTED.values()} | {kind for kind, _ in NOTICES.values()}
+    tables = (LIFTED, NOTICES, CHANGE_NOTICES)
+    kinds = {kind for table in tables for kind, _ in table.values()}
     for call in calls_in_server():
         if call_name(call) == "tell" and isinstance(call.args[1], ast.Constant):
             kinds.add(str(call.args[1].value))

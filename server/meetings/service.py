@@ -89,8 +89,11 @@ async def meeting_recipients(session: AsyncSession, access: RoomAccess, room: Ro
     return sorted(set(recipients))
 
 
-CANCELLED_TEXT = "{title} on {local} is cancelled."
-CHANGED_TEXT = "{title} has a new schedule: see Meetings."
+# The notices of a series changed by staff: kind and text.
+CHANGE_NOTICES = {
+    "changed": ("meeting_changed", "{title} has a new schedule: see Meetings."),
+    "cancelled": ("meeting_cancelled", "{title} on {local} is cancelled."),
+}
 
 
 def check_rule(data: MeetingIn) -> None:
@@ -233,10 +236,10 @@ class MeetingService:
         fields: list[str],
         recipients: list[int],
     ) -> None:
-        text = CHANGED_TEXT.format(title=series.title)
+        kind, text = CHANGE_NOTICES["changed"]
         extra = {"meeting": meeting, "changed": fields}
-        await self._tell(series, "meeting_changed", text, recipients, extra)
-        await self._audit(actor, series, "meeting_changed", f"{series.title}: {', '.join(fields)}")
+        await self._tell(series, kind, text.format(title=series.title), recipients, extra)
+        await self._audit(actor, series, kind, f"{series.title}: {', '.join(fields)}")
 
     async def _tell_cancelled(
         self,
@@ -247,13 +250,14 @@ class MeetingService:
         recipients: list[int],
     ) -> None:
         local = start.astimezone(ZoneInfo(series.timezone)).strftime("%a %d %b %H:%M")
-        text = CANCELLED_TEXT.format(title=series.title, local=local)
+        kind, template = CHANGE_NOTICES["cancelled"]
+        text = template.format(title=series.title, local=local)
         if reason:
             text = f"{text} {reason}"
         extra = {"starts_at": iso_utc(start), "reason": reason}
-        await self._tell(series, "meeting_cancelled", text, recipients, extra)
+        await self._tell(series, kind, text, recipients, extra)
         note = f"{series.title}, {iso_utc(start)}" + (f": {reason}" if reason else "")
-        await self._audit(actor, series, "meeting_cancelled", note)
+        await self._audit(actor, series, kind, note)
 
     async def _tell(
         self,
