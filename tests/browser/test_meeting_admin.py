@@ -31,18 +31,19 @@ async def series_of(api: Api, c: Community, title: str) -> dict[str, Any]:
     return dict(found[0])
 
 
+async def meeting_room(api: Api, c: Community) -> int:
+    """Cohort A's meeting room, made through the API."""
+    return await create_room(
+        api, c.mod_lee, name="IOP meeting room", kind="meeting", audience="cohort",
+        cohort_id=c.cohort_a,
+    )  # fmt: skip
+
+
 async def test_a_moderator_schedules_edits_and_cancels_a_session_and_ana_is_told(
     browse: TabFactory, api: Api, community: Community, clock: FakeClock, peer: PeerFactory
 ) -> None:
     c = community
-    room_id = await create_room(
-        api,
-        c.mod_lee,
-        name="IOP meeting room",
-        kind="meeting",
-        audience="cohort",
-        cohort_id=c.cohort_a,
-    )
+    room_id = await meeting_room(api, c)
     start = (clock.now().astimezone(ZoneInfo(TIMEZONE)) + timedelta(days=1)).date().isoformat()
 
     lee = await browse()  # on a phone
@@ -135,14 +136,7 @@ async def test_a_refused_schedule_says_why(
     browse: TabFactory, api: Api, community: Community
 ) -> None:
     c = community
-    await create_room(
-        api,
-        c.mod_lee,
-        name="IOP meeting room",
-        kind="meeting",
-        audience="cohort",
-        cohort_id=c.cohort_a,
-    )
+    await meeting_room(api, c)
     lee = await browse()
     await lee.sign_in(c.mod_lee)
     await lee.nav.get_by_role("link", name="Meetings").click()
