@@ -100,6 +100,9 @@ async def test_the_list_pages_by_id(api: Api, community: Community) -> None:
     second = await people(api, c.mod_lee, f"?limit=4&after={after}")
     assert [p["display_name"] for p in second.body["users"]] == ["Bo", "Dee"]
     assert second.body["next_after"] is None
+    # A cursor past every id the database could hold is the end of the list, not a fault.
+    beyond = await people(api, c.mod_lee, f"?after={10**30}")
+    assert beyond.status == 200 and beyond.body == {"users": [], "next_after": None}
 
 
 @pytest.mark.parametrize(

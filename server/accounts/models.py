@@ -12,7 +12,7 @@ from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
 from server.kernel.db import UTCDateTime
-from server.kernel.validation import InputModel, PositiveId
+from server.kernel.validation import InputModel, PositiveId, SinceCursor
 
 
 class User(SQLModel, table=True):
@@ -142,7 +142,7 @@ class PeopleQuery(InputModel):
     status: PersonStatus = "all"
     q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = ""
     limit: Annotated[int, InputField(ge=1, le=200)] = 50
-    after: Annotated[int, InputField(ge=0)] = 0
+    after: SinceCursor = 0
 
 
 class InvitesQuery(InputModel):
