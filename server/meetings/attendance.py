@@ -19,7 +19,7 @@ from server.kernel.errors import invalid
 from server.meetings import store
 from server.meetings.models import AttendanceQuery, MeetingSeries, PresenceSpan
 from server.meetings.occurrences import Occurrence, expand
-from server.meetings.service import MeetingService, parse_utc
+from server.meetings.service import MeetingService
 from server.realtime.hub import Connection
 from server.rooms import store as room_store
 
@@ -134,18 +134,8 @@ class AttendanceReports:
         self, actor: Actor, series_id: int, occurrence_text: str
     ) -> list[dict[str, Any]]:
         require_staff(actor)
-        series = await self.meetings.series_for(actor, series_id)
-        return await self._rows(series, self._occurrence(series, occurrence_text))
-
-    def _occurrence(self, series: MeetingSeries, occurrence_text: str) -> Occurrence:
-        start = parse_utc(occurrence_text, "occurrence")
-        day = timedelta(days=1)
-        occurrence = next(
-            (o for o in expand(series, start - day, start + day) if o.start == start), None
-        )
-        if occurrence is None:
-            raise invalid("occurrence: no occurrence of this meeting starts then.")
-        return occurrence
+        series, occurrence = await self.meetings.occurrence_of(actor, series_id, occurrence_text)
+        return await self._rows(series, occurrence)
 
     async def _rows(self, series: MeetingSeries, occurrence: Occurrence) -> list[dict[str, Any]]:
         """Everyone of the room's audience and everyone who came (staff left out): their time
@@ -186,8 +176,7 @@ class AttendanceReports:
 
     async def as_csv(self, actor: Actor, series_id: int, occurrence_text: str) -> str:
         require_staff(actor)
-        series = await self.meetings.series_for(actor, series_id)
-        occurrence = self._occurrence(series, occurrence_text)
+        series, occurrence = await self.meetings.occurrence_of(actor, series_id, occurrence_text)
         rows = await self._rows(series, occurrence)
         return csv_text(CSV_COLUMNS, [csv_row(series, occurrence, row) for row in rows])
 
@@ -221,12 +210,12 @@ class AttendanceReports:
                 if query.meeting_id in (None, series.id)
                 and query.cohort_id in (None, room.cohort_id)
             ]
-            cancelled = await store.cancellations(session, [s.id for s in chosen if s.id])
+            exceptions = await store.exceptions(session, [s.id for s in chosen if s.id])
         found = []
         for series in chosen:
-            for occurrence in expand(series, query.since, query.until):
+            for occurrence in expand(series, query.since, query.until, exceptions[series.id or 0]):
                 started = query.since <= occurrence.start < query.until and occurrence.start <= now
-                if started and occurrence.start not in cancelled.get(occurrence.series_id, ()):
+                if started and not occurrence.cancelled:
                     found.append((series, occurrence))
         found.sort(key=lambda pair: (pair[1].start, pair[1].series_id))
         return [(series, occ, await self._rows(series, occ)) for series, occ in found]

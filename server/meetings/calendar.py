@@ -18,7 +18,7 @@ from server.kernel.errors import unauthorized
 from server.kernel.links import link_problem
 from server.meetings import store
 from server.meetings.models import CalendarToken, MeetingSeries
-from server.meetings.occurrences import first_local_start, local_start
+from server.meetings.occurrences import Exceptions, first_local_start, local_start
 from server.meetings.service import MeetingService
 
 log = logging.getLogger(__name__)
@@ -55,40 +55,56 @@ class CalendarFeeds:
             if actor is None:
                 raise unauthorized("This calendar link is not valid (it may have been revoked).")
             pairs = await self.meetings.visible(session, actor)
-            cancelled = await store.cancellations(session, [s.id for s, _ in pairs if s.id])
+            exceptions = await store.exceptions(session, [s.id for s, _ in pairs if s.id])
         calendar = Calendar()
         calendar.add("prodid", "-//peerrooms//meetings//EN")
         calendar.add("version", "2.0")
         calendar.add("x-wr-calname", "peerrooms meetings")
         for series, _ in pairs:
             try:
-                event = series_event(
-                    series, sorted(cancelled[series.id or 0]), site, self.clock.now()
-                )
+                events = series_events(series, exceptions[series.id or 0], site, self.clock.now())
             except (ValueError, TypeError, KeyError):
                 # One series that cannot be written (a rule or zone stored before it was
                 # checked) leaves the feed without it, not every member without a calendar.
                 log.exception("calendar feed: series %s left out", series.id)
                 continue
-            calendar.add_component(event)
+            for event in events:
+                calendar.add_component(event)
         calendar.add_missing_timezones()
         return bytes(calendar.to_ical())
 
 
-def series_event(
-    series: MeetingSeries, cancelled: list[datetime], site: str, stamp: datetime
-) -> Event:
-    """One recurring event: the wall-clock start with its TZID, the rule, and EXDATEs."""
+def series_events(
+    series: MeetingSeries, exceptions: Exceptions, site: str, stamp: datetime
+) -> list[Event]:
+    """The recurring event (wall-clock start with its TZID, the rule, EXDATEs for cancelled
+    occurrences), then one event per moved occurrence, linked by RECURRENCE-ID."""
+    main = series_event(series, site, stamp, first_local_start(series))
+    main.add("rrule", vRecur.from_ical(series.rrule.removeprefix("RRULE:")))
+    moved_to = dict(exceptions.moved)
+    for moment in sorted(exceptions.cancelled):
+        if moment not in moved_to.values():
+            main.add("exdate", local_start(series, moment))
+    events = [main]
+    for rule_start, to in sorted(moved_to.items()):
+        moved = series_event(series, site, stamp, local_start(series, to))
+        moved.add("recurrence-id", local_start(series, rule_start))
+        if to in exceptions.cancelled:
+            moved.add("status", "CANCELLED")
+        events.append(moved)
+    return events
+
+
+def series_event(series: MeetingSeries, site: str, stamp: datetime, start: datetime) -> Event:
+    """An event of the series starting at `start` (naive local time or zoned)."""
     room_link = f"{site}/#/rooms/{series.room_id}"
     event = Event()
     event.add("uid", f"meeting-{series.id}@peerrooms")
     event.add("dtstamp", stamp)
     event.add("summary", series.title)
-    event.add("dtstart", first_local_start(series).replace(tzinfo=ZoneInfo(series.timezone)))
+    zone = ZoneInfo(series.timezone)
+    event.add("dtstart", start if start.tzinfo else start.replace(tzinfo=zone))
     event.add("duration", timedelta(minutes=series.duration_minutes))
-    event.add("rrule", vRecur.from_ical(series.rrule.removeprefix("RRULE:")))
-    for moment in cancelled:
-        event.add("exdate", local_start(series, moment))
     details = [f"Room: {room_link}"]
     # A link stored before links were parsed is left out unless it passes now.
     video = series.video_url if series.video_url and not link_problem(series.video_url) else None

@@ -12,7 +12,14 @@ from server.kernel.http import json_or_csv, ok, path_id, query_ints, read_input
 from server.kernel.validation import parse_input
 from server.meetings.attendance import AttendanceReports
 from server.meetings.calendar import CalendarFeeds
-from server.meetings.models import AttendanceQuery, CancelIn, CheckInIn, MeetingIn, MeetingPatch
+from server.meetings.models import (
+    AttendanceQuery,
+    CancelIn,
+    CheckInIn,
+    MeetingIn,
+    MeetingPatch,
+    MoveIn,
+)
 from server.meetings.service import MAX_UPCOMING_DAYS, MeetingService
 from server.reference.routes import Access, QueryParam, Route, RouteTable, add_routes
 
@@ -64,6 +71,12 @@ async def cancel_occurrence(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     data = await read_input(request, CancelIn)
     return ok({"meeting": await request.app[MEETINGS].cancel(actor, path_id(request), data)})
+
+
+async def move_occurrence(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    data = await read_input(request, MoveIn)
+    return ok({"meeting": await request.app[MEETINGS].move(actor, path_id(request), data)})
 
 
 async def check_in(request: web.Request) -> web.Response:
@@ -201,6 +214,24 @@ MEETING_ROUTES = RouteTable(
             description="`occurrence`: a UTC start with a Z suffix, such as"
             " 2026-11-23T00:00:00Z. The meeting's members and staff get a `meeting_cancelled`"
             " notice with `reason`, once; audited as `meeting_cancelled`.",
+        ),
+        Route(
+            "POST",
+            "/api/meetings/{id}/move",
+            move_occurrence,
+            "Hold one occurrence, named by its UTC start, at another local time",
+            Access.STAFF,
+            body=MoveIn,
+            returns={"meeting": "Meeting"},
+            description="`occurrence`: the occurrence's current UTC start (Z suffix);"
+            " `starts_at`: its new start on the series' wall clock, without offset, such as"
+            " 2026-12-10T19:00:00. Its lobby, notices, check-ins and attendance go with it,"
+            " and `upcoming` lists it with `moved_from`. Refused (`invalid`) once its lobby"
+            " has opened, when it is cancelled, when the new lobby would open in the past, or"
+            " when another occurrence starts then; moved back to its own time, the move is"
+            " forgotten. The meeting's members and staff get a `meeting_moved` notice with"
+            " `moved_from`, `starts_at` and `reason`; audited as `meeting_moved`. Calendar"
+            " feeds carry it as an event with RECURRENCE-ID.",
         ),
         Route(
             "POST",

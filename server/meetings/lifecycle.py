@@ -56,9 +56,10 @@ class MeetingClock:
         announced = 0
         async with self.sessions() as session:
             for series, _ in await store.list_series(session):
-                cancelled = (await store.cancellations(session, [series.id or 0]))[series.id or 0]
-                for occurrence in expand(series, now - ANNOUNCE_LATE_BY_AT_MOST, now):
-                    if occurrence.start in cancelled:
+                exceptions = await store.exceptions(session, [series.id or 0])
+                since = now - ANNOUNCE_LATE_BY_AT_MOST
+                for occurrence in expand(series, since, now, exceptions[series.id or 0]):
+                    if occurrence.cancelled:
                         continue
                     claimed = await store.claimed_transitions(
                         session, series.id or 0, occurrence.start

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import AfterValidator, StringConstraints, field_validator
 from pydantic import Field as InputField
-from pydantic import StringConstraints, field_validator
 from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
@@ -40,6 +40,18 @@ class Cancellation(SQLModel, table=True):
     series_id: int = Field(foreign_key="meetingseries.id", primary_key=True)
     occurrence: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
     # What members were told, as staff wrote it.
+    reason: str = Field(default="", max_length=300)
+
+
+class MovedOccurrence(SQLModel, table=True):
+    """One occurrence held at another time than its rule gives (RFC 5545's RECURRENCE-ID)."""
+
+    __tablename__ = "moved_occurrence"
+
+    series_id: int = Field(foreign_key="meetingseries.id", primary_key=True)
+    # The start the rule gives (UTC); the occurrence is known by `moved_to` from then on.
+    occurrence: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    moved_to: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     reason: str = Field(default="", max_length=300)
 
 
@@ -84,14 +96,29 @@ class CalendarToken(SQLModel, table=True):
 # ----- inputs -----
 
 
-Link = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+def _local_wall_clock(value: str) -> str:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("use a local date and time such as 2026-11-23T18:00:00") from None
+    if moment.tzinfo is not None:
+        raise ValueError("give the local wall-clock time without an offset; see timezone")
+    return moment.strftime(LOCAL_FORMAT)
+
+
+# A start on a series' wall clock, without offset: the series' zone places it.
+LocalStart = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=40),
+    AfterValidator(_local_wall_clock),
+]
 
 
 class MeetingIn(InputModel):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
     room_id: PositiveId
     rrule: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-    starts_at: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
+    starts_at: LocalStart
     timezone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     duration_minutes: Annotated[int, InputField(ge=1, le=MAX_DURATION_MINUTES)]
     lobby_minutes: Annotated[int, InputField(ge=0, le=MAX_LOBBY_MINUTES)] = 15
@@ -107,17 +134,6 @@ class MeetingIn(InputModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("use an IANA time zone name such as America/Chicago") from None
         return value
-
-    @field_validator("starts_at")
-    @classmethod
-    def _local_wall_clock(cls, value: str) -> str:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError("use a local date and time such as 2026-11-23T18:00:00") from None
-        if moment.tzinfo is not None:
-            raise ValueError("give the local wall-clock time without an offset; see timezone")
-        return moment.strftime(LOCAL_FORMAT)
 
     @field_validator("video_url")
     @classmethod
@@ -146,6 +162,15 @@ class MeetingPatch(InputModel):
 class CancelIn(InputModel):
     occurrence: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
     # Told to the members with the cancellation ("Back on Thursday as usual.").
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] = ""
+
+
+class MoveIn(InputModel):
+    """Hold one occurrence (named by its current UTC start) at another local time."""
+
+    occurrence: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
+    # The new start on the series' wall clock, as `starts_at` of a series.
+    starts_at: LocalStart
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] = ""
 
 

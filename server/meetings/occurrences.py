@@ -7,7 +7,8 @@ moves instead).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -23,14 +24,29 @@ _REFUSED_PARTS = ("DTSTART", "BYSECOND", "FREQ=SECONDLY", "FREQ=MINUTELY")
 
 
 @dataclass(frozen=True)
+class Exceptions:
+    """What staff changed about single occurrences of a series (RFC 5545's EXDATE and
+    RECURRENCE-ID): starts cancelled, and rule starts moved to another time (UTC)."""
+
+    cancelled: frozenset[datetime] = frozenset()
+    moved: Mapping[datetime, datetime] = field(default_factory=dict)
+
+
+NO_EXCEPTIONS = Exceptions()
+
+
+@dataclass(frozen=True)
 class Occurrence:
     series_id: int
     start: datetime  # UTC
     end: datetime
     lobby_opens: datetime
+    cancelled: bool = False
+    # The start the rule gave, when staff moved this occurrence to `start`.
+    moved_from: datetime | None = None
 
-    def status(self, now: datetime, cancelled: bool) -> Status:
-        if cancelled:
+    def status(self, now: datetime) -> Status:
+        if self.cancelled:
             return "cancelled"
         if now >= self.end:
             return "ended"
@@ -65,22 +81,55 @@ def first_local_start(series: MeetingSeries) -> datetime:
     return datetime.fromisoformat(series.starts_at)
 
 
-def expand(series: MeetingSeries, since: datetime, until: datetime) -> list[Occurrence]:
-    """Occurrences that overlap [since, until) (UTC), lobby included, in order."""
+def expand(
+    series: MeetingSeries,
+    since: datetime,
+    until: datetime,
+    exceptions: Exceptions = NO_EXCEPTIONS,
+) -> list[Occurrence]:
+    """Occurrences that overlap [since, until) (UTC), lobby included, in order: the rule's,
+    with moved ones at their new time and cancelled ones marked."""
     zone = ZoneInfo(series.timezone)
     rule = parse_rule(series.rrule, first_local_start(series))
     duration = timedelta(minutes=series.duration_minutes)
     lobby = timedelta(minutes=series.lobby_minutes)
+
+    def placed(start: datetime, moved_from: datetime | None) -> Occurrence:
+        cancelled = start in exceptions.cancelled
+        return Occurrence(
+            series.id or 0, start, start + duration, start - lobby, cancelled, moved_from
+        )
+
     # Widen the local search by a day each side: the zone's offset is unknown until placed.
     local_from = (since - duration).astimezone(zone).replace(tzinfo=None) - timedelta(days=1)
     local_to = (until + lobby).astimezone(zone).replace(tzinfo=None) + timedelta(days=1)
-    found = []
-    for local in rule.between(local_from, local_to, inc=True):
-        start = local.replace(tzinfo=zone).astimezone(UTC)
-        occurrence = Occurrence(series.id or 0, start, start + duration, start - lobby)
-        if occurrence.lobby_opens < until and occurrence.end > since:
-            found.append(occurrence)
-    return found
+    starts = [
+        local.replace(tzinfo=zone).astimezone(UTC)
+        for local in rule.between(local_from, local_to, inc=True)
+    ]
+    found = [placed(start, None) for start in starts if start not in exceptions.moved]
+    # A move outlives a change of rule only while the rule still has its original start.
+    found += [
+        placed(new, old)
+        for old, new in exceptions.moved.items()
+        if _rule_has(rule, old.astimezone(zone).replace(tzinfo=None))
+    ]
+    return sorted(
+        (o for o in found if o.lobby_opens < until and o.end > since), key=lambda o: o.start
+    )
+
+
+def _rule_has(rule: rrule, local: datetime) -> bool:
+    return bool(rule.between(local, local, inc=True))
+
+
+def occurrence_starting(
+    series: MeetingSeries, start: datetime, exceptions: Exceptions = NO_EXCEPTIONS
+) -> Occurrence | None:
+    """The occurrence that starts at `start` (UTC) as the series now stands, if any."""
+    day = timedelta(days=1)
+    window = expand(series, start - day, start + day, exceptions)
+    return next((o for o in window if o.start == start), None)
 
 
 def local_start(series: MeetingSeries, start: datetime) -> datetime:

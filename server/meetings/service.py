@@ -26,8 +26,16 @@ from server.meetings.models import (
     MeetingIn,
     MeetingPatch,
     MeetingSeries,
+    MoveIn,
 )
-from server.meetings.occurrences import Occurrence, expand, parse_rule
+from server.meetings.occurrences import (
+    NO_EXCEPTIONS,
+    Exceptions,
+    Occurrence,
+    expand,
+    occurrence_starting,
+    parse_rule,
+)
 from server.realtime.notices import Notifier
 from server.rooms import store as room_store
 from server.rooms.access import RoomAccess
@@ -35,9 +43,11 @@ from server.rooms.gates import Draft
 from server.rooms.models import Room
 
 MAX_UPCOMING_DAYS = 366
+# The window that holds "now" when asking which occurrence is open.
+_MOMENT = timedelta(seconds=1)
 
 
-def meeting_json(series: MeetingSeries, cancelled: set[datetime]) -> dict[str, Any]:
+def meeting_json(series: MeetingSeries, exceptions: Exceptions) -> dict[str, Any]:
     return {
         "id": series.id,
         "title": series.title,
@@ -48,13 +58,15 @@ def meeting_json(series: MeetingSeries, cancelled: set[datetime]) -> dict[str, A
         "duration_minutes": series.duration_minutes,
         "lobby_minutes": series.lobby_minutes,
         "video_url": series.video_url,
-        "cancelled": sorted(iso_utc(moment) for moment in cancelled),
+        "cancelled": sorted(iso_utc(moment) for moment in exceptions.cancelled),
+        "moved": [
+            {"from": iso_utc(rule_start), "to": iso_utc(to)}
+            for rule_start, to in sorted(exceptions.moved.items())
+        ],
     }
 
 
-def occurrence_json(
-    series: MeetingSeries, occurrence: Occurrence, now: datetime, cancelled: bool
-) -> dict[str, Any]:
+def occurrence_json(series: MeetingSeries, occurrence: Occurrence, now: datetime) -> dict[str, Any]:
     return {
         "meeting_id": series.id,
         "title": series.title,
@@ -62,8 +74,9 @@ def occurrence_json(
         "starts_at": iso_utc(occurrence.start),
         "ends_at": iso_utc(occurrence.end),
         "lobby_opens_at": iso_utc(occurrence.lobby_opens),
-        "status": occurrence.status(now, cancelled),
+        "status": occurrence.status(now),
         "video_url": series.video_url,
+        "moved_from": iso_utc(occurrence.moved_from) if occurrence.moved_from else None,
     }
 
 
@@ -75,6 +88,17 @@ def parse_utc(text: str, field: str) -> datetime:
     if moment.tzinfo is None:
         raise invalid(f"{field}: give the time in UTC with a Z suffix.")
     return moment.astimezone(UTC)
+
+
+def local_label(series: MeetingSeries, start: datetime) -> str:
+    """An occurrence's start as members read it, on the series' wall clock."""
+    return start.astimezone(ZoneInfo(series.timezone)).strftime("%a %d %b %H:%M")
+
+
+def local_to_utc(series: MeetingSeries, local_text: str) -> datetime:
+    """A wall-clock start in the series' zone (checked LocalStart text) as UTC."""
+    local = datetime.fromisoformat(local_text).replace(tzinfo=ZoneInfo(series.timezone))
+    return local.astimezone(UTC)
 
 
 async def meeting_recipients(session: AsyncSession, access: RoomAccess, room: Room) -> list[int]:
@@ -93,6 +117,7 @@ async def meeting_recipients(session: AsyncSession, access: RoomAccess, room: Ro
 CHANGE_NOTICES = {
     "changed": ("meeting_changed", "{title} has a new schedule: see Meetings."),
     "cancelled": ("meeting_cancelled", "{title} on {local} is cancelled."),
+    "moved": ("meeting_moved", "{title} on {local} moves to {to_local}."),
 }
 
 
@@ -123,14 +148,14 @@ class MeetingService:
             )
             session.add(series)
             await session.commit()
-        return meeting_json(series, set())
+        return meeting_json(series, NO_EXCEPTIONS)
 
     async def ensure(self, actor: Actor, data: MeetingIn) -> dict[str, Any]:
         """The series of this title in this room, created when missing (the demo)."""
         async with self.sessions() as session:
             for series in await store.series_of_room(session, data.room_id):
                 if series.title == data.title:
-                    return meeting_json(series, set())
+                    return meeting_json(series, NO_EXCEPTIONS)
         return await self.create(actor, data)
 
     async def visible(
@@ -147,8 +172,8 @@ class MeetingService:
     async def meetings_of(self, actor: Actor) -> list[dict[str, Any]]:
         async with self.sessions() as session:
             pairs = await self.visible(session, actor)
-            cancelled = await store.cancellations(session, [s.id for s, _ in pairs if s.id])
-        return [meeting_json(series, cancelled[series.id or 0]) for series, _ in pairs]
+            exceptions = await store.exceptions(session, [s.id for s, _ in pairs if s.id])
+        return [meeting_json(series, exceptions[series.id or 0]) for series, _ in pairs]
 
     async def upcoming(self, actor: Actor, days: int) -> list[dict[str, Any]]:
         if not 1 <= days <= MAX_UPCOMING_DAYS:
@@ -156,13 +181,13 @@ class MeetingService:
         now = self.clock.now()
         async with self.sessions() as session:
             pairs = await self.visible(session, actor)
-            cancelled = await store.cancellations(session, [s.id for s, _ in pairs if s.id])
+            exceptions = await store.exceptions(session, [s.id for s, _ in pairs if s.id])
         listed = []
+        until = now + timedelta(days=days)
         for series, _ in pairs:
-            for occurrence in expand(series, now, now + timedelta(days=days)):
-                if occurrence.end > now and occurrence.start < now + timedelta(days=days):
-                    gone = occurrence.start in cancelled[series.id or 0]
-                    listed.append(occurrence_json(series, occurrence, now, gone))
+            for occurrence in expand(series, now, until, exceptions[series.id or 0]):
+                if occurrence.end > now and occurrence.start < until:
+                    listed.append(occurrence_json(series, occurrence, now))
         return sorted(listed, key=lambda item: (item["starts_at"], item["meeting_id"]))
 
     async def occurrences(
@@ -177,11 +202,11 @@ class MeetingService:
         now = self.clock.now()
         async with self.sessions() as session:
             series = await self._series(session, actor, series_id)
-            cancelled = (await store.cancellations(session, [series_id]))[series_id]
-        window = expand(series, now - timedelta(days=past_days), now + timedelta(days=days))
+            exceptions = (await store.exceptions(session, [series_id]))[series_id]
+        since, until = now - timedelta(days=past_days), now + timedelta(days=days)
         return [
-            occurrence_json(series, occurrence, now, occurrence.start in cancelled)
-            for occurrence in window
+            occurrence_json(series, occurrence, now)
+            for occurrence in expand(series, since, until, exceptions)
         ]
 
     async def cancel(self, actor: Actor, series_id: int, data: CancelIn) -> dict[str, Any]:
@@ -189,17 +214,53 @@ class MeetingService:
         moment = parse_utc(data.occurrence, "occurrence")
         async with self.sessions() as session:
             series = await self._series(session, actor, series_id)
-            day = timedelta(days=1)
-            if not any(o.start == moment for o in expand(series, moment - day, moment + day)):
-                raise invalid("occurrence: no occurrence of this meeting starts then.")
+            await self._occurrence(session, series, moment)
             newly = await store.add_cancellation(session, series_id, moment, data.reason)
             await session.commit()
-            cancelled = await store.cancellations(session, [series_id])
-            room = await room_store.get_room(session, series.room_id)
-            told = await meeting_recipients(session, self.access, room) if room else []
+            exceptions = (await store.exceptions(session, [series_id]))[series_id]
+            told = await self._recipients(session, series)
         if newly:
             await self._tell_cancelled(actor, series, moment, data.reason, told)
-        return meeting_json(series, cancelled[series_id])
+        return meeting_json(series, exceptions)
+
+    async def move(self, actor: Actor, series_id: int, data: MoveIn) -> dict[str, Any]:
+        """Hold one occurrence that has not begun at another time (its lobby, notices,
+        check-ins and attendance go with it); members and staff are told (`meeting_moved`)."""
+        require_staff(actor)
+        moment = parse_utc(data.occurrence, "occurrence")
+        now = self.clock.now()
+        async with self.sessions() as session:
+            series = await self._series(session, actor, series_id)
+            occurrence = await self._occurrence(session, series, moment)
+            to = local_to_utc(series, data.starts_at)
+            await self._check_move(session, series, occurrence, to, now)
+            rule_start = occurrence.moved_from or occurrence.start
+            await store.move_occurrence(session, series_id, rule_start, to, data.reason)
+            await session.commit()
+            exceptions = (await store.exceptions(session, [series_id]))[series_id]
+            told = await self._recipients(session, series)
+        if to != occurrence.start:
+            await self._tell_moved(actor, series, (occurrence.start, to), data.reason, told)
+        return meeting_json(series, exceptions)
+
+    async def _check_move(
+        self,
+        session: AsyncSession,
+        series: MeetingSeries,
+        occurrence: Occurrence,
+        to: datetime,
+        now: datetime,
+    ) -> None:
+        if occurrence.cancelled:
+            raise invalid("occurrence: it is cancelled; schedule a one-off session instead.")
+        if occurrence.lobby_opens <= now:
+            raise invalid("occurrence: its lobby has opened; only a later one can be moved.")
+        if to - timedelta(minutes=series.lobby_minutes) <= now:
+            raise invalid("starts_at: choose a time after the lobby could open, in the future.")
+        exceptions = (await store.exceptions(session, [series.id or 0]))[series.id or 0]
+        taken = occurrence_starting(series, to, exceptions)
+        if taken is not None and taken.start != occurrence.start:
+            raise invalid("starts_at: another occurrence of this meeting starts then.")
 
     async def change(self, actor: Actor, series_id: int, data: MeetingPatch) -> dict[str, Any]:
         """A series' new title, schedule, length, lobby or link. Occurrences already held keep
@@ -207,7 +268,7 @@ class MeetingService:
         require_staff(actor)
         async with self.sessions() as session:
             series = await self._series(session, actor, series_id)
-            current = meeting_json(series, set())
+            current = meeting_json(series, NO_EXCEPTIONS)
             given = data.model_dump(exclude_unset=True)
             merged = parse_input(MeetingIn, {**current, **given})
             check_rule(merged)
@@ -220,10 +281,9 @@ class MeetingService:
                 setattr(series, name, value)
             session.add(series)
             await session.commit()
-            cancelled = await store.cancellations(session, [series_id])
-            room = await room_store.get_room(session, series.room_id)
-            told = await meeting_recipients(session, self.access, room) if room else []
-        answer = meeting_json(series, cancelled[series_id])
+            exceptions = (await store.exceptions(session, [series_id]))[series_id]
+            told = await self._recipients(session, series)
+        answer = meeting_json(series, exceptions)
         if changed:
             await self._tell_changed(actor, series, answer, sorted(changed), told)
         return answer
@@ -249,14 +309,35 @@ class MeetingService:
         reason: str,
         recipients: list[int],
     ) -> None:
-        local = start.astimezone(ZoneInfo(series.timezone)).strftime("%a %d %b %H:%M")
         kind, template = CHANGE_NOTICES["cancelled"]
-        text = template.format(title=series.title, local=local)
+        text = template.format(title=series.title, local=local_label(series, start))
         if reason:
             text = f"{text} {reason}"
         extra = {"starts_at": iso_utc(start), "reason": reason}
         await self._tell(series, kind, text, recipients, extra)
         note = f"{series.title}, {iso_utc(start)}" + (f": {reason}" if reason else "")
+        await self._audit(actor, series, kind, note)
+
+    async def _tell_moved(
+        self,
+        actor: Actor,
+        series: MeetingSeries,
+        starts: tuple[datetime, datetime],
+        reason: str,
+        recipients: list[int],
+    ) -> None:
+        start, to = starts
+        kind, template = CHANGE_NOTICES["moved"]
+        text = template.format(
+            title=series.title, local=local_label(series, start), to_local=local_label(series, to)
+        )
+        if reason:
+            text = f"{text} {reason}"
+        extra = {"moved_from": iso_utc(start), "starts_at": iso_utc(to), "reason": reason}
+        await self._tell(series, kind, text, recipients, extra)
+        note = f"{series.title}, {iso_utc(start)} -> {iso_utc(to)}" + (
+            f": {reason}" if reason else ""
+        )
         await self._audit(actor, series, kind, note)
 
     async def _tell(
@@ -315,17 +396,38 @@ class MeetingService:
     async def room_open_for_posts(self, session: AsyncSession, room_id: int, now: datetime) -> bool:
         """Whether an occurrence of a series in this room is in its lobby or live window."""
         all_series = await store.series_of_room(session, room_id)
-        cancelled = await store.cancellations(session, [s.id for s in all_series if s.id])
+        exceptions = await store.exceptions(session, [s.id for s in all_series if s.id])
         return any(
-            occurrence.open_for_posts(now)
+            occurrence.open_for_posts(now) and not occurrence.cancelled
             for series in all_series
-            for occurrence in expand(series, now, now + timedelta(seconds=1))
-            if occurrence.start not in cancelled[series.id or 0]
+            for occurrence in expand(series, now, now + _MOMENT, exceptions[series.id or 0])
         )
 
     async def series_for(self, actor: Actor, series_id: int) -> MeetingSeries:
         async with self.sessions() as session:
             return await self._series(session, actor, series_id)
+
+    async def occurrence_of(
+        self, actor: Actor, series_id: int, start_text: str
+    ) -> tuple[MeetingSeries, Occurrence]:
+        """A series and its occurrence that starts at `start_text` (UTC), moves counted."""
+        start = parse_utc(start_text, "occurrence")
+        async with self.sessions() as session:
+            series = await self._series(session, actor, series_id)
+            return series, await self._occurrence(session, series, start)
+
+    async def _occurrence(
+        self, session: AsyncSession, series: MeetingSeries, start: datetime
+    ) -> Occurrence:
+        exceptions = (await store.exceptions(session, [series.id or 0]))[series.id or 0]
+        occurrence = occurrence_starting(series, start, exceptions)
+        if occurrence is None:
+            raise invalid("occurrence: no occurrence of this meeting starts then.")
+        return occurrence
+
+    async def _recipients(self, session: AsyncSession, series: MeetingSeries) -> list[int]:
+        room = await room_store.get_room(session, series.room_id)
+        return await meeting_recipients(session, self.access, room) if room else []
 
     async def _series(self, session: AsyncSession, actor: Actor, series_id: int) -> MeetingSeries:
         series = await store.get_series(session, series_id)
@@ -337,10 +439,9 @@ class MeetingService:
     async def _live_occurrence(
         self, session: AsyncSession, series: MeetingSeries, now: datetime
     ) -> Occurrence | None:
-        cancelled = await store.cancellations(session, [series.id or 0])
-        for occurrence in expand(series, now, now + timedelta(seconds=1)):
-            live = occurrence.start <= now < occurrence.end
-            if live and occurrence.start not in cancelled[series.id or 0]:
+        exceptions = (await store.exceptions(session, [series.id or 0]))[series.id or 0]
+        for occurrence in expand(series, now, now + _MOMENT, exceptions):
+            if occurrence.start <= now < occurrence.end and not occurrence.cancelled:
                 return occurrence
         return None
 

@@ -18,9 +18,11 @@ from server.meetings.models import (
     Cancellation,
     CheckIn,
     MeetingSeries,
+    MovedOccurrence,
     PresenceSpan,
     Transition,
 )
+from server.meetings.occurrences import Exceptions
 from server.rooms.models import Audience, Room
 
 
@@ -42,17 +44,45 @@ async def series_of_room(session: AsyncSession, room_id: int) -> list[MeetingSer
     return list(result.scalars())
 
 
-async def cancellations(
-    session: AsyncSession, series_ids: Sequence[int]
-) -> dict[int, set[datetime]]:
-    found: dict[int, set[datetime]] = defaultdict(set)
+async def exceptions(session: AsyncSession, series_ids: Sequence[int]) -> dict[int, Exceptions]:
+    """Each series' cancelled and moved occurrences (no entry: none)."""
+    cancelled: dict[int, set[datetime]] = defaultdict(set)
+    moved: dict[int, dict[datetime, datetime]] = defaultdict(dict)
     if series_ids:
-        result = await session.execute(
+        for cancellation in await session.scalars(
             select(Cancellation).where(col(Cancellation.series_id).in_(series_ids))
+        ):
+            cancelled[cancellation.series_id].add(cancellation.occurrence)
+        for move in await session.scalars(
+            select(MovedOccurrence).where(col(MovedOccurrence.series_id).in_(series_ids))
+        ):
+            moved[move.series_id][move.occurrence] = move.moved_to
+    return defaultdict(
+        Exceptions,
+        {
+            series_id: Exceptions(frozenset(cancelled[series_id]), moved[series_id])
+            for series_id in {*cancelled, *moved}
+        },
+    )
+
+
+async def move_occurrence(
+    session: AsyncSession, series_id: int, rule_start: datetime, to: datetime, reason: str
+) -> None:
+    """Hold the rule's occurrence at `rule_start` at `to` instead (back at its own time: the
+    move is forgotten)."""
+    move = await session.get(MovedOccurrence, (series_id, rule_start))
+    if to == rule_start:
+        if move is not None:
+            await session.delete(move)
+    elif move is None:
+        session.add(
+            MovedOccurrence(series_id=series_id, occurrence=rule_start, moved_to=to, reason=reason)
         )
-        for cancellation in result.scalars():
-            found[cancellation.series_id].add(cancellation.occurrence)
-    return found
+    else:
+        move.moved_to, move.reason = to, reason
+        session.add(move)
+    await session.flush()
 
 
 async def add_cancellation(

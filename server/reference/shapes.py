@@ -307,6 +307,15 @@ SHAPES: dict[str, Schema] = {
         lobby_minutes=INTEGER,
         video_url=nullable(TEXT),
         cancelled={**array(TIME), "description": "UTC starts of cancelled occurrences."},
+        moved={
+            **array(
+                obj(
+                    "A moved occurrence: the rule's start and the new one.",
+                    **{"from": TIME, "to": TIME},
+                )
+            ),
+            "description": "Occurrences held at another time than the rule gives.",
+        },
     ),
     "Occurrence": obj(
         "One occurrence of a meeting series.",
@@ -318,6 +327,7 @@ SHAPES: dict[str, Schema] = {
         lobby_opens_at=TIME,
         status=choice("scheduled", "lobby", "live", "ended", "cancelled"),
         video_url=nullable(TEXT),
+        moved_from={**nullable(TIME), "description": "The rule's start, when it was moved."},
     ),
     "CheckIn": obj(
         "A check-in to a live occurrence.",
