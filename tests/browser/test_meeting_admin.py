@@ -1,12 +1,14 @@
 """Staff scheduling on the Meetings screen, in a real browser at phone width: a moderator
 schedules a Mon/Wed series in a meeting room of Cohort A, edits it to Tue/Thu, and cancels one
-upcoming session with a reason; a patient of Cohort A is told over Socket.IO and sees the
-session cancelled on her Meetings screen, with no staff controls."""
+upcoming session with a reason, or moves one to another time; a patient of Cohort A is told
+over Socket.IO and sees the session cancelled or moved on her Meetings screen, with no staff
+controls."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,8 +16,8 @@ import pytest
 from playwright.async_api import expect
 
 from tests.browser.conftest import PeerFactory, TabFactory
-from tests.browser.pages import TIMEZONE
-from tests.support import Api, Community, FakeClock, create_room
+from tests.browser.pages import TIMEZONE, serious_axe_violations
+from tests.support import Api, Community, FakeClock, create_room, parse_utc
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -152,3 +154,70 @@ async def test_a_refused_schedule_says_why(
     await expect(form.get_by_role("alert")).to_contain_text(re.compile("Duration", re.I))
     reply = await api.get("/api/meetings", c.mod_lee.token)
     assert reply.body["meetings"] == [], reply.body
+
+
+async def test_a_moderator_moves_a_session_and_ana_sees_where_it_went(
+    browse: TabFactory,
+    api: Api,
+    community: Community,
+    clock: FakeClock,
+    peer: PeerFactory,
+    axe_script: Path,
+) -> None:
+    c = community
+    room_id = await meeting_room(api, c)
+    zone = ZoneInfo(TIMEZONE)
+    day = (clock.now().astimezone(zone) + timedelta(days=1)).date()
+    created = await api.post(
+        "/api/meetings",
+        {"title": TITLE, "room_id": room_id, "rrule": "FREQ=DAILY;COUNT=3",
+         "starts_at": f"{day.isoformat()}T18:00:00", "timezone": TIMEZONE,
+         "duration_minutes": 180, "lobby_minutes": 15},
+        c.mod_lee.token,
+    )  # fmt: skip
+    assert created.status == 201, created.body
+    ana_peer = await peer(c.pat_ana.token)
+
+    lee = await browse(bypass_csp=True)  # on a phone; axe-core's script may run
+    await lee.sign_in(c.mod_lee)
+    await lee.nav.get_by_role("link", name="Meetings").click()
+    sessions = lee.page.get_by_role("list", name="Upcoming meetings").get_by_role("listitem")
+    first = sessions.filter(has_text=TITLE).first
+    await expect(first).to_contain_text("Status: scheduled")
+    assert not await serious_axe_violations(lee.page), "the staff Meetings screen"
+
+    await first.get_by_role("button", name=re.compile(r"^Move this session")).click()
+    dialog = lee.page.get_by_role("dialog", name="Move this session")
+    # The form starts at the session's own date and time, on the series' clock.
+    await expect(dialog.get_by_label("New date")).to_have_value(day.isoformat())
+    await expect(dialog.get_by_label("New start time")).to_have_value("18:00")
+    await expect(dialog).to_contain_text(f"Local time in {TIMEZONE}")
+    assert not await serious_axe_violations(lee.page), "the move dialog"
+    # Onto the next day's session: refused, and the dialog says why.
+    await dialog.get_by_label("New date").fill((day + timedelta(days=1)).isoformat())
+    await dialog.get_by_role("button", name="Move session").click()
+    await expect(dialog.get_by_role("alert")).to_contain_text("another occurrence")
+    await dialog.get_by_label("New date").fill(day.isoformat())
+    await dialog.get_by_label("New start time").fill("19:30")
+    await dialog.get_by_role("textbox", name="Reason").fill("The room is booked until 19:00.")
+    await dialog.get_by_role("button", name="Move session").click()
+    await expect(dialog).to_have_count(0)
+
+    moved_to = datetime.combine(day, time(19, 30), tzinfo=zone).astimezone(UTC)
+    notice = await ana_peer.wait_for("notice", lambda n: n.get("kind") == "meeting_moved")
+    assert parse_utc(notice["starts_at"]) == moved_to, notice
+    assert notice["reason"] == "The room is booked until 19:00.", notice
+    series = await series_of(api, c, TITLE)
+    assert [parse_utc(m["to"]) for m in series["moved"]] == [moved_to], series
+
+    ana = await browse()
+    await ana.sign_in(c.pat_ana)
+    await ana.nav.get_by_role("link", name="Meetings").click()
+    mine = ana.page.get_by_role("list", name="Upcoming meetings").get_by_role("listitem")
+    moved = mine.filter(has_text=TITLE).first
+    await expect(moved).to_contain_text("Moved from")
+    shown = await moved.locator("time").get_attribute("datetime")
+    assert shown and parse_utc(shown) == moved_to, shown
+    await expect(
+        ana.page.get_by_role("button", name=re.compile("Move this session"))
+    ).to_have_count(0)

@@ -53,6 +53,12 @@ export function meetingWhen(startIso: string, endIso: string): { date: string; t
   };
 }
 
+/** Where a moved session was: "Monday, October 26, 6:00 PM". */
+export function movedFrom(iso: string): string {
+  const date = new Date(iso);
+  return `${meetingDate.format(date)}, ${timeOnly.format(date)}`;
+}
+
 export function pluralize(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }

@@ -1,4 +1,5 @@
-// Staff tools on the Meetings screen: schedule a session series, edit one, cancel one session.
+// Staff tools on the Meetings screen: schedule a session series, edit one, cancel or move one
+// session.
 import "./meetings-admin.css";
 import { get, patch, post } from "./api";
 import { openDialog } from "./dialog";
@@ -337,27 +338,52 @@ function seriesForm(rooms: Room[], editing: Series | null, hooks: FormHooks): HT
 }
 
 /** "Cancel this session" for one upcoming occurrence: asks for a reason in a dialog. */
-export function cancelSessionButton(occ: Occurrence, when: string, onDone: () => void): HTMLButtonElement {
-  const open = button("Cancel this session", { class: "danger", "aria-haspopup": "dialog" });
-  open.setAttribute("aria-label", `Cancel this session: ${occ.title}, ${when}`);
-  open.addEventListener("click", () => {
+/** An instant's date and time on a zone's wall clock, as date and time inputs take them. */
+export function wallClock(iso: string, zone: string): { date: string; time: string } {
+  const parts = new Intl.DateTimeFormat("en-CA", {
+    timeZone: zone,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  }).formatToParts(new Date(iso));
+  const part = (type: Intl.DateTimeFormatPartTypes): string => parts.find((p) => p.type === type)?.value ?? "";
+  return { date: `${part("year")}-${part("month")}-${part("day")}`, time: `${part("hour")}:${part("minute")}` };
+}
+
+interface SessionChange {
+  opener: string; // the button's text, e.g. "Cancel this session"
+  title: string; // the dialog's
+  confirm: string;
+  danger: boolean;
+  fields: (occ: Occurrence) => Promise<HTMLElement[]>;
+  send: (occ: Occurrence, reason: string) => Promise<unknown>;
+}
+
+/** A button that opens a dialog to change one session, with a reason members are told. */
+function sessionChangeButton(change: SessionChange, occ: Occurrence, when: string, onDone: () => void): HTMLButtonElement {
+  const open = button(change.opener, { class: change.danger ? "danger" : "", "aria-haspopup": "dialog" });
+  open.setAttribute("aria-label", `${change.opener}: ${occ.title}, ${when}`);
+  open.addEventListener("click", async () => {
     const errors = errorBox();
-    const reasonId = uid("reason");
-    const hintId = uid("hint");
-    const reason = h("textarea", { id: reasonId, maxlength: String(REASON_MAX), rows: "3", "aria-describedby": hintId });
-    const yes = button("Cancel session", { class: "danger" });
+    let fields: HTMLElement[];
+    try {
+      fields = await change.fields(occ);
+    } catch (err) {
+      fields = [];
+      errors.show(describeAny(err));
+    }
+    const reason = h("textarea", { maxlength: String(REASON_MAX), rows: "3" });
+    const yes = button(change.confirm, { class: change.danger ? "danger" : "primary" });
     const keep = button("Keep it");
     const handle = openDialog({
-      title: "Cancel this session?",
+      title: change.title,
       content: [
         h("p", null, `${occ.title}, ${when}.`),
-        h(
-          "div",
-          { class: "field" },
-          h("label", { for: reasonId }, "Reason"),
-          reason,
-          h("p", { class: "hint", id: hintId }, `Told to the members. Up to ${REASON_MAX} characters.`),
-        ),
+        ...fields,
+        field("Reason", reason, `Told to the members. Up to ${REASON_MAX} characters.`),
         errors.node,
         h("div", { class: "dialog-actions" }, yes, keep),
       ],
@@ -368,10 +394,7 @@ export function cancelSessionButton(occ: Occurrence, when: string, onDone: () =>
       yes.disabled = true;
       keep.disabled = true;
       try {
-        await post(`/api/meetings/${occ.meeting_id}/cancel`, {
-          occurrence: occ.starts_at,
-          reason: reason.value.trim(),
-        });
+        await change.send(occ, reason.value.trim());
       } catch (err) {
         errors.show(describeAny(err));
         yes.disabled = false;
@@ -383,4 +406,45 @@ export function cancelSessionButton(occ: Occurrence, when: string, onDone: () =>
     });
   });
   return open;
+}
+
+const CANCEL: SessionChange = {
+  opener: "Cancel this session",
+  title: "Cancel this session?",
+  confirm: "Cancel session",
+  danger: true,
+  fields: async () => [],
+  send: (occ, reason) => post(`/api/meetings/${occ.meeting_id}/cancel`, { occurrence: occ.starts_at, reason }),
+};
+
+function moveChange(): SessionChange {
+  const date = h("input", { type: "date", required: "" });
+  const time = h("input", { type: "time", required: "" });
+  return {
+    opener: "Move this session",
+    title: "Move this session",
+    confirm: "Move session",
+    danger: false,
+    // The new start is on the series' own wall clock, as its schedule is.
+    fields: async (occ) => {
+      const { meetings } = await get<{ meetings: Series[] }>("/api/meetings");
+      const zone = meetings.find((m) => m.id === occ.meeting_id)?.timezone ?? "UTC";
+      ({ date: date.value, time: time.value } = wallClock(occ.starts_at, zone));
+      return [field("New date", date), field("New start time", time, `Local time in ${zone}.`)];
+    },
+    send: (occ, reason) =>
+      post(`/api/meetings/${occ.meeting_id}/move`, {
+        occurrence: occ.starts_at,
+        starts_at: `${date.value}T${time.value}:00`,
+        reason,
+      }),
+  };
+}
+
+export function cancelSessionButton(occ: Occurrence, when: string, onDone: () => void): HTMLButtonElement {
+  return sessionChangeButton(CANCEL, occ, when, onDone);
+}
+
+export function moveSessionButton(occ: Occurrence, when: string, onDone: () => void): HTMLButtonElement {
+  return sessionChangeButton(moveChange(), occ, when, onDone);
 }

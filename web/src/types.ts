@@ -178,6 +178,7 @@ export interface Occurrence {
   lobby_opens_at: string;
   status: "scheduled" | "lobby" | "live" | "ended" | "cancelled";
   video_url?: string | null;
+  moved_from?: string | null; // the start the schedule gave, when staff moved it
 }
 
 export interface Meeting {

@@ -2,10 +2,10 @@
 import { get, post } from "../api";
 import { connection } from "../connection";
 import { describeAny } from "../errors";
-import { meetingWhen } from "../format";
+import { meetingWhen, movedFrom } from "../format";
 import { h, replaceChildren, uid } from "../h";
 import type { Notice, Occurrence } from "../types";
-import { cancelSessionButton, staffSeries } from "../meetings-admin";
+import { cancelSessionButton, moveSessionButton, staffSeries } from "../meetings-admin";
 import { isStaff } from "../session";
 import { errorBox, heading, loading, statusBox, type View } from "./common";
 
@@ -120,11 +120,15 @@ export function meetingsView(): View {
       h("h2", { id: titleId, class: "meeting-title" }, occ.title),
       h("p", { class: "meeting-when" }, h("time", { datetime: occ.starts_at }, `${when.date}, ${when.time}`)),
       h("p", { class: `meeting-status ${occ.status}` }, STATUS_TEXT[occ.status] ?? `Status: ${occ.status}`),
+      occ.moved_from ? h("p", { class: "meeting-moved" }, `Moved from ${movedFrom(occ.moved_from)}.`) : null,
       h(
         "div",
         { class: "meeting-actions" },
         join,
         video ? h("a", { href: video, target: "_blank", rel: "noopener noreferrer", class: "button" }, "Video link") : null,
+        staff && occ.status === "scheduled"
+          ? moveSessionButton(occ, `${when.date}, ${when.time}`, () => void refresh())
+          : null,
         staff && (occ.status === "scheduled" || occ.status === "lobby")
           ? cancelSessionButton(occ, `${when.date}, ${when.time}`, () => void refresh())
           : null,

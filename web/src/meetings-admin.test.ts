@@ -1,0 +1,21 @@
+import { describe, expect, it } from "vitest";
+import { buildRrule, parseRrule, wallClock } from "./meetings-admin";
+
+describe("wallClock", () => {
+  it("reads an instant on the series' own clock, across a daylight-saving change", () => {
+    expect(wallClock("2026-10-26T23:00:00Z", "America/Chicago")).toEqual({ date: "2026-10-26", time: "18:00" });
+    expect(wallClock("2026-11-03T00:00:00Z", "America/Chicago")).toEqual({ date: "2026-11-02", time: "18:00" });
+  });
+
+  it("gives midnight as 00, not 24", () => {
+    expect(wallClock("2026-12-07T00:00:00Z", "UTC")).toEqual({ date: "2026-12-07", time: "00:00" });
+  });
+});
+
+describe("rules built in the form", () => {
+  it("round-trip through parseRrule", () => {
+    const schedule = { days: ["MO", "WE", "TH"], once: false, until: "2027-03-31" };
+    expect(parseRrule(buildRrule(schedule))).toEqual(schedule);
+    expect(buildRrule({ days: [], once: true, until: "" })).toBe("FREQ=DAILY;COUNT=1");
+  });
+});
