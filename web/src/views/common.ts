@@ -159,3 +159,70 @@ export function linkToCopy(link: string, className: string): {
   });
   return { box, copy, copied };
 }
+
+/** A date picked in a date field ("2026-11-23"), `addDays` later, at midnight in the browser's
+ * time zone, as the API's UTC time ("2026-11-23T06:00:00Z"); null if it is no date. */
+export function localMidnightUtc(date: string, addDays = 0): string | null {
+  const match = /^(\d{4,})-(\d{2})-(\d{2})$/.exec(date);
+  if (!match) return null;
+  const day = new Date(2000, 0, 1);
+  // setFullYear, not the constructor: it takes years below 100 as they are.
+  day.setFullYear(Number(match[1]), Number(match[2]) - 1, Number(match[3]) + addDays);
+  day.setHours(0, 0, 0, 0);
+  if (Number.isNaN(day.getTime())) return null;
+  return day.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** A table in a box that scrolls sideways when the screen is narrower than the table; the box
+ * is a named region a keyboard can reach (and scroll with the arrow keys). */
+export function table(label: string, caption: string, headers: string[], rows: Child[][]): HTMLElement {
+  return h(
+    "div",
+    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": label },
+    h(
+      "table",
+      null,
+      h("caption", { class: "sr-only" }, caption),
+      h("thead", null, h("tr", null, ...headers.map((text) => h("th", { scope: "col" }, text)))),
+      h("tbody", null, ...rows.map(tableRow)),
+    ),
+  );
+}
+
+export function tableRow(cells: Child[]): HTMLTableRowElement {
+  return h("tr", null, ...cells.map((cell) => h("td", null, cell)));
+}
+
+/** A `Download CSV` style link to a file fetched with the sign-in (a header, not a cookie, so
+ * a plain link could not carry it): disabled until `set` gives it an object URL, and each URL
+ * revoked when the next replaces it (`set(null, "")` on leaving the screen). */
+export function downloadLink(text: string): {
+  node: HTMLAnchorElement;
+  set(url: string | null, filename: string): void;
+} {
+  const node = h("a", { role: "link", "aria-disabled": "true", class: "button disabled" }, text);
+  let current: string | null = null;
+  const set = (url: string | null, filename: string): void => {
+    if (current) URL.revokeObjectURL(current);
+    current = url;
+    if (url) {
+      node.href = url;
+      node.download = filename;
+      node.removeAttribute("aria-disabled");
+      node.removeAttribute("role");
+      node.className = "button";
+    } else {
+      node.removeAttribute("href");
+      node.removeAttribute("download");
+      node.setAttribute("role", "link");
+      node.setAttribute("aria-disabled", "true");
+      node.className = "button disabled";
+    }
+  };
+  return { node, set };
+}
+
+/** A file name's part made of a title ("Evening group" → "evening-group"). */
+export function slug(text: string, otherwise = "meeting"): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || otherwise;
+}

@@ -10,7 +10,21 @@ import { fullTime, shortTime, untilPhrase } from "../format";
 import { h, replaceChildren, uid, type Child } from "../h";
 import { alerts, loadRooms, roomName, rooms } from "../state";
 import type { Alert, Attendee, AuditEntry, Duty, Meeting, Occurrence, PeoplePage, Person, Report, Room } from "../types";
-import { button, errorBox, field, heading, loading, statusBox, type View } from "./common";
+import { attendanceRangeReport } from "./attendance-range";
+import {
+  button,
+  downloadLink,
+  errorBox,
+  field,
+  heading,
+  loading,
+  localMidnightUtc,
+  slug,
+  statusBox,
+  table,
+  tableRow,
+  type View,
+} from "./common";
 import { openModerateDialog } from "./moderate";
 
 // How far back the attendance picker looks, and how far ahead.
@@ -34,26 +48,6 @@ function part(title: string, kind: string, ...content: Child[]): { node: HTMLEle
     node: h("section", { class: `console-part console-${kind}`, "aria-labelledby": id }, titleNode, ...content),
     title: titleNode,
   };
-}
-
-/** A table in a box that scrolls sideways when the screen is narrower than the table; the box
- * is a named region a keyboard can reach (and scroll with the arrow keys). */
-function table(label: string, caption: string, headers: string[], rows: Child[][]): HTMLElement {
-  return h(
-    "div",
-    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": label },
-    h(
-      "table",
-      null,
-      h("caption", { class: "sr-only" }, caption),
-      h("thead", null, h("tr", null, ...headers.map((text) => h("th", { scope: "col" }, text)))),
-      h("tbody", null, ...rows.map(tableRow)),
-    ),
-  );
-}
-
-function tableRow(cells: Child[]): HTMLTableRowElement {
-  return h("tr", null, ...cells.map((cell) => h("td", null, cell)));
 }
 
 /** Make `parent`'s children exactly `nodes`, in order, moving only what is out of place (so a
@@ -116,19 +110,6 @@ const ROLE_TEXT: Record<string, string> = {
   moderator: "moderator",
   admin: "admin",
 };
-
-/** A date picked in a date field ("2026-11-23"), `addDays` later, at midnight in the browser's
- * time zone, as the API's UTC time ("2026-11-23T06:00:00Z"); null if it is no date. */
-export function localMidnightUtc(date: string, addDays = 0): string | null {
-  const match = /^(\d{4,})-(\d{2})-(\d{2})$/.exec(date);
-  if (!match) return null;
-  const day = new Date(2000, 0, 1);
-  // setFullYear, not the constructor: it takes years below 100 as they are.
-  day.setFullYear(Number(match[1]), Number(match[2]) - 1, Number(match[3]) + addDays);
-  day.setHours(0, 0, 0, 0);
-  if (Number.isNaN(day.getTime())) return null;
-  return day.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
 
 function auditQuery(filters: AuditFilters, extra: Record<string, string>): string {
   const params = new URLSearchParams();
@@ -928,26 +909,8 @@ export function consoleView(): View {
   const show = h("button", { type: "submit", class: "primary" }, "Show attendance");
   const attendanceErrors = errorBox();
   const attendanceBody = h("div");
-  const csvLink = h("a", { role: "link", "aria-disabled": "true", class: "button disabled" }, "Download CSV");
-  let csvUrl: string | null = null;
+  const { node: csvLink, set: setCsv } = downloadLink("Download CSV");
   const meetings = new Map<number, Meeting>();
-  const setCsv = (url: string | null, filename: string): void => {
-    if (csvUrl) URL.revokeObjectURL(csvUrl);
-    csvUrl = url;
-    if (url) {
-      csvLink.href = url;
-      csvLink.download = filename;
-      csvLink.removeAttribute("aria-disabled");
-      csvLink.removeAttribute("role");
-      csvLink.className = "button";
-    } else {
-      csvLink.removeAttribute("href");
-      csvLink.removeAttribute("download");
-      csvLink.setAttribute("role", "link");
-      csvLink.setAttribute("aria-disabled", "true");
-      csvLink.className = "button disabled";
-    }
-  };
   cleanups.push(() => setCsv(null, ""));
   const attendanceForm = h(
     "form",
@@ -1065,6 +1028,10 @@ export function consoleView(): View {
     }
   };
 
+  // ----- attendance over a date range -----
+  const rangeReport = attendanceRangeReport();
+  cleanups.push(rangeReport.cleanup);
+
   // ----- live -----
   cleanups.push(
     // A report raised, or closed elsewhere (its alert acknowledged): the queue reads the
@@ -1104,6 +1071,7 @@ export function consoleView(): View {
       region("Room settings", "settings", roomForm),
       // Tables get the whole width.
       region("Attendance", "wide", attendanceForm, attendanceBody),
+      region("Attendance over a date range", "wide", rangeReport.node),
       region("Audit log", "wide", auditForm, auditStatus.node, auditBody, h("div", { class: "row-actions audit-more" }, olderAudit)),
     ),
   );
@@ -1134,8 +1102,4 @@ export function consoleView(): View {
 /** Choose `value` in a select if it is still one of its options, else the first option. */
 function choose(select: HTMLSelectElement, value: string): void {
   select.value = [...select.options].some((option) => option.value === value) ? value : (select.options[0]?.value ?? "");
-}
-
-function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "meeting";
 }
