@@ -319,7 +319,7 @@ CEILINGS = {"en.false_alarms": 0.045, "es.false_alarms": 0.045}
 
 @needs_sklearn
 def test_cross_validated_figures_hold_their_floors_and_ceilings(rows: list[Row]) -> None:
-    """One test, not one per figure: the cross-validation fits three models (about 13 s),
+    """One test, not one per figure: the cross-validation fits three models (about 5 s),
     and parallel workers would each fit them again for the figures they were handed."""
     figures = summary(rows, cross_validate(rows, k=TEST_FOLDS))
     misses = [
