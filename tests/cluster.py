@@ -50,7 +50,16 @@ class Cluster:
 async def start_cluster(
     database_url: str, tmp_path: Path, redis_url: str, redis_prefix: str, **settings: str
 ) -> AsyncIterator[Cluster]:
-    env = server_env(
+    """Two processes on an empty database: an admin and the community are made first."""
+    env = cluster_env(database_url, tmp_path, redis_url, redis_prefix, **settings)
+    async for cluster in run_cluster(env, tmp_path, None):
+        yield cluster
+
+
+def cluster_env(
+    database_url: str, tmp_path: Path, redis_url: str, redis_prefix: str, **settings: str
+) -> dict[str, str]:
+    return server_env(
         database_url,
         tmp_path,
         redis_url=redis_url,
@@ -58,7 +67,15 @@ async def start_cluster(
         presence_ttl_s=str(PRESENCE_TTL_S),
         **settings,
     )
-    await create_admin(env)  # which brings the schema up to date before both start
+
+
+async def run_cluster(
+    env: dict[str, str], tmp_path: Path, community: Community | None
+) -> AsyncIterator[Cluster]:
+    """Two processes with this environment; `community`: the one their database already
+    holds (a copy of the community template), else it is made here."""
+    if community is None:
+        await create_admin(env)  # which brings the schema up to date before both start
     started = await asyncio.gather(
         ServerProcess.start(env, tmp_path / "a.log"),
         ServerProcess.start(env, tmp_path / "b.log"),
@@ -72,7 +89,9 @@ async def start_cluster(
         a, b = processes
         async with aiohttp.ClientSession() as session:
             api_a, api_b = Api(a.url, session), Api(b.url, session)
-            community = await build_community_as(api_a, await sign_in(api_a, "admin"))
+            if community is None:
+                community = await build_community_as(api_a, await sign_in(api_a, "admin"))
+            redis_url, redis_prefix = env["PEERROOMS_REDIS_URL"], env["PEERROOMS_REDIS_PREFIX"]
             yield Cluster(a, b, api_a, api_b, community, redis_url, redis_prefix)
     finally:
         for process in processes:

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 
-from tests.cluster import Cluster, start_cluster
+from tests.cluster import Cluster, cluster_env, run_cluster
 from tests.support import (
     Api,
     Community,
@@ -32,6 +32,7 @@ from tests.templates import (
     build_templates,
     community_for,
     drop_templates,
+    seeded_community,
     template_for,
 )
 
@@ -151,7 +152,13 @@ async def peer(server: RunningServer) -> AsyncIterator[PeerFactory]:
 
 @pytest.fixture
 async def cluster(
-    database_url: str, tmp_path: Path, redis_url: str, redis_prefix: str
+    database_url: str,
+    tmp_path: Path,
+    redis_url: str,
+    redis_prefix: str,
+    request: pytest.FixtureRequest,
+    templates: Templates,
 ) -> AsyncIterator[Cluster]:
-    async for started in start_cluster(database_url, tmp_path, redis_url, redis_prefix):
+    env = cluster_env(database_url, tmp_path, redis_url, redis_prefix)
+    async for started in run_cluster(env, tmp_path, seeded_community(request, templates)):
         yield started

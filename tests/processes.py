@@ -22,7 +22,7 @@ from server.accounts.http import ACCOUNTS
 from server.app import create_app
 from server.kernel.actors import Role
 from server.settings import Settings
-from tests.support import LENIENT_DEADLINES, PASSWORD
+from tests.support import LENIENT_DEADLINES, PASSWORD, TEST_SECRET
 
 START_TIMEOUT_S = 30.0
 
@@ -53,7 +53,7 @@ def server_env(database_url: str, data_dir: Path, **settings: str) -> dict[str, 
     env.update(
         PEERROOMS_CONFIG=str(data_dir / "no-such-config.toml"),
         PEERROOMS_DATABASE_URL=database_url,
-        PEERROOMS_SECRET_KEY="multi-process-test-secret-" + "y" * 24,
+        PEERROOMS_SECRET_KEY=TEST_SECRET,
         PEERROOMS_SECRET_KEY_FILE=str(data_dir / "secret.key"),
         PEERROOMS_LOG_LEVEL="WARNING",
         PEERROOMS_DATABASE_MIGRATE_ON_START="true",

@@ -36,12 +36,15 @@ FakeClock = ManualClock
 
 
 LENIENT_DEADLINES = {"event_deadline_s": 30.0, "send_deadline_s": 30.0}
+# One secret for servers in the test process and in processes of their own, so the sign-in
+# tokens of a database copied from a template (tests/templates.py) hold in both.
+TEST_SECRET = "test-secret-" + "x" * 32
 
 
 def server_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,
-        "secret_key": "test-secret-" + "x" * 32,
+        "secret_key": TEST_SECRET,
         "secret_key_file": data_dir / "secret.key",
         "host": "127.0.0.1",
         "port": 0,

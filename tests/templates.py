@@ -147,7 +147,10 @@ def template_for(request: pytest.FixtureRequest, clock: FakeClock) -> str | None
     migrated schema for one that starts a server here, nothing (an empty database) for the
     others."""
     template: str | None = None
-    if "server" in request.fixturenames:
+    if "cluster" in request.fixturenames:
+        # Processes of its own, on the real clock: the day the template's tokens are for.
+        template = COMMUNITY
+    elif "server" in request.fixturenames:
         template = SCHEMA
         near_today = abs(clock.now() - datetime.now(UTC)) < CLOCK_TOLERANCE
         if "community" in request.fixturenames and near_today:
@@ -156,11 +159,16 @@ def template_for(request: pytest.FixtureRequest, clock: FakeClock) -> str | None
     return template
 
 
+def seeded_community(request: pytest.FixtureRequest, templates: Templates) -> Community | None:
+    """The community already in the test's database, when it was copied from its template
+    (the same people, rooms and sign-in tokens)."""
+    if request.node.stash.get(SEEDED, None) == COMMUNITY:
+        return templates.fresh_community()
+    return None
+
+
 async def community_for(
     request: pytest.FixtureRequest, server: RunningServer, api: Api, templates: Templates
 ) -> Community:
-    """The community: already in the database when it was copied from its template (the same
-    people, rooms and sign-in tokens), otherwise built now."""
-    if request.node.stash.get(SEEDED, None) == COMMUNITY:
-        return templates.fresh_community()
-    return await build_community(server, api)
+    """The community: the template's, or built now."""
+    return seeded_community(request, templates) or await build_community(server, api)

@@ -10,7 +10,7 @@ checks what must hold whatever arrives:
 - nothing acknowledged is lost: every message acknowledged as sent is stored, with the body of
   its last acknowledged edit, until an acknowledged delete.
 
-Each run tries fresh random examples for about 25 seconds; `FUZZ_EXAMPLES=5000 pytest
+Each run tries fresh random examples for about 15 seconds; `FUZZ_EXAMPLES=5000 pytest
 tests/test_fuzz.py` tries that many per test. A failure prints `@reproduce_failure` to replay it.
 """
 
@@ -291,7 +291,7 @@ def event_payloads(w: World, event: str) -> st.SearchStrategy[Any]:
     return mutated(fields[event])
 
 
-@budget(150)
+@budget(80)
 @given(data=st.data())
 async def test_generated_events_keep_every_invariant(world: World, data: st.DataObject) -> None:
     # Every event, in a drawn order, then the checks: each event is tried in every example,
@@ -531,7 +531,7 @@ async def http_callers(world: World) -> list[Caller]:
     ]
 
 
-@budget(40)
+@budget(25)
 @given(data=st.data())
 async def test_generated_requests_never_fail_the_server_or_cross_rooms(
     world: World, http_callers: list[Caller], data: st.DataObject
@@ -546,7 +546,7 @@ def staff_caller(world: World) -> Caller:
     return Caller("mod_lee", lee.token, lee)
 
 
-@budget(30)
+@budget(20)
 @given(data=st.data())
 async def test_generated_staff_requests_never_fail_the_server(
     world: World, staff_caller: Caller, data: st.DataObject

@@ -35,7 +35,11 @@ SHIPPED_DEADLINES = {
     for name in ("event_deadline_s", "send_deadline_s")
 }
 SEND_EVERY_S = 0.05
-HANG_S = 10.0
+# Longer than every deadline a send or an event can meet (event_deadline_s, 3 s), so sends
+# made early in the hang are answered before it ends.
+HANG_S = 5.0
+# Traffic goes on this long after the hang ends: sends are seen to recover.
+AFTER_S = 3.0
 # The command timeout (0.5 s by default) is the longest a send can wait on a hung Redis: the
 # first calls after it hangs wait it out, and the circuit breaker spares every later one.
 ACK_BOUND_S = 1.5
@@ -81,7 +85,7 @@ async def test_a_redis_hang_under_traffic_bounds_every_ack_and_loses_nothing(
     ):
         people, room = cluster.community, cluster.community.group_a
         ana, avi, lee = await split_across(cluster, peer)
-        sending = asyncio.create_task(traffic(ana, room, HANG_S + 4))
+        sending = asyncio.create_task(traffic(ana, room, 1 + HANG_S + AFTER_S))
         await asyncio.sleep(1)
         redis.pause()
         await asyncio.sleep(HANG_S)
@@ -126,7 +130,7 @@ async def test_a_database_hang_under_traffic_bounds_every_ack_and_half_writes_no
 async def database_hang_scenario(cluster: Cluster, pg: PgCluster, peer: PeerFactory) -> None:
     people, room = cluster.community, cluster.community.group_a
     ana, avi, lee = await split_across(cluster, peer)
-    sending = asyncio.create_task(traffic(ana, room, HANG_S + 4))
+    sending = asyncio.create_task(traffic(ana, room, 1 + HANG_S + AFTER_S))
     await asyncio.sleep(1)
     pg.pause()
     await asyncio.sleep(1)

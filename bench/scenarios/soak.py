@@ -74,9 +74,9 @@ SMOKE = Size(
     people=20,
     room_size=10,
     rate=5.0,
-    duration_s=12.0,
-    warmup_s=4.0,
-    sample_every_s=2.0,
+    duration_s=6.0,
+    warmup_s=2.0,
+    sample_every_s=1.0,
     # In the test suite it runs beside the other scenarios and the tests on two cores: the
     # last messages can take a second or more to arrive, and are not lost for that.
     drain_s=2.0,
