@@ -244,3 +244,21 @@ async def test_a_moderator_confirms_deactivation_and_graduation_and_members_have
     await stranger.page.get_by_role("button", name="Set new password").click()
     await expect(stranger.page.get_by_role("alert")).to_be_visible()
     await expect(stranger.heading("Choose a new password")).to_be_visible()
+
+
+async def test_a_patient_moved_to_another_cohort_leaves_her_old_room_and_sees_the_new_one(
+    browse: TabFactory, api: Api, community: Community
+) -> None:
+    c = community
+    ana = await browse()
+    await ana.sign_in(c.pat_ana)
+    await ana.open_room(c.group_a, "Group A")
+
+    moved = await api.call(
+        "PATCH", f"/api/users/{c.pat_ana.id}", token=c.mod_lee.token, json={"cohort_id": c.cohort_b}
+    )
+    assert moved.status == 200, moved.body
+    # Her open room of Cohort A closes, and the list is Cohort B's without a reload.
+    await expect(ana.heading("Rooms")).to_be_visible()
+    await expect(ana.room_item("Group B")).to_be_visible()
+    await expect(ana.room_item("Group A")).to_have_count(0)

@@ -195,7 +195,9 @@ connection.on("notice", (notice: Notice) => {
   // One banner per meeting (lobby → started → ended replace each other) and per room notice kind.
   const key = notice.kind.startsWith("meeting_") ? `meeting:${notice.meeting_id ?? notice.room_id ?? ""}` : `${notice.kind}:${notice.room_id ?? ""}`;
   banner(content, { key, tone: notice.kind === "kicked" || notice.kind === "banned" ? "warn" : "info" });
-  if (notice.kind === "graduated") {
+  // What the person may enter changed: their account and room list are read again, and a
+  // room of their old cohort, if open, closes.
+  if (notice.kind === "graduated" || notice.kind === "cohort_changed") {
     void get<{ user: Me }>("/api/me")
       .then((data) => {
         setUser(data.user);
