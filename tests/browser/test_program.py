@@ -59,6 +59,13 @@ async def test_an_admin_manages_cohorts_and_rooms(
     await admin.sign_in(c.admin)
     await admin.nav.get_by_role("link", name="Cohorts and rooms", exact=True).click()
     await expect(admin.heading("Cohorts and rooms")).to_be_visible()
+    # On a phone staff's links are one row that scrolls sideways; opened afresh, the page's
+    # own link (the last one) is scrolled into sight.
+    await admin.page.reload()
+    await expect(admin.heading("Cohorts and rooms")).to_be_visible()
+    current = admin.nav.get_by_role("link", name="Cohorts and rooms", exact=True)
+    await expect(current).to_have_attribute("aria-current", "page")
+    await expect(current).to_be_in_viewport(ratio=1)
     await expect(cohort_item(admin, "Cohort A")).to_be_visible()
     await expect(room_item(admin, "Group A")).to_contain_text("Cohort A")
 

@@ -84,6 +84,19 @@ function renderNav(): void {
     const active = route.startsWith(`#/${name}`);
     if (active) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
+    if (active) showInRow(link);
+  }
+}
+
+/** On a phone the links are one row that scrolls sideways: the current page's link is
+ * scrolled into sight, so the row says where one is. */
+function showInRow(link: HTMLElement): void {
+  const row = link.closest("ul");
+  if (!row || row.scrollWidth <= row.clientWidth) return;
+  const rowBox = row.getBoundingClientRect();
+  const linkBox = link.getBoundingClientRect();
+  if (linkBox.left < rowBox.left || linkBox.right > rowBox.right) {
+    row.scrollLeft += linkBox.left - rowBox.left - (rowBox.width - linkBox.width) / 2;
   }
 }
 
