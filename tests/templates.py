@@ -25,8 +25,11 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import pytest
+from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
+from server.accounts.models import User
+from server.app import CORE
 from tests.support import (
     Api,
     Community,
@@ -41,6 +44,7 @@ SCHEMA = "schema"  # migrated to the head revision, nothing in it
 COMMUNITY = "community"  # and the community of tests.support.build_community
 # How far a test's clock may stand from the real one for the community template to serve it.
 CLOCK_TOLERANCE = timedelta(hours=1)
+REGISTERED_AGO = timedelta(days=60)
 SEEDED = pytest.StashKey[str | None]()
 
 
@@ -86,9 +90,20 @@ async def _seed(database_url: str, data_dir: Path, *, with_community: bool) -> C
         if not with_community:
             return None
         async with aiohttp.ClientSession() as session:
-            return await build_community(server, Api(server.url, session))
+            community = await build_community(server, Api(server.url, session))
+        await _registered_long_ago(server)
+        return community
     finally:
         await server.stop()
+
+
+async def _registered_long_ago(server: RunningServer) -> None:
+    """The community's people joined the program REGISTERED_AGO before today, as a real
+    cohort has, so a test may hold sessions in the recent past that they were expected at
+    (attendance counts only those registered by a session's start)."""
+    async with server.app[CORE].sessions() as session:
+        await session.execute(update(User).values(created_at=datetime.now(UTC) - REGISTERED_AGO))
+        await session.commit()
 
 
 async def _build(pg_url: str | None, folder: Path) -> Templates:

@@ -11,7 +11,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.conftest import PeerFactory
-from tests.support import Api, Community, FakeClock, Person, create_room, joined, with_settings
+from tests.support import (
+    Api,
+    Community,
+    FakeClock,
+    Person,
+    create_room,
+    joined,
+    register,
+    with_settings,
+)
 
 # Monday 2 November 2026; the meeting is Mondays and Wednesdays at 18:00 in Chicago (CST).
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
@@ -138,3 +147,47 @@ async def test_attendance_is_for_staff(api: Api, community: Community) -> None:
     c = community
     reply = await api.get(f"/api/attendance?cohort_id={c.cohort_a}&{RANGE}", c.pat_ana.token)
     assert reply.status == 403 and reply.error_code == "forbidden", reply.body
+
+
+async def test_each_session_expects_the_cohort_as_it_was_when_it_started(
+    api: Api, community: Community, clock: FakeClock
+) -> None:
+    """A patient who registered after a session, graduated before it, or was deactivated
+    before it is not counted absent from it; before that, they were expected."""
+    c = community
+    room = await create_room(
+        api, c.mod_lee, name="Evening", kind="meeting", audience="cohort", cohort_id=c.cohort_a
+    )
+    created = await api.post(
+        "/api/meetings",
+        {"title": "Evening group", "room_id": room, "rrule": "FREQ=WEEKLY;BYDAY=MO,WE",
+         "starts_at": "2026-11-02T18:00:00", "timezone": "America/Chicago",
+         "duration_minutes": 180, "lobby_minutes": 15},
+        c.mod_lee.token,
+    )  # fmt: skip
+    assert created.status == 201, created.body
+
+    # After the sessions of 2 and 4 November, before that of 9 November.
+    clock.current = datetime(2026, 11, 6, 12, 0, tzinfo=UTC)
+    newcomer = await register(api, c.mod_lee, "pat_cy", "patient", c.cohort_a)
+    graduated = await api.post(f"/api/users/{c.pat_avi.id}/graduate", {}, c.mod_lee.token)
+    assert graduated.status == 200, graduated.body
+    deactivated = await api.post(f"/api/users/{c.pat_ana.id}/deactivate", {}, c.mod_lee.token)
+    assert deactivated.status == 200, deactivated.body
+
+    clock.current = datetime(2026, 11, 11, 12, 0, tzinfo=UTC)
+    report = await api.get(f"/api/attendance?cohort_id={c.cohort_a}&{RANGE}", c.mod_lee.token)
+    assert report.status == 200, report.body
+    expected = {
+        session["starts_at"][:10]: sorted(
+            row["user"]["display_name"] for row in session["attendees"]
+        )
+        for session in report.body["sessions"]
+    }
+    assert expected == {
+        "2026-11-03": ["Ana", "Avi"],
+        "2026-11-05": ["Ana", "Avi"],
+        "2026-11-10": [newcomer.display_name],
+    }, expected
+    sessions = {p["user"]["display_name"]: p["sessions"] for p in report.body["people"]}
+    assert sessions == {"Ana": 2, "Avi": 2, newcomer.display_name: 1}, sessions

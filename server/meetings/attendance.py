@@ -138,21 +138,23 @@ class AttendanceReports:
         return await self._rows(series, occurrence)
 
     async def _rows(self, series: MeetingSeries, occurrence: Occurrence) -> list[dict[str, Any]]:
-        """Everyone of the room's audience and everyone who came (staff left out): their time
-        in the room during the occurrence, lateness and check-in."""
+        """Everyone the room was for when the occurrence started and everyone who came or
+        checked in (staff left out): their time in the room during the occurrence, lateness
+        and check-in."""
         now = self.clock.now()
         async with self.sessions() as session:
             room = await room_store.get_room(session, series.room_id)
-            expected = await store.audience_user_ids(session, room) if room else []
+            expected = (
+                await store.expected_user_ids(session, room, occurrence.start) if room else []
+            )
             spans = await store.spans_between(
                 session, series.room_id, occurrence.lobby_opens, occurrence.end
             )
             check_ins = await store.check_ins(session, occurrence.series_id, occurrence.start)
+            came = {span.user_id for span in spans} | set(check_ins)
             users = {
                 user.id: user
-                for user in await account_store.get_users(
-                    session, sorted({*expected, *(span.user_id for span in spans)})
-                )
+                for user in await account_store.get_users(session, sorted({*expected, *came}))
             }
         by_user: dict[int, list[PresenceSpan]] = {}
         for span in spans:

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, or_, select
+from sqlmodel import and_, col, or_, select
 
 from server.accounts.models import CohortMembership, User
 from server.kernel.actors import Role
@@ -199,6 +199,35 @@ async def audience_user_ids(session: AsyncSession, room: Room) -> list[int]:
         query = query.where(col(User.role).in_([Role.PATIENT, Role.ALUMNI]))
     result = await session.execute(query.order_by(col(User.id)))
     return [user_id for user_id in result.scalars() if user_id is not None]
+
+
+async def expected_user_ids(session: AsyncSession, room: Room, at: datetime) -> list[int]:
+    """Everyone a room was for at `at` (staff not included), as far as the accounts tell:
+    registered by then, not yet deactivated, and a patient of its cohort then (graduated
+    later, or not at all), or an alumnus then. Who expects whom at a session is read this way,
+    so a patient who joined after it, or graduated before it, is not counted absent from it.
+    A move to another cohort keeps no history: the person counts in the cohort they are in."""
+    role = col(User.role)
+    registered = and_(
+        col(User.created_at) <= at,
+        or_(col(User.deactivated_at).is_(None), col(User.deactivated_at) > at),
+    )
+    patient_then = or_(role == Role.PATIENT, and_(role == Role.ALUMNI, col(User.graduated_at) > at))
+    alumnus_then = and_(
+        role == Role.ALUMNI,
+        or_(col(User.graduated_at).is_(None), col(User.graduated_at) <= at),
+    )
+    query = select(User.id).where(registered)
+    if room.audience == Audience.COHORT:
+        query = query.join(CohortMembership, col(CohortMembership.user_id) == col(User.id)).where(
+            CohortMembership.cohort_id == room.cohort_id, patient_then
+        )
+    elif room.audience == Audience.ALUMNI:
+        query = query.where(alumnus_then)
+    else:
+        query = query.where(col(User.role).in_([Role.PATIENT, Role.ALUMNI]))
+    result = await session.execute(query.order_by(col(User.id)))
+    return [int(user_id) for user_id in result.scalars()]
 
 
 async def staff_user_ids(session: AsyncSession) -> list[int]:
