@@ -162,3 +162,31 @@ async def cluster(
     env = cluster_env(database_url, tmp_path, redis_url, redis_prefix)
     async for started in run_cluster(env, tmp_path, seeded_community(request, templates)):
         yield started
+
+
+# The modules that take longest (about 10 s to 45 s each, from `pytest --durations=0`), longest
+# first. xdist hands whole modules to the workers in collection order; started last, one of
+# these would keep one worker busy while the others sit idle at the end of the run.
+LONGEST_FIRST = (
+    "test_bench_smoke.py",
+    "browser/test_safety.py",
+    "test_scale_out.py",
+    "test_hangs.py",
+    "test_fuzz.py",
+    "test_scale_out_rights.py",
+    "test_cli.py",
+    "browser/test_chat.py",
+    "browser/test_console.py",
+    "browser/test_screens.py",
+    "test_shutdown.py",
+    "test_crisis_detector.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.path.as_posix()
+        found = [i for i, name in enumerate(LONGEST_FIRST) if path.endswith(f"tests/{name}")]
+        return found[0] if found else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keep their order
