@@ -128,7 +128,8 @@ class EventRouter:
         except TimeoutError:
             log.warning("shutting down with %d events still being handled", self._in_flight)
         since_last = time.monotonic() - self._last_done
-        if since_last < ACK_FLUSH_S:
+        # The last acks get a moment to leave, unless no socket is left to take them.
+        if since_last < ACK_FLUSH_S and self.sio.eio.sockets:
             await asyncio.sleep(ACK_FLUSH_S - since_last)
 
     def on(
