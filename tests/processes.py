@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -27,10 +28,25 @@ from tests.support import LENIENT_DEADLINES, PASSWORD, TEST_SECRET
 START_TIMEOUT_S = 30.0
 
 
+# Ports for processes a test starts, below the kernel's ephemeral range (32768 and up on
+# Linux). A port the kernel handed out and took back could be handed out again, to a server
+# another worker binds to port 0, before the child process binds it: the child would then
+# fail while the other server answered its readiness check.
+CHILD_PORTS = range(20000, 32000)
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port nothing on 127.0.0.1 listens on now, from CHILD_PORTS at random (so workers
+    starting processes at once rarely try the same one)."""
+    for _ in range(100):
+        port = random.choice(CHILD_PORTS)  # noqa: S311 - spreading ports, not secrets
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {CHILD_PORTS}")
 
 
 # Compiled modules of the Python processes tests start, kept outside the source tree.
