@@ -81,3 +81,53 @@ async def test_only_staff_change_cohorts(api: Api, community: Community) -> None
     c = community
     reply = await patch(api, c.pat_ana.token, f"/api/cohorts/{c.cohort_a}", name="Mine")
     assert reply.status == 403 and reply.error_code == "forbidden", reply.body
+
+
+async def members_of(api: Api, token: str, room_id: int) -> Reply:
+    return await api.get(f"/api/rooms/{room_id}/members", token)
+
+
+async def test_staff_see_who_each_room_is_for_who_is_in_it_and_who_is_kept_out(
+    api: Api, community: Community, peer: PeerFactory
+) -> None:
+    c = community
+    await joined(await peer(c.pat_ana.token), c.group_a)
+    banned = await api.post(
+        f"/api/rooms/{c.group_a}/bans",
+        {"user_id": c.pat_avi.id, "reason": "threats"},
+        c.mod_lee.token,
+    )
+    assert banned.status == 201, banned.body
+
+    group = await members_of(api, c.mod_lee.token, c.group_a)
+    assert group.status == 200, group.body
+    assert [(m["display_name"], m["role"], m["may_enter"], m["online"])
+            for m in group.body["members"]] == [
+        ("Ana", "patient", True, True),
+        ("Avi", "patient", False, False),
+    ], group.body  # fmt: skip
+    lounge = await members_of(api, c.admin.token, c.lounge)
+    assert [m["display_name"] for m in lounge.body["members"]] == ["Dee"], lounge.body
+    commons = await members_of(api, c.mod_lee.token, c.commons)
+    names = [m["display_name"] for m in commons.body["members"]]
+    assert names == ["Ana", "Avi", "Bo", "Dee"], commons.body  # staff are not listed
+    assert all("username" not in m for m in commons.body["members"]), commons.body
+
+    # A deactivated account is no longer anyone's.
+    gone = await api.post(f"/api/users/{c.pat_bo.id}/deactivate", {}, c.mod_lee.token)
+    assert gone.status == 200, gone.body
+    commons = await members_of(api, c.mod_lee.token, c.commons)
+    assert "Bo" not in [m["display_name"] for m in commons.body["members"]], commons.body
+
+
+async def test_room_members_are_for_staff_and_a_room_must_exist(
+    api: Api, community: Community
+) -> None:
+    c = community
+    for token in (c.pat_ana.token, c.alum_dee.token):
+        reply = await members_of(api, token, c.group_a)
+        assert reply.status == 403 and reply.error_code == "forbidden", reply.body
+    missing = await members_of(api, c.mod_lee.token, 999_999)
+    assert missing.status == 404 and missing.error_code == "not_found", missing.body
+    bad = await api.get("/api/rooms/x/members", c.mod_lee.token)
+    assert bad.status == 422 and bad.error_code == "invalid", bad.body

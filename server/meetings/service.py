@@ -105,7 +105,7 @@ async def meeting_recipients(session: AsyncSession, access: RoomAccess, room: Ro
     """Who is told of a meeting's news: its room's audience, less those kept out of the room
     (a ban hides its meetings), and every member of staff."""
     recipients = []
-    for user_id in await store.audience_user_ids(session, room):
+    for user_id in await room_store.audience_user_ids(session, room):
         actor = await account_store.load_actor(session, user_id)
         if actor is not None and await access.allows(session, actor, room):
             recipients.append(user_id)

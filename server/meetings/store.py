@@ -186,21 +186,6 @@ async def count_check_ins_of(session: AsyncSession, user_id: int) -> int:
     return int(result.scalar_one())
 
 
-async def audience_user_ids(session: AsyncSession, room: Room) -> list[int]:
-    """Everyone a room is for, staff not included."""
-    query = select(User.id)
-    if room.audience == Audience.COHORT:
-        query = query.join(CohortMembership, col(CohortMembership.user_id) == col(User.id)).where(
-            CohortMembership.cohort_id == room.cohort_id, User.role == Role.PATIENT
-        )
-    elif room.audience == Audience.ALUMNI:
-        query = query.where(User.role == Role.ALUMNI)
-    else:
-        query = query.where(col(User.role).in_([Role.PATIENT, Role.ALUMNI]))
-    result = await session.execute(query.order_by(col(User.id)))
-    return [user_id for user_id in result.scalars() if user_id is not None]
-
-
 async def expected_user_ids(session: AsyncSession, room: Room, at: datetime) -> list[int]:
     """Everyone a room was for at `at` (staff not included), as far as the accounts tell:
     registered by then, not yet deactivated, and a patient of its cohort then (graduated

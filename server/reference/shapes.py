@@ -136,6 +136,14 @@ SHAPES: dict[str, Schema] = {
         display_name=TEXT,
         role=choice(*ROLES),
     ),
+    "RoomMember": obj(
+        "Someone a room is for, as staff see them.",
+        id=ID,
+        display_name=TEXT,
+        role=choice(*ROLES),
+        may_enter={**FLAG, "description": "False while a ban keeps them out of the room."},
+        online={**FLAG, "description": "In the room now."},
+    ),
     "OwnUser": obj(
         "The signed-in person's own account.",
         id=ID,

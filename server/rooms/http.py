@@ -57,6 +57,11 @@ async def room_presence(request: web.Request) -> web.Response:
     return ok({"online": await request.app[ROOMS].online(actor, room_id)})
 
 
+async def room_members(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    return ok({"members": await request.app[ROOMS].members(actor, path_id(request))})
+
+
 async def delete_message(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     await request.app[MESSAGES].delete(actor, path_id(request))
@@ -124,6 +129,17 @@ ROOM_ROUTES = RouteTable(
             Access.SIGNED_IN,
             returns={"online": ["User"]},
             errors=("forbidden", "banned"),
+        ),
+        Route(
+            "GET",
+            "/api/rooms/{id}/members",
+            room_members,
+            "Who the room is for, for staff: each may enter it now, and is in it now",
+            Access.STAFF,
+            returns={"members": ["RoomMember"]},
+            description="The room's audience (a cohort's patients, alumni, everyone, or the"
+            " one person of a private conversation), staff and deactivated accounts left out,"
+            " by alias. `may_enter` is false while a ban keeps the person out.",
         ),
         Route(
             "POST",

@@ -172,6 +172,25 @@ class RoomService:
             await self.access.enter(session, actor, room_id)
             return await self._online_users(session, room_id)
 
+    async def members(self, actor: Actor, room_id: int) -> list[dict[str, Any]]:
+        """Staff's view of who a room is for (staff not included, nor deactivated accounts),
+        each with whether they may enter it now (a ban keeps them out) and are in it now."""
+        require_staff(actor)
+        async with self.sessions() as session:
+            room = await self.access.enter(session, actor, room_id)
+            online = set(await self.presence.online_user_ids(room_id))
+            members = []
+            for user_id in await store.audience_user_ids(session, room):
+                person = await account_store.load_actor(session, user_id)
+                user = await account_store.get_user(session, user_id)
+                if person is None or user is None:
+                    continue  # deactivated
+                allowed = await self.access.allows(session, person, room)
+                members.append(
+                    {**public_user(user), "may_enter": allowed, "online": user_id in online}
+                )
+        return sorted(members, key=lambda member: str(member["display_name"]).lower())
+
     async def _online_users(self, session: Any, room_id: int) -> list[dict[str, Any]]:
         user_ids = await self.presence.online_user_ids(room_id)
         users = await account_store.get_users(session, user_ids)

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import col, select
 
-from server.accounts.models import User
+from server.accounts.models import CohortMembership, User
+from server.kernel.actors import Role
 from server.kernel.hotpath.statements import HotStatement
 from server.kernel.hotpath.writer import Rows, Write
 from server.rooms.models import Audience, Message, Reaction, ReadMarker, Room
@@ -317,3 +318,20 @@ async def support_room_of(session: AsyncSession, user_id: int) -> Room | None:
         .limit(1)
     )
     return result.scalars().first()
+
+
+async def audience_user_ids(session: AsyncSession, room: Room) -> list[int]:
+    """Everyone a room is for, staff not included."""
+    query = select(User.id)
+    if room.audience == Audience.COHORT:
+        query = query.join(CohortMembership, col(CohortMembership.user_id) == col(User.id)).where(
+            CohortMembership.cohort_id == room.cohort_id, User.role == Role.PATIENT
+        )
+    elif room.audience == Audience.ALUMNI:
+        query = query.where(User.role == Role.ALUMNI)
+    elif room.audience == Audience.PERSON:
+        query = query.where(col(User.id) == room.member_id)
+    else:
+        query = query.where(col(User.role).in_([Role.PATIENT, Role.ALUMNI]))
+    result = await session.execute(query.order_by(col(User.id)))
+    return [user_id for user_id in result.scalars() if user_id is not None]

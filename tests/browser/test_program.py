@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Locator, expect
 
-from tests.browser.conftest import TabFactory
+from tests.browser.conftest import PeerFactory, TabFactory
 from tests.browser.pages import Tab, describe_violations, serious_axe_violations
-from tests.support import Api, Community, Person
+from tests.support import Api, Community, Person, joined
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -149,3 +149,28 @@ async def test_members_have_no_cohorts_and_rooms_page(
     await expect(ana.nav.get_by_role("link", name="Cohorts and rooms")).to_have_count(0)
     await ana.page.goto("/#/program")
     await expect(ana.heading("Page not found")).to_be_visible()
+
+
+async def test_staff_see_who_a_room_is_for_and_who_is_kept_out(
+    browse: TabFactory, api: Api, community: Community, peer: PeerFactory
+) -> None:
+    c = community
+    await joined(await peer(c.pat_ana.token), c.group_a)
+    banned = await api.post(
+        f"/api/rooms/{c.group_a}/bans",
+        {"user_id": c.pat_avi.id, "reason": "threats"},
+        c.mod_lee.token,
+    )
+    assert banned.status == 201, banned.body
+
+    lee = await browse()  # on a phone
+    await lee.sign_in(c.mod_lee)
+    await lee.page.goto(lee.page.url.split("#")[0] + "#/program")
+    toggle = lee.page.get_by_role("button", name="Who is in this room: Group A")
+    await expect(toggle).to_have_attribute("aria-expanded", "false")
+    await toggle.click()
+    await expect(toggle).to_have_attribute("aria-expanded", "true")
+    people = lee.page.get_by_role("list", name="People of Group A").get_by_role("listitem")
+    await expect(people).to_have_text(["Ana, here now", "Avi, banned from this room"])
+    await toggle.click()
+    await expect(lee.page.get_by_role("list", name="People of Group A")).to_be_hidden()

@@ -1,5 +1,6 @@
 // Cohorts and rooms (staff): the program's cohorts (create, rename, archive and bring back)
-// and its rooms (create, rename), each room with its kind, audience and cohort.
+// and its rooms (create, rename), each room with its kind, audience and cohort, and who it
+// is for.
 import "../program.css";
 import { get, patch, post } from "../api";
 import { openDialog } from "../dialog";
@@ -8,6 +9,47 @@ import { h, replaceChildren, uid, type Child } from "../h";
 import { loadRooms } from "../state";
 import type { Room } from "../types";
 import { button, errorBox, field, heading, input, loading, statusBox, type View } from "./common";
+
+interface RoomMember {
+  id: number;
+  display_name: string;
+  role: string;
+  may_enter: boolean;
+  online: boolean;
+}
+
+/** A member as the list says it: "Ana, here now" / "Avi, banned from this room". */
+function memberLine(member: RoomMember): string {
+  const notes = [member.online ? "here now" : "", member.may_enter ? "" : "banned from this room"];
+  return [member.display_name, ...notes.filter(Boolean)].join(", ");
+}
+
+/** "Who is in this room": a button that shows, and hides, who the room is for. */
+function whoIsInRoom(room: Room): { toggle: HTMLButtonElement; list: HTMLElement } {
+  const listId = uid("members");
+  const toggle = button("Who is in this room", { "aria-expanded": "false", "aria-controls": listId });
+  toggle.setAttribute("aria-label", `Who is in this room: ${room.name}`);
+  const list = h("div", { id: listId, class: "program-members", hidden: true });
+  toggle.addEventListener("click", async () => {
+    const open = toggle.getAttribute("aria-expanded") === "true";
+    toggle.setAttribute("aria-expanded", String(!open));
+    list.hidden = open;
+    if (open) return;
+    replaceChildren(list, loading());
+    try {
+      const { members } = await get<{ members: RoomMember[] }>(`/api/rooms/${room.id}/members`);
+      replaceChildren(
+        list,
+        members.length
+          ? h("ul", { "aria-label": `People of ${room.name}` }, ...members.map((m) => h("li", null, memberLine(m))))
+          : h("p", { class: "note" }, "Nobody yet: the room's people appear here once they join the program."),
+      );
+    } catch (err) {
+      replaceChildren(list, h("p", { role: "alert" }, describeAny(err)));
+    }
+  });
+  return { toggle, list };
+}
 
 interface ProgramCohort {
   id: number;
@@ -231,6 +273,7 @@ export function programView(): View {
         }),
       );
       const dot = (): HTMLElement => h("span", { class: "dot", "aria-hidden": "true" }, " · ");
+      const who = whoIsInRoom(room);
       return h(
         "li",
         { class: "program-item" },
@@ -244,7 +287,8 @@ export function programView(): View {
           room.cohort_id !== null ? dot() : null,
           room.cohort_id !== null ? h("span", null, cohortName(room.cohort_id)) : null,
         ),
-        h("div", { class: "program-actions" }, rename),
+        h("div", { class: "program-actions" }, rename, who.toggle),
+        who.list,
       );
     });
     replaceChildren(roomList, ...items);
