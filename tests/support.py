@@ -417,6 +417,14 @@ def refused(ack: Any, code: str) -> dict[str, Any]:
     return dict(ack["error"])
 
 
+async def ban(api: Api, c: Community, room_id: int, user_id: int) -> None:
+    """Lee bans the person from the room until lifted."""
+    reply = await api.post(
+        f"/api/rooms/{room_id}/bans", {"user_id": user_id, "reason": "testing"}, c.mod_lee.token
+    )
+    assert reply.status == 201, reply.body
+
+
 async def joined(peer: Peer, room_id: int, **extra: Any) -> dict[str, Any]:
     return ok(await peer.call("join", {"room_id": room_id, **extra}))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import PeerFactory
-from tests.support import Api, Community, Reply, audit, joined
+from tests.support import Api, Community, Reply, audit, ban, joined
 
 
 async def patch(api: Api, token: str, path: str, **fields: object) -> Reply:
@@ -92,12 +92,7 @@ async def test_staff_see_who_each_room_is_for_who_is_in_it_and_who_is_kept_out(
 ) -> None:
     c = community
     await joined(await peer(c.pat_ana.token), c.group_a)
-    banned = await api.post(
-        f"/api/rooms/{c.group_a}/bans",
-        {"user_id": c.pat_avi.id, "reason": "threats"},
-        c.mod_lee.token,
-    )
-    assert banned.status == 201, banned.body
+    await ban(api, c, c.group_a, c.pat_avi.id)
 
     group = await members_of(api, c.mod_lee.token, c.group_a)
     assert group.status == 200, group.body

@@ -23,6 +23,7 @@ from tests.support import (
     Person,
     Reply,
     RunningServer,
+    ban,
     barrier,
     eventually,
     joined,
@@ -36,15 +37,6 @@ from tests.support import (
 )
 
 pytestmark = pytest.mark.persistence
-
-
-async def ban(api: Api, c: Community, room_id: int, user_id: int) -> None:
-    reply = await api.post(
-        f"/api/rooms/{room_id}/bans",
-        {"user_id": user_id, "reason": "testing"},
-        token=c.mod_lee.token,
-    )
-    assert reply.status == 201, reply.body
 
 
 async def raw_event(peer: Peer, event: str, *args: Any) -> Any:

@@ -12,7 +12,7 @@ from playwright.async_api import Locator, expect
 
 from tests.browser.conftest import PeerFactory, TabFactory
 from tests.browser.pages import Tab, describe_violations, serious_axe_violations
-from tests.support import Api, Community, Person, joined
+from tests.support import Api, Community, Person, ban, joined
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -156,12 +156,7 @@ async def test_staff_see_who_a_room_is_for_and_who_is_kept_out(
 ) -> None:
     c = community
     await joined(await peer(c.pat_ana.token), c.group_a)
-    banned = await api.post(
-        f"/api/rooms/{c.group_a}/bans",
-        {"user_id": c.pat_avi.id, "reason": "threats"},
-        c.mod_lee.token,
-    )
-    assert banned.status == 201, banned.body
+    await ban(api, c, c.group_a, c.pat_avi.id)
 
     lee = await browse()  # on a phone
     await lee.sign_in(c.mod_lee)
