@@ -1,0 +1,139 @@
+"""The server's Janus client (server/media/janus.py) against Debian's Janus, run in a network
+namespace of the test's own (tests/janus.py): token-only video rooms made and ended with the
+plugin's admin key, per-person tokens that let a browser in until they are removed, and the
+secrets Janus demands. The first part of video sessions (issue #20; docs/video.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from server.media.janus import (
+    NO_SUCH_ROOM,
+    UNAUTHORIZED,
+    JanusClient,
+    JanusConfig,
+    JanusError,
+)
+from tests.janus import JanusServer, janus_or_skip, running_janus
+
+ROOM = 4242
+
+
+@pytest.fixture
+async def janus(tmp_path: Path) -> AsyncIterator[JanusServer]:
+    janus_or_skip()
+    async with running_janus(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def client_of(
+    janus: JanusServer,
+    http: aiohttp.ClientSession,
+    *,
+    api_secret: str | None = None,
+    admin_secret: str | None = None,
+    admin_key: str | None = None,
+) -> JanusClient:
+    """The server's client of this Janus, or one with a secret guessed wrong."""
+    config = JanusConfig(
+        janus.http_url,
+        janus.admin_url,
+        api_secret or janus.api_secret,
+        admin_secret or janus.admin_secret,
+        admin_key or janus.admin_key,
+    )
+    return JanusClient(config, http)
+
+
+async def as_a_browser(janus: JanusServer, http: aiohttp.ClientSession, token: str) -> Any:
+    """What a browser holding `token` (and no secret) gets when it opens a Janus session."""
+    request = {"janus": "create", "transaction": uuid.uuid4().hex, "token": token}
+    async with http.post(janus.http_url, json=request) as reply:
+        return await reply.json(content_type=None)
+
+
+async def test_the_server_makes_token_only_rooms_and_ends_them(
+    janus: JanusServer, http: aiohttp.ClientSession
+) -> None:
+    client = client_of(janus, http)
+    info = await client.info()
+    assert "janus.plugin.videoroom" in info["plugins"], info
+
+    await client.create_room(ROOM, "Evening group", allowed=["ana-token"], publishers=15)
+    await client.create_room(ROOM, "Evening group", allowed=["ana-token"], publishers=15)
+    assert await client.room_exists(ROOM)
+    assert await client.allowed(ROOM) == ["ana-token"]
+    await client.allow(ROOM, ["avi-token"])
+    assert sorted(await client.allowed(ROOM)) == ["ana-token", "avi-token"]
+    await client.disallow(ROOM, ["ana-token"])
+    assert await client.allowed(ROOM) == ["avi-token"]
+    assert await client.participants(ROOM) == []
+
+    with pytest.raises(JanusError) as nobody:
+        await client.kick(ROOM + 1, 7)
+    assert nobody.value.code == NO_SUCH_ROOM
+    await client.destroy_room(ROOM)
+    await client.destroy_room(ROOM)  # already gone: nothing to do
+    assert not await client.room_exists(ROOM)
+
+    # Only the server, with the plugin's admin key, makes rooms.
+    keyless = client_of(janus, http, admin_key="guessed")
+    with pytest.raises(JanusError) as refused:
+        await keyless.create_room(ROOM, "Mine", allowed=[], publishers=15)
+    assert refused.value.code == 433, refused.value  # the plugin's "wrong admin_key"
+    assert not await client.room_exists(ROOM)
+
+
+async def test_a_persons_token_lets_a_browser_in_until_it_is_removed(
+    janus: JanusServer, http: aiohttp.ClientSession
+) -> None:
+    client = client_of(janus, http)
+    token = uuid.uuid4().hex
+    refused = await as_a_browser(janus, http, token)
+    assert refused["janus"] == "error" and refused["error"]["code"] == UNAUTHORIZED, refused
+
+    await client.add_token(token)
+    assert token in await client.tokens()
+    admitted = await as_a_browser(janus, http, token)
+    assert admitted["janus"] == "success", admitted
+
+    await client.remove_token(token)
+    await client.remove_token(token)  # already gone: nothing to do
+    assert token not in await client.tokens()
+    again = await as_a_browser(janus, http, token)
+    assert again["janus"] == "error" and again["error"]["code"] == UNAUTHORIZED, again
+
+    # Without the secrets Janus answers nothing but its description.
+    with pytest.raises(JanusError) as wrong_secret:
+        await client_of(janus, http, api_secret="guessed").open()
+    assert wrong_secret.value.code == UNAUTHORIZED
+    with pytest.raises(JanusError) as wrong_admin:
+        await client_of(janus, http, admin_secret="guessed").tokens()
+    assert wrong_admin.value.code == UNAUTHORIZED
+
+
+async def test_the_namespace_and_its_link_are_gone_afterwards(tmp_path: Path) -> None:
+    janus_or_skip()
+    async with running_janus(tmp_path) as server:
+        assert server.namespace in namespaces()
+    assert server.namespace not in namespaces()
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True)  # noqa: S607
+    assert f"prh{server.namespace.removeprefix('prj-')}" not in links.stdout
+
+
+def namespaces() -> str:
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)  # noqa: S607
+    return listed.stdout
