@@ -36,6 +36,9 @@ from server.kernel.migrate import current_revision, head_revision, upgrade_to_he
 from server.kernel.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from server.kernel.redis import RedisHealth, connect_redis
 from server.kernel.throttle import InProcessThrottle, RedisThrottle, Throttle
+from server.media.http import VIDEO, add_video_routes
+from server.media.janus import JanusConfig
+from server.media.service import VideoSessions
 from server.meetings.attendance import AttendanceReports, AttendanceTracker
 from server.meetings.calendar import CalendarFeeds
 from server.meetings.http import ATTENDANCE, CALENDARS, MEETINGS, add_meeting_routes
@@ -249,10 +252,15 @@ def create_app(
     app[MEETING_CLOCK] = MeetingClock(
         core.sessions, core.clock, notifier, access, settings.meeting_tick_s
     )
+    video = _build_video(settings, meetings)
+    if video is not None:
+        app[VIDEO] = video
+        app[MEETING_CLOCK].on_transition.append(video.transition)
     add_account_routes(app)
     add_room_routes(app)
     add_moderation_routes(app)
     add_meeting_routes(app)
+    add_video_routes(app)
     add_operations_routes(app)
     add_reference_routes(app)
     add_web_routes(app, settings.web_dir)
@@ -488,6 +496,33 @@ def _build_accounts(core: Core, notifier: Notifier) -> AccountService:
     )
 
 
+def _build_video(settings: Settings, meetings: MeetingService) -> VideoSessions | None:
+    """Video sessions on Janus, when the settings name one (docs/video.md)."""
+    secrets_given = (
+        settings.janus_api_secret,
+        settings.janus_admin_secret,
+        settings.janus_admin_key,
+    )
+    if settings.janus_url is None:
+        return None
+    if settings.janus_admin_url is None or settings.janus_ws_url is None or None in secrets_given:
+        raise ValueError(
+            "janus_url needs janus_admin_url, janus_ws_url, janus_api_secret,"
+            " janus_admin_secret and janus_admin_key (docs/video.md)"
+        )
+    api_secret, admin_secret, admin_key = (s.get_secret_value() for s in secrets_given if s)
+    config = JanusConfig(
+        settings.janus_url, settings.janus_admin_url, api_secret, admin_secret, admin_key
+    )
+    return VideoSessions(
+        meetings,
+        config,
+        settings.janus_ws_url,
+        list(settings.video_ice_servers),
+        settings.video_max_participants,
+    )
+
+
 def _run_while_serving(app: web.Application, messages: MessageService) -> None:
     """Each resource in a cleanup context of its own, started in this order and closed in
     the reverse (kernel/lifetime.py): the database first, the loops that use it last."""
@@ -506,6 +541,9 @@ def _run_while_serving(app: web.Application, messages: MessageService) -> None:
             while_serving(app[MEETING_CLOCK]),
         ]
     )
+    if VIDEO in app:
+        # Before the meeting clock, which tells it of ended occurrences, and closed after.
+        app.cleanup_ctx.insert(len(app.cleanup_ctx) - 1, while_serving(app[VIDEO]))
 
 
 @asynccontextmanager

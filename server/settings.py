@@ -218,6 +218,18 @@ class Settings(BaseSettings):
     # The bearer token a Prometheus scraper shows for /metrics; unset, only a direct request
     # from this machine may read them.
     metrics_token: SecretStr | None = None
+    # Video sessions on a Janus WebRTC server (docs/video.md); unset janus_url: none.
+    # The server uses the HTTP API (api_secret) and the admin API (admin_secret); the video
+    # room plugin's admin_key keeps room creation to the server; browsers connect to
+    # janus_ws_url with a token of their own and use these ICE servers (TURN in production).
+    janus_url: str | None = None
+    janus_admin_url: str | None = None
+    janus_api_secret: SecretStr | None = None
+    janus_admin_secret: SecretStr | None = None
+    janus_admin_key: SecretStr | None = None
+    janus_ws_url: str | None = None
+    video_ice_servers: list[dict[str, Any]] = Field(default_factory=list)
+    video_max_participants: int = Field(default=16, ge=2, le=100)
     log_level: str = "INFO"
     log_format: Literal["plain", "json"] = "plain"
 

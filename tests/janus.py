@@ -26,6 +26,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from server.media.janus import JanusClient, JanusConfig
+
 HTTP_PORT, ADMIN_PORT, WS_PORT = 8088, 7088, 8188
 START_TIMEOUT_S = 20.0
 # Janus's plugins and transports other than the video room and HTTP/WebSockets stay off.
@@ -57,6 +59,24 @@ class JanusServer:
     @property
     def ws_url(self) -> str:
         return f"ws://{self.janus_ip}:{WS_PORT}"
+
+    def client(
+        self,
+        http: aiohttp.ClientSession,
+        *,
+        api_secret: str | None = None,
+        admin_secret: str | None = None,
+        admin_key: str | None = None,
+    ) -> JanusClient:
+        """The server's client of this Janus, or one with a secret guessed wrong."""
+        config = JanusConfig(
+            self.http_url,
+            self.admin_url,
+            api_secret or self.api_secret,
+            admin_secret or self.admin_secret,
+            admin_key or self.admin_key,
+        )
+        return JanusClient(config, http)
 
 
 def janus_or_skip() -> None:

@@ -14,13 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from server.media.janus import (
-    NO_SUCH_ROOM,
-    UNAUTHORIZED,
-    JanusClient,
-    JanusConfig,
-    JanusError,
-)
+from server.media.janus import NO_SUCH_ROOM, UNAUTHORIZED, JanusError
 from tests.janus import JanusServer, janus_or_skip, running_janus
 
 ROOM = 4242
@@ -39,25 +33,6 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-def client_of(
-    janus: JanusServer,
-    http: aiohttp.ClientSession,
-    *,
-    api_secret: str | None = None,
-    admin_secret: str | None = None,
-    admin_key: str | None = None,
-) -> JanusClient:
-    """The server's client of this Janus, or one with a secret guessed wrong."""
-    config = JanusConfig(
-        janus.http_url,
-        janus.admin_url,
-        api_secret or janus.api_secret,
-        admin_secret or janus.admin_secret,
-        admin_key or janus.admin_key,
-    )
-    return JanusClient(config, http)
-
-
 async def as_a_browser(janus: JanusServer, http: aiohttp.ClientSession, token: str) -> Any:
     """What a browser holding `token` (and no secret) gets when it opens a Janus session."""
     request = {"janus": "create", "transaction": uuid.uuid4().hex, "token": token}
@@ -68,7 +43,7 @@ async def as_a_browser(janus: JanusServer, http: aiohttp.ClientSession, token: s
 async def test_the_server_makes_token_only_rooms_and_ends_them(
     janus: JanusServer, http: aiohttp.ClientSession
 ) -> None:
-    client = client_of(janus, http)
+    client = janus.client(http)
     info = await client.info()
     assert "janus.plugin.videoroom" in info["plugins"], info
 
@@ -90,7 +65,7 @@ async def test_the_server_makes_token_only_rooms_and_ends_them(
     assert not await client.room_exists(ROOM)
 
     # Only the server, with the plugin's admin key, makes rooms.
-    keyless = client_of(janus, http, admin_key="guessed")
+    keyless = janus.client(http, admin_key="guessed")
     with pytest.raises(JanusError) as refused:
         await keyless.create_room(ROOM, "Mine", allowed=[], publishers=15)
     assert refused.value.code == 433, refused.value  # the plugin's "wrong admin_key"
@@ -100,7 +75,7 @@ async def test_the_server_makes_token_only_rooms_and_ends_them(
 async def test_a_persons_token_lets_a_browser_in_until_it_is_removed(
     janus: JanusServer, http: aiohttp.ClientSession
 ) -> None:
-    client = client_of(janus, http)
+    client = janus.client(http)
     token = uuid.uuid4().hex
     refused = await as_a_browser(janus, http, token)
     assert refused["janus"] == "error" and refused["error"]["code"] == UNAUTHORIZED, refused
@@ -118,10 +93,10 @@ async def test_a_persons_token_lets_a_browser_in_until_it_is_removed(
 
     # Without the secrets Janus answers nothing but its description.
     with pytest.raises(JanusError) as wrong_secret:
-        await client_of(janus, http, api_secret="guessed").open()
+        await janus.client(http, api_secret="guessed").open()
     assert wrong_secret.value.code == UNAUTHORIZED
     with pytest.raises(JanusError) as wrong_admin:
-        await client_of(janus, http, admin_secret="guessed").tokens()
+        await janus.client(http, admin_secret="guessed").tokens()
     assert wrong_admin.value.code == UNAUTHORIZED
 
 

@@ -108,3 +108,13 @@ async def test_a_changed_series_is_checked_told_to_its_members_and_audited(
     assert weekdays == {1, 3}, upcoming.body  # Tuesdays and Thursdays
     entries = [e for e in await audit(api, c.mod_lee) if e["action"] == "meeting_changed"]
     assert len(entries) == 1 and "rrule" in entries[0]["reason"], entries
+
+
+async def test_a_server_without_a_media_server_gives_no_video_pass(
+    api: Api, community: Community, clock: FakeClock
+) -> None:
+    """make run's default: no Janus is set, so a meeting has its outside link at most."""
+    _, meeting, _ = await tomorrows_series(api, community, clock, "FREQ=DAILY")
+    reply = await api.post(f"/api/meetings/{meeting}/video", {}, community.pat_ana.token)
+    assert reply.status == 404 and reply.error_code == "not_found", reply.body
+    assert "media server" in reply.body["error"]["message"], reply.body

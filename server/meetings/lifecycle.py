@@ -6,6 +6,7 @@ several processes sharing one database each notice still goes out once.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,6 +21,8 @@ from server.meetings.service import meeting_recipients
 from server.realtime.notices import Notifier
 from server.rooms import store as room_store
 from server.rooms.access import RoomAccess
+
+TransitionListener = Callable[[MeetingSeries, Occurrence, str], Awaitable[None]]
 
 # A transition missed while no process was running is claimed but not announced once it is
 # older than this: "the meeting started" ten minutes late still helps; an hour late, not.
@@ -48,6 +51,9 @@ class MeetingClock:
     notifier: Notifier
     access: RoomAccess
     tick_s: float
+    # Told of each transition claimed here, after its notices (video rooms end with their
+    # occurrence): (series, occurrence, "lobby" | "live" | "ended").
+    on_transition: list[TransitionListener] = field(default_factory=list)
     _ticking: LoopingCall | None = field(default=None, init=False)
 
     async def tick(self) -> int:
@@ -73,6 +79,8 @@ class MeetingClock:
                             and now - at <= ANNOUNCE_LATE_BY_AT_MOST
                         ):
                             await self._announce(session, series, occurrence, kind)
+                            for listener in self.on_transition:
+                                await listener(series, occurrence, kind)
                             announced += 1
         return announced
 

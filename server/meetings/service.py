@@ -407,6 +407,18 @@ class MeetingService:
         async with self.sessions() as session:
             return await self._series(session, actor, series_id)
 
+    async def open_now(self, actor: Actor, series_id: int) -> tuple[MeetingSeries, Occurrence]:
+        """A series the actor may attend and its occurrence in its lobby or live now;
+        `meeting_closed` outside those windows."""
+        now = self.clock.now()
+        async with self.sessions() as session:
+            series = await self._series(session, actor, series_id)
+            exceptions = (await store.exceptions(session, [series_id]))[series_id]
+        for occurrence in expand(series, now, now + _MOMENT, exceptions):
+            if occurrence.open_for_posts(now) and not occurrence.cancelled:
+                return series, occurrence
+        raise AppError("meeting_closed", "The session opens with its lobby.")
+
     async def occurrence_of(
         self, actor: Actor, series_id: int, start_text: str
     ) -> tuple[MeetingSeries, Occurrence]:

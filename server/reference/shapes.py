@@ -337,6 +337,18 @@ SHAPES: dict[str, Schema] = {
         video_url=nullable(TEXT),
         moved_from={**nullable(TIME), "description": "The rule's start, when it was moved."},
     ),
+    "VideoPass": obj(
+        "A pass into the video room of one occurrence (Janus's video room plugin).",
+        meeting_id=ID,
+        starts_at=TIME,
+        ends_at=TIME,
+        room={**INTEGER, "description": "The Janus room number of this occurrence."},
+        token={**TEXT, "description": "Opens this room only; ends with the occurrence."},
+        server={**TEXT, "description": "The media server's WebSocket address."},
+        ice_servers=array({"type": "object"}),
+        display={**TEXT, "description": "The alias to show the others."},
+        recorded={**FLAG, "description": "Always false: sessions are never recorded."},
+    ),
     "CheckIn": obj(
         "A check-in to a live occurrence.",
         meeting_id=ID,
