@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import resource
 import secrets
 import shutil
@@ -53,10 +54,25 @@ NO_PASSWORD = "$argon2id$v=19$m=8192,t=1,p=1$bench$not-a-password"  # noqa: S105
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+# Ports for the processes started here (and by the tests), below the kernel's ephemeral range
+# (32768 and up on Linux). A port the kernel handed out and took back could be handed out
+# again, to a server another process binds to port 0, before the child binds it: the child
+# would then fail while the other server answered its readiness check.
+CHILD_PORTS = range(20000, 32000)
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port nothing on 127.0.0.1 listens on now, from CHILD_PORTS at random (so processes
+    starting servers at once rarely try the same one)."""
+    for _ in range(100):
+        port = random.choice(CHILD_PORTS)  # noqa: S311 - spreading ports, not secrets
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {CHILD_PORTS}")
 
 
 def raise_open_files_limit() -> None:

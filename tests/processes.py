@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -19,6 +17,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bench.targets import free_port as free_port  # re-exported: the tests take it from here
 from server.accounts.http import ACCOUNTS
 from server.app import create_app
 from server.kernel.actors import Role
@@ -26,27 +25,6 @@ from server.settings import Settings
 from tests.support import LENIENT_DEADLINES, PASSWORD, TEST_SECRET
 
 START_TIMEOUT_S = 30.0
-
-
-# Ports for processes a test starts, below the kernel's ephemeral range (32768 and up on
-# Linux). A port the kernel handed out and took back could be handed out again, to a server
-# another worker binds to port 0, before the child process binds it: the child would then
-# fail while the other server answered its readiness check.
-CHILD_PORTS = range(20000, 32000)
-
-
-def free_port() -> int:
-    """A port nothing on 127.0.0.1 listens on now, from CHILD_PORTS at random (so workers
-    starting processes at once rarely try the same one)."""
-    for _ in range(100):
-        port = random.choice(CHILD_PORTS)  # noqa: S311 - spreading ports, not secrets
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {CHILD_PORTS}")
 
 
 # Compiled modules of the Python processes tests start, kept outside the source tree.
