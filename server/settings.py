@@ -233,7 +233,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["plain", "json"] = "plain"
 
-    @field_validator("redis_url", "alert_webhook_url", mode="before")
+    @field_validator("redis_url", "alert_webhook_url", "janus_url", mode="before")
     @classmethod
     def _empty_means_unset(cls, value: Any) -> Any:
         return None if value == "" else value

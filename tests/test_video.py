@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from server.media.service import room_number
+from tests.conftest import PeerFactory
 from tests.janus import JanusServer, janus_or_skip, running_janus
 from tests.support import (
     Api,
@@ -25,6 +26,7 @@ from tests.support import (
     create_room,
     parse_utc,
     sign_in,
+    with_settings,
 )
 
 LOBBY = timedelta(minutes=15)
@@ -150,3 +152,37 @@ async def test_the_occurrences_end_ends_its_room_and_every_pass(
     assert refused["janus"] == "error" and refused["error"]["code"] == 403, refused
     async with aiohttp.ClientSession() as http:
         assert not await janus.client(http).room_exists(granted.body["video"]["room"])
+
+
+# Nothing listens on the discard port: a media server that does not answer.
+SILENT = "127.0.0.1:9"
+
+
+@with_settings(
+    janus_url=f"http://{SILENT}/janus",
+    janus_admin_url=f"http://{SILENT}/admin",
+    janus_api_secret="s",
+    janus_admin_secret="s",
+    janus_admin_key="k",
+    janus_ws_url=f"ws://{SILENT}",
+    meeting_tick_s=TICK_S,
+)
+async def test_a_silent_media_server_is_unavailable_and_holds_up_no_meeting_notice(
+    api: Api, community: Community, clock: FakeClock, peer: PeerFactory
+) -> None:
+    c = community
+    meeting = await daily_meeting(api, c, clock, starts_in=-timedelta(minutes=10))
+    refused = await video_pass(api, c.pat_ana, meeting)
+    assert refused.status == 503 and refused.error_code == "unavailable", refused.body
+
+    # The occurrence's end still reaches its members, though its room cannot be ended.
+    ana = await peer(c.pat_ana.token)
+    clock.current = clock.now() + timedelta(minutes=171)
+    await clock.advance(seconds=TICK_S)
+    ended = await ana.wait_for("notice", lambda n: n.get("kind") == "meeting_ended")
+    assert ended["meeting_id"] == meeting, ended
+    # And the meeting clock goes on: tomorrow's lobby opens.
+    clock.current = parse_utc(ended["starts_at"]) + timedelta(days=1) - LOBBY
+    await clock.advance(seconds=TICK_S)
+    lobby = await ana.wait_for("notice", lambda n: n.get("kind") == "meeting_lobby_open")
+    assert parse_utc(lobby["starts_at"]) == parse_utc(ended["starts_at"]) + timedelta(days=1)

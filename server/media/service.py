@@ -9,6 +9,7 @@ only: it opens that occurrence's room and no other, and ends with it.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,8 @@ from server.media.janus import JanusClient, JanusConfig, JanusError
 from server.meetings.models import MeetingSeries
 from server.meetings.occurrences import Occurrence
 from server.meetings.service import MeetingService
+
+log = logging.getLogger(__name__)
 
 # Room numbers stay below 2**53, which browsers' JavaScript numbers hold exactly: a series
 # id, then the occurrence's start in minutes since 1970 (under 10**8 until the year 2160).
@@ -79,9 +82,14 @@ class VideoSessions:
         if kind != "ended" or series.id is None:
             return
         room = room_number(series.id, occurrence.start)
-        for token in self._passes.pop(room, set()):
-            await self._client.remove_token(token)
-        await self._client.destroy_room(room)
+        try:
+            for token in self._passes.pop(room, set()):
+                await self._client.remove_token(token)
+            await self._client.destroy_room(room)
+        except (JanusError, aiohttp.ClientError, TimeoutError):
+            # A media server that is down must not stop the meeting clock's other news; its
+            # rooms end with it, and its tokens stay unused.
+            log.exception("video room %s of meeting %s was not ended", room, series.id)
 
     @property
     def _client(self) -> JanusClient:
