@@ -80,19 +80,27 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
+# Process states (proc(5)) in which a process runs no more: stopped, or exited. An exited
+# child of a stopped postmaster stays a zombie ("Z"), as nobody reaps it until it resumes.
+STILL = ("T", "t", "Z", "X")
+
+
 def _wait_stopped(pid: int) -> None:
     """Until `pid` has stopped: kill() returns before a process running on another CPU has
-    taken the SIGSTOP, and a postmaster not yet stopped could still fork a backend we miss."""
-    deadline = time.monotonic() + 1.0
+    taken the SIGSTOP, and a postmaster not yet stopped could still fork a backend we miss.
+    A process in a disk wait takes the signal when the wait ends: hence seconds, on a busy
+    machine."""
+    deadline = time.monotonic() + 5.0
+    state = "?"
     while time.monotonic() < deadline:
         try:
             state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
         except OSError:  # gone: nothing left to stop
             return
-        if state in ("T", "t"):
+        if state in STILL:
             return
         time.sleep(0.001)
-    raise AssertionError(f"process {pid} did not stop on SIGSTOP")
+    raise AssertionError(f"process {pid} did not stop on SIGSTOP (state {state})")
 
 
 @dataclass
