@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 
 from tests.cluster import Cluster, cluster_env, run_cluster
+from tests.janus import JanusServer, janus_or_skip, running_janus
 from tests.support import (
     Api,
     Community,
@@ -130,6 +131,17 @@ async def community(
     request: pytest.FixtureRequest, server: RunningServer, api: Api, templates: Templates
 ) -> Community:
     return await community_for(request, server, api, templates)
+
+
+@pytest.fixture
+async def janus(tmp_path: Path) -> AsyncIterator[JanusServer]:
+    """Debian's Janus in a network namespace of the test's own (tests/janus.py); skipped,
+    saying why, where it cannot run."""
+    janus_or_skip()
+    folder = tmp_path / "janus"
+    folder.mkdir()
+    async with running_janus(folder) as server:
+        yield server
 
 
 PeerFactory = Callable[..., Awaitable[Peer]]

@@ -63,10 +63,8 @@ async def attend(
     assert left["ok"], left
 
 
-async def test_two_weeks_of_a_cohorts_sessions_per_person_and_as_csv(
-    api: Api, community: Community, clock: FakeClock, peer: PeerFactory
-) -> None:
-    c = community
+async def evening_group(api: Api, c: Community) -> tuple[int, int]:
+    """Cohort A's meeting room and its Monday and Wednesday evening series (from FIRST)."""
     room = await create_room(
         api, c.mod_lee, name="Evening", kind="meeting", audience="cohort", cohort_id=c.cohort_a
     )
@@ -78,7 +76,14 @@ async def test_two_weeks_of_a_cohorts_sessions_per_person_and_as_csv(
         c.mod_lee.token,
     )  # fmt: skip
     assert created.status == 201, created.body
-    meeting = created.body["meeting"]["id"]
+    return room, int(created.body["meeting"]["id"])
+
+
+async def test_two_weeks_of_a_cohorts_sessions_per_person_and_as_csv(
+    api: Api, community: Community, clock: FakeClock, peer: PeerFactory
+) -> None:
+    c = community
+    room, meeting = await evening_group(api, c)
     cancel = await api.post(
         f"/api/meetings/{meeting}/cancel",
         {"occurrence": "2026-11-05T00:00:00Z", "reason": "holiday"},
@@ -155,17 +160,7 @@ async def test_each_session_expects_the_cohort_as_it_was_when_it_started(
     """A patient who registered after a session, graduated before it, or was deactivated
     before it is not counted absent from it; before that, they were expected."""
     c = community
-    room = await create_room(
-        api, c.mod_lee, name="Evening", kind="meeting", audience="cohort", cohort_id=c.cohort_a
-    )
-    created = await api.post(
-        "/api/meetings",
-        {"title": "Evening group", "room_id": room, "rrule": "FREQ=WEEKLY;BYDAY=MO,WE",
-         "starts_at": "2026-11-02T18:00:00", "timezone": "America/Chicago",
-         "duration_minutes": 180, "lobby_minutes": 15},
-        c.mod_lee.token,
-    )  # fmt: skip
-    assert created.status == 201, created.body
+    await evening_group(api, c)
 
     # After the sessions of 2 and 4 November, before that of 9 November.
     clock.current = datetime(2026, 11, 6, 12, 0, tzinfo=UTC)

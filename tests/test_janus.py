@@ -21,13 +21,6 @@ ROOM = 4242
 
 
 @pytest.fixture
-async def janus(tmp_path: Path) -> AsyncIterator[JanusServer]:
-    janus_or_skip()
-    async with running_janus(tmp_path) as server:
-        yield server
-
-
-@pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session

@@ -4,9 +4,7 @@ lobby, notices, posting window, check-ins, attendance and calendar entry go with
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,15 +15,13 @@ from tests.support import (
     Api,
     Community,
     FakeClock,
-    RunningServer,
     audit,
     barrier,
     joined,
     ok,
     refused,
-    server_settings,
-    start_server,
     try_send,
+    with_settings,
 )
 from tests.test_meetings import (
     CHICAGO,
@@ -47,7 +43,8 @@ from tests.test_meetings import (
     z,
 )
 
-pytestmark = pytest.mark.persistence
+# The meetings tests' settings (their meeting clock's tick) on the usual server.
+pytestmark = [pytest.mark.persistence, with_settings(**SETTINGS)]
 
 # Monday's 18:00 Chicago group (FIRST) held on Tuesday at 19:00 instead.
 MOVED_LOCAL = "2026-10-27T19:00:00"
@@ -58,15 +55,6 @@ WEDNESDAY = datetime(2026, 10, 28, 18, 0, tzinfo=CHICAGO).astimezone(UTC)
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(T0)
-
-
-@pytest.fixture
-async def server(
-    database_url: str, tmp_path: Path, clock: FakeClock
-) -> AsyncIterator[RunningServer]:
-    running = await start_server(server_settings(database_url, tmp_path, **SETTINGS), clock)
-    yield running
-    await running.stop()
 
 
 def moves(meeting: dict[str, Any]) -> list[tuple[datetime, datetime]]:

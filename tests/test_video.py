@@ -6,9 +6,7 @@ and ended with the occurrence (docs/video.md)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,7 +14,7 @@ import pytest
 
 from server.media.service import room_number
 from tests.conftest import PeerFactory
-from tests.janus import JanusServer, janus_or_skip, running_janus
+from tests.janus import JanusServer
 from tests.support import (
     Api,
     Community,
@@ -31,15 +29,6 @@ from tests.support import (
 
 LOBBY = timedelta(minutes=15)
 TICK_S = 5.0
-
-
-@pytest.fixture
-async def janus(tmp_path: Path) -> AsyncIterator[JanusServer]:
-    janus_or_skip()
-    folder = tmp_path / "janus"
-    folder.mkdir()
-    async with running_janus(folder) as server:
-        yield server
 
 
 @pytest.fixture

@@ -403,10 +403,6 @@ class MeetingService:
             for occurrence in expand(series, now, now + _MOMENT, exceptions[series.id or 0])
         )
 
-    async def series_for(self, actor: Actor, series_id: int) -> MeetingSeries:
-        async with self.sessions() as session:
-            return await self._series(session, actor, series_id)
-
     async def open_now(self, actor: Actor, series_id: int) -> tuple[MeetingSeries, Occurrence]:
         """A series the actor may attend and its occurrence in its lobby or live now;
         `meeting_closed` outside those windows."""
