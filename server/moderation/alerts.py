@@ -157,17 +157,20 @@ class AlertService:
             resolution = "dismissed" if data.outcome == "not_a_crisis" else "actioned"
             for listener in self.report_alert_listeners:
                 await listener(actor, report_id, resolution, data.note)
+        # Told only now: a console that reloads its report queue on this news must find the
+        # report already resolved.
+        await self._announce_acknowledged(acknowledged)
         return acknowledged[0]
 
     async def acknowledge_report_alerts(self, actor: Actor, report_id: int, note: str) -> None:
         async with self.sessions() as session:
             alert_ids = await store.alert_ids_of_report(session, report_id)
-        await self._acknowledge(actor, alert_ids, note)
+        await self._announce_acknowledged(await self._acknowledge(actor, alert_ids, note))
 
     async def _acknowledge(
         self, actor: Actor, alert_ids: list[int], note: str, outcome: str | None = None
     ) -> list[dict[str, Any]]:
-        """Acknowledge those still open; answers them as JSON."""
+        """Acknowledge those still open and audit it; answers them as JSON, not yet announced."""
         async with self.sessions() as session:
             acknowledged = await store.acknowledge_alerts(
                 session, alert_ids, by=actor.id, note=note, now=self.clock.now(), outcome=outcome
@@ -190,9 +193,12 @@ class AlertService:
                     part for part in (f"outcome: {outcome}" if outcome else "", note) if part
                 ),
             )
-            # Other moderators' consoles drop it from their open list.
-            await self.hub.to_staff("alert_acknowledged", payload)
         return payloads
+
+    async def _announce_acknowledged(self, payloads: list[dict[str, Any]]) -> None:
+        # Other moderators' consoles drop them from their open list.
+        for payload in payloads:
+            await self.hub.to_staff("alert_acknowledged", payload)
 
     async def list(self, actor: Actor, status: str | None) -> list[dict[str, Any]]:
         require_staff(actor)
