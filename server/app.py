@@ -252,10 +252,11 @@ def create_app(
     app[MEETING_CLOCK] = MeetingClock(
         core.sessions, core.clock, notifier, access, settings.meeting_tick_s
     )
-    video = _build_video(settings, meetings)
+    video = _build_video(core, meetings, notifier, audit)
     if video is not None:
         app[VIDEO] = video
         app[MEETING_CLOCK].on_transition.append(video.transition)
+        safety.restrictions.on_removal.append(video.person_removed)
     add_account_routes(app)
     add_room_routes(app)
     add_moderation_routes(app)
@@ -496,8 +497,11 @@ def _build_accounts(core: Core, notifier: Notifier) -> AccountService:
     )
 
 
-def _build_video(settings: Settings, meetings: MeetingService) -> VideoSessions | None:
+def _build_video(
+    core: Core, meetings: MeetingService, notifier: Notifier, audit: AuditSink
+) -> VideoSessions | None:
     """Video sessions on Janus, when the settings name one (docs/video.md)."""
+    settings = core.settings
     secrets_given = (
         settings.janus_api_secret,
         settings.janus_admin_secret,
@@ -514,12 +518,19 @@ def _build_video(settings: Settings, meetings: MeetingService) -> VideoSessions 
     config = JanusConfig(
         settings.janus_url, settings.janus_admin_url, api_secret, admin_secret, admin_key
     )
+    ice_servers = list(settings.video_ice_servers)
     return VideoSessions(
         meetings,
+        core.sessions,
+        core.clock,
+        core.hub,
+        notifier,
+        audit,
         config,
         settings.janus_ws_url,
-        list(settings.video_ice_servers),
+        lambda _user_id, _now: ice_servers,
         settings.video_max_participants,
+        poll_s=15.0,
     )
 
 

@@ -22,6 +22,7 @@ from openapi_spec_validator import validate as validate_spec
 
 from server.app import EVENTS
 from server.kernel.errors import STATUS_BY_CODE
+from server.media.service import MUTE_NOTICES
 from server.meetings.lifecycle import NOTICES
 from server.meetings.service import CHANGE_NOTICES
 from server.moderation.restrictions import LIFTED
@@ -304,7 +305,7 @@ def emitted_events() -> set[str]:
 
 def notice_kinds() -> set[str]:
     """Every `notice` kind: the literal ones told, and the tables of the others."""
-    tables = (LIFTED, NOTICES, CHANGE_NOTICES)
+    tables = (LIFTED, NOTICES, CHANGE_NOTICES, MUTE_NOTICES)
     kinds = {kind for table in tables for kind, _ in table.values()}
     for call in calls_in_server():
         if call_name(call) == "tell" and isinstance(call.args[1], ast.Constant):

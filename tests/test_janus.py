@@ -14,10 +14,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from server.media.janus import NO_SUCH_ROOM, UNAUTHORIZED, JanusError
+from server.media.janus import UNAUTHORIZED, JanusError
 from tests.janus import JanusServer, janus_or_skip, running_janus
+from tests.janus_participant import Participant
 
 ROOM = 4242
+# The video room plugin's "unauthorized" (a room's secret or the admin key wrong or missing).
+ROOM_UNAUTHORIZED = 433
+MISSING_ELEMENT = 429
 
 
 @pytest.fixture
@@ -50,9 +54,8 @@ async def test_the_server_makes_token_only_rooms_and_ends_them(
     assert await client.allowed(ROOM) == ["avi-token"]
     assert await client.participants(ROOM) == []
 
-    with pytest.raises(JanusError) as nobody:
-        await client.kick(ROOM + 1, 7)
-    assert nobody.value.code == NO_SUCH_ROOM
+    await client.kick(ROOM + 1, 7)  # no such room: nobody to kick, nothing to do
+    await client.kick(ROOM, 7)  # nobody of that id in the room: the same
     await client.destroy_room(ROOM)
     await client.destroy_room(ROOM)  # already gone: nothing to do
     assert not await client.room_exists(ROOM)
@@ -61,7 +64,7 @@ async def test_the_server_makes_token_only_rooms_and_ends_them(
     keyless = janus.client(http, admin_key="guessed")
     with pytest.raises(JanusError) as refused:
         await keyless.create_room(ROOM, "Mine", allowed=[], publishers=15)
-    assert refused.value.code == 433, refused.value  # the plugin's "wrong admin_key"
+    assert refused.value.code == ROOM_UNAUTHORIZED, refused.value
     assert not await client.room_exists(ROOM)
 
 
@@ -91,6 +94,34 @@ async def test_a_persons_token_lets_a_browser_in_until_it_is_removed(
     with pytest.raises(JanusError) as wrong_admin:
         await janus.client(http, admin_secret="guessed").tokens()
     assert wrong_admin.value.code == UNAUTHORIZED
+
+
+async def test_a_participant_cannot_change_the_room_only_the_server_can(
+    janus: JanusServer, http: aiohttp.ClientSession
+) -> None:
+    """Rooms have a secret only the server knows: a person let in with a token can neither
+    destroy the room, add tokens to its list, kick nor mute anyone."""
+    client = janus.client(http)
+    token = uuid.uuid4().hex
+    await client.add_token(token)
+    await client.create_room(ROOM, "Evening group", allowed=[token], publishers=15)
+    attempts = [
+        {"request": "destroy", "room": ROOM},
+        {"request": "allowed", "room": ROOM, "action": "add", "allowed": ["mine"]},
+        {"request": "kick", "room": ROOM, "id": 7},
+        {"request": "moderate", "room": ROOM, "id": 7, "mid": "0", "mute": True},
+        {"request": "destroy", "room": ROOM, "secret": "guessed"},
+    ]
+    browser = Participant(http, janus.http_url, token)
+    await browser.open()
+    for body in attempts:
+        answer = await browser.ask(body)
+        # Without a secret "missing element (secret)"; with a wrong one "unauthorized".
+        expected = ROOM_UNAUTHORIZED if "secret" in body else MISSING_ELEMENT
+        assert answer["error_code"] == expected, (body, answer)
+    assert await client.room_exists(ROOM)
+    assert await client.allowed(ROOM) == [token]
+    await client.destroy_room(ROOM)
 
 
 async def test_the_namespace_and_its_link_are_gone_afterwards(tmp_path: Path) -> None:

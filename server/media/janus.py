@@ -9,6 +9,8 @@ Both kinds come out of here as JanusError, with Janus's code and reason.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ class JanusConfig:
     admin_url: str  # ...:7088/admin
     api_secret: str
     admin_secret: str
-    admin_key: str  # the video room plugin's: creating and destroying rooms needs it
+    admin_key: str  # the video room plugin's: creating rooms needs it; rooms' secrets come from it
     timeout_s: float = 5.0
 
 
@@ -71,12 +73,13 @@ class JanusClient:
         self, room: int, description: str, *, allowed: list[str], publishers: int
     ) -> None:
         """A room that only holders of `allowed` tokens may join, whose participants can be
-        kicked (require_pvtid), recording off. An existing room of that number is left as
-        it is."""
+        kicked (require_pvtid), recording off, and that only the server may change (its
+        secret). An existing room of that number is left as it is."""
         try:
             await self._videoroom(
                 {"request": "create", "room": room, "description": description,
-                 "admin_key": self.config.admin_key, "is_private": True, "require_pvtid": True,
+                 "admin_key": self.config.admin_key, "secret": self.room_secret(room),
+                 "is_private": True, "require_pvtid": True,
                  "publishers": publishers, "record": False, "allowed": allowed,
                  "permanent": False}
             )  # fmt: skip
@@ -87,7 +90,7 @@ class JanusClient:
     async def destroy_room(self, room: int) -> None:
         try:
             await self._videoroom(
-                {"request": "destroy", "room": room, "admin_key": self.config.admin_key}
+                {"request": "destroy", "room": room, "secret": self.room_secret(room)}
             )
         except JanusError as error:
             if error.code != NO_SUCH_ROOM:
@@ -100,7 +103,7 @@ class JanusClient:
     async def allowed(self, room: int) -> list[str]:
         answer = await self._videoroom(
             {"request": "allowed", "room": room, "action": "add", "allowed": [],
-             "admin_key": self.config.admin_key}
+             "secret": self.room_secret(room)}
         )  # fmt: skip
         return list(answer.get("allowed", []))
 
@@ -115,9 +118,29 @@ class JanusClient:
         return list(answer.get("participants", []))
 
     async def kick(self, room: int, participant: int) -> None:
+        """Out of the room now; one who is not in it (any more) is out already."""
+        try:
+            await self._videoroom(
+                {"request": "kick", "room": room, "id": participant,
+                 "secret": self.room_secret(room)}
+            )  # fmt: skip
+        except JanusError as error:
+            if error.code not in (NO_SUCH_ROOM, NO_SUCH_FEED):
+                raise
+
+    async def moderate(self, room: int, participant: int, mid: str, *, mute: bool) -> None:
+        """Janus drops (or forwards again) one media line of a participant's: a muted
+        microphone stays muted whatever their browser sends."""
         await self._videoroom(
-            {"request": "kick", "room": room, "id": participant, "admin_key": self.config.admin_key}
-        )
+            {"request": "moderate", "room": room, "id": participant, "mid": mid,
+             "mute": mute, "secret": self.room_secret(room)}
+        )  # fmt: skip
+
+    def room_secret(self, room: int) -> str:
+        """The room's secret, which every change to it needs: worked out from the admin key,
+        so each process knows it and no participant does."""
+        key = self.config.admin_key.encode()
+        return hmac.new(key, f"room:{room}".encode(), hashlib.sha256).hexdigest()
 
     # ----- tokens (admin API) -----
 
@@ -147,7 +170,7 @@ class JanusClient:
     async def _set_allowed(self, room: int, action: str, tokens: list[str]) -> None:
         await self._videoroom(
             {"request": "allowed", "room": room, "action": action, "allowed": tokens,
-             "admin_key": self.config.admin_key}
+             "secret": self.room_secret(room)}
         )  # fmt: skip
 
     async def _videoroom(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -192,3 +215,4 @@ HANDLE_NOT_FOUND = 459
 UNAUTHORIZED = 403
 NO_SUCH_ROOM = 426
 ROOM_EXISTS = 427
+NO_SUCH_FEED = 428

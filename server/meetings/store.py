@@ -140,6 +140,18 @@ async def close_spans(session: AsyncSession, *, room_id: int, conn_id: str, now:
     await session.commit()
 
 
+async def open_conn_ids(session: AsyncSession, *, room_id: int, prefix: str) -> set[str]:
+    """The connections (named from `prefix` on) that are in the room now: their span is open."""
+    result = await session.execute(
+        select(PresenceSpan.conn_id).where(
+            col(PresenceSpan.room_id) == room_id,
+            col(PresenceSpan.conn_id).startswith(prefix),
+            col(PresenceSpan.left_at).is_(None),
+        )
+    )
+    return set(result.scalars().all())
+
+
 async def spans_between(
     session: AsyncSession, room_id: int, since: datetime, until: datetime
 ) -> list[PresenceSpan]:

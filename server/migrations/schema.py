@@ -9,6 +9,7 @@ from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 
 import server.accounts.models
+import server.media.models
 import server.meetings.models
 import server.moderation.models
 import server.rooms.models  # noqa: F401 - imported for their tables

@@ -3,7 +3,8 @@ with their live effect on every process."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,9 @@ LIFTED = {
     MUTE: ("unmuted", "A moderator has lifted your mute in this room; you can post again."),
     BAN: ("unbanned", "A moderator has lifted your ban from this room; you can join it again."),
 }
+# Told of each kick or ban, after it took effect here: (room_id, user_id, "kicked" | "banned").
+# A video call held in the room puts the person out of the call too.
+RemovalListener = Callable[[int, int, str], Awaitable[None]]
 # Each user's mutes and bans in force in one room: (kind, user_id) -> their end times.
 RoomRestrictions = dict[tuple[str, int], list[datetime | None]]
 
@@ -91,6 +95,7 @@ class RestrictionService:
     notifier: Notifier
     audit: AuditSink
     cache: RestrictionCache
+    on_removal: list[RemovalListener] = field(default_factory=list)
 
     async def mute(self, actor: Actor, room_id: int, data: MuteIn) -> dict[str, Any]:
         until, restriction = await self._restrict(
@@ -109,6 +114,7 @@ class RestrictionService:
         async with self.sessions() as session:
             await self._target(session, actor, room_id, data.user_id)
         await self.presence.evict(data.user_id, [room_id])
+        await self._tell_removal_listeners(room_id, data.user_id, "kicked")
         await self.notifier.tell(
             data.user_id, "kicked", "A moderator has removed you from this room.", room_id=room_id
         )
@@ -126,6 +132,7 @@ class RestrictionService:
             actor, room_id, BAN, data.user_id, data.reason, length
         )
         await self.presence.evict(data.user_id, [room_id])
+        await self._tell_removal_listeners(room_id, data.user_id, "banned")
         await self.notifier.tell(
             data.user_id,
             "banned",
@@ -183,6 +190,10 @@ class RestrictionService:
                 session, [id_ for r in found for id_ in (r.user_id, r.created_by)]
             )
         return [restriction_json(restriction, users) for restriction in found]
+
+    async def _tell_removal_listeners(self, room_id: int, user_id: int, why: str) -> None:
+        for listener in self.on_removal:
+            await listener(room_id, user_id, why)
 
     async def _restrict(
         self,
