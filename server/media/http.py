@@ -43,23 +43,27 @@ async def call_state(request: web.Request) -> web.Response:
 
 
 def call_action(
-    body: type[InputT], key: str, act: Callable[[VideoSessions], CallAction[InputT]]
+    name: str, body: type[InputT], key: str, act: Callable[[VideoSessions], CallAction[InputT]]
 ) -> Handler:
     """A handler that reads `body`, has the service act on the meeting in the path, and
-    answers the result under `key`: raising a hand and the moderators' controls alike."""
+    answers the result under `key`: raising a hand and the moderators' controls alike.
+    `name` names it in the API reference (its operationId)."""
 
     async def handle(request: web.Request) -> web.Response:
         actor = await current_actor(request)
         data = await read_input(request, body)
         return ok({key: await act(video_of(request))(actor, path_id(request), data)})
 
+    handle.__name__ = handle.__qualname__ = name
     return handle
 
 
-raise_hand = call_action(HandIn, "hand", lambda video: video.raise_hand)
-mute_in_call = call_action(CallMuteIn, "participant", lambda video: video.mute)
-remove_from_call = call_action(CallRemoveIn, "participant", lambda video: video.remove)
-end_call = call_action(CallEndIn, "call", lambda video: video.end)
+raise_hand = call_action("raise_hand", HandIn, "hand", lambda video: video.raise_hand)
+mute_in_call = call_action("mute_in_call", CallMuteIn, "participant", lambda video: video.mute)
+remove_from_call = call_action(
+    "remove_from_call", CallRemoveIn, "participant", lambda video: video.remove
+)
+end_call = call_action("end_call", CallEndIn, "call", lambda video: video.end)
 
 
 VIDEO_ROUTES = RouteTable(
