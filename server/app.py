@@ -264,7 +264,9 @@ def create_app(
     add_video_routes(app)
     add_operations_routes(app)
     add_reference_routes(app)
-    add_web_routes(app, settings.web_dir)
+    # Browsers in a video call talk to the media server's WebSocket too.
+    media = (settings.janus_ws_url,) if video is not None and settings.janus_ws_url else ()
+    add_web_routes(app, settings.web_dir, connect_sources=media)
     _run_while_serving(app, messages)
     if owns_process:
         app.on_startup.append(freeze_startup_objects)

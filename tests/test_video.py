@@ -298,6 +298,14 @@ async def test_moderators_mute_remove_and_end_the_call(
     assert {"video_removed", "video_ended"} <= set(actions), actions
 
 
+async def test_pages_may_talk_to_the_media_servers_websocket_and_no_other_host(
+    api: Api, janus: JanusServer
+) -> None:
+    async with aiohttp.ClientSession() as http, http.get(api.base_url + "/") as page:
+        policy = page.headers["Content-Security-Policy"]
+    assert f"connect-src 'self' {janus.ws_url};" in policy, policy
+
+
 async def test_call_requests_are_checked(
     api: Api, community: Community, clock: FakeClock, janus: JanusServer
 ) -> None:

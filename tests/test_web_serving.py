@@ -50,6 +50,8 @@ async def test_the_client_and_its_assets_are_served_with_a_strict_policy(
     policy = headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     assert "frame-ancestors 'none'" in policy
+    # No media server here: the page talks to its own host only.
+    assert "connect-src 'self';" in policy, policy
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "no-referrer"
 

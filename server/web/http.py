@@ -7,27 +7,33 @@ from pathlib import Path
 
 from aiohttp import web
 
-# Message text is rendered with textContent; the policy is the second lock on that door.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        # 'self' covers the same host's ws: and wss: (CSP Level 3); no other host.
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
+
+def security_headers(connect_sources: tuple[str, ...] = ()) -> dict[str, str]:
+    """The headers of every response; `connect_sources` are the other hosts the page may
+    talk to (the media server's WebSocket when video calls are on)."""
+    # Message text is rendered with textContent; the policy is the second lock on that door.
+    policy = "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            # 'self' covers the same host's ws: and wss: (CSP Level 3).
+            " ".join(["connect-src 'self'", *connect_sources]),
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    return {
+        "Content-Security-Policy": policy,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+    }
+
+
 PRIVATE_PATHS = ("/api/", "/metrics", "/socket.io/")
 # Vite names assets by content hash, so a cached copy is never stale.
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -36,22 +42,24 @@ NOT_BUILT = (
 )
 
 
-async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    if response.status == 101:
-        # A websocket handshake: browsers apply none of these to it, and its headers are
-        # kept for as long as the socket is open.
-        return
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.path.startswith("/assets/") and response.status == 200:
-        response.headers["Cache-Control"] = IMMUTABLE
-    elif request.path.startswith(PRIVATE_PATHS):
-        # People's words, tokens and rosters: no browser or proxy keeps a copy.
-        response.headers["Cache-Control"] = "no-store"
-
-
-def add_web_routes(app: web.Application, web_dir: Path) -> None:
+def add_web_routes(
+    app: web.Application, web_dir: Path, connect_sources: tuple[str, ...] = ()
+) -> None:
     index = web_dir / "index.html"
+    headers = security_headers(connect_sources)
+
+    async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+        if response.status == 101:
+            # A websocket handshake: browsers apply none of these to it, and its headers are
+            # kept for as long as the socket is open.
+            return
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        if request.path.startswith("/assets/") and response.status == 200:
+            response.headers["Cache-Control"] = IMMUTABLE
+        elif request.path.startswith(PRIVATE_PATHS):
+            # People's words, tokens and rosters: no browser or proxy keeps a copy.
+            response.headers["Cache-Control"] = "no-store"
 
     async def index_page(request: web.Request) -> web.StreamResponse:
         if not index.is_file():
