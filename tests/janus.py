@@ -165,9 +165,20 @@ def make_namespace(tag: str) -> tuple[str, str, str, str, str]:
     return namespace, host_ip, janus_ip, host_end, inside_end
 
 
+def pids_inside(namespace: str) -> list[int]:
+    """The processes running in the namespace now (all of them started by the test)."""
+    listed = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True)  # noqa: S603, S607
+    return [int(pid) for pid in listed.stdout.split()] if listed.returncode == 0 else []
+
+
 def delete_namespace(namespace: str, host_end: str | None = None) -> None:
-    """The pair first (deleting one end deletes both; the namespace's own teardown would take
-    the host's end only later), then the namespace."""
+    """Whatever the test left running inside is killed (a namespace with processes in it
+    outlives its name, and its end of the pair with it); then the pair (deleting one end
+    deletes both; the namespace's own teardown would take the host's end only later), then
+    the namespace."""
+    for pid in pids_inside(namespace):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     if host_end is not None:
         subprocess.run(["ip", "link", "delete", host_end], check=False, capture_output=True)  # noqa: S603, S607
     subprocess.run(["ip", "netns", "delete", namespace], check=False, capture_output=True)  # noqa: S603, S607

@@ -9,7 +9,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,29 +112,44 @@ class ServerProcess:
     process: asyncio.subprocess.Process
     port: int
     log_path: Path
+    # Where this test process reaches it: 127.0.0.1, or an address inside a namespace.
+    address: str = "127.0.0.1"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.address}:{self.port}"
 
     @classmethod
-    async def start(cls, env: dict[str, str], log_path: Path) -> ServerProcess:
-        port = free_port()
+    async def start(
+        cls,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        prefix: Sequence[str] = (),
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        address: str | None = None,
+    ) -> ServerProcess:
+        """`peerrooms serve` on `host` and `port` (a free one if not given), run through
+        `prefix` if given (`ip netns exec NAME` for a network namespace), and reached at
+        `address` (by default `host`)."""
+        port = port or free_port()
         with log_path.open("ab") as log:
             process = await asyncio.create_subprocess_exec(
+                *prefix,
                 sys.executable,
                 "-m",
                 "server",
                 "serve",
                 "--host",
-                "127.0.0.1",
+                host,
                 "--port",
                 str(port),
                 env=env,
                 stdout=log,
                 stderr=log,
             )
-        started = cls(process, port, log_path)
+        started = cls(process, port, log_path, address or host)
         try:
             await started.wait_ready()
         except BaseException:
