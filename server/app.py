@@ -245,7 +245,6 @@ def create_app(
     app[ALERTS] = safety.alerts
     app[SUPPORT] = SupportConversations(core.sessions, core.clock, notifier, audit)
     app[AUDIT] = audit_log
-    app[OPERATIONS] = _build_operations(core, safety.alerts)
     app[MEETINGS] = meetings
     app[ATTENDANCE] = AttendanceReports(core.sessions, core.clock, meetings)
     app[CALENDARS] = CalendarFeeds(core.sessions, core.clock, meetings)
@@ -257,6 +256,7 @@ def create_app(
         app[VIDEO] = video
         app[MEETING_CLOCK].on_transition.append(video.transition)
         safety.restrictions.on_removal.append(video.person_removed)
+    app[OPERATIONS] = _build_operations(core, safety.alerts, video)
     add_account_routes(app)
     add_room_routes(app)
     add_moderation_routes(app)
@@ -590,8 +590,9 @@ async def bring_schema_up_to_date(core: Core) -> None:
         )
 
 
-def _build_operations(core: Core, alerts: AlertService) -> Operations:
+def _build_operations(core: Core, alerts: AlertService, video: VideoSessions | None) -> Operations:
     checks: dict[str, Check] = {"database": lambda: ping(core.engine)}
+    reported: dict[str, Check] = {"media": video.ping} if video is not None else {}
     if core.sharing.redis_clients:
         checks["redis"] = core.sharing.redis_clients[0].ping
 
@@ -605,5 +606,9 @@ def _build_operations(core: Core, alerts: AlertService) -> Operations:
 
     token = core.settings.metrics_token
     return Operations(
-        core.metrics, checks, refresh, token.get_secret_value() if token is not None else None
+        core.metrics,
+        checks,
+        refresh,
+        token.get_secret_value() if token is not None else None,
+        reported,
     )

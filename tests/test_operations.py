@@ -38,7 +38,8 @@ async def test_health_and_readiness(server: RunningServer, api: Api) -> None:
     health = await api.get("/healthz")
     assert (health.status, health.body) == (200, {"status": "ok"})
     ready = await api.get("/readyz")
-    assert (ready.status, ready.body) == (200, {"status": "ready", "checked": ["database"]})
+    expected = {"status": "ready", "checked": ["database"], "degraded": {}}
+    assert (ready.status, ready.body) == (200, expected)
 
 
 async def test_readiness_names_redis_when_it_is_down(

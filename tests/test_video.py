@@ -306,6 +306,12 @@ async def test_pages_may_talk_to_the_media_servers_websocket_and_no_other_host(
     assert f"connect-src 'self' {janus.ws_url};" in policy, policy
 
 
+async def test_readiness_checks_the_media_server(api: Api, janus: JanusServer) -> None:
+    ready = await api.get("/readyz")
+    expected = {"status": "ready", "checked": ["database", "media"], "degraded": {}}
+    assert (ready.status, ready.body) == (200, expected)
+
+
 async def test_call_requests_are_checked(
     api: Api, community: Community, clock: FakeClock, janus: JanusServer
 ) -> None:
@@ -356,6 +362,10 @@ async def test_a_silent_media_server_is_unavailable_and_holds_up_no_meeting_noti
     meeting = await daily_meeting(api, c, clock, starts_in=-timedelta(minutes=10))
     refused = await video_pass(api, c.pat_ana, meeting)
     assert refused.status == 503 and refused.error_code == "unavailable", refused.body
+    # Readiness tells of it, and the process stays ready: chat and meetings work without it.
+    ready = await api.get("/readyz")
+    assert ready.status == 200, ready.body
+    assert ready.body["degraded"] == {"media": "failed (ClientConnectorError)"}, ready.body
 
     # The occurrence's end still reaches its members, though its room cannot be ended.
     ana = await peer(c.pat_ana.token)

@@ -105,6 +105,10 @@ class VideoSessions:
         if self._http is not None:
             await self._http.close()
 
+    async def ping(self) -> None:
+        """Raises when the media server does not answer (for /readyz)."""
+        await self._client.info()
+
     # ----- joining -----
 
     async def join(self, actor: Actor, series_id: int) -> dict[str, Any]:

@@ -34,15 +34,24 @@ class Operations:
     refresh: Callable[[], Awaitable[None]]
     # The bearer token a scraper must show; None: only this machine may scrape, directly.
     metrics_token: str | None = None
+    # Parts whose trouble /readyz reports but that leave the process ready: without the media
+    # server the chat, alerts and meetings still work, so the process stays in rotation.
+    reported: dict[str, Check] = field(default_factory=dict)
     # Checks given up on, kept until they end (asyncio keeps only weak references to tasks).
     _abandoned: set[asyncio.Future[object]] = field(default_factory=set)
 
-    async def problems(self) -> dict[str, str]:
-        """What is wrong with each part that did not answer its check in READY_CHECK_S.
+    async def problems(self) -> tuple[dict[str, str], dict[str, str]]:
+        """What is wrong with each part that did not answer its check in READY_CHECK_S: the
+        parts readiness needs, then the reported ones. All are checked at once.
 
         A check still running then is cancelled but not waited for: a driver stuck on a hung
         server can take seconds to let go even of a cancelled call."""
-        running = {part: asyncio.ensure_future(check()) for part, check in self.checks.items()}
+        found = await self._run({**self.checks, **self.reported})
+        needed = {part: problem for part, problem in found.items() if part in self.checks}
+        return needed, {part: problem for part, problem in found.items() if part not in needed}
+
+    async def _run(self, checks: dict[str, Check]) -> dict[str, str]:
+        running = {part: asyncio.ensure_future(check()) for part, check in checks.items()}
         await asyncio.wait(running.values(), timeout=READY_CHECK_S)
         found: dict[str, str] = {}
         for part, task in running.items():
@@ -88,7 +97,9 @@ async def readyz(request: web.Request) -> web.Response:
     """Every check at once, each given READY_CHECK_S: a load balancer's probe must be answered
     within a second whatever hangs, and a part that does not answer by then is not ready."""
     operations = request.app[OPERATIONS]
-    problems = await operations.problems()
+    problems, degraded = await operations.problems()
+    for part, problem in degraded.items():
+        log.warning("readiness: %s %s (reported; the process stays ready)", part, problem)
     if problems:
         for part, problem in problems.items():
             log.warning("readiness: %s %s", part, problem)
@@ -99,8 +110,10 @@ async def readyz(request: web.Request) -> web.Response:
             503,
             failing=failing,
             problems=problems,
+            degraded=degraded,
         )
-    return ok({"status": "ready", "checked": sorted(operations.checks)})
+    checked = sorted([*operations.checks, *operations.reported])
+    return ok({"status": "ready", "checked": checked, "degraded": degraded})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -132,12 +145,15 @@ OPERATIONS_ROUTES = RouteTable(
             readyz,
             "Readiness: the database (and Redis, when configured) answer",
             Access.PUBLIC,
-            returns={"status": "string", "checked": ["string"]},
+            returns={"status": "string", "checked": ["string"], "degraded": "object"},
             errors=("unavailable",),
             description=(
                 "Answers within a second, whatever hangs. Not ready: 503 `unavailable` with"
                 " `failing`, the parts that did not answer within 0.5 s, and `problems`, what"
                 " went wrong with each (`did not answer within 0.5 s`, `failed (ConnectionError)`)."
+                " `checked` also names `media` when a media server is configured: its trouble"
+                " is told in `degraded` (part: problem) and leaves the process ready, since"
+                " chat, alerts and meetings work without video."
             ),
         ),
         Route(
