@@ -163,6 +163,12 @@ async def peer(server: RunningServer) -> AsyncIterator[PeerFactory]:
 
 
 @pytest.fixture
+def cluster_overrides() -> dict[str, str]:
+    """Settings of both processes of a `cluster` that a module changes (environment values)."""
+    return {}
+
+
+@pytest.fixture
 async def cluster(
     database_url: str,
     tmp_path: Path,
@@ -170,8 +176,9 @@ async def cluster(
     redis_prefix: str,
     request: pytest.FixtureRequest,
     templates: Templates,
+    cluster_overrides: dict[str, str],
 ) -> AsyncIterator[Cluster]:
-    env = cluster_env(database_url, tmp_path, redis_url, redis_prefix)
+    env = cluster_env(database_url, tmp_path, redis_url, redis_prefix, **cluster_overrides)
     async for started in run_cluster(env, tmp_path, seeded_community(request, templates)):
         yield started
 
