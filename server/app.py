@@ -6,7 +6,8 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import socketio
 from aiohttp import web
@@ -39,6 +40,7 @@ from server.kernel.throttle import InProcessThrottle, RedisThrottle, Throttle
 from server.media.http import VIDEO, add_video_routes
 from server.media.janus import JanusConfig
 from server.media.service import VideoSessions
+from server.media.turn import ice_servers_with_turn
 from server.meetings.attendance import AttendanceReports, AttendanceTracker
 from server.meetings.calendar import CalendarFeeds
 from server.meetings.http import ATTENDANCE, CALENDARS, MEETINGS, add_meeting_routes
@@ -520,7 +522,18 @@ def _build_video(
     config = JanusConfig(
         settings.janus_url, settings.janus_admin_url, api_secret, admin_secret, admin_key
     )
-    ice_servers = list(settings.video_ice_servers)
+
+    def ice_servers(user_id: int, now: datetime) -> list[dict[str, Any]]:
+        # A TURN credential of the person's own, expiring after turn_ttl_s, on each pass.
+        return ice_servers_with_turn(
+            settings.video_ice_servers,
+            settings.turn_urls,
+            settings.turn_secret,
+            user_id=user_id,
+            now=now,
+            ttl_s=settings.turn_ttl_s,
+        )
+
     return VideoSessions(
         meetings,
         core.sessions,
@@ -530,9 +543,9 @@ def _build_video(
         audit,
         config,
         settings.janus_ws_url,
-        lambda _user_id, _now: ice_servers,
+        ice_servers,
         settings.video_max_participants,
-        poll_s=15.0,
+        poll_s=settings.video_presence_poll_s,
     )
 
 

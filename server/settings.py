@@ -230,6 +230,15 @@ class Settings(BaseSettings):
     janus_ws_url: str | None = None
     video_ice_servers: list[dict[str, Any]] = Field(default_factory=list)
     video_max_participants: int = Field(default=16, ge=2, le=100)
+    # TURN for patients whose network lets no media through to Janus (strict NATs, hospital
+    # Wi-Fi): each pass carries a credential for these URLs that expires after turn_ttl_s,
+    # signed with coturn's static-auth-secret (server/media/turn.py, docs/video-deploy.md), so
+    # no lasting TURN password ever reaches a browser. Unset either: no TURN entry.
+    turn_urls: list[str] = Field(default_factory=list)
+    turn_secret: SecretStr | None = None
+    turn_ttl_s: int = Field(default=6 * 3600, ge=60, le=86400)
+    # How often the server asks Janus who is in each open call, for attendance.
+    video_presence_poll_s: float = Field(default=15.0, gt=0, le=300)
     log_level: str = "INFO"
     log_format: Literal["plain", "json"] = "plain"
 

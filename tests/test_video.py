@@ -5,6 +5,9 @@ and ended with the occurrence (docs/video.md)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -31,6 +34,7 @@ from tests.support import (
 )
 
 LOBBY = timedelta(minutes=15)
+TURN_URL, TURN_SECRET = "turn:turn.example.org:3478?transport=udp", "shared-with-coturn"
 TICK_S = 5.0
 
 
@@ -44,6 +48,8 @@ def server_overrides(janus: JanusServer) -> dict[str, Any]:
         "janus_admin_key": janus.admin_key,
         "janus_ws_url": janus.ws_url,
         "meeting_tick_s": TICK_S,
+        "turn_urls": [TURN_URL],
+        "turn_secret": TURN_SECRET,
     }
 
 
@@ -92,7 +98,13 @@ async def test_a_member_in_the_window_gets_a_pass_to_this_occurrences_room_only(
     start = parse_utc(video["starts_at"])
     assert video["room"] == room_number(meeting, start)
     assert video["server"] == janus.ws_url and video["recorded"] is False
-    assert video["display"] == "Ana" and video["ice_servers"] == []
+    assert video["display"] == "Ana"
+    # A TURN credential of Ana's own that expires with the default six hours.
+    [turn] = video["ice_servers"]
+    expiry = int((clock.now() + timedelta(hours=6)).timestamp())
+    assert turn["urls"] == [TURN_URL] and turn["username"] == f"{expiry}:{c.pat_ana.id}", turn
+    signed = hmac.new(TURN_SECRET.encode(), turn["username"].encode(), hashlib.sha1).digest()
+    assert turn["credential"] == base64.b64encode(signed).decode(), turn
     assert (await janus_says(janus, video["token"]))["janus"] == "success"
     lee = await video_pass(api, c.mod_lee, meeting)  # staff too
     assert lee.status == 201 and lee.body["video"]["room"] == video["room"], lee.body
