@@ -119,7 +119,12 @@ async def test_a_member_in_the_window_gets_a_pass_to_this_occurrences_room_only(
     assert next_room == room_number(meeting, start + timedelta(days=1))
     async with aiohttp.ClientSession() as http:
         allowed = await janus.client(http).allowed(next_room)
-    assert allowed == [tomorrow.body["video"]["token"]], allowed
+        assert allowed == [tomorrow.body["video"]["token"]], allowed
+        # Today's pass, shown at tomorrow's room: refused.
+        today = Participant(http, janus.http_url, video["token"])
+        await today.open()
+        refused = await today.join(next_room, video["feed_id"], "Ana")
+        assert refused.get("error_code") == 433, refused
 
 
 async def test_people_kept_out_of_the_room_get_no_pass(
