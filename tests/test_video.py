@@ -279,7 +279,7 @@ async def test_moderators_mute_remove_and_end_the_call(
         assert seen["raised"] is True and seen["feed_id"] == ana["feed_id"], seen
         state = (await api.get(call, c.mod_lee.token)).body["call"]
         [ana_row] = [p for p in state["participants"] if p["user_id"] == c.pat_ana.id]
-        assert ana_row["hand_raised_at"] is not None, state
+        assert ana_row["hand_raised_at"] is not None and ana_row["display_name"] == "Ana", state
 
         # Only moderators mute, remove and end; Avi publishes nothing, so there is no
         # microphone to mute (the browser tests mute a real one).

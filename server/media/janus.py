@@ -81,6 +81,8 @@ class JanusClient:
                  "admin_key": self.config.admin_key, "secret": self.room_secret(room),
                  "is_private": True, "require_pvtid": True,
                  "publishers": publishers, "record": False, "allowed": allowed,
+                 # Talking and stopped-talking events, so a phone shows who speaks.
+                 "audiolevel_event": True,
                  "permanent": False}
             )  # fmt: skip
         except JanusError as error:

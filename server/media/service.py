@@ -41,6 +41,7 @@ from server.meetings import store as meeting_store
 from server.meetings.models import MeetingSeries
 from server.meetings.occurrences import Occurrence
 from server.meetings.service import MeetingService
+from server.moderation.serialize import public_users
 from server.realtime.hub import Hub
 from server.realtime.notices import Notifier
 
@@ -169,6 +170,7 @@ class VideoSessions:
         series, occurrence, call = await self._open_call(actor, series_id)
         async with self.sessions() as session:
             passes = await store.valid_passes(session, call.room)
+            users = await public_users(session, [p.user_id for p in passes])
         in_call = await self._feeds_in(call.room)
         return {
             "meeting_id": series_id,
@@ -178,6 +180,7 @@ class VideoSessions:
                 {
                     "feed_id": p.id,
                     "user_id": p.user_id,
+                    "display_name": users[p.user_id]["display_name"],
                     "in_call": p.id in in_call,
                     "hand_raised_at": iso_utc(p.hand_raised_at) if p.hand_raised_at else None,
                 }

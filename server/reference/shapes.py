@@ -360,6 +360,7 @@ SHAPES: dict[str, Schema] = {
                 "A pass holder.",
                 feed_id=ID,
                 user_id=ID,
+                display_name=TEXT,
                 in_call=FLAG,
                 hand_raised_at=nullable(TIME),
             )

@@ -147,6 +147,13 @@ class Tab:
         await expect(self.log).to_be_visible()
         await expect(self.connection).to_have_text("Connected")
 
+    async def in_meeting(self, title: str) -> None:
+        """On a meeting's page: its title on top, the chat of its room beside the call."""
+        heading = self.page.get_by_role("heading", name=title, exact=True, level=1)
+        await expect(heading).to_be_visible()
+        await expect(self.log).to_be_visible()
+        await expect(self.connection).to_have_text("Connected")
+
     @property
     def log(self) -> Locator:
         return self.page.get_by_role("log", name="Messages")

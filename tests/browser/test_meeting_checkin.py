@@ -45,7 +45,7 @@ async def test_a_patient_joins_and_checks_in_and_shows_in_attendance(
     await expect(live).to_contain_text("live")
     join = live.get_by_role("link", name="Join")
     await expect(join).to_be_enabled()
-    await expect(join).to_have_attribute("href", f"#/rooms/{meeting.room_id}")
+    await expect(join).to_have_attribute("href", f"#/meetings/{meeting.id}")
     await expect(live.get_by_role("link", name="Video link")).to_have_attribute(
         "href", "https://video.example.org/iop-evening-group"
     )
@@ -81,9 +81,9 @@ async def test_a_patient_joins_and_checks_in_and_shows_in_attendance(
     row = await eventually(checked_in, "Ana's check-in to be stored")
     assert row["checkin"]["mood"] == 4 and row["checkin"]["note"] == "Tired but here", row  # type: ignore[index]
 
-    # Join opens the meeting room, where she can post while it is live.
+    # Join opens the meeting page, its chat beside the call: she can post while it is live.
     await join.click()
-    await patient.in_room(meeting.title)
+    await patient.in_meeting(meeting.title)
     await patient.send("Here from my phone")
     await expect(patient.message("Here from my phone")).not_to_contain_text("Sending")
     late = round((clock.now() - meeting.starts_at).total_seconds() / 60, 1)

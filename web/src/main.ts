@@ -13,6 +13,7 @@ import { resetView, signInView, registerView } from "./views/auth";
 import { heading, type View } from "./views/common";
 import { consoleView } from "./views/console";
 import { invitesView } from "./views/invites";
+import { meetingRoomView } from "./views/meeting-room";
 import { meetingsView } from "./views/meetings";
 import { peopleView, personView } from "./views/people";
 import { programView } from "./views/program";
@@ -197,8 +198,9 @@ connection.on("notice", (notice: Notice) => {
     if (notice.room_id !== undefined && notice.room_id === currentRoomId()) return;
   }
   const content = [h("p", null, noticeSentence(notice, name))];
-  if ((notice.kind === "meeting_lobby_open" || notice.kind === "meeting_started") && notice.room_id !== undefined) {
-    content.push(h("p", null, h("a", { href: `#/rooms/${notice.room_id}` }, "Go to the meeting room")));
+  if ((notice.kind === "meeting_lobby_open" || notice.kind === "meeting_started") && notice.meeting_id !== undefined) {
+    // The meeting's page: its call beside the chat of its room.
+    content.push(h("p", null, h("a", { href: `#/meetings/${notice.meeting_id}` }, "Go to the meeting room")));
   }
   if (notice.kind === "support_opened" && notice.room_id !== undefined) {
     // A room that was not in the list a moment ago.
@@ -313,6 +315,9 @@ function route(message?: string): void {
     view = roomView(id, () => navigate("#/rooms"));
   } else if (parts[0] === "meetings" && parts.length === 1) {
     view = meetingsView();
+  } else if (parts[0] === "meetings" && id !== null && parts.length === 2) {
+    screenName = "meeting-room";
+    view = meetingRoomView(id, () => navigate("#/meetings"));
   } else if (parts[0] === "console" && parts.length === 1 && isStaff(user)) {
     hideAlertBanner?.();
     hideAlertBanner = null;

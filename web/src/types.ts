@@ -265,3 +265,54 @@ export interface Invite {
   revoked: boolean;
   path: string;
 }
+
+// ----- video calls (POST /api/meetings/{id}/video and its events) -----
+
+/** A pass into the Janus video room of a meeting's occurrence in its lobby or live window. */
+export interface VideoPass {
+  meeting_id: number;
+  starts_at: string;
+  ends_at: string;
+  /** The Janus video room number. */
+  room: number;
+  /** The Janus token: for the session (`new Janus({token})`) and the room's allowed list. */
+  token: string;
+  /** The id this browser must publish as. */
+  feed_id: number;
+  /** The Janus WebSocket address. */
+  server: string;
+  /** Possibly empty: then no STUN or TURN server at all. */
+  ice_servers: RTCIceServer[];
+  /** The alias to show. */
+  display: string;
+  recorded: false;
+}
+
+/** Socket.IO `video_hand`: someone raised or lowered their hand in a meeting's call. */
+export interface VideoHandEvent {
+  meeting_id: number;
+  feed_id: number;
+  user_id: number;
+  display_name: string;
+  raised: boolean;
+}
+
+/** `GET /api/meetings/{id}/video`: who holds a pass into the open call, and raised hands. */
+export interface VideoCallState {
+  meeting_id: number;
+  starts_at: string;
+  room: number;
+  participants: {
+    feed_id: number;
+    user_id: number;
+    display_name: string;
+    in_call: boolean;
+    hand_raised_at: string | null;
+  }[];
+  recorded: boolean;
+}
+
+/** Socket.IO `video_ended`: a moderator ended a meeting's call for everyone. */
+export interface VideoEndedEvent {
+  meeting_id: number;
+}

@@ -17,6 +17,9 @@ export interface RoomPageContext {
   me: Me | null;
   staff: boolean;
   memberMenu(user: PublicUser): HTMLElement;
+  // Inside another screen (the meeting page): the room's name is a second-level heading and
+  // the screen keeps its own document title.
+  embedded?: boolean;
 }
 
 export interface RoomPageParts {
@@ -31,8 +34,8 @@ export interface RoomPage {
 }
 
 export function createRoomPage(context: RoomPageContext, parts: RoomPageParts, initialName: string): RoomPage {
-  const { roomId, me, staff } = context;
-  const title = heading(initialName);
+  const { roomId, me, staff, embedded = false } = context;
+  const title = embedded ? h("h2", { class: "room-title" }, initialName) : heading(initialName);
   const topic = h("p", { class: "room-topic" });
   const flags = h("p", { class: "room-flags" });
   const errors = errorBox();
@@ -74,7 +77,7 @@ export function createRoomPage(context: RoomPageContext, parts: RoomPageParts, i
     const room = state.room;
     if (!room) return;
     title.textContent = room.name;
-    document.title = `${room.name} – peerrooms`;
+    if (!embedded) document.title = `${room.name} – peerrooms`;
     topic.textContent = room.topic ?? "";
     topic.hidden = !room.topic;
     const parts: string[] = [];

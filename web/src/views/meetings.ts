@@ -1,5 +1,6 @@
-// Upcoming meetings in the browser's local time: join, video, check in, calendar feed.
-import { get, post } from "../api";
+// Upcoming meetings in the browser's local time: join (the meeting page, views/meeting-room.ts),
+// video link, check in (views/checkin.ts), calendar feed.
+import { get } from "../api";
 import { connection } from "../connection";
 import { describeAny } from "../errors";
 import { meetingWhen, movedFrom } from "../format";
@@ -7,7 +8,8 @@ import { h, replaceChildren, uid } from "../h";
 import type { Notice, Occurrence } from "../types";
 import { cancelSessionButton, moveSessionButton, staffSeries } from "../meetings-admin";
 import { isStaff } from "../session";
-import { errorBox, heading, loading, statusBox, type View } from "./common";
+import { checkInForm } from "./checkin";
+import { errorBox, heading, loading, type View } from "./common";
 
 const DAYS = 14;
 // Statuses change on the clock; refresh this often while the list is on screen.
@@ -42,66 +44,12 @@ export function meetingsView(): View {
   const staff = isStaff();
   const admin = staff ? staffSeries(() => void refresh()) : null;
 
-  const checkInForm = (occ: Occurrence): HTMLElement => {
+  // One form per session, kept across refreshes so what is typed in it stays.
+  const checkIn = (occ: Occurrence): HTMLElement => {
     const key = `${occ.meeting_id}@${occ.starts_at}`;
     const existing = forms.get(key);
     if (existing) return existing;
-    const legendId = uid("mood");
-    const name = uid("mood-choice");
-    const hintId = uid("hint");
-    const radios = [1, 2, 3, 4, 5].map((n) => {
-      const id = uid("mood");
-      return h(
-        "span",
-        { class: "mood-option" },
-        h("input", { type: "radio", name, id, value: String(n) }),
-        h("label", { for: id }, String(n)),
-      );
-    });
-    const note = h("input", { type: "text", maxlength: "500", autocomplete: "off" });
-    const noteId = uid("note");
-    note.id = noteId;
-    const formErrors = errorBox();
-    const done = statusBox();
-    const submit = h("button", { type: "submit", class: "primary" }, "Check in");
-    const form = h(
-      "form",
-      { class: "checkin", novalidate: true, "aria-label": `Check in to ${occ.title}` },
-      h(
-        "fieldset",
-        { role: "radiogroup", "aria-labelledby": legendId, "aria-describedby": hintId, class: "mood" },
-        h("legend", { id: legendId }, "Mood"),
-        h("p", { class: "hint", id: hintId }, "1 is very low, 5 is very good."),
-        h("div", { class: "mood-options" }, ...radios),
-      ),
-      h("div", { class: "field" }, h("label", { for: noteId }, "Note"), note),
-      formErrors.node,
-      done.node,
-      submit,
-    );
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      formErrors.clear();
-      done.clear();
-      const chosen = form.querySelector<HTMLInputElement>(`input[name="${name}"]:checked`);
-      if (!chosen) {
-        formErrors.show("Mood: choose a number from 1 to 5.");
-        form.querySelector<HTMLInputElement>("input[type=radio]")?.focus();
-        return;
-      }
-      submit.disabled = true;
-      try {
-        await post(`/api/meetings/${occ.meeting_id}/checkins`, {
-          mood: Number(chosen.value),
-          note: note.value.trim(),
-        });
-        done.show("Checked in. Thank you. You can check in again to change it.");
-      } catch (err) {
-        formErrors.show(describeAny(err));
-      } finally {
-        submit.disabled = false;
-      }
-    });
+    const form = checkInForm(occ);
     forms.set(key, form);
     return form;
   };
@@ -110,7 +58,7 @@ export function meetingsView(): View {
     const when = meetingWhen(occ.starts_at, occ.ends_at);
     const open = occ.status === "lobby" || occ.status === "live";
     const join = open
-      ? h("a", { href: `#/rooms/${occ.room_id}`, class: "button primary" }, "Join")
+      ? h("a", { href: `#/meetings/${occ.meeting_id}`, class: "button primary" }, "Join")
       : h("a", { role: "link", "aria-disabled": "true", class: "button disabled" }, "Join");
     const video = safeHttpUrl(occ.video_url);
     const titleId = uid("meeting");
@@ -134,7 +82,7 @@ export function meetingsView(): View {
           : null,
       ),
       open ? null : h("p", { class: "hint" }, "Join opens with the lobby, shortly before the start."),
-      occ.status === "live" ? checkInForm(occ) : null,
+      occ.status === "live" ? checkIn(occ) : null,
     );
   };
 

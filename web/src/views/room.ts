@@ -24,7 +24,7 @@ import { moderateButton } from "./moderate";
 
 export { currentRoomId, forgetRooms, rememberMute } from "../room/memory";
 
-export function roomView(roomId: number, onLeave: (reason: string) => void): View {
+export function roomView(roomId: number, onLeave: (reason: string) => void, embedded = false): View {
   const me = currentUser();
   const staff = isStaff(me);
   const cachedRoom = roomCache.get(roomId);
@@ -89,7 +89,7 @@ export function roomView(roomId: number, onLeave: (reason: string) => void): Vie
     sent: () => list.scrollToBottom(),
   });
   const page = createRoomPage(
-    { roomId, me, staff, memberMenu: (user) => memberMenu(user) },
+    { roomId, me, staff, embedded, memberMenu: (user) => memberMenu(user) },
     { log: list.node, composer: composer.form, composerHint: composer.hint },
     state.room?.name ?? "Room",
   );
