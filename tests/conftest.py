@@ -189,6 +189,7 @@ async def cluster(
 LONGEST_FIRST = (
     "test_bench_smoke.py",
     "browser/test_safety.py",
+    "browser/test_video_call.py",
     "test_scale_out.py",
     "test_hangs.py",
     "test_fuzz.py",

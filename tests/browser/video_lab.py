@@ -97,7 +97,8 @@ RECORD_PEER_CONNECTIONS = """
 
 INBOUND_COUNTS = """
 async () => {
-  const counts = {frames_decoded: 0, packets_received: 0, peer_connections: 0, connected: 0};
+  const counts = {frames_decoded: 0, packets_received: 0, peer_connections: 0, connected: 0,
+                  video_streams: 0, audio_streams: 0};
   for (const pc of window.__peerConnections || []) {
     counts.peer_connections += 1;
     if (pc.connectionState === 'connected') counts.connected += 1;
@@ -111,6 +112,9 @@ async () => {
       if (report.type !== 'inbound-rtp') return;
       if (report.kind === 'video') counts.frames_decoded += report.framesDecoded || 0;
       if (report.kind === 'audio') counts.packets_received += report.packetsReceived || 0;
+      // Streams that carried something: one per remote camera or microphone heard.
+      if (report.kind === 'video' && report.framesDecoded > 0) counts.video_streams += 1;
+      if (report.kind === 'audio' && report.packetsReceived > 0) counts.audio_streams += 1;
     });
   }
   return counts;
@@ -120,8 +124,9 @@ async () => {
 
 async def inbound_counts(page: Page) -> dict[str, int]:
     """Over every peer connection the page made: video frames decoded (`frames_decoded`) and
-    audio packets received (`packets_received`) on its inbound RTP streams, with how many
-    connections there are (`peer_connections`) and how many are `connected`."""
+    audio packets received (`packets_received`) on its inbound RTP streams, how many of those
+    streams carried any (`video_streams`, `audio_streams`), and how many connections there
+    are (`peer_connections`) and how many are `connected`."""
     counts: dict[str, int] = await page.evaluate(INBOUND_COUNTS)
     return counts
 
