@@ -693,6 +693,7 @@ async def test_attendance_counts_time_in_the_live_window_once(
         "first_joined_at": start + minutes(10),
         "last_left_at": start + minutes(150),
         "minutes_present": 120,
+        "minutes_in_call": 0,  # chat only: no video call here
         "late_minutes": 10,
         "checkin": {"mood": 4, "note": "steady tonight"},
     }
@@ -701,6 +702,7 @@ async def test_attendance_counts_time_in_the_live_window_once(
         "first_joined_at": None,
         "last_left_at": None,
         "minutes_present": 0,
+        "minutes_in_call": 0,  # chat only: no video call here
         "late_minutes": None,
         "checkin": None,
     }
@@ -709,6 +711,7 @@ async def test_attendance_counts_time_in_the_live_window_once(
         "first_joined_at": start - minutes(5),
         "last_left_at": start + minutes(60),
         "minutes_present": 60,
+        "minutes_in_call": 0,  # chat only: no video call here
         "late_minutes": 0,
         "checkin": {"mood": 2, "note": "tired"},
     }

@@ -221,6 +221,7 @@ async def test_time_in_the_call_counts_as_attendance_and_strangers_are_put_out(
     # In the call for about 20 minutes (the sweep looks every 15 s), and 10-11 minutes late
     # (the session started 10 minutes before the test, its start rounded down to the minute).
     assert 20 <= row["minutes_present"] <= 21, row
+    assert row["minutes_in_call"] == row["minutes_present"], row  # she was never in the chat
     assert 10 <= row["late_minutes"] <= 11.5 and row["last_left_at"] is not None, row
 
 

@@ -38,6 +38,7 @@ from server.media.models import (
     VideoPass,
 )
 from server.meetings import store as meeting_store
+from server.meetings.attendance import CALL_SPAN_PREFIX
 from server.meetings.models import MeetingSeries
 from server.meetings.occurrences import Occurrence
 from server.meetings.service import MeetingService
@@ -50,8 +51,6 @@ log = logging.getLogger(__name__)
 # Room numbers stay below 2**53, which browsers' JavaScript numbers hold exactly: a series
 # id, then the occurrence's start in minutes since 1970 (under 10**8 until the year 2160).
 MINUTES_PER_SERIES = 10**8
-# Attendance spans of the call are named `call:<room>:<feed>` beside the chat's socket ids.
-CALL_SPAN = "call:"
 # A call whose occurrence ended this long ago is ended by the sweep, should the meeting
 # clock's "ended" have gone to a process that died before it ended the call.
 ENDED_CALL_GRACE = timedelta(minutes=2)
@@ -279,7 +278,7 @@ class VideoSessions:
         """Open an attendance span for each participant newly in the call, close those of
         participants gone; a participant the server gave no pass is put out."""
         in_call = await self._feeds_in(call.room)
-        prefix = f"{CALL_SPAN}{call.room}:"
+        prefix = f"{CALL_SPAN_PREFIX}{call.room}:"
         now = self.clock.now()
         async with self.sessions() as session:
             passes = {p.id: p for p in await store.valid_passes(session, call.room)}
@@ -321,7 +320,7 @@ class VideoSessions:
             )
             await session.commit()
             noted = await meeting_store.open_conn_ids(
-                session, room_id=series.room_id, prefix=f"{CALL_SPAN}{room}:"
+                session, room_id=series.room_id, prefix=f"{CALL_SPAN_PREFIX}{room}:"
             )
             for conn_id in noted:
                 await meeting_store.close_spans(

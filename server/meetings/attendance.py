@@ -35,6 +35,7 @@ CSV_COLUMNS = [
     "first_joined_at",
     "last_left_at",
     "minutes_present",
+    "minutes_in_call",
     "late_minutes",
     "mood",
     "low_mood",
@@ -48,6 +49,9 @@ LATE_AFTER_MINUTES = 5.0
 MAX_RANGE = timedelta(days=92)
 
 Interval = tuple[datetime, datetime]
+# Presence spans of a video call start their connection name with this (media/service.py
+# writes them as `call:<room>:<feed>`); the chat's sockets have Socket.IO ids.
+CALL_SPAN_PREFIX = "call:"
 
 
 def union_seconds(intervals: list[Interval]) -> float:
@@ -65,11 +69,16 @@ def union_seconds(intervals: list[Interval]) -> float:
 def summarise(spans: list[PresenceSpan], occurrence: Occurrence, now: datetime) -> dict[str, Any]:
     """One person's attendance of one occurrence from their sockets' spans."""
     window_end = min(occurrence.end, now)
-    in_window = [
-        (max(span.joined_at, occurrence.start), min(span.left_at or now, window_end))
+    windowed = [
+        (span, (max(span.joined_at, occurrence.start), min(span.left_at or now, window_end)))
         for span in spans
     ]
-    in_window = [(start, end) for start, end in in_window if end > start]
+    in_window = [interval for _, interval in windowed if interval[1] > interval[0]]
+    in_call = [
+        interval
+        for span, interval in windowed
+        if interval[1] > interval[0] and span.conn_id.startswith(CALL_SPAN_PREFIX)
+    ]
     still_here = any(span.left_at is None for span in spans)
     first_present = min((start for start, _ in in_window), default=None)
     return {
@@ -78,6 +87,8 @@ def summarise(spans: list[PresenceSpan], occurrence: Occurrence, now: datetime) 
         if still_here
         else iso_utc(max(span.left_at for span in spans if span.left_at)),
         "minutes_present": round(union_seconds(in_window) / 60, 1),
+        # Of those, the minutes in the video call (the rest: in the chat only).
+        "minutes_in_call": round(union_seconds(in_call) / 60, 1),
         "late_minutes": (
             round(max(0.0, (first_present - occurrence.start).total_seconds()) / 60, 1)
             if first_present is not None
@@ -227,6 +238,7 @@ ABSENT: dict[str, Any] = {
     "first_joined_at": None,
     "last_left_at": None,
     "minutes_present": 0.0,
+    "minutes_in_call": 0.0,
     "late_minutes": None,
 }
 
@@ -292,6 +304,7 @@ def csv_row(series: MeetingSeries, occurrence: Occurrence, row: dict[str, Any]) 
         row["first_joined_at"],
         row["last_left_at"],
         row["minutes_present"],
+        row["minutes_in_call"],
         row["late_minutes"],
         mood,
         "yes" if mood is not None and mood <= LOW_MOOD else "",

@@ -393,6 +393,10 @@ SHAPES: dict[str, Schema] = {
         first_joined_at=nullable(TIME),
         last_left_at=nullable(TIME),
         minutes_present={"type": "number"},
+        minutes_in_call={
+            "type": "number",
+            "description": "Of minutes_present, those in the video call.",
+        },
         late_minutes=nullable({"type": "number"}),
         checkin=nullable(
             obj("Their check-in.", mood={"type": "integer"}, note=TEXT),

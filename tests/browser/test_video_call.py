@@ -19,7 +19,7 @@ from tests.browser.video_lab import (
     video_lab_fixture,  # noqa: F401 - the fixtures
     video_lab_module_fixture,  # noqa: F401
 )
-from tests.support import Person
+from tests.support import Person, eventually, register
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -179,3 +179,32 @@ async def test_a_ban_during_the_call_stops_the_persons_media_at_once(video_lab: 
     refused = await lab.api.post(f"/api/meetings/{lab.meeting.id}/video", {}, cy_person.token)
     assert refused.status == 403 and refused.error_code == "banned", refused.body
     await leave_everyone(ana)
+
+
+async def test_time_in_the_call_is_attendance(video_lab: VideoLab) -> None:
+    lab = video_lab
+    admin, lee = lab.people["admin"], lab.people["mod_lee"]
+    cohort = (await lab.api.get(f"/api/users/{lab.people['pat_ana'].id}", admin.token)).body
+    dot = await register(lab.api, lee, "pat_dot", "patient", cohort["user"]["cohort_ids"][0])
+    tab = await on_the_meeting_page(lab, dot)
+    await join(tab)  # alone in the call: publishing, with nobody to receive from
+
+    async def in_call_minutes() -> float | None:
+        reply = await lab.api.get(
+            f"/api/meetings/{lab.meeting.id}/attendance?occurrence={lab.meeting.occurrence}",
+            lee.token,
+        )
+        assert reply.status == 200, reply.body
+        [row] = [r for r in reply.body["attendees"] if r["user"]["id"] == dot.id]
+        minutes = float(row["minutes_in_call"])
+        return minutes if minutes >= 0.1 else None  # six seconds, to a tenth of a minute
+
+    await eventually(in_call_minutes, "Dot's time in the call to be counted", timeout=20)
+
+    async def out_of_the_call() -> bool:
+        state = await lab.api.get(f"/api/meetings/{lab.meeting.id}/video", lee.token)
+        rows = [p for p in state.body["call"]["participants"] if p["user_id"] == dot.id]
+        return bool(rows) and not any(p["in_call"] for p in rows)
+
+    await leave_everyone(tab)
+    await eventually(out_of_the_call, "the server to see Dot leave the call")

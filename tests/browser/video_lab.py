@@ -288,6 +288,8 @@ async def running_video_lab(folder: Path) -> AsyncIterator[VideoLab]:
             janus_admin_secret=janus.admin_secret,
             janus_admin_key=janus.admin_key,
             janus_ws_url=janus.ws_url,
+            # Who is in each call, asked every second: attendance shows it at once.
+            video_presence_poll_s="1",
         )
         await create_admin(env)  # migrates the new database, too
         inside = ("ip", "netns", "exec", janus.namespace)

@@ -198,6 +198,8 @@ export interface Attendee {
   first_joined_at: string | null;
   last_left_at: string | null;
   minutes_present: number;
+  // Of minutes_present, those in the meeting's video call.
+  minutes_in_call: number;
   late_minutes: number | null;
   checkin: { mood: number; note: string } | null;
 }

@@ -993,10 +993,11 @@ export function consoleView(): View {
           : table(
               "Attendance table",
               "Attendance",
-              ["Member", "Minutes present", "Late (minutes)", "First joined", "Last left", "Mood", "Check-in note"],
+              ["Member", "Minutes present", "Of those, in the video call", "Late (minutes)", "First joined", "Last left", "Mood", "Check-in note"],
               data.attendees.map((row) => [
                 row.user.display_name,
                 String(row.minutes_present),
+                String(row.minutes_in_call),
                 row.late_minutes === null ? "Absent" : String(Math.round(row.late_minutes)),
                 fullTime(row.first_joined_at),
                 fullTime(row.last_left_at),
