@@ -258,6 +258,8 @@ def create_app(
         app[VIDEO] = video
         app[MEETING_CLOCK].on_transition.append(video.transition)
         safety.restrictions.on_removal.append(video.person_removed)
+        accounts.access_listeners.append(video.access_changed)
+        accounts.deactivation_listeners.append(video.account_deactivated)
     app[OPERATIONS] = _build_operations(core, safety.alerts, video)
     add_account_routes(app)
     add_room_routes(app)

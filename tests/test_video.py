@@ -257,6 +257,29 @@ async def test_a_kick_or_ban_from_the_room_puts_the_person_out_of_the_call(
         assert refused.status == 403 and refused.error_code == "banned", refused.body
 
 
+async def test_graduating_or_deactivated_people_leave_the_call(
+    api: Api, community: Community, clock: FakeClock, janus: JanusServer
+) -> None:
+    c = community
+    meeting = await daily_meeting(api, c, clock, starts_in=-timedelta(minutes=10))
+    ana = (await video_pass(api, c.pat_ana, meeting)).body["video"]
+    avi = (await video_pass(api, c.pat_avi, meeting)).body["video"]
+    async with aiohttp.ClientSession() as http:
+        await in_the_call(janus, http, ana)
+        await in_the_call(janus, http, avi)
+
+        # A cohort's session is for its patients: Ana graduates mid-call and is out of it.
+        graduated = await api.post(f"/api/users/{c.pat_ana.id}/graduate", {}, c.mod_lee.token)
+        assert graduated.status == 200, graduated.body
+        assert await feeds_in(janus, http, ana["room"]) == {avi["feed_id"]}
+        assert not await opens_a_session(janus, ana["token"])
+
+        deactivated = await api.post(f"/api/users/{c.pat_avi.id}/deactivate", {}, c.mod_lee.token)
+        assert deactivated.status == 200, deactivated.body
+        assert await feeds_in(janus, http, ana["room"]) == set()
+        assert not await opens_a_session(janus, avi["token"])
+
+
 async def test_moderators_mute_remove_and_end_the_call(
     api: Api, community: Community, clock: FakeClock, janus: JanusServer, peer: PeerFactory
 ) -> None:

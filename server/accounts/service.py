@@ -128,6 +128,8 @@ class AccountService:
     close_sockets: CloseSockets | None = None
     audit: AuditSink | None = None
     access_listeners: list[AccessListener] = field(default_factory=list)
+    # Told the id of each account deactivated, after its sessions ended.
+    deactivation_listeners: list[Callable[[int], Awaitable[None]]] = field(default_factory=list)
 
     # ----- identity -----
 
@@ -361,6 +363,8 @@ class AccountService:
             await session.commit()
         if not active:
             await self._end(user_id)
+            for listener in self.deactivation_listeners:
+                await listener(user_id)
         action = "account_reactivated" if active else "account_deactivated"
         await self.record(actor, action, user_id)
         return public_user(user) | {"deactivated": not active}

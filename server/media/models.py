@@ -46,7 +46,8 @@ class VideoPass(SQLModel, table=True):
     issued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     hand_raised_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    # "removed" (by a moderator: no new pass for this call), "kicked", "banned", "ended",
+    # "removed" (by a moderator: no new pass for this call), "kicked", "banned", "access"
+    # (graduated or moved to another cohort), "deactivated", "ended",
     # "unavailable" (the media server did not take it).
     revoked_reason: str = Field(default="", max_length=16)
 

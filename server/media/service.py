@@ -242,6 +242,29 @@ class VideoSessions:
         for room, passes in held:
             await self._revoke(room, passes, why)
 
+    async def access_changed(self, actor: Actor) -> None:
+        """A person graduated or changed cohort: out of the calls of meetings they may no
+        longer attend."""
+        for call in await self._calls_with_passes_of(actor.id):
+            try:
+                await self.meetings.open_now(actor, call.series_id)
+            except AppError:
+                async with self.sessions() as session:
+                    passes = await store.valid_passes(session, call.room, actor.id)
+                await self._revoke(call.room, passes, "access")
+
+    async def account_deactivated(self, user_id: int) -> None:
+        """A deactivated account is out of every call."""
+        for call in await self._calls_with_passes_of(user_id):
+            async with self.sessions() as session:
+                passes = await store.valid_passes(session, call.room, user_id)
+            await self._revoke(call.room, passes, "deactivated")
+
+    async def _calls_with_passes_of(self, user_id: int) -> list[VideoCall]:
+        async with self.sessions() as session:
+            calls = [call for call, _ in await store.open_calls(session)]
+            return [c for c in calls if await store.valid_passes(session, c.room, user_id)]
+
     # ----- the meeting clock's news, and the sweep -----
 
     async def transition(self, series: MeetingSeries, occurrence: Occurrence, kind: str) -> None:
