@@ -164,8 +164,8 @@ def fit(rows: Sequence[Row], *, keep: int = KEEP_FEATURES) -> Fitted:
     import sklearn.linear_model  # type: ignore[import-untyped]  # noqa: F401 - its BLAS loads first
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-    # One BLAS thread: the same bytes on every machine whatever its cores (threads split the
-    # sums differently), and faster too, as these matrices are too small to share out (one
+    # One BLAS thread: the same bytes whatever the machine's cores (threads split the sums
+    # differently; another CPU's vector kernels still move the fourth digit), and faster too, as these matrices are too small to share out (one
     # fit: 4 s, against 19 s with two threads on a busy two-core machine).
     with threadpool_limits(limits=1):
         return _fit(rows, keep)
