@@ -407,6 +407,8 @@ async def test_a_silent_media_server_is_unavailable_and_holds_up_no_meeting_noti
     ready = await api.get("/readyz")
     assert ready.status == 200, ready.body
     assert ready.body["degraded"] == {"media": "failed (ClientConnectorError)"}, ready.body
+    state = await api.get(f"/api/meetings/{meeting}/video", c.pat_ana.token)
+    assert state.status == 503 and state.error_code == "unavailable", state.body
 
     # The occurrence's end still reaches its members, though its room cannot be ended.
     ana = await peer(c.pat_ana.token)

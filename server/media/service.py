@@ -170,7 +170,10 @@ class VideoSessions:
         async with self.sessions() as session:
             passes = await store.valid_passes(session, call.room)
             users = await public_users(session, [p.user_id for p in passes])
-        in_call = await self._feeds_in(call.room)
+        try:
+            in_call = await self._feeds_in(call.room)
+        except MEDIA_ERRORS as error:
+            raise unavailable("the media server did not answer; try again.") from error
         return {
             "meeting_id": series_id,
             "starts_at": iso_utc(occurrence.start),
