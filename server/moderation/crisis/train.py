@@ -165,8 +165,9 @@ def fit(rows: Sequence[Row], *, keep: int = KEEP_FEATURES) -> Fitted:
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     # One BLAS thread: the same bytes whatever the machine's cores (threads split the sums
-    # differently; another CPU's vector kernels still move the fourth digit), and faster too, as these matrices are too small to share out (one
-    # fit: 4 s, against 19 s with two threads on a busy two-core machine).
+    # differently; another CPU's vector kernels still move the fourth digit), and faster
+    # too, as these matrices are too small to share out (one fit: 4 s, against 19 s with two
+    # threads on a busy two-core machine).
     with threadpool_limits(limits=1):
         return _fit(rows, keep)
 
