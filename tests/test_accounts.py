@@ -104,7 +104,7 @@ def forge_token(kind: str, community: Community, clock: FakeClock) -> str:
     if kind == "other_secret":
         return jwt.encode(claims, "another-installation-" + "y" * 32, algorithm="HS256")
     if kind == "alg_none":
-        return jwt.encode(claims, None, algorithm="none")
+        return jwt.encode(claims, "", algorithm="none")  # the "none" algorithm takes no key
     if kind == "tampered":
         # pat_ana's genuine token with its subject switched to the admin, signature kept.
         header, payload, signature = community.pat_ana.token.split(".")
