@@ -32,10 +32,12 @@ async def cpu_per_send(database: Database, sends: int) -> float:
     """Microseconds of process CPU per send, after a warm-up."""
     async with database_for(database, "sendpath") as url:
         seeded = await seed_people_and_rooms(url, people=12, room_size=12)
+        work = Path(tempfile.mkdtemp(prefix="sendpath-"))
         settings = Settings(
             database_url=url,
             secret_key=SECRET_KEY,
-            secret_key_file=Path(tempfile.mkdtemp(prefix="sendpath-")) / "secret.key",
+            secret_key_file=work / "secret.key",
+            vapid_private_key_file=work / "vapid.pem",
             rate_limit_per_minute=10_000_000,
             rate_limit_burst=1_000_000,
             log_level="WARNING",

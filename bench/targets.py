@@ -311,6 +311,7 @@ def peerrooms_env(database_url: str, work_dir: Path, redis: RedisSpace | None) -
         PEERROOMS_DATABASE_MIGRATE_ON_START="true",
         PEERROOMS_SECRET_KEY=SECRET_KEY,
         PEERROOMS_SECRET_KEY_FILE=str(work_dir / "secret.key"),
+        PEERROOMS_VAPID_PRIVATE_KEY_FILE=str(work_dir / "vapid.pem"),
         PEERROOMS_LOG_LEVEL="WARNING",
         PEERROOMS_RATE_LIMIT_PER_MINUTE="600000",
         PEERROOMS_RATE_LIMIT_BURST="10000",

@@ -77,6 +77,9 @@ from server.moderation.restrictions import (
 )
 from server.moderation.support import SupportConversations
 from server.moderation.webhook import AlertWebhook
+from server.notify.http import NOTIFICATIONS, add_notification_routes
+from server.notify.push import PushPolicy, load_or_create_vapid_key
+from server.notify.service import Notifications
 from server.ops.http import OPERATIONS, Check, Operations, add_operations_routes
 from server.ops.metrics import CountingAudit, Metrics
 from server.presence.redis_store import RedisPresenceStore
@@ -235,10 +238,16 @@ def create_app(
     register_room_events(router, rooms, messages)
     app[EVENTS] = router
 
+    notifications = _build_notifications(core, access, presence, safety.alerts)
+    app[NOTIFICATIONS] = notifications
+    messages.listeners.append(notifications)
+    safety.alerts.announce_listeners.append(notifications.alert_announced)
+
     app[PRESENCE] = presence
     app[ACCOUNTS] = accounts
     app[PEOPLE] = PeopleService(
-        accounts, facts=[safety.restrictions.on_person, meetings.attended_by]
+        accounts,
+        facts=[safety.restrictions.on_person, meetings.attended_by, notifications.channels_of],
     )
     app[ROOMS] = rooms
     app[MESSAGES] = messages
@@ -266,6 +275,7 @@ def create_app(
     add_moderation_routes(app)
     add_meeting_routes(app)
     add_video_routes(app)
+    add_notification_routes(app)
     add_operations_routes(app)
     add_reference_routes(app)
     # Browsers in a video call talk to the media server's WebSocket too.
@@ -503,6 +513,24 @@ def _build_accounts(core: Core, notifier: Notifier) -> AccountService:
     )
 
 
+def _build_notifications(
+    core: Core, access: RoomAccess, presence: PresenceService, alerts: AlertService
+) -> Notifications:
+    """Web Push (docs/notifications.md); the VAPID key is made on first start."""
+    settings = core.settings
+    return Notifications(
+        core.sessions,
+        core.clock,
+        access,
+        load_or_create_vapid_key(settings.vapid_private_key_file),
+        settings.vapid_subject,
+        PushPolicy(tuple(settings.push_service_hosts), settings.push_allow_http),
+        presence.online_user_ids,
+        alerts.desk.on_duty,
+        reminder_tick_s=settings.reminder_tick_s,
+    )
+
+
 def _build_video(
     core: Core, meetings: MeetingService, notifier: Notifier, audit: AuditSink
 ) -> VideoSessions | None:
@@ -567,6 +595,7 @@ def _run_while_serving(app: web.Application, messages: MessageService) -> None:
             while_serving(app[PRESENCE]),
             while_serving(app[ALERTS]),
             while_serving(app[MEETING_CLOCK]),
+            while_serving(app[NOTIFICATIONS]),
         ]
     )
     if VIDEO in app:

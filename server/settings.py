@@ -239,6 +239,25 @@ class Settings(BaseSettings):
     turn_ttl_s: int = Field(default=6 * 3600, ge=60, le=86400)
     # How often the server asks Janus who is in each open call, for attendance.
     video_presence_poll_s: float = Field(default=15.0, gt=0, le=300)
+    # Web Push (docs/notifications.md). The VAPID key is made on first start and kept here:
+    # browsers subscribe with its public half, so losing it orphans every subscription.
+    vapid_private_key_file: Path = Path("./data/vapid.pem")
+    # Who push services may contact about this installation's pushes (RFC 8292).
+    vapid_subject: str = "mailto:admin@localhost"
+    # The push services the server posts to; a subscription elsewhere is refused, so nobody
+    # can make the server post to an address of their choosing. "*.domain": its subdomains.
+    push_service_hosts: list[str] = Field(
+        default_factory=lambda: [
+            "fcm.googleapis.com",
+            "updates.push.services.mozilla.com",
+            "web.push.apple.com",
+            "*.notify.windows.com",
+        ]
+    )
+    # Plain-HTTP endpoints, for a test's push service on loopback only.
+    push_allow_http: bool = False
+    # How often each process looks for session reminders that are due.
+    reminder_tick_s: float = Field(default=30.0, gt=0, le=600)
     log_level: str = "INFO"
     log_format: Literal["plain", "json"] = "plain"
 

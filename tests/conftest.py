@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from tests.cluster import Cluster, cluster_env, run_cluster
 from tests.janus import JanusServer, janus_or_skip, running_janus
+from tests.push_service import PushService, running_push_service
 from tests.support import (
     Api,
     Community,
@@ -160,6 +161,13 @@ async def peer(server: RunningServer) -> AsyncIterator[PeerFactory]:
     yield connect
     for connected in peers:
         await connected.disconnect()
+
+
+@pytest.fixture
+async def push_service() -> AsyncIterator[PushService]:
+    """A push service on 127.0.0.1 that decrypts what it is sent (tests/push_service.py)."""
+    async with running_push_service() as service:
+        yield service
 
 
 @pytest.fixture

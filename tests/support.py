@@ -46,6 +46,7 @@ def server_settings(database_url: str, data_dir: Path, **overrides: Any) -> Sett
         "database_url": database_url,
         "secret_key": TEST_SECRET,
         "secret_key_file": data_dir / "secret.key",
+        "vapid_private_key_file": data_dir / "vapid.pem",
         "host": "127.0.0.1",
         "port": 0,
         "redis_url": None,
@@ -136,6 +137,15 @@ class Api:
     async def post(self, path: str, json: Any = None, token: str | None = None) -> Reply:
         return await self.call("POST", path, token=token, json=json)
 
+    async def put(self, path: str, json: Any = None, token: str | None = None) -> Reply:
+        return await self.call("PUT", path, token=token, json=json)
+
+    async def patch(self, path: str, json: Any = None, token: str | None = None) -> Reply:
+        return await self.call("PATCH", path, token=token, json=json)
+
+    async def delete(self, path: str, token: str | None = None) -> Reply:
+        return await self.call("DELETE", path, token=token)
+
 
 @dataclass
 class Person:
@@ -194,6 +204,26 @@ async def create_room(api: Api, staff: Person, **fields: Any) -> int:
     reply = await api.post("/api/rooms", fields, token=staff.token)
     assert reply.status == 201, reply.body
     return int(reply.body["room"]["id"])
+
+
+async def daily_meeting(
+    api: Api, c: Community, clock: ManualClock, starts_in: timedelta, title: str = "Evening group"
+) -> int:
+    """A daily three-hour session of Cohort A's in a meeting room of its own (lobby 15
+    minutes), today's starting `starts_in` from the clock's now, to the minute."""
+    room = await create_room(
+        api, c.mod_lee, name="Evening", kind="meeting", audience="cohort", cohort_id=c.cohort_a
+    )
+    first = (clock.now() + starts_in).replace(second=0, microsecond=0)
+    created = await api.post(
+        "/api/meetings",
+        {"title": title, "room_id": room, "rrule": "FREQ=DAILY",
+         "starts_at": first.strftime("%Y-%m-%dT%H:%M:%S"), "timezone": "UTC",
+         "duration_minutes": 180, "lobby_minutes": 15},
+        c.mod_lee.token,
+    )  # fmt: skip
+    assert created.status == 201, created.body
+    return int(created.body["meeting"]["id"])
 
 
 async def build_community(server: RunningServer, api: Api) -> Community:

@@ -26,7 +26,7 @@ from tests.support import (
     Person,
     audit,
     ban,
-    create_room,
+    daily_meeting,
     joined,
     parse_utc,
     sign_in,
@@ -51,23 +51,6 @@ def server_overrides(janus: JanusServer) -> dict[str, Any]:
         "turn_urls": [TURN_URL],
         "turn_secret": TURN_SECRET,
     }
-
-
-async def daily_meeting(api: Api, c: Community, clock: FakeClock, starts_in: timedelta) -> int:
-    """A daily three-hour session of Cohort A's, today's starting `starts_in` from now."""
-    room = await create_room(
-        api, c.mod_lee, name="Evening", kind="meeting", audience="cohort", cohort_id=c.cohort_a
-    )
-    first = (clock.now() + starts_in).replace(second=0, microsecond=0)
-    created = await api.post(
-        "/api/meetings",
-        {"title": "Evening group", "room_id": room, "rrule": "FREQ=DAILY",
-         "starts_at": first.strftime("%Y-%m-%dT%H:%M:%S"), "timezone": "UTC",
-         "duration_minutes": 180, "lobby_minutes": 15},
-        c.mod_lee.token,
-    )  # fmt: skip
-    assert created.status == 201, created.body
-    return int(created.body["meeting"]["id"])
 
 
 async def video_pass(api: Api, who: Person, meeting: int) -> Any:

@@ -12,9 +12,8 @@ import pytest
 from tests.cluster import Cluster
 from tests.conftest import PeerFactory
 from tests.janus import JanusServer
-from tests.support import FakeClock, ban, joined
+from tests.support import FakeClock, ban, daily_meeting, joined
 from tests.test_video import (
-    daily_meeting,
     feeds_in,
     in_the_call,
     meeting_room,

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -149,6 +150,18 @@ def session_on_first_use(sessions: SessionFactory) -> _OnFirstUseScope:
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def insert_once(session: AsyncSession, row: Any) -> bool:
+    """Insert and commit a row whose key claims something (a notice to send, a reminder);
+    False when the key was taken: another process, or an earlier turn, claimed it first."""
+    session.add(row)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    return True
 
 
 async def ping(engine: AsyncEngine) -> None:

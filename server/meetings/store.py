@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import and_, col, or_, select
 
 from server.accounts.models import CohortMembership, User
 from server.kernel.actors import Role
+from server.kernel.db import insert_once
 from server.meetings.models import (
     CalendarToken,
     Cancellation,
@@ -111,13 +111,8 @@ async def claim_transition(
     session: AsyncSession, series_id: int, occurrence: datetime, kind: str, now: datetime
 ) -> bool:
     """Record that this transition's notice is being sent; False when another process did."""
-    session.add(Transition(series_id=series_id, occurrence=occurrence, kind=kind, claimed_at=now))
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        return False
-    return True
+    claim = Transition(series_id=series_id, occurrence=occurrence, kind=kind, claimed_at=now)
+    return await insert_once(session, claim)
 
 
 async def open_span(

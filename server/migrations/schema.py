@@ -12,6 +12,7 @@ import server.accounts.models
 import server.media.models
 import server.meetings.models
 import server.moderation.models
+import server.notify.models
 import server.rooms.models  # noqa: F401 - imported for their tables
 
 

@@ -56,6 +56,11 @@ class AlertService:
     # Told when a report's alert is acknowledged, so its report is resolved with it: one item
     # in the moderators' queue, not two (app.py wires the report service).
     report_alert_listeners: list[ReportAlertListener] = field(default_factory=list)
+    # Told of each alert once it is announced (once, on one process): staff away from the
+    # console are pushed to (app.py wires notifications).
+    announce_listeners: list[Callable[[dict[str, Any]], Awaitable[None]]] = field(
+        default_factory=list
+    )
     _checking: LoopingCall | None = field(default=None, init=False)
 
     async def raise_alert(
@@ -124,6 +129,8 @@ class AlertService:
             await session.commit()
             payload = alert_json(alert, await public_users(session, alert_user_ids(alert)))
         await self.hub.to_staff("alert", payload)
+        for listener in self.announce_listeners:
+            await listener(payload)
         if self.webhook is not None:
             self.webhook.deliver(payload)
             if page:

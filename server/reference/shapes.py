@@ -379,6 +379,16 @@ SHAPES: dict[str, Schema] = {
     "CallMute": obj("A participant's microphone muted or unmuted.", feed_id=ID, muted=FLAG),
     "CallRemoval": obj("A participant taken out of a call.", feed_id=ID, removed=FLAG),
     "CallEnded": obj("A call ended by a moderator.", meeting_id=ID, ended=FLAG),
+    "NotificationSettings": obj(
+        "What a person wants to be told away from the app.",
+        previews={**FLAG, "description": "Message text on the lock screen (off by default)."},
+        reminder_minutes={**INTEGER, "description": "Minutes before a session; 0: none."},
+        quiet_start=nullable(TEXT),
+        quiet_end=nullable(TEXT),
+        timezone=TEXT,
+        push_devices={**INTEGER, "description": "Browsers subscribed to Web Push."},
+        followed_room_ids=array(ID),
+    ),
     "CheckIn": obj(
         "A check-in to a live occurrence.",
         meeting_id=ID,

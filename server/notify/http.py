@@ -1,0 +1,142 @@
+"""HTTP routes of notifications: parse, call the service, answer."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.accounts.http import current_actor
+from server.kernel.http import ok, path_id, read_input
+from server.notify.models import SettingsIn, SubscriptionIn, UnsubscribeIn
+from server.notify.service import Notifications
+from server.reference.routes import Access, Route, RouteTable, add_routes
+
+NOTIFICATIONS = web.AppKey("notifications", Notifications)
+
+
+async def push_key(request: web.Request) -> web.Response:
+    return ok(request.app[NOTIFICATIONS].public_key())
+
+
+async def my_settings(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    return ok({"notifications": await request.app[NOTIFICATIONS].settings_of(actor)})
+
+
+async def change_my_settings(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    data = await read_input(request, SettingsIn)
+    changed = await request.app[NOTIFICATIONS].change_settings(actor, data)
+    return ok({"notifications": changed})
+
+
+async def subscribe(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    data = await read_input(request, SubscriptionIn)
+    subscribed = await request.app[NOTIFICATIONS].subscribe(actor, data)
+    return ok({"notifications": subscribed}, status=201)
+
+
+async def unsubscribe(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    data = await read_input(request, UnsubscribeIn)
+    return ok({"notifications": await request.app[NOTIFICATIONS].unsubscribe(actor, data)})
+
+
+async def follow_room(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    followed = await request.app[NOTIFICATIONS].follow(actor, path_id(request), True)
+    return ok({"notifications": followed})
+
+
+async def unfollow_room(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    followed = await request.app[NOTIFICATIONS].follow(actor, path_id(request), False)
+    return ok({"notifications": followed})
+
+
+SETTINGS = {"notifications": "NotificationSettings"}
+
+NOTIFICATION_ROUTES = RouteTable(
+    "notifications",
+    "Reaching people away from the app: Web Push subscriptions, what each person wants, the"
+    " rooms they follow (docs/notifications.md).",
+    (
+        Route(
+            "GET",
+            "/api/push/key",
+            push_key,
+            "The server's VAPID public key, to subscribe a browser with",
+            Access.SIGNED_IN,
+            returns={"public_key": "string"},
+            description="base64url of the uncompressed P-256 point: PushManager.subscribe()'s"
+            " `applicationServerKey`.",
+        ),
+        Route(
+            "GET",
+            "/api/me/notifications",
+            my_settings,
+            "My notification settings",
+            Access.SIGNED_IN,
+            returns=SETTINGS,
+        ),
+        Route(
+            "PATCH",
+            "/api/me/notifications",
+            change_my_settings,
+            "Change my notification settings (the fields given)",
+            Access.SIGNED_IN,
+            body=SettingsIn,
+            returns=SETTINGS,
+            errors=("invalid",),
+            description="`previews`: show message text on the lock screen (off by default);"
+            " `reminder_minutes`: how long before a session to be reminded (0: never; default"
+            " 15); `quiet_start`/`quiet_end`: 24-hour times on `timezone`'s clock between which"
+            " nothing is pushed (null: none), such as 22:00 to 07:00.",
+        ),
+        Route(
+            "POST",
+            "/api/me/push-subscriptions",
+            subscribe,
+            "Subscribe this browser to Web Push",
+            Access.SIGNED_IN,
+            body=SubscriptionIn,
+            status=201,
+            returns=SETTINGS,
+            errors=("invalid",),
+            description="The body is PushSubscription.toJSON(): `{endpoint, keys: {p256dh,"
+            " auth}}`. Only the push services' own https hosts are taken (`invalid` else), so"
+            " nobody can make the server post elsewhere.",
+        ),
+        Route(
+            "DELETE",
+            "/api/me/push-subscriptions",
+            unsubscribe,
+            "Stop pushing to this browser",
+            Access.SIGNED_IN,
+            body=UnsubscribeIn,
+            returns=SETTINGS,
+        ),
+        Route(
+            "PUT",
+            "/api/rooms/{id}/follow",
+            follow_room,
+            "Follow a room: its new messages are pushed to me while I am not in it",
+            Access.SIGNED_IN,
+            returns=SETTINGS,
+            errors=("forbidden", "banned", "not_found"),
+        ),
+        Route(
+            "DELETE",
+            "/api/rooms/{id}/follow",
+            unfollow_room,
+            "Stop following a room",
+            Access.SIGNED_IN,
+            returns=SETTINGS,
+            errors=("forbidden", "banned", "not_found"),
+        ),
+    ),
+)
+
+
+def add_notification_routes(app: web.Application) -> None:
+    add_routes(app, NOTIFICATION_ROUTES)

@@ -1,0 +1,336 @@
+"""Reaching people who are not looking: Web Push to their browsers, by what they chose.
+
+What is pushed: new messages in rooms a person follows while they are not in the room (no
+text on the lock screen unless they asked for previews), session reminders at the lead time
+each person chose, and crisis alerts and reports to staff (to those on duty, else every member
+of staff). Quiet hours hold everything back but crisis alerts to staff.
+
+Pushes leave the request that caused them at once: they wait in one queue that a worker
+empties, so a slow push service never slows a send. Each cause is handled by one process (a
+message by the process that stored it, an alert by the one that announced it), and reminders,
+which every process looks for, are claimed in the database first: each goes out once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from server.accounts import store as account_store
+from server.accounts.service import require_staff
+from server.kernel.actors import Actor
+from server.kernel.clock import Clock, LoopingCall
+from server.kernel.db import SessionFactory
+from server.kernel.errors import AppError
+from server.meetings import store as meeting_store
+from server.meetings.occurrences import expand
+from server.meetings.service import meeting_recipients
+from server.notify import store
+from server.notify.models import (
+    MAX_REMINDER_MINUTES,
+    NotificationSettings,
+    SettingsIn,
+    SubscriptionIn,
+    UnsubscribeIn,
+)
+from server.notify.push import Gone, PushFailed, PushPolicy, PushSender, application_server_key
+from server.rooms import store as room_store
+from server.rooms.access import RoomAccess
+from server.rooms.gates import Draft
+
+log = logging.getLogger(__name__)
+
+# One push per room per person in this long: a lively conversation is one notification
+# (the browser replaces it, by its tag) rather than a buzz per message.
+ROOM_PUSH_EVERY = timedelta(minutes=2)
+QUEUE_LIMIT = 10_000
+PREVIEW_CHARS = 120
+
+Pusher = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Notifications:
+    sessions: SessionFactory
+    clock: Clock
+    access: RoomAccess
+    vapid_key: ec.EllipticCurvePrivateKey
+    vapid_subject: str
+    policy: PushPolicy
+    online_in_room: Callable[[int], Awaitable[list[int]]]
+    staff_on_duty: Callable[[], Awaitable[set[int]]]
+    reminder_tick_s: float = 30.0
+    _queue: asyncio.Queue[Pusher] = field(
+        default_factory=lambda: asyncio.Queue(QUEUE_LIMIT), init=False
+    )
+    _sender: PushSender | None = field(default=None, init=False)
+    _worker: asyncio.Task[None] | None = field(default=None, init=False)
+    _reminding: LoopingCall | None = field(default=None, init=False)
+    _last_room_push: dict[tuple[int, int], datetime] = field(default_factory=dict, init=False)
+
+    async def start(self) -> None:
+        self._sender = PushSender(self.vapid_key, self.vapid_subject, aiohttp.ClientSession())
+        self._worker = asyncio.create_task(self._work())
+        self._reminding = self.clock.looping_call(self.send_due_reminders, self.reminder_tick_s)
+
+    async def close(self) -> None:
+        if self._reminding is not None:
+            await self._reminding.stop()
+        if self._worker is not None:
+            self._worker.cancel()
+        if self._sender is not None:
+            await self._sender.http.close()
+
+    async def drain(self) -> None:
+        """Wait until every push queued so far has been tried (tests, shutdown)."""
+        await self._queue.join()
+
+    # ----- a person's own settings -----
+
+    def public_key(self) -> dict[str, Any]:
+        return {"public_key": application_server_key(self.vapid_key)}
+
+    async def subscribe(self, actor: Actor, data: SubscriptionIn) -> dict[str, Any]:
+        self.policy.check(data.endpoint)
+        async with self.sessions() as session:
+            await store.save_subscription(
+                session,
+                user_id=actor.id,
+                endpoint=data.endpoint,
+                p256dh=data.keys.p256dh,
+                auth=data.keys.auth,
+                now=self.clock.now(),
+            )
+        return await self.settings_of(actor)
+
+    async def unsubscribe(self, actor: Actor, data: UnsubscribeIn) -> dict[str, Any]:
+        async with self.sessions() as session:
+            await store.delete_subscription(session, endpoint=data.endpoint, user_id=actor.id)
+        return await self.settings_of(actor)
+
+    async def settings_of(self, actor: Actor) -> dict[str, Any]:
+        async with self.sessions() as session:
+            settings = (await store.settings_of(session, [actor.id]))[actor.id]
+            devices = await store.subscriptions_of(session, [actor.id])
+            rooms = await store.followed_rooms(session, actor.id)
+        return settings_json(settings, len(devices), rooms)
+
+    async def change_settings(self, actor: Actor, data: SettingsIn) -> dict[str, Any]:
+        async with self.sessions() as session:
+            settings = (await store.settings_of(session, [actor.id]))[actor.id]
+            for name in data.model_fields_set:
+                setattr(settings, name, getattr(data, name))
+            await store.save_settings(session, settings)
+        return await self.settings_of(actor)
+
+    async def follow(self, actor: Actor, room_id: int, follow: bool) -> dict[str, Any]:
+        async with self.sessions() as session:
+            await self.access.enter(session, actor, room_id)
+            await store.set_follow(session, user_id=actor.id, room_id=room_id, follow=follow)
+        return await self.settings_of(actor)
+
+    async def channels_of(self, user_id: int) -> dict[str, Any]:
+        """Whether a person can be reached away from the app (for staff; never the details)."""
+        async with self.sessions() as session:
+            devices = await store.subscriptions_of(session, [user_id])
+        return {"notification_channels": {"push_devices": len(devices)}}
+
+    async def channels_for_staff(self, actor: Actor, user_id: int) -> dict[str, Any]:
+        require_staff(actor)
+        return await self.channels_of(user_id)
+
+    # ----- what causes a push -----
+
+    async def post_stored(self, draft: Draft, message: dict[str, Any]) -> None:
+        """A new message: its room's followers who are not in the room hear of it."""
+        if draft.action != "send":
+            return
+        room_id, author_id = draft.room.id or 0, draft.actor.id
+        text = f"{draft.actor.display_name}: {draft.body}"
+        self._enqueue(lambda: self._push_room_message(room_id, author_id, draft.room.name, text))
+
+    async def post_refused(self, actor: Actor, room_id: int, body: str, error: AppError) -> None:
+        return None
+
+    async def post_repeated(self, actor: Actor, message: dict[str, Any]) -> None:
+        return None
+
+    async def alert_announced(self, alert: dict[str, Any]) -> None:
+        """A crisis alert or a report, announced once: staff away from the console hear."""
+        self._enqueue(lambda: self._push_alert(alert))
+
+    async def send_due_reminders(self) -> None:
+        """Remind each person of a session at the lead time they chose, once."""
+        now = self.clock.now()
+        async with self.sessions() as session:
+            pairs = await meeting_store.list_series(session)
+            exceptions = await meeting_store.exceptions(session, [s.id for s, _ in pairs if s.id])
+            # Staff run the sessions; the reminders are for the members.
+            staff = set(await meeting_store.staff_user_ids(session))
+            due: list[tuple[str, int, str, datetime, list[int]]] = []
+            window_end = now + timedelta(minutes=MAX_REMINDER_MINUTES)
+            for series, room in pairs:
+                starts = [
+                    occurrence.start
+                    for occurrence in expand(series, now, window_end, exceptions[series.id or 0])
+                    if not occurrence.cancelled and occurrence.start > now
+                ]
+                if not starts:
+                    continue
+                people = await meeting_recipients(session, self.access, room)
+                members = [user_id for user_id in people if user_id not in staff]
+                for start in starts:
+                    key = start.strftime("%Y-%m-%dT%H:%MZ")
+                    due.append((series.title, series.id or 0, key, start, members))
+            wanted = {user_id for *_, members in due for user_id in members}
+            settings = await store.settings_of(session, sorted(wanted))
+        for title, series_id, start_text, start, members in due:
+            for user_id in members:
+                lead = settings[user_id].reminder_minutes
+                if lead <= 0 or now < start - timedelta(minutes=lead):
+                    continue
+                key = f"reminder:{series_id}:{start_text}:{user_id}"
+                async with self.sessions() as session:
+                    if not await store.claim(session, key, now):
+                        continue
+                minutes = max(1, math.ceil((start - now).total_seconds() / 60))
+                payload = {
+                    "title": f"{title} starts in {minutes} minutes",
+                    "body": "Tap to open the meeting room.",
+                    "url": f"#/meetings/{series_id}",
+                    "tag": f"reminder-{series_id}",
+                    "kind": "reminder",
+                }
+                self._enqueue(lambda u=user_id, p=payload: self._push([u], p))  # type: ignore[misc]
+
+    # ----- sending -----
+
+    def _enqueue(self, push: Pusher) -> None:
+        try:
+            self._queue.put_nowait(push)
+        except asyncio.QueueFull:
+            log.warning("push queue full: a notification was dropped")
+
+    async def _work(self) -> None:
+        while True:
+            push = await self._queue.get()
+            try:
+                await push()
+            except Exception:
+                log.exception("a push failed")
+            finally:
+                self._queue.task_done()
+
+    async def _push_room_message(self, room_id: int, author_id: int, room: str, text: str) -> None:
+        async with self.sessions() as session:
+            following = [u for u in await store.followers(session, room_id) if u != author_id]
+        here = set(await self.online_in_room(room_id))
+        now = self.clock.now()
+        wanted = []
+        for user_id in following:
+            last = self._last_room_push.get((user_id, room_id))
+            if user_id in here or (last is not None and now - last < ROOM_PUSH_EVERY):
+                continue
+            wanted.append(user_id)
+        wanted = await self._still_allowed(wanted, room_id)
+        if not wanted:
+            return
+        async with self.sessions() as session:
+            settings = await store.settings_of(session, wanted)
+        for user_id in wanted:
+            self._last_room_push[(user_id, room_id)] = now
+            body = text[:PREVIEW_CHARS] if settings[user_id].previews else f"New message in {room}"
+            payload = {"title": room, "body": body, "url": f"#/rooms/{room_id}",
+                       "tag": f"room-{room_id}", "kind": "message"}  # fmt: skip
+            await self._push([user_id], payload)
+
+    async def _still_allowed(self, user_ids: list[int], room_id: int) -> list[int]:
+        """Those who may still enter the room (a ban or a graduation ends a follow)."""
+        allowed = []
+        async with self.sessions() as session:
+            room = await room_store.get_room(session, room_id)
+            if room is None:
+                return []
+            for user_id in user_ids:
+                actor = await account_store.load_actor(session, user_id)
+                if actor is not None and await self.access.allows(session, actor, room):
+                    allowed.append(user_id)
+        return allowed
+
+    async def _push_alert(self, alert: dict[str, Any]) -> None:
+        crisis = alert.get("kind") == "crisis"
+        async with self.sessions() as session:
+            staff = await meeting_store.staff_user_ids(session)
+            room = (
+                await room_store.get_room(session, alert["room_id"])
+                if alert.get("room_id")
+                else None
+            )
+        on_duty = await self.staff_on_duty() & set(staff)
+        where = f"in {room.name}" if room is not None else "in a private conversation"
+        payload = {
+            "title": "Crisis alert: someone may need help now" if crisis else "New report",
+            # Who and what stay in the console, behind a sign-in.
+            "body": f"Open the moderator console: {where}.",
+            "url": "#/console",
+            "tag": f"alert-{alert['id']}",
+            "kind": "crisis_alert" if crisis else "report",
+        }
+        await self._push(sorted(on_duty or staff), payload, urgent=crisis)
+
+    async def _push(
+        self, user_ids: list[int], payload: dict[str, Any], *, urgent: bool = False
+    ) -> None:
+        """To every browser of these people, but those in their quiet hours (unless urgent:
+        a crisis alert to staff)."""
+        now = self.clock.now()
+        async with self.sessions() as session:
+            settings = await store.settings_of(session, user_ids)
+            awake = [u for u in user_ids if urgent or not in_quiet_hours(settings[u], now)]
+            devices = await store.subscriptions_of(session, awake)
+        if self._sender is None:
+            return  # not started: nothing is sent
+        for device in devices:
+            try:
+                await self._sender.send(
+                    device.endpoint, device.p256dh, device.auth, payload, urgent=urgent
+                )
+            except Gone:
+                async with self.sessions() as session:
+                    await store.delete_subscription(session, endpoint=device.endpoint, user_id=None)
+            except PushFailed as error:
+                log.warning("push to a device of user %s failed: %s", device.user_id, error)
+            else:
+                async with self.sessions() as session:
+                    await store.mark_sent(session, device.id or 0, self.clock.now())
+
+
+def in_quiet_hours(settings: NotificationSettings, now: datetime) -> bool:
+    if settings.quiet_start is None or settings.quiet_end is None:
+        return False
+    local = now.astimezone(ZoneInfo(settings.timezone)).time()
+    start, end = time.fromisoformat(settings.quiet_start), time.fromisoformat(settings.quiet_end)
+    if start <= end:
+        return start <= local < end
+    return local >= start or local < end  # overnight, such as 22:00 to 07:00
+
+
+def settings_json(settings: NotificationSettings, devices: int, rooms: list[int]) -> dict[str, Any]:
+    return {
+        "previews": settings.previews,
+        "reminder_minutes": settings.reminder_minutes,
+        "quiet_start": settings.quiet_start,
+        "quiet_end": settings.quiet_end,
+        "timezone": settings.timezone,
+        "push_devices": devices,
+        "followed_room_ids": rooms,
+    }
