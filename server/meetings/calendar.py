@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vRecur
+from icalendar import Alarm, Calendar, Event, vRecur
 
 from server.accounts import store as account_store
 from server.kernel.actors import Actor
@@ -22,6 +22,9 @@ from server.meetings.occurrences import Exceptions, first_local_start, local_sta
 from server.meetings.service import MeetingService
 
 log = logging.getLogger(__name__)
+
+# Calendar apps remind people this long before each session (a VALARM on every event).
+REMINDER_BEFORE = timedelta(minutes=15)
 
 
 @dataclass
@@ -78,7 +81,8 @@ def series_events(
     series: MeetingSeries, exceptions: Exceptions, site: str, stamp: datetime
 ) -> list[Event]:
     """The recurring event (wall-clock start with its TZID, the rule, EXDATEs for cancelled
-    occurrences), then one event per moved occurrence, linked by RECURRENCE-ID."""
+    occurrences), then one event per moved occurrence, linked by RECURRENCE-ID. Each event
+    reminds (VALARM) REMINDER_BEFORE it starts, except a moved occurrence since cancelled."""
     main = series_event(series, site, stamp, first_local_start(series))
     main.add("rrule", vRecur.from_ical(series.rrule.removeprefix("RRULE:")))
     moved_to = dict(exceptions.moved)
@@ -87,17 +91,22 @@ def series_events(
             main.add("exdate", local_start(series, moment))
     events = [main]
     for rule_start, to in sorted(moved_to.items()):
-        moved = series_event(series, site, stamp, local_start(series, to))
+        cancelled = to in exceptions.cancelled
+        moved = series_event(series, site, stamp, local_start(series, to), remind=not cancelled)
         moved.add("recurrence-id", local_start(series, rule_start))
-        if to in exceptions.cancelled:
+        if cancelled:
             moved.add("status", "CANCELLED")
         events.append(moved)
     return events
 
 
-def series_event(series: MeetingSeries, site: str, stamp: datetime, start: datetime) -> Event:
-    """An event of the series starting at `start` (naive local time or zoned)."""
-    room_link = f"{site}/#/rooms/{series.room_id}"
+def series_event(
+    series: MeetingSeries, site: str, stamp: datetime, start: datetime, *, remind: bool = True
+) -> Event:
+    """An event of the series starting at `start` (naive local time or zoned), with its
+    reminder unless `remind` is false."""
+    # The meeting's page: its call beside the chat of its room.
+    room_link = f"{site}/#/meetings/{series.id}"
     event = Event()
     event.add("uid", f"meeting-{series.id}@peerrooms")
     event.add("dtstamp", stamp)
@@ -113,4 +122,16 @@ def series_event(series: MeetingSeries, site: str, stamp: datetime, start: datet
         event.add("location", video)
     event.add("description", "\n".join(details))
     event.add("url", video or room_link)
+    if remind:
+        event.add_component(reminder(series))
     return event
+
+
+def reminder(series: MeetingSeries) -> Alarm:
+    """A display alarm REMINDER_BEFORE the start, naming the session (RFC 5545, 3.6.6)."""
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    minutes = int(REMINDER_BEFORE.total_seconds() // 60)
+    alarm.add("description", f"{series.title} starts in {minutes} minutes")
+    alarm.add("trigger", -REMINDER_BEFORE)
+    return alarm

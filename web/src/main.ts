@@ -2,12 +2,22 @@
 // route. Screens live in views/; each returns its node and a cleanup.
 import "./styles.css";
 import { get, post, setUnauthorizedHandler } from "./api";
+import { alertAttention, announcement, APP_NAME, pendingAfter, screenTitle, tabTitle, TITLE_SEPARATOR, type PendingAlerts } from "./attention";
 import { connection, STATE_TEXT } from "./connection";
 import { h, replaceChildren } from "./h";
-import { banner, clearBanners, noticeSentence, setNoticeArea, showCrisisResources } from "./notices";
+import {
+  banner,
+  clearBanners,
+  noticeSentence,
+  playAlertTone,
+  setNoticeArea,
+  showCrisisResources,
+  showDesktopAlert,
+  unlockAudioOnFirstGesture,
+} from "./notices";
 import { outbox } from "./outbox";
 import { clearSession, currentUser, forgetSignIn, isStaff, setUser, signIn, store, token } from "./session";
-import { alerts, loadRooms, roomName, rooms } from "./state";
+import { alerts, keepRoomsFresh, loadRooms, roomName, rooms, unread } from "./state";
 import type { Alert, Me, Notice } from "./types";
 import { resetView, signInView, registerView } from "./views/auth";
 import { heading, type View } from "./views/common";
@@ -101,12 +111,38 @@ function showInRow(link: HTMLElement): void {
   }
 }
 
+// ----- the tab title: the screen's own, after the unread count and (staff) an alert not seen -----
+// Screens set document.title themselves ("Group A – peerrooms", once the room is known); what
+// they set is taken as the screen's title and the count and alert put before it again.
+let screenTitleText = APP_NAME;
+let writtenTitle = "";
+// Alerts that arrived and were not seen on the console, for the title.
+let pendingAlerts: PendingAlerts = new Map();
+// Alerts that arrived since the last announcement, for the tone and the notification.
+let arrivedAlerts: Alert[] = [];
+
+function renderTitle(): void {
+  const signedIn = currentUser() !== null;
+  const next = tabTitle(screenTitleText, signedIn ? unread.total() : 0, signedIn ? alertAttention(pendingAlerts) : null);
+  writtenTitle = next;
+  if (document.title !== next) document.title = next;
+}
+
+new MutationObserver(() => {
+  if (document.title === writtenTitle) return;
+  screenTitleText = screenTitle(document.title);
+  renderTitle();
+}).observe(document.head, { childList: true, subtree: true, characterData: true });
+unread.subscribe(renderTitle);
+
 function renderConsoleBadge(list: Alert[]): void {
   consoleBadge.textContent = String(list.length);
   consoleBadge.hidden = list.length === 0;
 }
 
 // ----- signing in and out -----
+let stopRoomsFresh: (() => void) | null = null;
+
 function startSession(): void {
   setUnauthorizedHandler(() => sessionEnded());
   connection.onUnauthorized = () => sessionEnded();
@@ -115,6 +151,8 @@ function startSession(): void {
   renderStatus();
   renderNav();
   void loadRooms().catch(() => {});
+  stopRoomsFresh?.();
+  stopRoomsFresh = keepRoomsFresh();
 }
 
 function onSignedIn(newToken: string, user: Me): void {
@@ -177,12 +215,18 @@ function onPasswordReset(newToken: string, user: Me): void {
 }
 
 function resetAppState(): void {
+  stopRoomsFresh?.();
+  stopRoomsFresh = null;
   forgetRooms();
   rooms.clear();
+  unread.clear();
   alerts.clear();
+  pendingAlerts = new Map();
+  arrivedAlerts = [];
   clearBanners();
   renderStatus();
   renderNav();
+  renderTitle();
 }
 
 // ----- notices and alerts -----
@@ -225,26 +269,66 @@ connection.on("notice", (notice: Notice) => {
   }
 });
 
-// One banner for staff, outside the console, about the newest alert and how many are open.
+// For staff, wherever they are: one banner (outside the console) about the newest alert and how
+// many are open; the tab title starts with the alert until the console is on screen or the
+// alert is acknowledged; a crisis alert also sounds a tone and shows a system notification.
 let hideAlertBanner: (() => void) | null = null;
 let alertBannerTimer: number | undefined;
 let newestAlert: Alert | null = null;
 // Open alerts arrive one by one on connect: say it once, for the newest, after they settle.
 const ALERT_BANNER_SETTLE_MS = 300;
+
+function onConsole(): boolean {
+  return location.hash.startsWith("#/console");
+}
+
+/** The console is on screen: whatever alert it lists has been seen. */
+function seeingConsole(): boolean {
+  return onConsole() && document.visibilityState === "visible" && currentUser() !== null && isStaff();
+}
+
+function consoleSeen(): void {
+  if (!seeingConsole() || pendingAlerts.size === 0) return;
+  pendingAlerts = new Map();
+  renderTitle();
+}
+document.addEventListener("visibilitychange", consoleSeen);
+
 alerts.subscribe((list, added) => {
   renderConsoleBadge(list);
+  pendingAlerts = pendingAfter(pendingAlerts, list, added, seeingConsole());
+  renderTitle();
   if (list.length === 0) {
     window.clearTimeout(alertBannerTimer);
     newestAlert = null;
+    arrivedAlerts = [];
     hideAlertBanner?.();
     hideAlertBanner = null;
     return;
   }
   if (!added) return;
   newestAlert = added;
+  arrivedAlerts.push(added);
   window.clearTimeout(alertBannerTimer);
-  alertBannerTimer = window.setTimeout(showAlertBanner, ALERT_BANNER_SETTLE_MS);
+  alertBannerTimer = window.setTimeout(() => {
+    announceAlerts();
+    showAlertBanner();
+  }, ALERT_BANNER_SETTLE_MS);
 });
+
+/** The tone and the system notification for the crisis alerts that just arrived (and are
+ * still open); a report gets neither. */
+function announceAlerts(): void {
+  const open = new Set(alerts.list().map((alert) => alert.id));
+  const arrived = arrivedAlerts.filter((alert) => open.has(alert.id));
+  arrivedAlerts = [];
+  const { tone, notify } = announcement(arrived);
+  if (tone) playAlertTone();
+  if (notify) showDesktopAlert(notify, () => navigate("#/console"));
+}
+
+// The tone may sound only after a click or key press in the page (staff, or before signing in).
+unlockAudioOnFirstGesture(() => currentUser() === null || isStaff());
 
 function showAlertBanner(): void {
   const latest = newestAlert;
@@ -322,6 +406,7 @@ function route(message?: string): void {
     hideAlertBanner?.();
     hideAlertBanner = null;
     view = consoleView();
+    consoleSeen();
   } else if (parts[0] === "people" && parts.length === 1 && isStaff(user)) {
     view = peopleView(query);
   } else if (parts[0] === "people" && id !== null && parts.length === 2 && isStaff(user)) {
@@ -343,7 +428,8 @@ function route(message?: string): void {
   current = view;
   screen.className = `screen screen-${screenName}${view.node.classList.contains("room-view") ? " screen-fill" : ""}`;
   replaceChildren(screen, view.node);
-  document.title = `${view.title} – peerrooms`;
+  screenTitleText = `${view.title}${TITLE_SEPARATOR}${APP_NAME}`;
+  renderTitle();
   renderNav();
   renderStatus();
   if (!firstRender) {

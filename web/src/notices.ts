@@ -120,3 +120,123 @@ export function noticeSentence(notice: Notice, roomName: string | undefined): st
       return notice.text;
   }
 }
+
+// ----- sounding and showing an alert when nobody is looking (staff) -----
+
+// The tone: three short beeps, high-low-high, quiet enough not to startle.
+const TONE_NOTES: readonly [offsetS: number, hertz: number][] = [
+  [0, 880],
+  [0.22, 660],
+  [0.44, 880],
+];
+const BEEP_S = 0.16;
+const TONE_GAIN = 0.25;
+// After a tone, the audio output is let go (a running AudioContext keeps the sound card busy).
+const AUDIO_IDLE_MS = 2_000;
+
+let audio: AudioContext | null = null;
+let audioUnlocked = false;
+let audioIdleTimer: number | undefined;
+
+function audioContextClass(): typeof AudioContext | undefined {
+  const legacy = (window as unknown as { webkitAudioContext?: typeof AudioContext }).webkitAudioContext;
+  return window.AudioContext ?? legacy;
+}
+
+function idleAudioLater(): void {
+  window.clearTimeout(audioIdleTimer);
+  audioIdleTimer = window.setTimeout(() => {
+    if (audio?.state === "running") void audio.suspend().catch(() => {});
+  }, AUDIO_IDLE_MS);
+}
+
+/** Browsers let a page make sound only after the person clicked or typed in it: on the first
+ * click or key press while `wanted()` (staff, or not signed in yet), the audio is unlocked for
+ * the tone. Nothing sounds then. */
+export function unlockAudioOnFirstGesture(wanted: () => boolean): void {
+  const gestures = ["click", "keydown"] as const;
+  const stop = (): void => {
+    for (const gesture of gestures) document.removeEventListener(gesture, unlock, true);
+  };
+  const unlock = (): void => {
+    if (audioUnlocked || !wanted()) return;
+    const AudioContextClass = audioContextClass();
+    if (!AudioContextClass) return stop();
+    try {
+      audio ??= new AudioContextClass();
+    } catch {
+      return stop();
+    }
+    // Resumed within the gesture: from then on the page may resume it by itself.
+    void audio
+      .resume()
+      .then(() => {
+        audioUnlocked = true;
+        stop();
+        idleAudioLater();
+      })
+      .catch(() => {});
+  };
+  for (const gesture of gestures) document.addEventListener(gesture, unlock, true);
+}
+
+/** A short tone made on the spot (no sound file), if the page may make sound; answers whether
+ * it was played. */
+export function playAlertTone(): boolean {
+  const context = audio;
+  if (!context || !audioUnlocked) return false;
+  try {
+    void context.resume().catch(() => {});
+    const start = context.currentTime + 0.05;
+    for (const [offset, hertz] of TONE_NOTES) {
+      const at = start + offset;
+      const oscillator = context.createOscillator();
+      const gain = context.createGain();
+      oscillator.type = "sine";
+      oscillator.frequency.value = hertz;
+      gain.gain.setValueAtTime(0.0001, at);
+      gain.gain.exponentialRampToValueAtTime(TONE_GAIN, at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, at + BEEP_S);
+      oscillator.connect(gain).connect(context.destination);
+      oscillator.start(at);
+      oscillator.stop(at + BEEP_S + 0.02);
+    }
+  } catch {
+    return false;
+  }
+  idleAudioLater();
+  return true;
+}
+
+export type DesktopAlertsState = NotificationPermission | "unsupported";
+
+export function desktopAlertsState(): DesktopAlertsState {
+  return "Notification" in window ? Notification.permission : "unsupported";
+}
+
+/** Ask the browser's permission for system notifications (only ever from a button). */
+export async function turnOnDesktopAlerts(): Promise<DesktopAlertsState> {
+  if (!("Notification" in window)) return "unsupported";
+  try {
+    return await Notification.requestPermission();
+  } catch {
+    return Notification.permission;
+  }
+}
+
+/** A system notification, if the browser allows it; clicking it brings the tab forward and
+ * calls `open`. */
+export function showDesktopAlert(alert: { title: string; body: string; tag: string }, open: () => void): void {
+  if (desktopAlertsState() !== "granted") return;
+  try {
+    const shown = new Notification(alert.title, { body: alert.body, tag: alert.tag });
+    shown.onclick = () => {
+      window.focus();
+      open();
+      shown.close();
+    };
+  } catch {
+    // Where pages may not make notifications themselves (Chrome on Android wants a service
+    // worker), the title, banner and tone still say it.
+  }
+}

@@ -1,19 +1,140 @@
-// What several screens share: the rooms I may enter, and (staff) the open alerts.
+// What several screens share: the rooms I may enter and their unread counts, and (staff) the
+// open alerts.
 import { get } from "./api";
+import { countsFetched, messageArrived, messageCounts, roomRead, totalUnread, type UnreadEntry } from "./attention";
 import { connection } from "./connection";
-import type { Alert, Room } from "./types";
+import { currentUser } from "./session";
+import type { Alert, Message, Room } from "./types";
 
 export const rooms = new Map<number, Room>();
 
+type RoomsListener = (rooms: Room[]) => void;
+const roomsListeners = new Set<RoomsListener>();
+
+/** Read the room list (and with it every unread count) again; screens showing rooms hear of it
+ * through onRoomsLoaded. */
 export async function loadRooms(): Promise<Room[]> {
+  const since = unread.mark();
   const data = await get<{ rooms: Room[] }>("/api/rooms");
   rooms.clear();
   for (const room of data.rooms) rooms.set(room.id, room);
+  unread.fetched(data.rooms, since);
+  for (const listener of [...roomsListeners]) listener(data.rooms);
   return data.rooms;
+}
+
+export function onRoomsLoaded(listener: RoomsListener): () => void {
+  roomsListeners.add(listener);
+  return () => roomsListeners.delete(listener);
 }
 
 export function roomName(id: number | null | undefined): string | undefined {
   return id === null || id === undefined ? undefined : rooms.get(id)?.name;
+}
+
+// ----- unread counts: one place for the whole tab -----
+
+/** Every room's unread count. The server's figures (GET /api/rooms, read again by
+ * keepRoomsFresh) are the base; a `message` event of someone else adds one unless its room is
+ * being read on screen, and reading a room here sets it to none. A socket gets `message`
+ * events only for the room it joined (the open one): other rooms' counts move when the list
+ * is read again. */
+class UnreadStore {
+  private entries = new Map<number, UnreadEntry>();
+  private listeners = new Set<() => void>();
+  // Each live change gets the next number, so a list fetched meanwhile does not undo it.
+  private changes = 0;
+  private reading: { roomId: number; now: () => boolean } | null = null;
+
+  constructor() {
+    connection.on("message", (message: Message) => {
+      const readingRoomId = this.reading?.now() ? this.reading.roomId : null;
+      if (!messageCounts(message, { meId: currentUser()?.id ?? null, readingRoomId })) return;
+      this.entries = messageArrived(this.entries, message.room_id, ++this.changes);
+      this.notify();
+    });
+  }
+
+  count(roomId: number): number {
+    return this.entries.get(roomId)?.count ?? 0;
+  }
+
+  total(): number {
+    return totalUnread(this.entries);
+  }
+
+  /** Call before fetching the room list; pass the answer to `fetched` with the list. */
+  mark(): number {
+    return this.changes;
+  }
+
+  fetched(list: readonly Room[], since: number): void {
+    this.entries = countsFetched(this.entries, list, since);
+    this.notify();
+  }
+
+  /** The room was marked read up to its newest message. */
+  read(roomId: number): void {
+    this.entries = roomRead(this.entries, roomId, ++this.changes);
+    this.notify();
+  }
+
+  /** The open room says whether it is being read right now (on screen, at its newest
+   * message): its messages then count as read. Returns the way to stop. */
+  watch(roomId: number, readingNow: () => boolean): () => void {
+    const watching = { roomId, now: readingNow };
+    this.reading = watching;
+    return () => {
+      if (this.reading === watching) this.reading = null;
+    };
+  }
+
+  clear(): void {
+    this.entries = new Map();
+    this.reading = null;
+    this.notify();
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private notify(): void {
+    for (const listener of [...this.listeners]) listener();
+  }
+}
+
+export const unread = new UnreadStore();
+
+// While signed in, on every screen, the room list is read again this often while the tab is on
+// screen, and less often while it is not (the tab title still tells of new messages).
+export const ROOMS_REFRESH_MS = 20_000;
+export const ROOMS_REFRESH_HIDDEN_MS = 60_000;
+
+/** Keep the room list and unread counts fresh: every ROOMS_REFRESH_MS (ROOMS_REFRESH_HIDDEN_MS
+ * while the tab is hidden), on every (re)connect and when the tab comes back into view.
+ * Returns the way to stop. */
+export function keepRoomsFresh(): () => void {
+  let last = Date.now();
+  const refresh = (): void => {
+    last = Date.now();
+    void loadRooms().catch(() => {});
+  };
+  const timer = window.setInterval(() => {
+    const visible = document.visibilityState === "visible";
+    if (visible || Date.now() - last >= ROOMS_REFRESH_HIDDEN_MS - 1_000) refresh();
+  }, ROOMS_REFRESH_MS);
+  const offConnect = connection.on("connect", refresh);
+  const onVisible = (): void => {
+    if (document.visibilityState === "visible") refresh();
+  };
+  document.addEventListener("visibilitychange", onVisible);
+  return () => {
+    window.clearInterval(timer);
+    offConnect();
+    document.removeEventListener("visibilitychange", onVisible);
+  };
 }
 
 // ----- open alerts (moderators and admins) -----
@@ -30,7 +151,10 @@ class AlertStore {
 
   constructor() {
     connection.on("alert", (alert: Alert) => {
-      const isNew = !this.alerts.has(alert.id) || (alert.raise_count ?? 1) > 1;
+      // New: not known here, or raised again since (the same raising delivered again on a
+      // reconnect is not news).
+      const known = this.alerts.get(alert.id);
+      const isNew = !known || (alert.raise_count ?? 1) > (known.raise_count ?? 1);
       this.alerts.set(alert.id, alert);
       this.changedAt.set(alert.id, ++this.changes);
       this.notify(isNew ? alert : null);

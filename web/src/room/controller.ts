@@ -7,7 +7,7 @@ import { connection } from "../connection";
 import { describe } from "../errors";
 import { removeBanner } from "../notices";
 import { outbox, type OutboxEvent } from "../outbox";
-import { rooms as roomCache } from "../state";
+import { rooms as roomCache, unread } from "../state";
 import type {
   HistoryReply,
   JoinReply,
@@ -170,8 +170,7 @@ export function createRoomController(deps: RoomControllerDeps): RoomController {
     if (newest === null || document.visibilityState !== "visible" || !list.atBottom()) return;
     lastMarkedRead.set(roomId, newest);
     dispatch({ type: "read_marked" });
-    const cached = roomCache.get(roomId);
-    if (cached) cached.unread_count = 0;
+    unread.read(roomId);
     post(`/api/rooms/${roomId}/read`, { message_id: newest }).catch(() => lastMarkedRead.delete(roomId));
   }
 
@@ -256,6 +255,8 @@ export function createRoomController(deps: RoomControllerDeps): RoomController {
       }
     });
     unsubscribers.push(outbox.subscribe(onOutboxEvent));
+    // A message that comes while the room is on screen at its newest is read, not unread.
+    unsubscribers.push(unread.watch(roomId, () => document.visibilityState === "visible" && list.isFollowing()));
     document.addEventListener("visibilitychange", onVisible);
     unsubscribers.push(() => document.removeEventListener("visibilitychange", onVisible));
   }

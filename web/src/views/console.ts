@@ -8,6 +8,7 @@ import type { AuditFilters, AuditPage, RoomRestriction } from "../console-types"
 import { describeAny } from "../errors";
 import { fullTime, shortTime, untilPhrase } from "../format";
 import { h, replaceChildren, uid, type Child } from "../h";
+import { desktopAlertsState, turnOnDesktopAlerts, type DesktopAlertsState } from "../notices";
 import { alerts, loadRooms, roomName, rooms } from "../state";
 import type { Alert, Attendee, AuditEntry, Duty, Meeting, Occurrence, PeoplePage, Person, Report, Room } from "../types";
 import { attendanceRangeReport } from "./attendance-range";
@@ -153,6 +154,14 @@ function reachedText(alert: Alert): string {
       return "";
   }
 }
+
+/** Whether this browser shows a system notification for each crisis alert. */
+const DESKTOP_ALERTS_TEXT: Record<DesktopAlertsState, string> = {
+  default: "Desktop alerts are off in this browser.",
+  granted: "Desktop alerts are on in this browser: each crisis alert shows a system notification.",
+  denied: "Desktop alerts are blocked for peerrooms in this browser's site settings.",
+  unsupported: "This browser cannot show desktop alerts.",
+};
 
 function byAge(a: { created_at: string; id: number }, b: { created_at: string; id: number }): number {
   return (Date.parse(a.created_at) || 0) - (Date.parse(b.created_at) || 0) || a.id - b.id;
@@ -491,6 +500,39 @@ export function consoleView(): View {
     }
   });
   const dutyRow = h("div", { class: "duty" }, h("label", null, dutySwitch, " I am on duty"), dutyStatus.node);
+
+  // ----- desktop alerts: a system notification per crisis alert, asked for only from here -----
+  const desktopButton = button("Turn on desktop alerts");
+  const desktopStatus = statusBox("Desktop alerts");
+  desktopStatus.node.setAttribute("tabindex", "-1");
+  const showDesktopAlerts = (): void => {
+    const state = desktopAlertsState();
+    desktopButton.hidden = state !== "default";
+    desktopStatus.show(DESKTOP_ALERTS_TEXT[state]);
+  };
+  desktopButton.addEventListener("click", async () => {
+    desktopButton.disabled = true;
+    await turnOnDesktopAlerts();
+    desktopButton.disabled = false;
+    if (stopped) return;
+    showDesktopAlerts();
+    // The button goes once answered; what was decided has the focus.
+    if (desktopButton.hidden) desktopStatus.node.focus();
+  });
+  // Changed in the browser's settings meanwhile: said again on coming back.
+  const onVisible = (): void => {
+    if (document.visibilityState === "visible") showDesktopAlerts();
+  };
+  document.addEventListener("visibilitychange", onVisible);
+  cleanups.push(() => document.removeEventListener("visibilitychange", onVisible));
+  showDesktopAlerts();
+  const desktopRow = h(
+    "div",
+    { class: "duty desktop-alerts" },
+    desktopStatus.node,
+    desktopButton,
+    h("p", { class: "hint" }, "Crisis alerts also sound a short tone once you have clicked or typed anywhere in peerrooms."),
+  );
   const loadAlerts = async (): Promise<void> => {
     try {
       const since = alerts.mark();
@@ -1049,7 +1091,7 @@ export function consoleView(): View {
     }),
   );
 
-  const alertsRegion = region("Alerts", "alerts", dutyRow, alertErrors.node, crisisPart.node, reportPart.node);
+  const alertsRegion = region("Alerts", "alerts", dutyRow, desktopRow, alertErrors.node, crisisPart.node, reportPart.node);
   const restrictionsRegion = region(
     "Mutes and bans",
     "restrictions",

@@ -1,14 +1,12 @@
-// The room list: each room I may enter, its unread and online counts.
-import { connection } from "../connection";
+// The room list: each room I may enter, its unread and online counts. The list is read when
+// the screen opens; after that it follows the tab's room list and unread counts (state.ts keeps
+// them fresh on every screen), so it changes live.
+import { countText } from "../attention";
 import { describeAny } from "../errors";
 import { h, replaceChildren } from "../h";
-import { loadRooms } from "../state";
+import { loadRooms, onRoomsLoaded, unread } from "../state";
 import type { Room } from "../types";
 import { errorBox, heading, loading, type View } from "./common";
-
-// While the list is on screen, refresh the counts this often (they change in other rooms,
-// whose live events this tab does not receive).
-const REFRESH_MS = 20_000;
 
 const KIND_TEXT: Record<Room["kind"], string> = {
   group: "Group room",
@@ -18,7 +16,7 @@ const KIND_TEXT: Record<Room["kind"], string> = {
 };
 
 export function unreadText(count: number): string {
-  return count > 99 ? "99+ unread" : `${count} unread`;
+  return `${countText(count)} unread`;
 }
 
 export function roomsView(): View {
@@ -26,60 +24,63 @@ export function roomsView(): View {
   const errors = errorBox();
   const body = h("div", null, loading());
   let stopped = false;
+  let shown: Room[] | null = null;
+
+  const item = (room: Room): HTMLLIElement => {
+    const count = unread.count(room.id);
+    return h(
+      "li",
+      { class: count > 0 ? "room-item has-unread" : "room-item" },
+      h(
+        "div",
+        { class: "room-line" },
+        h("a", { href: `#/rooms/${room.id}`, class: "room-link" }, room.name),
+        count > 0 ? h("span", { class: "badge" }, unreadText(count)) : null,
+      ),
+      room.topic ? h("p", { class: "room-topic" }, room.topic) : null,
+      h(
+        "p",
+        { class: "room-meta" },
+        h("span", null, KIND_TEXT[room.kind] ?? "Room"),
+        h("span", { class: "dot", "aria-hidden": "true" }, " · "),
+        h("span", null, `${room.online_count} online`),
+        room.locked ? [h("span", { class: "dot", "aria-hidden": "true" }, " · "), h("span", null, "Locked")] : null,
+      ),
+    );
+  };
 
   const render = (rooms: Room[]): void => {
+    shown = rooms;
     if (rooms.length === 0) {
       replaceChildren(body, h("p", { class: "note" }, "There are no rooms for you yet. Your program staff will add you to your group's room."));
       return;
     }
-    replaceChildren(
-      list,
-      ...rooms.map((room) => {
-        const unread = room.unread_count ?? 0;
-        return h(
-          "li",
-          { class: unread > 0 ? "room-item has-unread" : "room-item" },
-          h(
-            "div",
-            { class: "room-line" },
-            h("a", { href: `#/rooms/${room.id}`, class: "room-link" }, room.name),
-            unread > 0 ? h("span", { class: "badge" }, unreadText(unread)) : null,
-          ),
-          room.topic ? h("p", { class: "room-topic" }, room.topic) : null,
-          h(
-            "p",
-            { class: "room-meta" },
-            h("span", null, KIND_TEXT[room.kind] ?? "Room"),
-            h("span", { class: "dot", "aria-hidden": "true" }, " · "),
-            h("span", null, `${room.online_count} online`),
-            room.locked ? [h("span", { class: "dot", "aria-hidden": "true" }, " · "), h("span", null, "Locked")] : null,
-          ),
-        );
-      }),
-    );
-    replaceChildren(body, list);
+    // Drawn again as it changes: a room link that had the focus keeps it.
+    const active = document.activeElement;
+    const focused = active instanceof HTMLElement && list.contains(active) ? active.getAttribute("href") : null;
+    replaceChildren(list, ...rooms.map(item));
+    if (list.parentElement !== body) replaceChildren(body, list);
+    if (focused) list.querySelector<HTMLElement>(`a[href="${CSS.escape(focused)}"]`)?.focus();
   };
 
   const refresh = async (): Promise<void> => {
     try {
-      const rooms = await loadRooms();
-      if (stopped) return;
-      errors.clear();
-      render(rooms);
+      await loadRooms();
     } catch (err) {
       if (!stopped) errors.show(describeAny(err));
     }
   };
 
+  // Whoever read the list (this screen, or the tab's refresh on every screen), it is shown.
+  const offLoaded = onRoomsLoaded((rooms) => {
+    if (stopped) return;
+    errors.clear();
+    render(rooms);
+  });
+  const offUnread = unread.subscribe(() => {
+    if (!stopped && shown) render(shown);
+  });
   void refresh();
-  const timer = window.setInterval(() => {
-    if (document.visibilityState === "visible") void refresh();
-  }, REFRESH_MS);
-  const offConnect = connection.on("connect", () => void refresh());
-  const onVisible = (): void => {
-    if (document.visibilityState === "visible") void refresh();
-  };
-  document.addEventListener("visibilitychange", onVisible);
 
   const node = h("div", { class: "rooms" }, heading("Rooms"), errors.node, body);
   return {
@@ -87,9 +88,8 @@ export function roomsView(): View {
     node,
     cleanup: () => {
       stopped = true;
-      window.clearInterval(timer);
-      offConnect();
-      document.removeEventListener("visibilitychange", onVisible);
+      offLoaded();
+      offUnread();
     },
   };
 }
