@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -77,9 +78,10 @@ from server.moderation.restrictions import (
 )
 from server.moderation.support import SupportConversations
 from server.moderation.webhook import AlertWebhook
+from server.notify.email import MailConfig, Mailer
 from server.notify.http import NOTIFICATIONS, add_notification_routes
 from server.notify.push import PushPolicy, load_or_create_vapid_key
-from server.notify.service import Notifications
+from server.notify.service import MailChannel, Notifications
 from server.ops.http import OPERATIONS, Check, Operations, add_operations_routes
 from server.ops.metrics import CountingAudit, Metrics
 from server.presence.redis_store import RedisPresenceStore
@@ -481,13 +483,17 @@ def _build_sharing(settings: Settings, clock: Clock) -> Sharing:
     )
 
 
-def _build_accounts(core: Core, notifier: Notifier) -> AccountService:
-    settings = core.settings
-    secret = (
+def installation_secret(settings: Settings) -> str:
+    return (
         settings.secret_key.get_secret_value()
         if settings.secret_key is not None
         else load_or_create_secret(settings.secret_key_file)
     )
+
+
+def _build_accounts(core: Core, notifier: Notifier) -> AccountService:
+    settings = core.settings
+    secret = installation_secret(settings)
     return AccountService(
         sessions=core.sessions,
         passwords=Passwords(
@@ -528,6 +534,29 @@ def _build_notifications(
         presence.online_user_ids,
         alerts.desk.on_duty,
         reminder_tick_s=settings.reminder_tick_s,
+        mail=_build_mail(settings),
+    )
+
+
+def _build_mail(settings: Settings) -> MailChannel | None:
+    """Email, when the settings name an SMTP server (docs/notifications.md)."""
+    if settings.smtp_host is None:
+        return None
+    if settings.public_url is None:
+        raise ValueError("smtp_host needs public_url: the address links in mails point to")
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    config = MailConfig(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_username,
+        password,
+        settings.smtp_security,
+        settings.mail_from,
+    )
+    # Links in mails are signed with a key of their own, derived from the installation's.
+    link_key = hmac.new(installation_secret(settings).encode(), b"mail-links", "sha256").digest()
+    return MailChannel(
+        Mailer(config), settings.public_url, tuple(settings.on_call_emails), link_key
     )
 
 

@@ -258,10 +258,21 @@ class Settings(BaseSettings):
     push_allow_http: bool = False
     # How often each process looks for session reminders that are due.
     reminder_tick_s: float = Field(default=30.0, gt=0, le=600)
+    # Email (docs/notifications.md): unset smtp_host, none. public_url is where the links in
+    # mails point (the address people open peerrooms at), needed with smtp_host.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    mail_from: str = "peerrooms <no-reply@localhost>"
+    public_url: str | None = None
+    # Addresses told by email of each crisis alert (no name, no words: where to look).
+    on_call_emails: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
     log_format: Literal["plain", "json"] = "plain"
 
-    @field_validator("redis_url", "alert_webhook_url", "janus_url", mode="before")
+    @field_validator("redis_url", "alert_webhook_url", "janus_url", "smtp_host", mode="before")
     @classmethod
     def _empty_means_unset(cls, value: Any) -> Any:
         return None if value == "" else value

@@ -277,6 +277,30 @@ def reminder_mail(
     )
 
 
+def confirm_address_mail(to: str, *, confirm_url: str) -> Mail:
+    """Someone gave this address for their notifications: nothing else is sent to it until
+    its owner follows the link, so nobody can have mail sent to another person's address."""
+    _check_url(confirm_url)
+    why = "You get this because this address was given for notifications from peerrooms."
+    ignore = "If that was not you, ignore this mail: nothing more will be sent."
+    text = (
+        "Hi,\n\nPlease confirm that you want session reminders at this address:\n"
+        f"{confirm_url}\n\n-- \n{why} {ignore}\n"
+    )
+    body = _html(
+        [
+            "<p>Hi,</p>",
+            "<p>Please confirm that you want session reminders at this address.</p>",
+            f"<p>{_button(confirm_url, 'Confirm this address')}</p>",
+        ],
+        f'<p style="color:#7b8794;font-size:13px">{_e(why)} {_e(ignore)}</p>',
+    )
+    return Mail(
+        to=to, subject="Confirm your address for peerrooms", text=text, html=body,
+        unsubscribe_url=None,
+    )  # fmt: skip
+
+
 def digest_mail(
     to: str,
     *,

@@ -54,6 +54,43 @@ async def unfollow_room(request: web.Request) -> web.Response:
     return ok({"notifications": followed})
 
 
+async def confirm_address(request: web.Request) -> web.Response:
+    confirmed = await request.app[NOTIFICATIONS].confirm_address(*_signed_link(request))
+    return _page(
+        "Your address is confirmed: session reminders will come to it."
+        if confirmed
+        else "This link is not valid (the address may have changed since). Nothing was changed."
+    )
+
+
+async def unsubscribe_reminders(request: web.Request) -> web.Response:
+    stopped = await request.app[NOTIFICATIONS].stop_reminder_mail(*_signed_link(request))
+    return _page(
+        "Reminders by email are off. You can turn them on again under Notifications."
+        if stopped
+        else "This link is not valid. Nothing was changed."
+    )
+
+
+async def unsubscribe_in_one_click(request: web.Request) -> web.Response:
+    """RFC 8058: the mail program posts to the List-Unsubscribe address."""
+    return await unsubscribe_reminders(request)
+
+
+def _signed_link(request: web.Request) -> tuple[int, str]:
+    user = request.query.get("u", "")
+    return (int(user) if user.isdigit() and len(user) < 12 else 0), request.query.get("t", "")
+
+
+def _page(sentence: str) -> web.Response:
+    # A plain page, as a mail's link opens it in any browser; text only, no script.
+    return web.Response(
+        text=f"peerrooms\n\n{sentence}\n",
+        content_type="text/plain",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
 SETTINGS = {"notifications": "NotificationSettings"}
 
 NOTIFICATION_ROUTES = RouteTable(
@@ -115,6 +152,32 @@ NOTIFICATION_ROUTES = RouteTable(
             Access.SIGNED_IN,
             body=UnsubscribeIn,
             returns=SETTINGS,
+        ),
+        Route(
+            "GET",
+            "/api/notifications/confirm",
+            confirm_address,
+            "Confirm an email address (the link in the confirmation mail)",
+            Access.PUBLIC,
+            media="text/plain",
+            description="`u` and `t` as the mail's link gives them; a page says whether the"
+            " address is confirmed. Nothing but that mail is sent to an address before.",
+        ),
+        Route(
+            "GET",
+            "/api/notifications/unsubscribe",
+            unsubscribe_reminders,
+            "Turn off reminders by email (the link in a reminder mail)",
+            Access.PUBLIC,
+            media="text/plain",
+        ),
+        Route(
+            "POST",
+            "/api/notifications/unsubscribe",
+            unsubscribe_in_one_click,
+            "Turn off reminders by email (RFC 8058 one-click, from the mail program)",
+            Access.PUBLIC,
+            media="text/plain",
         ),
         Route(
             "PUT",

@@ -20,6 +20,9 @@ from server.kernel.validation import InputModel
 MAX_REMINDER_MINUTES = 24 * 60
 DEFAULT_REMINDER_MINUTES = 15
 WALL_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+# One @, something on each side, a dot in the domain, no spaces: the mailbox itself is proven
+# by the confirmation mail, not by a pattern.
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class PushSubscription(SQLModel, table=True):
@@ -51,6 +54,11 @@ class NotificationSettings(SQLModel, table=True):
     quiet_start: str | None = Field(default=None, max_length=5)
     quiet_end: str | None = Field(default=None, max_length=5)
     timezone: str = Field(default="UTC", max_length=64)
+    # An address for reminders by email: nothing is sent to it but the confirmation mail
+    # until its owner follows that mail's link.
+    email: str | None = Field(default=None, max_length=254)
+    email_confirmed: bool = False
+    email_reminders: bool = True
 
 
 class RoomFollow(SQLModel, table=True):
@@ -96,6 +104,16 @@ class SettingsIn(InputModel):
     quiet_start: str | None = None
     quiet_end: str | None = None
     timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    # "" removes the address.
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
+    email_reminders: bool | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value and not EMAIL.match(value):
+            raise ValueError("not an email address")
+        return value
 
     @field_validator("timezone")
     @classmethod

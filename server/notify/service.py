@@ -14,6 +14,8 @@ which every process looks for, are claimed in the database first: each goes out 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -35,6 +37,14 @@ from server.meetings import store as meeting_store
 from server.meetings.occurrences import expand
 from server.meetings.service import meeting_recipients
 from server.notify import store
+from server.notify.email import (
+    Mail,
+    Mailer,
+    MailError,
+    confirm_address_mail,
+    crisis_mail,
+    reminder_mail,
+)
 from server.notify.models import (
     MAX_REMINDER_MINUTES,
     NotificationSettings,
@@ -42,7 +52,14 @@ from server.notify.models import (
     SubscriptionIn,
     UnsubscribeIn,
 )
-from server.notify.push import Gone, PushFailed, PushPolicy, PushSender, application_server_key
+from server.notify.push import (
+    Gone,
+    PushFailed,
+    PushPolicy,
+    PushSender,
+    application_server_key,
+    b64url,
+)
 from server.rooms import store as room_store
 from server.rooms.access import RoomAccess
 from server.rooms.gates import Draft
@@ -58,6 +75,25 @@ PREVIEW_CHARS = 120
 Pusher = Callable[[], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class MailChannel:
+    """Email, when the settings name an SMTP server: the mailer, the address links point to,
+    the on-call addresses told of crisis alerts, and the key that signs links in mails."""
+
+    mailer: Mailer
+    public_url: str
+    on_call: tuple[str, ...]
+    link_key: bytes
+
+    def link_token(self, purpose: str, user_id: int, value: str = "") -> str:
+        signed = hmac.new(self.link_key, f"{purpose}:{user_id}:{value}".encode(), hashlib.sha256)
+        return b64url(signed.digest())
+
+    def link(self, path: str, purpose: str, user_id: int, value: str = "") -> str:
+        token = self.link_token(purpose, user_id, value)
+        return f"{self.public_url.rstrip('/')}{path}?u={user_id}&t={token}"
+
+
 @dataclass
 class Notifications:
     sessions: SessionFactory
@@ -69,6 +105,7 @@ class Notifications:
     online_in_room: Callable[[int], Awaitable[list[int]]]
     staff_on_duty: Callable[[], Awaitable[set[int]]]
     reminder_tick_s: float = 30.0
+    mail: MailChannel | None = None
     _queue: asyncio.Queue[Pusher] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_LIMIT), init=False
     )
@@ -127,10 +164,49 @@ class Notifications:
     async def change_settings(self, actor: Actor, data: SettingsIn) -> dict[str, Any]:
         async with self.sessions() as session:
             settings = (await store.settings_of(session, [actor.id]))[actor.id]
-            for name in data.model_fields_set:
+            new_address = (
+                "email" in data.model_fields_set and (data.email or None) != settings.email
+            )
+            for name in data.model_fields_set - {"email"}:
                 setattr(settings, name, getattr(data, name))
+            if new_address:
+                settings.email, settings.email_confirmed = data.email or None, False
             await store.save_settings(session, settings)
+        if new_address and settings.email and self.mail is not None:
+            self._ask_to_confirm(actor.id, settings.email)
         return await self.settings_of(actor)
+
+    async def confirm_address(self, user_id: int, token: str) -> bool:
+        """The link in the confirmation mail: the address takes mail from now on."""
+        async with self.sessions() as session:
+            settings = (await store.settings_of(session, [user_id]))[user_id]
+            if not self._signed(token, "confirm", user_id, settings.email or ""):
+                return False
+            settings.email_confirmed = True
+            await store.save_settings(session, settings)
+        return True
+
+    async def stop_reminder_mail(self, user_id: int, token: str) -> bool:
+        """The unsubscribe link (or one-click POST, RFC 8058) of a reminder mail."""
+        if not self._signed(token, "reminders", user_id):
+            return False
+        async with self.sessions() as session:
+            settings = (await store.settings_of(session, [user_id]))[user_id]
+            settings.email_reminders = False
+            await store.save_settings(session, settings)
+        return True
+
+    def _signed(self, token: str, purpose: str, user_id: int, value: str = "") -> bool:
+        if self.mail is None or not token:
+            return False
+        expected = self.mail.link_token(purpose, user_id, value)
+        return hmac.compare_digest(expected, token)
+
+    def _ask_to_confirm(self, user_id: int, address: str) -> None:
+        mail = self.mail
+        assert mail is not None  # noqa: S101 - checked by the caller
+        link = mail.link("/api/notifications/confirm", "confirm", user_id, address)
+        self._enqueue(lambda: self._send_mail(confirm_address_mail(address, confirm_url=link)))
 
     async def follow(self, actor: Actor, room_id: int, follow: bool) -> dict[str, Any]:
         async with self.sessions() as session:
@@ -211,6 +287,62 @@ class Notifications:
                     "kind": "reminder",
                 }
                 self._enqueue(lambda u=user_id, p=payload: self._push([u], p))  # type: ignore[misc]
+                self._mail_reminder(settings[user_id], title, series_id, start, minutes)
+
+    def _mail_reminder(
+        self,
+        settings: NotificationSettings,
+        title: str,
+        series_id: int,
+        start: datetime,
+        minutes: int,
+    ) -> None:
+        mail = self.mail
+        address = settings.email
+        if (
+            mail is None
+            or not address
+            or not settings.email_confirmed
+            or not settings.email_reminders
+        ):
+            return
+        local = start.astimezone(ZoneInfo(settings.timezone))
+        reminder = reminder_mail(
+            address,
+            title=title,
+            starts_local=local.strftime("%H:%M") + f" ({settings.timezone})",
+            minutes_before=minutes,
+            meeting_url=f"{mail.public_url.rstrip('/')}/#/meetings/{series_id}",
+            unsubscribe_url=mail.link(
+                "/api/notifications/unsubscribe", "reminders", settings.user_id
+            ),
+        )
+        self._enqueue(lambda: self._send_mail(reminder))
+
+    def _mail_crisis(self, alert: dict[str, Any], room_name: str) -> None:
+        mail = self.mail
+        if mail is None:
+            return
+        raised = self.clock.now().strftime("%H:%M UTC")
+        for address in mail.on_call:
+            paged = crisis_mail(
+                address,
+                severity=str(alert.get("severity") or "urgent"),
+                category=str(alert.get("category") or "crisis"),
+                room_name=room_name,
+                console_url=f"{mail.public_url.rstrip('/')}/#/console",
+                raised_at_local=raised,
+            )
+            self._enqueue(lambda m=paged: self._send_mail(m))  # type: ignore[misc]
+
+    async def _send_mail(self, mail: Mail) -> None:
+        if self.mail is None:
+            return
+        try:
+            await self.mail.mailer.send(mail)
+        except MailError as error:
+            # The reason names the server's answer, never the mail's content.
+            log.warning("a notification mail was not sent: %s", error.reason)
 
     # ----- sending -----
 
@@ -286,6 +418,8 @@ class Notifications:
             "kind": "crisis_alert" if crisis else "report",
         }
         await self._push(sorted(on_duty or staff), payload, urgent=crisis)
+        if crisis:
+            self._mail_crisis(alert, room.name if room is not None else "a private conversation")
 
     async def _push(
         self, user_ids: list[int], payload: dict[str, Any], *, urgent: bool = False
@@ -331,6 +465,9 @@ def settings_json(settings: NotificationSettings, devices: int, rooms: list[int]
         "quiet_start": settings.quiet_start,
         "quiet_end": settings.quiet_end,
         "timezone": settings.timezone,
+        "email": settings.email,
+        "email_confirmed": settings.email_confirmed,
+        "email_reminders": settings.email_reminders,
         "push_devices": devices,
         "followed_room_ids": rooms,
     }

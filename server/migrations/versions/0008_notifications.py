@@ -46,6 +46,9 @@ def upgrade() -> None:
         sa.Column("quiet_start", sqlmodel.sql.sqltypes.AutoString(length=5), nullable=True),
         sa.Column("quiet_end", sqlmodel.sql.sqltypes.AutoString(length=5), nullable=True),
         sa.Column("timezone", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=True),
+        sa.Column("email_confirmed", sa.Boolean(), nullable=False),
+        sa.Column("email_reminders", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["user.id"]),
         sa.PrimaryKeyConstraint("user_id"),
     )
