@@ -35,9 +35,12 @@ REPO = Path(__file__).resolve().parent.parent
 API_DOCS = REPO / "docs" / "api"
 COMMITTED = API_DOCS / "openapi.json"
 REGENERATE = ".venv/bin/python scripts/openapi > docs/api/openapi.json"
-# Served by the app, but not the API: the web client (docs/web-client.md) and Socket.IO's
+# Served by the app, but not the API: the web client (docs/web-client.md: its page, assets,
+# service worker, manifest and icons) and Socket.IO's
 # transport (docs/api/events/).
-NOT_API_PATHS = ("/", "/assets", "/socket.io/")
+NOT_API_PATHS = (
+    "/", "/assets", "/socket.io/", "/sw.js", "/manifest.webmanifest", "/icons",
+)  # fmt: skip
 CLIENT_TO_SERVER = "client → server"
 SERVER_TO_CLIENT = "server → client"
 # Hub methods that emit to sockets, and the position of the event name in their arguments.

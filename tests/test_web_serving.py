@@ -1,11 +1,14 @@
 """The built browser client is served at `/` with headers that forbid anything but our own
-script, and a server without a build says how to make one."""
+script, its service worker and manifest at fixed addresses at the root, and a server without a
+build says how to make one."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,10 @@ from tests.support import RunningServer
 
 INDEX = '<!doctype html><html lang="en"><script type="module" src="/assets/app-1a2b.js"></script>'
 SCRIPT = "console.log('peerrooms');"
+WORKER = "self.addEventListener('push', () => {});"
+MANIFEST = '{"name": "peerrooms", "start_url": "/"}'
+ICON = b"\x89PNG\r\n\x1a\n-icon-"
+PUBLIC = Path(__file__).resolve().parents[1] / "web" / "public"
 
 
 @pytest.fixture
@@ -26,6 +33,11 @@ def web_dir(tmp_path: Path) -> Path:
     (built / "assets").mkdir(parents=True)
     (built / "index.html").write_text(INDEX)
     (built / "assets" / "app-1a2b.js").write_text(SCRIPT)
+    # Vite copies web/public/ to the root of the build as it is.
+    (built / "sw.js").write_text(WORKER)
+    (built / "manifest.webmanifest").write_text(MANIFEST)
+    (built / "icons").mkdir()
+    (built / "icons" / "icon-192.png").write_bytes(ICON)
     return built
 
 
@@ -70,11 +82,68 @@ async def test_the_client_and_its_assets_are_served_with_a_strict_policy(
     assert status == 404 and '"not_found"' in text
 
 
+async def test_the_service_worker_and_manifest_are_served_at_the_root(
+    server: RunningServer,
+) -> None:
+    # At /sw.js the worker's scope is the whole app; never cached unchecked, so a new version
+    # reaches every browser on its next visit.
+    status, headers, text = await fetch(server, "/sw.js")
+    assert (status, text) == (200, WORKER)
+    assert headers["Content-Type"].startswith("text/javascript")
+    assert headers["Cache-Control"] == "no-cache"
+    # The worker runs under the same policy as the page (a worker takes its response's).
+    policy = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "connect-src 'self'" in policy
+    assert "worker-src 'self'" in policy and "manifest-src 'self'" in policy
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+    status, headers, text = await fetch(server, "/manifest.webmanifest")
+    assert (status, text) == (200, MANIFEST)
+    assert headers["Content-Type"].startswith("application/manifest+json")
+    assert headers["Cache-Control"] == "no-cache"
+
+    async with aiohttp.ClientSession() as session:
+        async with session.get(server.url + "/icons/icon-192.png") as response:
+            assert (response.status, await response.read()) == (200, ICON)
+            assert response.headers["Content-Type"] == "image/png"
+            assert response.headers["Cache-Control"] == "no-cache"
+    # Nothing outside the icons through their route, and nothing at the root but what is named.
+    for path in ("/icons/../index.html", "/icons/%2e%2e/index.html", "/icons/missing.png", "/x.js"):
+        status, _, _ = await fetch(server, path)
+        assert status in (403, 404), (path, status)
+    _, headers, _ = await fetch(server, "/")
+    assert "worker-src 'self'" in headers["Content-Security-Policy"]
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", path
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_the_manifest_names_icons_that_exist_at_their_sizes() -> None:
+    manifest = json.loads((PUBLIC / "manifest.webmanifest").read_text())
+    assert manifest["start_url"] == "/" and manifest["display"] == "standalone"
+    sizes = set()
+    for icon in manifest["icons"]:
+        assert icon["src"].startswith("/icons/"), icon
+        width, height = png_size(PUBLIC / icon["src"].lstrip("/"))
+        assert icon["sizes"] == f"{width}x{height}", icon
+        sizes.add(width)
+    # What browsers ask of an installable app: 192 and 512 pixel icons.
+    assert {192, 512} <= sizes
+    assert (PUBLIC / "sw.js").is_file()
+
+
 @pytest.mark.parametrize("server_overrides", [{"web_dir": Path("/nonexistent/dist")}])
 async def test_without_a_build_the_root_says_how_to_build_it(server: RunningServer) -> None:
     status, _, text = await fetch(server, "/")
     assert status == 503
     assert "npm run build" in text
+    for path in ("/sw.js", "/manifest.webmanifest"):
+        status, _, _ = await fetch(server, path)
+        assert status == 404, path
 
 
 async def websocket_handshake_headers(server: RunningServer) -> tuple[str, str]:

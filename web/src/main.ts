@@ -16,6 +16,7 @@ import {
   unlockAudioOnFirstGesture,
 } from "./notices";
 import { outbox } from "./outbox";
+import { pushSupported, registerServiceWorker, unsubscribeThisBrowser } from "./push";
 import { clearSession, currentUser, forgetSignIn, isStaff, setUser, signIn, store, token } from "./session";
 import { alerts, keepRoomsFresh, loadRooms, roomName, rooms, unread } from "./state";
 import type { Alert, Me, Notice } from "./types";
@@ -25,6 +26,7 @@ import { consoleView } from "./views/console";
 import { invitesView } from "./views/invites";
 import { meetingRoomView } from "./views/meeting-room";
 import { meetingsView } from "./views/meetings";
+import { notificationsView } from "./views/notifications";
 import { peopleView, personView } from "./views/people";
 import { programView } from "./views/program";
 import { currentRoomId, forgetRooms, rememberMute, roomView } from "./views/room";
@@ -36,6 +38,7 @@ const consoleBadge = h("span", { class: "nav-badge", "aria-hidden": "true", hidd
 const navLinks = {
   rooms: h("a", { href: "#/rooms" }, "Rooms"),
   meetings: h("a", { href: "#/meetings" }, "Meetings"),
+  notifications: h("a", { href: "#/notifications" }, "Notifications"),
   console: h("a", { href: "#/console" }, "Moderator console", consoleBadge),
   people: h("a", { href: "#/people" }, "People"),
   invites: h("a", { href: "#/invites" }, "Invites"),
@@ -54,6 +57,7 @@ const nav = h(
     null,
     h("li", null, navLinks.rooms),
     h("li", null, navLinks.meetings),
+    h("li", null, navLinks.notifications),
     consoleItem,
     peopleItem,
     invitesItem,
@@ -153,6 +157,9 @@ function startSession(): void {
   void loadRooms().catch(() => {});
   stopRoomsFresh?.();
   stopRoomsFresh = keepRoomsFresh();
+  // The worker that shows pushes on this device (asks nothing: the permission is asked only
+  // from the Notifications screen).
+  void registerServiceWorker();
 }
 
 function onSignedIn(newToken: string, user: Me): void {
@@ -182,6 +189,8 @@ function sessionEnded(): void {
 
 async function signOut(): Promise<void> {
   signOutButton.disabled = true;
+  // A shared clinic computer: the next person must not get this person's notifications.
+  if (pushSupported()) await unsubscribeThisBrowser().catch(() => null);
   await endSession();
   signOutButton.disabled = false;
   navigate("#/signin");
@@ -402,6 +411,8 @@ function route(message?: string): void {
   } else if (parts[0] === "meetings" && id !== null && parts.length === 2) {
     screenName = "meeting-room";
     view = meetingRoomView(id, () => navigate("#/meetings"));
+  } else if (parts[0] === "notifications" && parts.length === 1) {
+    view = notificationsView();
   } else if (parts[0] === "console" && parts.length === 1 && isStaff(user)) {
     hideAlertBanner?.();
     hideAlertBanner = null;

@@ -318,3 +318,20 @@ export interface VideoCallState {
 export interface VideoEndedEvent {
   meeting_id: number;
 }
+
+// ----- notifications away from the app (docs/notifications.md) -----
+
+/** `GET`/`PATCH /api/me/notifications`, and the answer of every push and follow call. */
+export interface NotificationSettings {
+  /** Message text on the lock screen. */
+  previews: boolean;
+  /** Minutes before a session to be reminded; 0: never. */
+  reminder_minutes: number;
+  /** 24-hour times ("22:00") on `timezone`'s clock; null: no quiet hours. */
+  quiet_start: string | null;
+  quiet_end: string | null;
+  timezone: string;
+  /** How many browsers of mine take pushes. */
+  push_devices: number;
+  followed_room_ids: number[];
+}

@@ -6,6 +6,7 @@ import { removeBanner } from "../notices";
 import { isStaff } from "../session";
 import type { Me, PublicUser } from "../types";
 import { errorBox, heading, statusBox } from "../views/common";
+import { followToggle } from "../views/notifications";
 import type { RoomState, Typist } from "./state";
 
 // Said wherever posting is held back (a mute, a locked room): nobody in crisis is silenced, since
@@ -69,7 +70,7 @@ export function createRoomPage(context: RoomPageContext, parts: RoomPageParts, i
   const node = h(
     "div",
     { class: "room-view" },
-    h("div", { class: "room-head" }, title, topic, flags),
+    h("div", { class: "room-head" }, h("div", { class: "room-head-line" }, title, followToggle(roomId)), topic, flags),
     h("div", { class: "room-body" }, chat, people),
   );
 
