@@ -14,6 +14,7 @@ which every process looks for, are claimed in the database first: each goes out 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -70,6 +71,8 @@ log = logging.getLogger(__name__)
 # (the browser replaces it, by its tag) rather than a buzz per message.
 ROOM_PUSH_EVERY = timedelta(minutes=2)
 QUEUE_LIMIT = 10_000
+# On shutdown, how long the pushes already queued may take to go.
+CLOSE_WAIT_S = 2.0
 PREVIEW_CHARS = 120
 
 Pusher = Callable[[], Awaitable[None]]
@@ -113,19 +116,34 @@ class Notifications:
     _worker: asyncio.Task[None] | None = field(default=None, init=False)
     _reminding: LoopingCall | None = field(default=None, init=False)
     _last_room_push: dict[tuple[int, int], datetime] = field(default_factory=dict, init=False)
+    # The rooms someone follows, read with each reminder tick (and changed here at once by a
+    # follow here): a message in any other room costs no query at all, and a follow made on
+    # another process is seen within a tick.
+    _followed_rooms: set[int] = field(default_factory=set, init=False)
 
     async def start(self) -> None:
         self._sender = PushSender(self.vapid_key, self.vapid_subject, aiohttp.ClientSession())
         self._worker = asyncio.create_task(self._work())
-        self._reminding = self.clock.looping_call(self.send_due_reminders, self.reminder_tick_s)
+        self._reminding = self.clock.looping_call(self._tick, self.reminder_tick_s, run_now=True)
 
     async def close(self) -> None:
+        """Stop looking for reminders; give the pushes already queued a moment to go (they
+        hold database sessions, which must be back before the pool closes), then stop."""
         if self._reminding is not None:
             await self._reminding.stop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), CLOSE_WAIT_S)
         if self._worker is not None:
             self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
         if self._sender is not None:
             await self._sender.http.close()
+
+    async def _tick(self) -> None:
+        async with self.sessions() as session:
+            self._followed_rooms = set(await store.rooms_with_followers(session))
+        await self.send_due_reminders()
 
     async def drain(self) -> None:
         """Wait until every push queued so far has been tried (tests, shutdown)."""
@@ -212,6 +230,8 @@ class Notifications:
         async with self.sessions() as session:
             await self.access.enter(session, actor, room_id)
             await store.set_follow(session, user_id=actor.id, room_id=room_id, follow=follow)
+        if follow:
+            self._followed_rooms.add(room_id)
         return await self.settings_of(actor)
 
     async def channels_of(self, user_id: int) -> dict[str, Any]:
@@ -231,6 +251,8 @@ class Notifications:
         if draft.action != "send":
             return
         room_id, author_id = draft.room.id or 0, draft.actor.id
+        if room_id not in self._followed_rooms:
+            return
         text = f"{draft.actor.display_name}: {draft.body}"
         self._enqueue(lambda: self._push_room_message(room_id, author_id, draft.room.name, text))
 

@@ -86,6 +86,11 @@ async def followers(session: AsyncSession, room_id: int) -> list[int]:
     return sorted(result.scalars().all())
 
 
+async def rooms_with_followers(session: AsyncSession) -> list[int]:
+    result = await session.execute(select(RoomFollow.room_id).distinct())
+    return sorted(result.scalars().all())
+
+
 async def followed_rooms(session: AsyncSession, user_id: int) -> list[int]:
     result = await session.execute(select(RoomFollow.room_id).where(RoomFollow.user_id == user_id))
     return sorted(result.scalars().all())
