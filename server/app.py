@@ -244,6 +244,7 @@ def create_app(
     app[NOTIFICATIONS] = notifications
     messages.listeners.append(notifications)
     safety.alerts.announce_listeners.append(notifications.alert_announced)
+    meetings.change_listeners.append(notifications.meeting_changed)
 
     app[PRESENCE] = presence
     app[ACCOUNTS] = accounts

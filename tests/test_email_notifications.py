@@ -10,6 +10,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -156,3 +157,34 @@ async def test_a_crisis_alert_is_mailed_to_the_on_call_list_without_who_or_what(
     text = text_of(mail.message)
     assert "Group A" in text and f"{PUBLIC_URL}/#/console" in text, text
     assert "Ana" not in text and "kill" not in text and "Ana" not in str(mail.message)
+
+
+async def test_a_moved_session_is_mailed_to_a_confirmed_address(
+    api: Api, server: RunningServer, community: Community, clock: FakeClock, inbox: Inbox
+) -> None:
+    c = community
+    await api.patch(
+        "/api/me/notifications",
+        {"email": "ana@example.org", "timezone": "America/Chicago"},
+        c.pat_ana.token,
+    )
+    await settle(server)
+    confirm = link_in(inbox.only().message, "/api/notifications/confirm")
+    assert (await api.session.get(api.base_url + confirm)).status == 200
+    inbox.received.clear()
+    meeting = await daily_meeting(api, c, clock, timedelta(days=2))
+    start = (clock.now() + timedelta(days=2)).replace(second=0, microsecond=0)
+    later = start + timedelta(hours=1)
+    moved = await api.post(
+        f"/api/meetings/{meeting}/move",
+        {"occurrence": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+         "starts_at": later.strftime("%Y-%m-%dT%H:%M:%S"), "reason": "Room change"},
+        c.mod_lee.token,
+    )  # fmt: skip
+    assert moved.status == 200, moved.body
+    await settle(server)
+    mail = inbox.only()
+    assert mail.rcpt_tos == ["ana@example.org"], mail.rcpt_tos
+    text = text_of(mail.message)
+    local = later.astimezone(ZoneInfo("America/Chicago")).strftime("%H:%M")
+    assert "Evening group" in text and "Room change" in text and local in text, text

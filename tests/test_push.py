@@ -258,3 +258,30 @@ async def test_subscriptions_only_to_push_services_and_checked_input(
         json={"endpoint": good["endpoint"]},
     )
     assert gone.status == 200 and gone.body["notifications"]["push_devices"] == 0, gone.body
+
+
+async def test_a_cancelled_session_reaches_its_members_away_from_the_app(
+    api: Api,
+    server: RunningServer,
+    community: Community,
+    clock: FakeClock,
+    push_service: PushService,
+) -> None:
+    c = community
+    await subscribed(api, push_service, c.pat_ana, "ana-phone")
+    await subscribed(api, push_service, c.mod_lee, "lee-phone")
+    meeting = await daily_meeting(api, c, clock, timedelta(days=1))
+    start = (clock.now() + timedelta(days=1)).replace(second=0, microsecond=0)
+    occurrence = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    cancelled = await api.post(
+        f"/api/meetings/{meeting}/cancel",
+        {"occurrence": occurrence, "reason": "The clinic is closed for the holiday."},
+        c.mod_lee.token,
+    )
+    assert cancelled.status == 200, cancelled.body
+    await settle(server)
+    [push] = push_service.pushes("ana-phone")
+    assert push["kind"] == "meeting_change" and push["url"] == f"#/meetings/{meeting}", push
+    assert push["title"] == "Evening group" and "cancelled" in push["body"], push
+    assert "closed for the holiday" in push["body"], push
+    assert push_service.received["lee-phone"] == []  # staff cancelled it

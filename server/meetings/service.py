@@ -3,7 +3,8 @@ occurrences, check-ins, and whether a meeting room is open for posts right now."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -128,6 +129,9 @@ def check_rule(data: MeetingIn) -> None:
         raise invalid(f"rrule: {error}.") from None
 
 
+ChangeListener = Callable[[MeetingSeries, str, str, list[int], dict[str, Any]], Awaitable[None]]
+
+
 @dataclass
 class MeetingService:
     sessions: SessionFactory
@@ -135,6 +139,9 @@ class MeetingService:
     access: RoomAccess
     notifier: Notifier | None = None
     audit: AuditSink | None = None
+    # Told of each change notice after it went out: (series, kind, text, recipients, its
+    # fields). Notifications push cancelled and moved sessions to people away from the app.
+    change_listeners: list[ChangeListener] = field(default_factory=list)
 
     async def create(self, actor: Actor, data: MeetingIn) -> dict[str, Any]:
         require_staff(actor)
@@ -349,12 +356,13 @@ class MeetingService:
         extra: dict[str, Any],
     ) -> None:
         """A notice of the series to each recipient (members and staff)."""
-        if self.notifier is None:
-            return
-        for user_id in recipients:
-            await self.notifier.tell(
-                user_id, kind, text, room_id=series.room_id, meeting_id=series.id, **extra
-            )
+        if self.notifier is not None:
+            for user_id in recipients:
+                await self.notifier.tell(
+                    user_id, kind, text, room_id=series.room_id, meeting_id=series.id, **extra
+                )
+        for listener in self.change_listeners:
+            await listener(series, kind, text, recipients, extra)
 
     async def _audit(self, actor: Actor, series: MeetingSeries, action: str, note: str) -> None:
         if self.audit is not None:

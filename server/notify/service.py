@@ -35,6 +35,7 @@ from server.kernel.clock import Clock, LoopingCall
 from server.kernel.db import SessionFactory
 from server.kernel.errors import AppError
 from server.meetings import store as meeting_store
+from server.meetings.models import MeetingSeries
 from server.meetings.occurrences import expand
 from server.meetings.service import meeting_recipients
 from server.notify import store
@@ -42,6 +43,7 @@ from server.notify.email import (
     Mail,
     Mailer,
     MailError,
+    change_mail,
     confirm_address_mail,
     crisis_mail,
     reminder_mail,
@@ -265,6 +267,69 @@ class Notifications:
     async def alert_announced(self, alert: dict[str, Any]) -> None:
         """A crisis alert or a report, announced once: staff away from the console hear."""
         self._enqueue(lambda: self._push_alert(alert))
+
+    async def meeting_changed(
+        self,
+        series: MeetingSeries,
+        kind: str,
+        text: str,
+        recipients: list[int],
+        extra: dict[str, Any],
+    ) -> None:
+        """A session cancelled or moved: its members away from the app hear of it."""
+        if kind not in ("meeting_cancelled", "meeting_moved"):
+            return
+        series_id = series.id or 0
+        payload = {
+            "title": series.title,
+            "body": text,
+            "url": f"#/meetings/{series_id}",
+            "tag": f"meeting-change-{series_id}",
+            "kind": "meeting_change",
+        }
+        self._enqueue(lambda: self._push_change(series, kind, recipients, payload, extra))
+
+    async def _push_change(
+        self,
+        series: MeetingSeries,
+        kind: str,
+        recipients: list[int],
+        payload: dict[str, Any],
+        extra: dict[str, Any],
+    ) -> None:
+        async with self.sessions() as session:
+            staff = set(await meeting_store.staff_user_ids(session))
+            members = [user_id for user_id in recipients if user_id not in staff]
+            settings = await store.settings_of(session, members)
+        await self._push(members, payload)
+        for user_id in members:
+            self._mail_change(settings[user_id], series, kind, extra)
+
+    def _mail_change(
+        self,
+        settings: NotificationSettings,
+        series: MeetingSeries,
+        kind: str,
+        extra: dict[str, Any],
+    ) -> None:
+        mail, address = self.mail, settings.email
+        wanted = settings.email_confirmed and settings.email_reminders
+        if mail is None or not address or not wanted:
+            return
+        when = datetime.fromisoformat(str(extra["starts_at"]).replace("Z", "+00:00"))
+        local = when.astimezone(ZoneInfo(settings.timezone))
+        change = change_mail(
+            address,
+            title=series.title,
+            what="cancelled" if kind == "meeting_cancelled" else "moved",
+            when_local=local.strftime("%A %d %B, %H:%M") + f" ({settings.timezone})",
+            reason=str(extra.get("reason") or ""),
+            meeting_url=f"{mail.public_url.rstrip('/')}/#/meetings/{series.id}",
+            unsubscribe_url=mail.link(
+                "/api/notifications/unsubscribe", "reminders", settings.user_id
+            ),
+        )
+        self._enqueue(lambda: self._send_mail(change))
 
     async def send_due_reminders(self) -> None:
         """Remind each person of a session at the lead time they chose, once."""
