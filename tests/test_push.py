@@ -235,6 +235,9 @@ async def test_subscriptions_only_to_push_services_and_checked_input(
         reply = await api.post("/api/me/push-subscriptions", body, c.pat_ana.token)
         assert reply.status == 422, (body, reply.body)
     for change in (
+        {"previews": None},
+        {"reminder_minutes": None},
+        {"timezone": None},
         {"quiet_start": "25:00"},
         {"reminder_minutes": -1},
         {"timezone": "Mars/Base"},

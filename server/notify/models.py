@@ -9,7 +9,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field as InputField
-from pydantic import StringConstraints, field_validator
+from pydantic import StringConstraints, field_validator, model_validator
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
@@ -107,6 +107,13 @@ class SettingsIn(InputModel):
     # "" removes the address.
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
     email_reminders: bool | None = None
+
+    @model_validator(mode="after")
+    def _settings_that_always_have_a_value(self) -> SettingsIn:
+        for name in ("previews", "reminder_minutes", "timezone", "email_reminders"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null; leave it out to keep it")
+        return self
 
     @field_validator("email")
     @classmethod
