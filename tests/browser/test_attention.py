@@ -20,7 +20,7 @@ from tests.browser.pages import (
     open_alerts,
     serious_axe_violations,
 )
-from tests.support import Api, Community, RunningServer, joined, send
+from tests.support import Api, Community, RunningServer, eventually, joined, send
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -191,7 +191,7 @@ async def test_a_moderator_not_looking_gets_a_crisis_alert_in_the_title_a_tone_a
 
 
 async def test_a_patients_tab_title_counts_messages_waiting_in_other_rooms(
-    browse: TabFactory, peer: PeerFactory, community: Community
+    browse: TabFactory, api: Api, peer: PeerFactory, community: Community
 ) -> None:
     c = community
     ana = await browse()
@@ -214,6 +214,13 @@ async def test_a_patients_tab_title_counts_messages_waiting_in_other_rooms(
     await send(avi, c.commons, "hello commons")
     await expect(ana.message("hello commons")).to_be_visible()
     await expect(ana.page).to_have_title("(2) Commons – peerrooms")
+
+    # The client tells the server it read Commons; the room list, read again next, says so.
+    async def commons_read() -> bool:
+        rooms = (await api.get("/api/rooms", c.pat_ana.token)).body["rooms"]
+        return any(room["id"] == c.commons and room["unread_count"] == 0 for room in rooms)
+
+    await eventually(commons_read, "Commons marked read on the server")
 
     # The room list says the same; reading Group A brings the title back to the screen's own.
     await ana.nav.get_by_role("link", name="Rooms", exact=True).click()
