@@ -49,7 +49,6 @@ from server.notify.email import (
     reminder_mail,
 )
 from server.notify.models import (
-    MAX_REMINDER_MINUTES,
     NotificationSettings,
     SettingsIn,
     SubscriptionIn,
@@ -340,7 +339,8 @@ class Notifications:
             # Staff run the sessions; the reminders are for the members.
             staff = set(await meeting_store.staff_user_ids(session))
             due: list[tuple[str, int, str, datetime, list[int]]] = []
-            window_end = now + timedelta(minutes=MAX_REMINDER_MINUTES)
+            # Only as far ahead as the longest lead anyone chose: most sessions are not due.
+            window_end = now + timedelta(minutes=await store.longest_lead(session))
             for series, room in pairs:
                 starts = [
                     occurrence.start

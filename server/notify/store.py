@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from server.kernel.db import insert_once
 from server.notify.models import (
+    DEFAULT_REMINDER_MINUTES,
     NotificationSent,
     NotificationSettings,
     PushSubscription,
@@ -29,6 +30,12 @@ async def settings_of(
     return {
         user_id: found.get(user_id) or NotificationSettings(user_id=user_id) for user_id in user_ids
     }
+
+
+async def longest_lead(session: AsyncSession) -> int:
+    """The longest reminder lead time anyone chose, in minutes (the default if longer)."""
+    result = await session.execute(select(func.max(NotificationSettings.reminder_minutes)))
+    return max(DEFAULT_REMINDER_MINUTES, int(result.scalar() or 0))
 
 
 async def save_settings(session: AsyncSession, settings: NotificationSettings) -> None:
