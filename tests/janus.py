@@ -60,6 +60,17 @@ class JanusServer:
     def ws_url(self) -> str:
         return f"ws://{self.janus_ip}:{WS_PORT}"
 
+    def settings(self) -> dict[str, str]:
+        """The server's settings for this Janus (environment values too: all text)."""
+        return {
+            "janus_url": self.http_url,
+            "janus_admin_url": self.admin_url,
+            "janus_api_secret": self.api_secret,
+            "janus_admin_secret": self.admin_secret,
+            "janus_admin_key": self.admin_key,
+            "janus_ws_url": self.ws_url,
+        }
+
     def client(
         self,
         http: aiohttp.ClientSession,

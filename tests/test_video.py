@@ -41,12 +41,7 @@ TICK_S = 5.0
 @pytest.fixture
 def server_overrides(janus: JanusServer) -> dict[str, Any]:
     return {
-        "janus_url": janus.http_url,
-        "janus_admin_url": janus.admin_url,
-        "janus_api_secret": janus.api_secret,
-        "janus_admin_secret": janus.admin_secret,
-        "janus_admin_key": janus.admin_key,
-        "janus_ws_url": janus.ws_url,
+        **janus.settings(),
         "meeting_tick_s": TICK_S,
         "turn_urls": [TURN_URL],
         "turn_secret": TURN_SECRET,

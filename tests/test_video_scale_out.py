@@ -24,14 +24,7 @@ from tests.test_video import (
 
 @pytest.fixture
 def cluster_overrides(janus: JanusServer) -> dict[str, str]:
-    return {
-        "janus_url": janus.http_url,
-        "janus_admin_url": janus.admin_url,
-        "janus_api_secret": janus.api_secret,
-        "janus_admin_secret": janus.admin_secret,
-        "janus_admin_key": janus.admin_key,
-        "janus_ws_url": janus.ws_url,
-    }
+    return janus.settings()
 
 
 async def test_a_ban_heard_on_one_process_puts_out_a_pass_from_the_other(

@@ -282,12 +282,7 @@ async def running_video_lab(folder: Path) -> AsyncIterator[VideoLab]:
             f"sqlite+aiosqlite:///{folder / 'peerrooms.db'}",
             folder,
             web_dir=str(WEB_DIST),
-            janus_url=janus.http_url,
-            janus_admin_url=janus.admin_url,
-            janus_api_secret=janus.api_secret,
-            janus_admin_secret=janus.admin_secret,
-            janus_admin_key=janus.admin_key,
-            janus_ws_url=janus.ws_url,
+            **janus.settings(),
             # Who is in each call, asked every second: attendance shows it at once.
             video_presence_poll_s="1",
         )
