@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from aiohttp import web
 
 from server.accounts.http import current_actor
@@ -63,18 +65,33 @@ async def confirm_address(request: web.Request) -> web.Response:
     )
 
 
-async def unsubscribe_reminders(request: web.Request) -> web.Response:
-    stopped = await request.app[NOTIFICATIONS].stop_reminder_mail(*_signed_link(request))
-    return _page(
-        "Reminders by email are off. You can turn them on again under Notifications."
-        if stopped
-        else "This link is not valid. Nothing was changed."
+async def ask_to_unsubscribe(request: web.Request) -> web.Response:
+    """The link in a mail asks first: mail scanners open links, and opening one must not turn
+    anyone's reminders off. The button posts, as a mail program's one click does."""
+    action = html.escape(request.path_qs, quote=True)
+    return web.Response(
+        text=(
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width"><title>peerrooms</title></head>'
+            "<body><h1>Session mail from peerrooms</h1>"
+            f'<form method="post" action="{action}">'
+            "<p>Stop reminders and session changes by email?</p>"
+            '<button type="submit">Turn off session mail</button></form></body></html>'
+        ),
+        content_type="text/html",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
     )
 
 
-async def unsubscribe_in_one_click(request: web.Request) -> web.Response:
-    """RFC 8058: the mail program posts to the List-Unsubscribe address."""
-    return await unsubscribe_reminders(request)
+async def unsubscribe_reminders(request: web.Request) -> web.Response:
+    """The page's button, or RFC 8058's one-click POST from the mail program."""
+    stopped = await request.app[NOTIFICATIONS].stop_reminder_mail(*_signed_link(request))
+    return _page(
+        "Reminders and session changes by email are off. You can turn them on again under"
+        " Notifications."
+        if stopped
+        else "This link is not valid. Nothing was changed."
+    )
 
 
 def _signed_link(request: web.Request) -> tuple[int, str]:
@@ -166,16 +183,19 @@ NOTIFICATION_ROUTES = RouteTable(
         Route(
             "GET",
             "/api/notifications/unsubscribe",
-            unsubscribe_reminders,
-            "Turn off reminders by email (the link in a reminder mail)",
+            ask_to_unsubscribe,
+            "The page a mail's unsubscribe link opens: a button that turns session mail off",
             Access.PUBLIC,
-            media="text/plain",
+            media="text/html",
+            description="Opening it changes nothing (mail scanners open links); its button"
+            " posts to the same address.",
         ),
         Route(
             "POST",
             "/api/notifications/unsubscribe",
-            unsubscribe_in_one_click,
-            "Turn off reminders by email (RFC 8058 one-click, from the mail program)",
+            unsubscribe_reminders,
+            "Turn off reminders and session changes by email (the page's button, or RFC 8058"
+            " one-click from the mail program)",
             Access.PUBLIC,
             media="text/plain",
         ),
