@@ -37,7 +37,7 @@ from server.kernel.errors import AppError
 from server.meetings import store as meeting_store
 from server.meetings.models import MeetingSeries
 from server.meetings.occurrences import expand
-from server.meetings.service import meeting_recipients
+from server.meetings.service import meeting_recipients, parse_utc
 from server.notify import store
 from server.notify.email import (
     Mail,
@@ -96,6 +96,13 @@ class MailChannel:
     def link(self, path: str, purpose: str, user_id: int, value: str = "") -> str:
         token = self.link_token(purpose, user_id, value)
         return f"{self.public_url.rstrip('/')}{path}?u={user_id}&t={token}"
+
+    def unsubscribe_link(self, user_id: int) -> str:
+        return self.link("/api/notifications/unsubscribe", "reminders", user_id)
+
+    def app_link(self, route: str) -> str:
+        """A screen of the web client, such as `#/console`."""
+        return f"{self.public_url.rstrip('/')}/{route}"
 
 
 @dataclass
@@ -311,11 +318,11 @@ class Notifications:
         kind: str,
         extra: dict[str, Any],
     ) -> None:
-        mail, address = self.mail, settings.email
-        wanted = settings.email_confirmed and settings.email_reminders
-        if mail is None or not address or not wanted:
+        to = self._session_mail_to(settings)
+        if to is None:
             return
-        when = datetime.fromisoformat(str(extra["starts_at"]).replace("Z", "+00:00"))
+        mail, address = to
+        when = parse_utc(str(extra["starts_at"]), "starts_at")
         local = when.astimezone(ZoneInfo(settings.timezone))
         change = change_mail(
             address,
@@ -323,10 +330,8 @@ class Notifications:
             what="cancelled" if kind == "meeting_cancelled" else "moved",
             when_local=local.strftime("%A %d %B, %H:%M") + f" ({settings.timezone})",
             reason=str(extra.get("reason") or ""),
-            meeting_url=f"{mail.public_url.rstrip('/')}/#/meetings/{series.id}",
-            unsubscribe_url=mail.link(
-                "/api/notifications/unsubscribe", "reminders", settings.user_id
-            ),
+            meeting_url=mail.app_link(f"#/meetings/{series.id}"),
+            unsubscribe_url=mail.unsubscribe_link(settings.user_id),
         )
         self._enqueue(lambda: self._send_mail(change))
 
@@ -384,27 +389,27 @@ class Notifications:
         start: datetime,
         minutes: int,
     ) -> None:
-        mail = self.mail
-        address = settings.email
-        if (
-            mail is None
-            or not address
-            or not settings.email_confirmed
-            or not settings.email_reminders
-        ):
+        to = self._session_mail_to(settings)
+        if to is None:
             return
+        mail, address = to
         local = start.astimezone(ZoneInfo(settings.timezone))
         reminder = reminder_mail(
             address,
             title=title,
             starts_local=local.strftime("%H:%M") + f" ({settings.timezone})",
             minutes_before=minutes,
-            meeting_url=f"{mail.public_url.rstrip('/')}/#/meetings/{series_id}",
-            unsubscribe_url=mail.link(
-                "/api/notifications/unsubscribe", "reminders", settings.user_id
-            ),
+            meeting_url=mail.app_link(f"#/meetings/{series_id}"),
+            unsubscribe_url=mail.unsubscribe_link(settings.user_id),
         )
         self._enqueue(lambda: self._send_mail(reminder))
+
+    def _session_mail_to(self, settings: NotificationSettings) -> tuple[MailChannel, str] | None:
+        """Where this person's session mail goes: a confirmed address that takes it."""
+        wanted = settings.email_confirmed and settings.email_reminders
+        if self.mail is None or not settings.email or not wanted:
+            return None
+        return self.mail, settings.email
 
     def _mail_crisis(self, alert: dict[str, Any], room_name: str) -> None:
         mail = self.mail
@@ -417,7 +422,7 @@ class Notifications:
                 severity=str(alert.get("severity") or "urgent"),
                 category=str(alert.get("category") or "crisis"),
                 room_name=room_name,
-                console_url=f"{mail.public_url.rstrip('/')}/#/console",
+                console_url=mail.app_link("#/console"),
                 raised_at_local=raised,
             )
             self._enqueue(lambda m=paged: self._send_mail(m))  # type: ignore[misc]
