@@ -20,6 +20,8 @@ export function setUnauthorizedHandler(handler: () => void): void {
   onUnauthorized = handler;
 }
 
+const READ_RETRY_MS = 300;
+
 function networkError(): ApiError {
   return new ApiError(0, {
     code: "network",
@@ -32,17 +34,27 @@ export async function request(method: string, path: string, body?: unknown): Pro
   const current = token();
   if (current) headers.Authorization = `Bearer ${current}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response: Response;
-  try {
-    response = await fetch(path, {
+  const send = (): Promise<Response> =>
+    fetch(path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "omit",
       cache: "no-store",
     });
+  let response: Response;
+  try {
+    response = await send();
   } catch {
-    throw networkError();
+    // A read that met a dropped connection is asked once more (it changes nothing); a write
+    // is not, as it may have been done: its screen says so and offers to try again.
+    if (method !== "GET") throw networkError();
+    await new Promise((resolve) => setTimeout(resolve, READ_RETRY_MS));
+    try {
+      response = await send();
+    } catch {
+      throw networkError();
+    }
   }
   if (response.ok) return response;
   let error: WireError = {
