@@ -21,7 +21,7 @@ import random
 import resource
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing.connection import Connection
@@ -40,6 +40,8 @@ CONNECT_CONCURRENCY = 50
 JOIN_CONCURRENCY = 12
 ACK_WAIT_S = 5.0
 DRAIN_MAX_S = 10.0
+# A send answered `unavailable` is tried again, as a client would, up to this many tries.
+SEND_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ class LoadReport:
     wall_s: float = 0.0
     max_schedule_lag_ms: float = 0.0
     disconnected: int = 0
+    # Sends asked again after an `unavailable` answer.
+    retried: int = 0
 
 
 def process_cpu_s() -> float:
@@ -265,19 +269,37 @@ class Worker:
         sent_ns = time.time_ns()
         client_id = f"w{self.number}c{spec.index}s{seq}t{sent_ns}"
         pending[client_id] = (spec.room_id, sent_ns)
-        body = ORDINARY_LINES[seq % len(ORDINARY_LINES)]
+        payload = {
+            "room_id": spec.room_id,
+            "body": ORDINARY_LINES[seq % len(ORDINARY_LINES)],
+            "client_id": client_id,
+        }
+        attempts = 1
 
-        def acked(payload: dict[str, Any]) -> None:
+        def acked(answer: dict[str, Any]) -> None:
+            nonlocal attempts
+            ok = bool(answer.get("ok"))
+            code = "" if ok else str(answer.get("error", {}).get("code", "?"))
+            # `unavailable`: not answered in time, "may or may not have been done". A client
+            # sends again with the same client_id (stored once, broadcast once), as the web
+            # client's outbox does; the ack latency counts from the first try.
+            if code == "unavailable" and attempts < SEND_ATTEMPTS:
+                attempts += 1
+                report.retried += 1
+                asyncio.ensure_future(self._emit(client, payload, acked))
+                return
             room_id, at_ns = pending.pop(client_id, (spec.room_id, sent_ns))
             latency = (time.time_ns() - at_ns) / 1e6
-            ok = bool(payload.get("ok"))
-            code = "" if ok else str(payload.get("error", {}).get("code", "?"))
             report.sent.append((client_id, room_id, ok, code, latency))
 
+        await self._emit(client, payload, acked)
+
+    @staticmethod
+    async def _emit(
+        client: LightClient, payload: dict[str, Any], acked: Callable[[dict[str, Any]], None]
+    ) -> None:
         try:
-            await client.emit(
-                "send", {"room_id": spec.room_id, "body": body, "client_id": client_id}, acked
-            )
+            await client.emit("send", payload, acked)
         except (aiohttp.ClientConnectionResetError, ConnectionError):
             # The server closed this connection (overloaded past its ping timeout): the send
             # stays unanswered, which fails the step; the worker goes on with the others.

@@ -126,6 +126,7 @@ def summarise_load(
         "offered_rate": offered_rate,
         "duration_s": duration_s,
         "messages_sent": sent,
+        "messages_retried": sum(r.retried for r in reports),
         "achieved_rate": round(sent / duration_s, 1) if duration_s else None,
         "delivery_latency_ms": percentiles(latency),
         "ack_latency_ms": percentiles(acks),

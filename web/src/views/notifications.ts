@@ -117,10 +117,11 @@ export function notificationsView(): View {
   };
   noQuiet.addEventListener("change", syncQuiet);
   const formTitleId = uid("section");
-  const form = h(
-    "form",
-    { class: "card notifications-section notifications-form", "aria-labelledby": formTitleId, novalidate: true },
-    h("h2", { id: formTitleId, tabindex: "-1" }, "What you get"),
+  // Closed until the stored settings arrive: what someone typed is never overwritten by them,
+  // and defaults are never saved over settings that were not read.
+  const fields = h(
+    "fieldset",
+    { class: "notifications-fields", disabled: true, "aria-busy": "true" },
     h(
       "div",
       { class: "field check" },
@@ -137,8 +138,14 @@ export function notificationsView(): View {
     ),
     h("div", { class: "field check" }, noQuiet, h("label", { for: noQuiet.id }, "No quiet hours")),
     h("p", { class: "hint" }, `Nothing is sent during quiet hours. Times are on this device's clock: ${zone}.`),
-    formErrors.node,
     h("div", { class: "notifications-actions" }, save),
+  );
+  const form = h(
+    "form",
+    { class: "card notifications-section notifications-form", "aria-labelledby": formTitleId, novalidate: true },
+    h("h2", { id: formTitleId, tabindex: "-1" }, "What you get"),
+    fields,
+    formErrors.node,
     formStatus.node,
   );
   const fillForm = (s: Settings): void => {
@@ -232,6 +239,8 @@ export function notificationsView(): View {
       if (stopped) return;
       settings = data.notifications;
       fillForm(settings);
+      fields.disabled = false;
+      fields.removeAttribute("aria-busy");
       showFollowed(settings.followed_room_ids);
       await showDevice();
     } catch (err) {
