@@ -78,6 +78,7 @@ from server.moderation.restrictions import (
 )
 from server.moderation.support import SupportConversations
 from server.moderation.webhook import AlertWebhook
+from server.notify.digest_http import add_digest_routes
 from server.notify.email import MailConfig, Mailer
 from server.notify.http import NOTIFICATIONS, add_notification_routes
 from server.notify.push import PushPolicy, load_or_create_vapid_key
@@ -244,6 +245,7 @@ def create_app(
     app[NOTIFICATIONS] = notifications
     messages.listeners.append(notifications)
     safety.alerts.announce_listeners.append(notifications.alert_announced)
+    safety.alerts.reraise_listeners.append(notifications.alert_raised_again)
     meetings.change_listeners.append(notifications.meeting_changed)
 
     app[PRESENCE] = presence
@@ -279,6 +281,7 @@ def create_app(
     add_meeting_routes(app)
     add_video_routes(app)
     add_notification_routes(app)
+    add_digest_routes(app)
     add_operations_routes(app)
     add_reference_routes(app)
     # Browsers in a video call talk to the media server's WebSocket too.
@@ -503,6 +506,8 @@ def _build_accounts(core: Core, notifier: Notifier) -> AccountService:
             parallelism=settings.password_hash_parallelism,
         ),
         tokens=TokenIssuer(secret, timedelta(hours=settings.token_ttl_hours)),
+        kept_tokens=TokenIssuer(secret, timedelta(minutes=settings.kept_token_ttl_minutes)),
+        remember_for=timedelta(days=settings.remember_days),
         clock=core.clock,
         password_min_length=settings.password_min_length,
         invite_default_hours=settings.invite_default_hours,
@@ -536,6 +541,7 @@ def _build_notifications(
         alerts.desk.on_duty,
         reminder_tick_s=settings.reminder_tick_s,
         mail=_build_mail(settings),
+        digest_hour=settings.digest_hour,
     )
 
 

@@ -151,6 +151,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     secret_key_file: Path = Path("./data/secret.key")
     token_ttl_hours: float = Field(default=24.0, gt=0)
+    # "Keep me signed in on this device": the renewal cookie lasts this long after the device
+    # last used it, and the tokens it renews are short-lived (the page renews them as needed).
+    remember_days: float = Field(default=30.0, gt=0, le=365)
+    kept_token_ttl_minutes: float = Field(default=60.0, gt=0)
     password_min_length: int = Field(default=10, ge=8)
     # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
     password_hash_time_cost: int = Field(default=3, ge=1)
@@ -256,7 +260,7 @@ class Settings(BaseSettings):
     )
     # Plain-HTTP endpoints, for a test's push service on loopback only.
     push_allow_http: bool = False
-    # How often each process looks for session reminders that are due.
+    # How often each process looks for session reminders and daily digests that are due.
     reminder_tick_s: float = Field(default=30.0, gt=0, le=600)
     # Email (docs/notifications.md): unset smtp_host, none. public_url is where the links in
     # mails point (the address people open peerrooms at), needed with smtp_host.
@@ -269,6 +273,9 @@ class Settings(BaseSettings):
     public_url: str | None = None
     # Addresses told by email of each crisis alert (no name, no words: where to look).
     on_call_emails: list[str] = Field(default_factory=list)
+    # The hour (0-23) of each person's own clock (their notification `timezone`) at which the
+    # daily email digest of what they missed goes to those who asked for it.
+    digest_hour: int = Field(default=7, ge=0, le=23)
     log_level: str = "INFO"
     log_format: Literal["plain", "json"] = "plain"
 

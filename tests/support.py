@@ -240,6 +240,10 @@ async def community_at(url: str) -> Community:
         return await build_community_as(api, await sign_in(api, "admin"))
 
 
+async def disconnected(peer: Peer) -> bool:
+    return not peer.client.connected
+
+
 async def sign_in(api: Api, username: str, password: str = PASSWORD) -> Person:
     login = await api.post("/api/auth/login", {"username": username, "password": password})
     assert login.status == 200, login.body

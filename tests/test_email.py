@@ -205,6 +205,8 @@ def test_no_composer_can_be_given_message_text() -> None:
         "rooms",
         "app_url",
         "unsubscribe_url",
+        # (series title, start): what staff scheduled, not what anyone wrote.
+        "sessions",
     }
     assert set(inspect.signature(crisis_mail).parameters) == {
         "to",
@@ -213,6 +215,7 @@ def test_no_composer_can_be_given_message_text() -> None:
         "room_name",
         "console_url",
         "raised_at_local",
+        "raise_count",
     }
 
 

@@ -76,6 +76,9 @@ async def test_an_address_gets_nothing_but_its_confirmation_until_confirmed(
     api: Api, server: RunningServer, community: Community, clock: FakeClock, inbox: Inbox
 ) -> None:
     c = community
+    before = await api.get("/api/me/notifications", c.pat_ana.token)
+    # This server sends email (an SMTP server is set), so the client offers it.
+    assert before.body["notifications"]["email_available"] is True, before.body
     changed = await api.patch(
         "/api/me/notifications", {"email": "ana@example.org"}, c.pat_ana.token
     )
@@ -85,6 +88,13 @@ async def test_an_address_gets_nothing_but_its_confirmation_until_confirmed(
     confirmation = inbox.only()
     assert confirmation.rcpt_tos == ["ana@example.org"]
     assert confirmation.message["Subject"] == "Confirm your address for peerrooms"
+    # It says what the address is for: session reminders and the daily summary.
+    asked = " ".join(text_of(confirmation.message).split())
+    assert "session reminders" in asked and "daily summary of what you missed" in asked, asked
+    # Staff see that mail does not reach her yet (an address, unconfirmed), never the address.
+    seen = await api.get(f"/api/users/{c.pat_ana.id}", c.mod_lee.token)
+    assert seen.body["user"]["notification_channels"] == {"push_devices": 0, "email": False}
+    assert "ana@example.org" not in str(seen.body)
 
     # A session within her fifteen minutes, before she confirms: no reminder mail.
     await daily_meeting(api, c, clock, timedelta(minutes=20))
@@ -101,10 +111,27 @@ async def test_an_address_gets_nothing_but_its_confirmation_until_confirmed(
     assert page.status == 200 and "confirmed" in await page.text()
     mine = await api.get("/api/me/notifications", c.pat_ana.token)
     assert mine.body["notifications"]["email_confirmed"] is True, mine.body
+    seen = await api.get(f"/api/users/{c.pat_ana.id}", c.mod_lee.token)
+    assert seen.body["user"]["notification_channels"] == {"push_devices": 0, "email": True}
+    assert "ana@example.org" not in str(seen.body)
+    # Confirmed, but taking no mail at all: not a channel.
+    await api.patch(
+        "/api/me/notifications",
+        {"email_reminders": False, "email_digest": False},
+        c.pat_ana.token,
+    )
+    seen = await api.get(f"/api/users/{c.pat_ana.id}", c.mod_lee.token)
+    assert seen.body["user"]["notification_channels"]["email"] is False, seen.body
+    # The digest alone is enough.
+    await api.patch("/api/me/notifications", {"email_digest": True}, c.pat_ana.token)
+    seen = await api.get(f"/api/users/{c.pat_ana.id}", c.mod_lee.token)
+    assert seen.body["user"]["notification_channels"]["email"] is True, seen.body
 
     # A new address must be confirmed again.
     again = await api.patch("/api/me/notifications", {"email": "ana@new.example"}, c.pat_ana.token)
     assert again.body["notifications"]["email_confirmed"] is False, again.body
+    seen = await api.get(f"/api/users/{c.pat_ana.id}", c.mod_lee.token)
+    assert seen.body["user"]["notification_channels"]["email"] is False, seen.body
     assert (
         await api.patch("/api/me/notifications", {"email": "not an address"}, c.pat_ana.token)
     ).status == 422

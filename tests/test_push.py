@@ -248,7 +248,13 @@ async def test_subscriptions_only_to_push_services_and_checked_input(
     # Staff see whether a member can be reached, never the details; members see nothing.
     assert (await api.post("/api/me/push-subscriptions", good, c.pat_ana.token)).status == 201
     page = await api.get(f"/api/users/{c.pat_ana.id}", c.mod_lee.token)
-    assert page.body["user"]["notification_channels"] == {"push_devices": 1}, page.body
+    # No SMTP server here: mail reaches nobody, and the client is told it has none to offer.
+    assert page.body["user"]["notification_channels"] == {
+        "push_devices": 1,
+        "email": False,
+    }, page.body
+    mine = await api.get("/api/me/notifications", c.pat_ana.token)
+    assert mine.body["notifications"]["email_available"] is False, mine.body
     assert (await api.get(f"/api/users/{c.pat_ana.id}", c.pat_avi.token)).status == 403
     gone = await api.call(
         "DELETE",

@@ -1,18 +1,22 @@
-"""Web Push with two server processes on one database and one Redis: each notification goes
-out once, though both look for due reminders and both hear of alerts."""
+"""Notifications with two server processes on one database and one Redis: each goes out once,
+though both look for due reminders and digests and both hear of alerts."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.cluster import Cluster
 from tests.conftest import PeerFactory
 from tests.push_service import PushService
-from tests.support import FakeClock, daily_meeting, joined, try_send
+from tests.smtp_inbox import Inbox, smtp_server
+from tests.support import FakeClock, daily_meeting, eventually, joined, send, try_send
+from tests.test_email_digest import DIGEST_HOUR, DIGEST_LINK, zone_at_hour
+from tests.test_email_notifications import PUBLIC_URL, link_in
 from tests.test_push import CRISIS
 
 # Long enough for both processes' reminder loops to have looked several times.
@@ -20,11 +24,28 @@ SEVERAL_TICKS_S = 2.0
 
 
 @pytest.fixture
-def cluster_overrides() -> dict[str, str]:
+def inbox() -> Inbox:
+    return Inbox()
+
+
+@pytest.fixture
+def smtp_port(inbox: Inbox) -> Iterator[int]:
+    with smtp_server(inbox) as port:
+        yield port
+
+
+@pytest.fixture
+def cluster_overrides(smtp_port: int) -> dict[str, str]:
     return {
         "push_service_hosts": json.dumps(["127.0.0.1"]),
         "push_allow_http": "true",
         "reminder_tick_s": "0.2",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": str(smtp_port),
+        "smtp_security": "none",
+        "mail_from": "peerrooms <no-reply@clinic.example>",
+        "public_url": PUBLIC_URL,
+        "digest_hour": str(DIGEST_HOUR),
     }
 
 
@@ -47,3 +68,32 @@ async def test_a_reminder_and_an_alert_are_pushed_once_by_two_processes(
     assert [p["kind"] for p in push_service.pushes("lee")] == ["crisis_alert"], (
         push_service.received
     )
+
+
+async def test_a_digest_is_mailed_once_by_two_processes(
+    cluster: Cluster, inbox: Inbox, peer: PeerFactory
+) -> None:
+    c = cluster.community
+    address = {"email": "ana@example.org"}
+    assert (
+        await cluster.api_a.patch("/api/me/notifications", address, c.pat_ana.token)
+    ).status == 200
+
+    async def confirmation() -> str | None:
+        sent = [m for m in inbox.received if m.rcpt_tos == ["ana@example.org"]]
+        return link_in(sent[0].message, "/api/notifications/confirm") if sent else None
+
+    confirm = await eventually(confirmation, "the confirmation mail")
+    assert (await cluster.api_b.session.get(cluster.api_b.base_url + confirm)).status == 200
+    avi = await peer(c.pat_avi.token, cluster.a.url)
+    await joined(avi, c.group_a)
+    for words in ("up early", "coffee first"):
+        await send(avi, c.group_a, words)
+    # The processes keep real time: a zone whose clock is past the digest hour now (and far
+    # from midnight) makes her digest due at both processes' next tick.
+    due = {"timezone": zone_at_hour(datetime.now(UTC), DIGEST_HOUR), "email_digest": True}
+    assert (await cluster.api_b.patch("/api/me/notifications", due, c.pat_ana.token)).status == 200
+    await asyncio.sleep(SEVERAL_TICKS_S)
+    digests = [m for m in inbox.received if DIGEST_LINK in (m.message["List-Unsubscribe"] or "")]
+    assert len(digests) == 1, [m.message["Subject"] for m in inbox.received]
+    assert digests[0].message["Subject"] == "What you missed: 2 new messages"

@@ -25,6 +25,7 @@ from tests.support import (
     RunningServer,
     ban,
     barrier,
+    disconnected,
     eventually,
     joined,
     message_ids,
@@ -420,10 +421,6 @@ async def test_crisis_text_to_rooms_one_may_not_enter_raises_one_alert_an_hour(
 
 
 # ----- sessions a person can end -----
-
-
-async def disconnected(peer: Peer) -> bool:
-    return not peer.client.connected
 
 
 async def second_sign_in(api: Api, person: Person) -> Person:

@@ -18,13 +18,16 @@ from server.accounts.models import (
     RegisterIn,
 )
 from server.accounts.people import PeopleService
+from server.accounts.remember import REFRESH_COOKIE, REFRESH_COOKIE_PATH, SignedIn
 from server.accounts.service import AccountService, Client
 from server.kernel.actors import Actor
+from server.kernel.errors import AppError, forbidden
 from server.kernel.http import ok, path_id, query_ints, read_input
 from server.kernel.validation import parse_input
 from server.reference.routes import Access, Route, RouteTable, add_routes
 
 ACCOUNTS = web.AppKey("accounts", AccountService)
+RENEW_HEADER = "X-Peerrooms-Renew"
 PEOPLE = web.AppKey("people", PeopleService)
 
 
@@ -44,7 +47,45 @@ async def register(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     data = await read_input(request, LoginIn)
-    return ok(await request.app[ACCOUNTS].login(data, client_of(request)))
+    accounts = request.app[ACCOUNTS]
+    return answer_signed_in(await accounts.login(data, client_of(request)), accounts)
+
+
+async def renew(request: web.Request) -> web.Response:
+    # A page of another site cannot send this header without the browser asking first, and
+    # this server never says yes: on top of SameSite=Strict, no other site can renew.
+    if request.headers.get(RENEW_HEADER) != "1":
+        raise forbidden(f"Renewing a sign-in needs the {RENEW_HEADER} header.")
+    accounts = request.app[ACCOUNTS]
+    try:
+        signed_in = await accounts.renew(request.cookies.get(REFRESH_COOKIE))
+    except AppError as refused:
+        # The cookie is worth nothing any more: the browser forgets it.
+        response = web.json_response({"error": refused.as_error()}, status=refused.status)
+        forget_refresh_cookie(response)
+        return response
+    return answer_signed_in(signed_in, accounts)
+
+
+def answer_signed_in(signed_in: SignedIn, accounts: AccountService) -> web.Response:
+    response = ok(signed_in.answer)
+    if signed_in.refresh is not None:
+        response.set_cookie(
+            REFRESH_COOKIE,
+            signed_in.refresh,
+            max_age=int(accounts.remember_for.total_seconds()),
+            path=REFRESH_COOKIE_PATH,
+            secure=True,
+            httponly=True,
+            samesite="Strict",
+        )
+    return response
+
+
+def forget_refresh_cookie(response: web.StreamResponse) -> None:
+    response.del_cookie(
+        REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, secure=True, httponly=True, samesite="Strict"
+    )
 
 
 def client_of(request: web.Request) -> Client:
@@ -54,7 +95,9 @@ def client_of(request: web.Request) -> Client:
 async def logout(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     await request.app[ACCOUNTS].sign_out(actor)
-    return web.Response(status=204)
+    response = web.Response(status=204)
+    forget_refresh_cookie(response)
+    return response
 
 
 async def list_sessions(request: web.Request) -> web.Response:
@@ -277,7 +320,25 @@ ACCOUNT_ROUTES = RouteTable(
             " SIGNIN_FAILURES_PER_ACCOUNT failures on an account (one more every"
             " SIGNIN_ACCOUNT_REFILL_S seconds), or SIGNIN_FAILURES_PER_ADDRESS from one address,"
             " every attempt is `rate_limited` (429, with `retry_after_s`) until the wait ends,"
-            " whatever the password; the buckets are shared across processes through Redis.",
+            " whatever the password; the buckets are shared across processes through Redis."
+            " `remember: true` (keep me signed in on this device) also sets the renewal"
+            " cookie that `POST /api/auth/renew` takes.",
+        ),
+        Route(
+            "POST",
+            "/api/auth/renew",
+            renew,
+            "A new token for a sign-in kept on this device, from its renewal cookie",
+            Access.PUBLIC,
+            returns={"token": "string", "user": "OwnUser"},
+            errors=("unauthorized", "forbidden"),
+            description="Needs the `X-Peerrooms-Renew: 1` header (`forbidden` without) and the"
+            " `peerrooms_refresh` cookie set by a sign-in with `remember: true` (HttpOnly,"
+            " Secure, SameSite=Strict, path /api/auth, for REMEMBER_DAYS after the last"
+            " renewal). Each renewal replaces the cookie's secret; a secret already replaced,"
+            " presented again after 30 s, ends that sign-in everywhere (audited as"
+            " `kept_sign_in_reused`). An ended, expired or unknown sign-in is `unauthorized`"
+            " and the answer deletes the cookie. `POST /api/auth/logout` deletes it too.",
         ),
         Route(
             "GET",

@@ -39,6 +39,13 @@ class UserSession(SQLModel, table=True):
     user_agent: str = Field(default="", max_length=200)
     address: str = Field(default="", max_length=64)
     ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # "Keep me signed in": the SHA-256 of the secret in this device's HttpOnly cookie, the one
+    # it replaced (a second tab may still present it for a moment), when it was replaced, and
+    # how long the cookie may renew the sign-in. All null for a sign-in kept in the tab only.
+    refresh_digest: str | None = Field(default=None, max_length=64)
+    refresh_previous_digest: str | None = Field(default=None, max_length=64)
+    refresh_rotated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    remembered_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class Cohort(SQLModel, table=True):
@@ -118,6 +125,8 @@ class RegisterIn(InputModel):
 class LoginIn(InputModel):
     username: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=64)]
     password: Annotated[str, StringConstraints(max_length=256)]
+    # Keep me signed in on this device: the answer also sets the renewal cookie.
+    remember: bool = False
 
 
 class PasswordChangeIn(InputModel):

@@ -32,6 +32,16 @@ from server.accounts.models import (
 )
 from server.accounts.names import looks_like_staff, skeleton
 from server.accounts.passwords import Passwords
+from server.accounts.remember import (
+    SignedIn,
+    cookie_value,
+    digest_of,
+    is_current,
+    new_secret,
+    parse_cookie,
+    renewable,
+    was_just_replaced,
+)
 from server.accounts.throttle import SignInThrottle
 from server.accounts.tokens import TokenIssuer
 from server.kernel.actors import STAFF_ROLES, Actor, Role
@@ -53,6 +63,7 @@ class Client:
 
 
 NO_CLIENT = Client()
+NOT_KEPT = "This device no longer keeps you signed in: sign in again."
 EVERY_COHORT = CohortsQuery()
 
 
@@ -63,6 +74,8 @@ def session_json(sign_in: UserSession, *, current: bool) -> dict[str, Any]:
         "user_agent": sign_in.user_agent,
         "address": sign_in.address,
         "current": current,
+        # Kept signed in on its device ("keep me signed in"), not only while its tab is open.
+        "remembered": sign_in.remembered_until is not None,
     }
 
 
@@ -118,6 +131,8 @@ class AccountService:
     sessions: SessionFactory
     passwords: Passwords
     tokens: TokenIssuer
+    # Tokens of sign-ins kept on their device: short-lived, as the cookie renews them.
+    kept_tokens: TokenIssuer
     clock: Clock
     password_min_length: int
     invite_default_hours: float
@@ -130,6 +145,8 @@ class AccountService:
     access_listeners: list[AccessListener] = field(default_factory=list)
     # Told the id of each account deactivated, after its sessions ended.
     deactivation_listeners: list[Callable[[int], Awaitable[None]]] = field(default_factory=list)
+    # How long "keep me signed in" lasts after the device last renewed its sign-in.
+    remember_for: timedelta = timedelta(days=30)
 
     # ----- identity -----
 
@@ -198,7 +215,7 @@ class AccountService:
                 raise AppError(
                     "conflict", "username: this username is taken; choose another."
                 ) from None
-            return await self._signed_in(session, user, client)
+            return (await self._signed_in(session, user, client)).answer
 
     async def _check_new_names(self, session: Any, data: RegisterIn, role: str) -> None:
         if await store.get_user_by_username(session, data.username) is not None:
@@ -233,7 +250,7 @@ class AccountService:
             raise forbidden("invite_code: this invite has been used up; ask for a new one.")
         return invite
 
-    async def login(self, data: LoginIn, client: Client = NO_CLIENT) -> dict[str, Any]:
+    async def login(self, data: LoginIn, client: Client = NO_CLIENT) -> SignedIn:
         await self.throttle.check(account=data.username, address=client.address)
         async with self.sessions() as session:
             user = await store.get_user_by_username(session, data.username)
@@ -243,9 +260,11 @@ class AccountService:
                 raise unauthorized("The username or password is wrong.")
             if user.deactivated_at is not None:
                 raise forbidden("This account has been deactivated; ask staff to reactivate it.")
-            return await self._signed_in(session, user, client)
+            return await self._signed_in(session, user, client, remember=data.remember)
 
-    async def _signed_in(self, session: Any, user: User, client: Client) -> dict[str, Any]:
+    async def _signed_in(
+        self, session: Any, user: User, client: Client, *, remember: bool = False
+    ) -> SignedIn:
         assert user.id is not None  # noqa: S101 - set by the database on insert
         now = self.clock.now()
         sign_in = UserSession(
@@ -255,10 +274,61 @@ class AccountService:
             user_agent=client.user_agent[:200],
             address=(client.address or "")[:64],
         )
+        refresh = None
+        if remember:
+            secret, sign_in.refresh_digest = new_secret()
+            sign_in.remembered_until = now + self.remember_for
+            refresh = cookie_value(sign_in.id, secret)
         session.add(sign_in)
         await session.commit()
-        token = self.tokens.issue(user.id, sign_in.id, now)
+        return SignedIn(await self._answer(session, user, sign_in.id, kept=remember), refresh)
+
+    async def _answer(
+        self, session: Any, user: User, session_id: str, *, kept: bool
+    ) -> dict[str, Any]:
+        assert user.id is not None  # noqa: S101 - a stored user
+        issuer = self.kept_tokens if kept else self.tokens
+        token = issuer.issue(user.id, session_id, self.clock.now())
         return {"token": token, "user": own_user(user, await store.cohort_ids_of(session, user.id))}
+
+    async def renew(self, cookie: str | None) -> SignedIn:
+        """A new token for a sign-in kept on this device, from its renewal cookie; the cookie's
+        secret is replaced. An earlier secret presented again ends the sign-in: the cookie
+        was copied, and whoever holds the other copy must not stay signed in either."""
+        parsed = parse_cookie(cookie)
+        if parsed is None:
+            raise unauthorized(NOT_KEPT)
+        session_id, secret = parsed
+        presented, now = digest_of(secret), self.clock.now()
+        async with self.sessions() as session:
+            sign_in = await session.get(UserSession, session_id)
+            if sign_in is None or not renewable(sign_in, now):
+                raise unauthorized(NOT_KEPT)
+            user_id = sign_in.user_id
+            refresh = None
+            if is_current(sign_in, presented):
+                fresh, fresh_digest = new_secret()
+                replaced = await store.rotate_refresh(
+                    session,
+                    session_id,
+                    presented=presented,
+                    replacement=fresh_digest,
+                    now=now,
+                    until=now + self.remember_for,
+                )
+                await session.commit()
+                # Not replaced: another tab renewed a moment ago, and its cookie stands.
+                refresh = cookie_value(session_id, fresh) if replaced else None
+            elif not was_just_replaced(sign_in, presented, now):
+                await session.rollback()
+                await self._end(user_id, only=session_id)
+                await self.record(None, "kept_sign_in_reused", user_id)
+                raise unauthorized(NOT_KEPT)
+            user = await store.get_user(session, user_id)
+            if user is None or user.deactivated_at is not None:
+                raise unauthorized(NOT_KEPT)
+            answer = await self._answer(session, user, session_id, kept=True)
+            return SignedIn(answer, refresh)
 
     # ----- sessions -----
 
@@ -321,7 +391,7 @@ class AccountService:
             if ended and self.close_sockets is not None:
                 await self.close_sockets(user.id, ended)
             await self.record(None, "password_reset_used", user.id)
-            return await self._signed_in(session, user, client)
+            return (await self._signed_in(session, user, client)).answer
 
     async def end_every_session(self, user_id: int) -> None:
         """Sign a person out everywhere (their sockets close on every process)."""

@@ -149,6 +149,34 @@ async def end_sessions(
     return ended
 
 
+async def rotate_refresh(
+    session: AsyncSession,
+    session_id: str,
+    *,
+    presented: str,
+    replacement: str,
+    now: datetime,
+    until: datetime,
+) -> bool:
+    """Replace a sign-in's renewal secret, only if `presented` is still the current one (two
+    tabs renewing at once: one wins, the other finds it replaced). Answers whether it was."""
+    result = await session.execute(
+        update(UserSession)
+        .where(
+            col(UserSession.id) == session_id,
+            col(UserSession.refresh_digest) == presented,
+            col(UserSession.ended_at).is_(None),
+        )
+        .values(
+            refresh_digest=replacement,
+            refresh_previous_digest=presented,
+            refresh_rotated_at=now,
+            remembered_until=until,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def display_names(session: AsyncSession) -> list[str]:
     """Every account's display name (a community is hundreds of people, not millions)."""
     result = await session.execute(select(User.display_name))

@@ -36,6 +36,8 @@ class Reach(StrEnum):
 
 # (who acknowledged, the report, its resolution, the note)
 ReportAlertListener = Callable[[Actor, int, str, str], Awaitable[None]]
+# Told an alert's JSON: announced, or raised again.
+AlertListener = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 @dataclass
@@ -58,9 +60,11 @@ class AlertService:
     report_alert_listeners: list[ReportAlertListener] = field(default_factory=list)
     # Told of each alert once it is announced (once, on one process): staff away from the
     # console are pushed to (app.py wires notifications).
-    announce_listeners: list[Callable[[dict[str, Any]], Awaitable[None]]] = field(
-        default_factory=list
-    )
+    announce_listeners: list[AlertListener] = field(default_factory=list)
+    # Told of each alert raised again because nobody acknowledged it in time (once, on the
+    # process that claimed the raise): staff away from the console are pushed to, wider than
+    # the first time (app.py wires notifications; this package imports none).
+    reraise_listeners: list[AlertListener] = field(default_factory=list)
     _checking: LoopingCall | None = field(default=None, init=False)
 
     async def raise_alert(
@@ -232,7 +236,7 @@ class AlertService:
     async def raise_due_again(self) -> int:
         """Raise again every open alert nobody acknowledged in time; answers how many."""
         now = self.clock.now()
-        raised = 0
+        raised: list[dict[str, Any]] = []
         async with self.sessions() as session:
             for alert in await store.alerts_due_again(session, now - self.raise_again_after):
                 if not await store.claim_raise_again(session, alert, now):
@@ -240,9 +244,14 @@ class AlertService:
                 await session.commit()
                 await session.refresh(alert)
                 users = await public_users(session, alert_user_ids(alert))
-                await self.hub.to_staff("alert", alert_json(alert, users))
-                raised += 1
-        return raised
+                payload = alert_json(alert, users)
+                await self.hub.to_staff("alert", payload)
+                raised.append(payload)
+        # Told after the session is back: a listener may read the database itself.
+        for payload in raised:
+            for listener in self.reraise_listeners:
+                await listener(payload)
+        return len(raised)
 
     async def page_next_on_call(self) -> int:
         """Page the next on the on-call list about every crisis alert that the last one paged

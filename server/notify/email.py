@@ -279,18 +279,21 @@ def reminder_mail(
 
 def confirm_address_mail(to: str, *, confirm_url: str) -> Mail:
     """Someone gave this address for their notifications: nothing else is sent to it until
-    its owner follows the link, so nobody can have mail sent to another person's address."""
+    its owner follows the link, so nobody can have mail sent to another person's address.
+    It is for session reminders and the daily summary (which each person turns on or off)."""
     _check_url(confirm_url)
     why = "You get this because this address was given for notifications from peerrooms."
     ignore = "If that was not you, ignore this mail: nothing more will be sent."
-    text = (
-        "Hi,\n\nPlease confirm that you want session reminders at this address:\n"
-        f"{confirm_url}\n\n-- \n{why} {ignore}\n"
+    ask = (
+        "Please confirm that you want mail from peerrooms at this address: session reminders "
+        "and, if you turn it on, a daily summary of what you missed (how many new messages "
+        "in each room, and your coming sessions; never what anyone wrote)."
     )
+    text = f"Hi,\n\n{ask}\n\n{confirm_url}\n\n-- \n{why} {ignore}\n"
     body = _html(
         [
             "<p>Hi,</p>",
-            "<p>Please confirm that you want session reminders at this address.</p>",
+            f"<p>{_e(ask)}</p>",
             f"<p>{_button(confirm_url, 'Confirm this address')}</p>",
         ],
         f'<p style="color:#7b8794;font-size:13px">{_e(why)} {_e(ignore)}</p>',
@@ -308,10 +311,12 @@ def digest_mail(
     rooms: list[tuple[str, int]],
     app_url: str,
     unsubscribe_url: str,
+    sessions: Sequence[tuple[str, str]] = (),
 ) -> Mail:
     """What someone missed: each room with unread messages and how many. Counts only, never
     the messages, and no room name in the subject, which lock screens and notification
-    previews show to whoever is nearby."""
+    previews show to whoever is nearby. `sessions`: the person's sessions of the coming day,
+    (title, start in their own time, already formatted)."""
     _check_url(app_url)
     _check_url(unsubscribe_url)
     unread = [(name, count) for name, count in rooms if count > 0]
@@ -337,10 +342,12 @@ def digest_mail(
         "Messages stay in the app and are never sent by email, so that what people share "
         "stays private."
     )
+    coming_text, coming_html = _coming_sessions(sessions)
     text = _text(
         [
             f"Hi {display_name},",
             text_summary,
+            *coming_text,
             f"{link_label}:\n{app_url}",
             privacy,
         ],
@@ -350,6 +357,7 @@ def digest_mail(
         [
             f"<p>Hi {_e(display_name)},</p>",
             html_summary,
+            *coming_html,
             f"<p>{_button(app_url, link_label)}</p>",
             f'<p style="color:#52606d">{_e(privacy)}</p>',
         ],
@@ -362,6 +370,20 @@ def digest_mail(
     return Mail(to=to, subject=subject, text=text, html=body, unsubscribe_url=unsubscribe_url)
 
 
+def _coming_sessions(sessions: Sequence[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """The digest's paragraph of sessions coming up, as text and as HTML; none: nothing."""
+    if not sessions:
+        return [], []
+    intro = "Your sessions in the coming day:"
+    lines = "\n".join(f"- {title}: {when}" for title, when in sessions)
+    items = "".join(
+        f"<li><strong>{_e(title)}</strong>: {_e(when)}</li>" for title, when in sessions
+    )
+    return [f"{intro}\n\n{lines}"], [
+        f'<p>{_e(intro)}</p><ul style="padding-left:20px">{items}</ul>'
+    ]
+
+
 def crisis_mail(
     to: str,
     *,
@@ -370,17 +392,21 @@ def crisis_mail(
     room_name: str,
     console_url: str,
     raised_at_local: str,
+    raise_count: int = 1,
 ) -> Mail:
     """A crisis alert for the on-call list: that one needs attention now, where, and the way
     to the console. Neither the message nor who wrote it: staff see those after signing in,
     where access is checked and audited. No unsubscribe link: being on call is a duty set in
-    the console, not a mail preference."""
+    the console, not a mail preference. `raise_count` above 1: nobody has acknowledged it,
+    and this is its Nth raise."""
     _check_url(console_url)
+    headline, subject, times = _crisis_headline(room_name, raise_count)
     facts = [
         ("Room", room_name),
         ("Severity", severity),
         ("Category", category),
         ("Raised at", raised_at_local),
+        *times,
     ]
     fact_lines = "\n".join(f"{label}: {value}" for label, value in facts)
     not_here = (
@@ -390,7 +416,7 @@ def crisis_mail(
     danger = "If someone may be in immediate danger, follow your program's emergency procedure."
     text = _text(
         [
-            "A crisis alert needs attention now.",
+            headline,
             fact_lines,
             f"Open the console to see it and respond:\n{console_url}",
             not_here,
@@ -405,7 +431,7 @@ def crisis_mail(
     )
     body = _html(
         [
-            '<p style="font-size:18px"><strong>A crisis alert needs attention now.</strong></p>',
+            f'<p style="font-size:18px"><strong>{_e(headline)}</strong></p>',
             f"<table>{rows}</table>",
             f"<p>{_button(console_url, 'Open the console')}</p>",
             f"<p>{_e(not_here)}</p>",
@@ -416,12 +442,29 @@ def crisis_mail(
     )
     return Mail(
         to=to,
-        subject=f"Crisis alert needs attention now: {_one_line(room_name)}",
+        subject=subject,
         text=text,
         html=body,
         unsubscribe_url=None,
         # Mail clients sort and flag by these; an alert should not wait under newsletters.
         headers=(("Importance", "high"), ("X-Priority", "1")),
+    )
+
+
+def _crisis_headline(room_name: str, raise_count: int) -> tuple[str, str, list[tuple[str, str]]]:
+    """The crisis mail's headline, subject, and a fact that counts the raises: a mail about
+    an alert raised again must not read like the first, or it is taken for a duplicate."""
+    if raise_count <= 1:
+        return (
+            "A crisis alert needs attention now.",
+            f"Crisis alert needs attention now: {_one_line(room_name)}",
+            [],
+        )
+    raised = f"{_ordinal(raise_count)} time"
+    return (
+        f"A crisis alert is still not acknowledged: raised for the {raised}.",
+        f"Still not acknowledged ({raised}): crisis alert in {_one_line(room_name)}",
+        [("Raised", raised)],
     )
 
 
@@ -502,6 +545,12 @@ def _in_minutes(minutes: int) -> str:
     if minutes % 60 == 0:
         return f"in {_count(minutes // 60, 'hour')}"
     return f"in {_count(minutes, 'minute')}"
+
+
+def _ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, ... 11th, 12th, 13th, ... 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _count(n: int, noun: str) -> str:

@@ -6,9 +6,10 @@ import html
 
 from aiohttp import web
 
-from server.accounts.http import current_actor
+from server.accounts.http import ACCOUNTS, client_of, current_actor
 from server.kernel.http import ok, path_id, read_input
 from server.notify.models import SettingsIn, SubscriptionIn, UnsubscribeIn
+from server.notify.resubscribe import ReplaceSubscriptionIn, replace_subscription
 from server.notify.service import Notifications
 from server.reference.routes import Access, Route, RouteTable, add_routes
 
@@ -42,6 +43,16 @@ async def unsubscribe(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     data = await read_input(request, UnsubscribeIn)
     return ok({"notifications": await request.app[NOTIFICATIONS].unsubscribe(actor, data)})
+
+
+async def replace_push_subscription(request: web.Request) -> web.Response:
+    """The service worker's, with no sign-in: the old subscription's secret proves the right
+    to put the browser's new subscription in its place (server/notify/resubscribe.py)."""
+    data = await read_input(request, ReplaceSubscriptionIn)
+    throttle = request.app[ACCOUNTS].throttle
+    address = client_of(request).address
+    await replace_subscription(request.app[NOTIFICATIONS], throttle, data, address)
+    return web.Response(status=204)
 
 
 async def follow_room(request: web.Request) -> web.Response:
@@ -169,6 +180,25 @@ NOTIFICATION_ROUTES = RouteTable(
             Access.SIGNED_IN,
             body=UnsubscribeIn,
             returns=SETTINGS,
+        ),
+        Route(
+            "POST",
+            "/api/push-subscriptions/replace",
+            replace_push_subscription,
+            "Replace a browser's push subscription with the new one the browser was given",
+            Access.PUBLIC,
+            body=ReplaceSubscriptionIn,
+            status=204,
+            errors=("not_found", "conflict", "rate_limited"),
+            description="For the service worker's `pushsubscriptionchange`, which holds no"
+            " sign-in. `old_endpoint` and `old_auth` are the old subscription's endpoint and"
+            " `keys.auth`, a secret only that browser and the server know; `subscription` is"
+            " the new PushSubscription.toJSON(). It takes the old one's place for the same"
+            " person. `not_found` unless that endpoint is held with that secret (either way"
+            " the same answer), and each such refusal counts against the caller's address as a"
+            " failed sign-in does (`rate_limited` once spent); `invalid` for an endpoint off the"
+            " push services' hosts, as when subscribing; `conflict` when the new endpoint"
+            " belongs to another account.",
         ),
         Route(
             "GET",

@@ -59,6 +59,12 @@ class NotificationSettings(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=254)
     email_confirmed: bool = False
     email_reminders: bool = True
+    # A daily mail of what the person missed (counts per room, never words), at
+    # `digest_hour` on their own clock; off until they ask for it.
+    email_digest: bool = False
+    # The newest message the last digest looked at: the next counts only what came after it
+    # (or after the person's read marker, whichever is later). Kept by the server, not shown.
+    digest_through_id: int = 0
 
 
 class RoomFollow(SQLModel, table=True):
@@ -107,10 +113,12 @@ class SettingsIn(InputModel):
     # "" removes the address.
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
     email_reminders: bool | None = None
+    email_digest: bool | None = None
 
     @model_validator(mode="after")
     def _settings_that_always_have_a_value(self) -> SettingsIn:
-        for name in ("previews", "reminder_minutes", "timezone", "email_reminders"):
+        always = ("previews", "reminder_minutes", "timezone", "email_reminders", "email_digest")
+        for name in always:
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null; leave it out to keep it")
         return self

@@ -3,12 +3,16 @@
 What is pushed: new messages in rooms a person follows while they are not in the room (no
 text on the lock screen unless they asked for previews), session reminders at the lead time
 each person chose, and crisis alerts and reports to staff (to those on duty, else every member
-of staff). Quiet hours hold everything back but crisis alerts to staff.
+of staff; a crisis alert nobody acknowledged in time, when raised again, to every member of
+staff). Quiet hours hold everything back but crisis alerts to staff. What is mailed, to a
+confirmed address: reminders, cancelled and moved sessions, the daily digest of what someone
+missed (counts only), and crisis alerts to the on-call list (again at each raise).
 
 Pushes leave the request that caused them at once: they wait in one queue that a worker
 empties, so a slow push service never slows a send. Each cause is handled by one process (a
-message by the process that stored it, an alert by the one that announced it), and reminders,
-which every process looks for, are claimed in the database first: each goes out once.
+message by the process that stored it, an alert by the one that announced or raised it again),
+and reminders and digests, which every process looks for, are claimed in the database first:
+each goes out once.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,6 +43,7 @@ from server.meetings.models import MeetingSeries
 from server.meetings.occurrences import expand
 from server.meetings.service import meeting_recipients, parse_utc
 from server.notify import store
+from server.notify.digest import Missed, digest_day, missed
 from server.notify.email import (
     Mail,
     Mailer,
@@ -46,6 +51,7 @@ from server.notify.email import (
     change_mail,
     confirm_address_mail,
     crisis_mail,
+    digest_mail,
     reminder_mail,
 )
 from server.notify.models import (
@@ -65,6 +71,7 @@ from server.notify.push import (
 from server.rooms import store as room_store
 from server.rooms.access import RoomAccess
 from server.rooms.gates import Draft
+from server.rooms.models import Audience
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +107,11 @@ class MailChannel:
     def unsubscribe_link(self, user_id: int) -> str:
         return self.link("/api/notifications/unsubscribe", "reminders", user_id)
 
+    def digest_unsubscribe_link(self, user_id: int) -> str:
+        # A purpose of its own: the digest's link cannot turn session mail off, nor the other
+        # way round.
+        return self.link("/api/notifications/unsubscribe-digest", "digest", user_id)
+
     def app_link(self, route: str) -> str:
         """A screen of the web client, such as `#/console`."""
         return f"{self.public_url.rstrip('/')}/{route}"
@@ -117,6 +129,8 @@ class Notifications:
     staff_on_duty: Callable[[], Awaitable[set[int]]]
     reminder_tick_s: float = 30.0
     mail: MailChannel | None = None
+    # The hour of each person's own clock their daily digest goes at.
+    digest_hour: int = 7
     _queue: asyncio.Queue[Pusher] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_LIMIT), init=False
     )
@@ -128,6 +142,9 @@ class Notifications:
     # follow here): a message in any other room costs no query at all, and a follow made on
     # another process is seen within a tick.
     _followed_rooms: set[int] = field(default_factory=set, init=False)
+    # The local day each person's digest was last decided on by this process: the database
+    # claim is what makes it once, this only spares a claim per tick for the rest of the day.
+    _digest_days: dict[int, date] = field(default_factory=dict, init=False)
 
     async def start(self) -> None:
         self._sender = PushSender(self.vapid_key, self.vapid_subject, aiohttp.ClientSession())
@@ -152,6 +169,7 @@ class Notifications:
         async with self.sessions() as session:
             self._followed_rooms = set(await store.rooms_with_followers(session))
         await self.send_due_reminders()
+        await self.send_due_digests()
 
     async def drain(self) -> None:
         """Wait until every push queued so far has been tried (tests, shutdown)."""
@@ -185,7 +203,7 @@ class Notifications:
             settings = (await store.settings_of(session, [actor.id]))[actor.id]
             devices = await store.subscriptions_of(session, [actor.id])
             rooms = await store.followed_rooms(session, actor.id)
-        return settings_json(settings, len(devices), rooms)
+        return settings_json(settings, len(devices), rooms, email_available=self.mail is not None)
 
     async def change_settings(self, actor: Actor, data: SettingsIn) -> dict[str, Any]:
         async with self.sessions() as session:
@@ -222,6 +240,16 @@ class Notifications:
             await store.save_settings(session, settings)
         return True
 
+    async def stop_digest_mail(self, user_id: int, token: str) -> bool:
+        """The digest's unsubscribe link (or one-click POST): digests off, reminders kept."""
+        if not self._signed(token, "digest", user_id):
+            return False
+        async with self.sessions() as session:
+            settings = (await store.settings_of(session, [user_id]))[user_id]
+            settings.email_digest = False
+            await store.save_settings(session, settings)
+        return True
+
     def _signed(self, token: str, purpose: str, user_id: int, value: str = "") -> bool:
         if self.mail is None or not token:
             return False
@@ -243,10 +271,23 @@ class Notifications:
         return await self.settings_of(actor)
 
     async def channels_of(self, user_id: int) -> dict[str, Any]:
-        """Whether a person can be reached away from the app (for staff; never the details)."""
+        """Whether a person can be reached away from the app (for staff; never the details:
+        how many browsers, and whether mail reaches them, never the address)."""
         async with self.sessions() as session:
             devices = await store.subscriptions_of(session, [user_id])
-        return {"notification_channels": {"push_devices": len(devices)}}
+            settings = (await store.settings_of(session, [user_id]))[user_id]
+        return {
+            "notification_channels": {
+                "push_devices": len(devices),
+                "email": self._mail_reaches(settings),
+            }
+        }
+
+    def _mail_reaches(self, settings: NotificationSettings) -> bool:
+        """A confirmed address that takes some mail, on a server that sends it."""
+        wanted = settings.email_reminders or settings.email_digest
+        confirmed = bool(settings.email) and settings.email_confirmed
+        return self.mail is not None and confirmed and wanted
 
     async def channels_for_staff(self, actor: Actor, user_id: int) -> dict[str, Any]:
         require_staff(actor)
@@ -273,6 +314,13 @@ class Notifications:
     async def alert_announced(self, alert: dict[str, Any]) -> None:
         """A crisis alert or a report, announced once: staff away from the console hear."""
         self._enqueue(lambda: self._push_alert(alert))
+
+    async def alert_raised_again(self, alert: dict[str, Any]) -> None:
+        """An alert nobody acknowledged in time, raised again (once, on one process): a
+        crisis alert now reaches every member of staff, on duty or not, and the on-call list
+        once more. A report waits in the console: its first push was enough."""
+        if alert.get("kind") == "crisis":
+            self._enqueue(lambda: self._push_escalation(alert))
 
     async def meeting_changed(
         self,
@@ -411,7 +459,61 @@ class Notifications:
             return None
         return self.mail, settings.email
 
-    def _mail_crisis(self, alert: dict[str, Any], room_name: str) -> None:
+    # ----- the daily digest -----
+
+    async def send_due_digests(self) -> None:
+        """Everyone who asked for the digest, once their own clock has passed the digest
+        hour: what they missed, once a day on any number of processes (the day is claimed in
+        the database before anything is counted or sent)."""
+        if self.mail is None:
+            return
+        now = self.clock.now()
+        async with self.sessions() as session:
+            takers = await store.digest_takers(session)
+        for settings in takers:
+            day = digest_day(settings, now, self.digest_hour)
+            if day is None or self._digest_days.get(settings.user_id) == day:
+                continue
+            key = f"digest:{settings.user_id}:{day.isoformat()}"
+            async with self.sessions() as session:
+                claimed = await store.claim(session, key, now)
+            # Decided either way (a claim that failed with an error is tried next tick).
+            self._digest_days[settings.user_id] = day
+            if claimed:  # else another process (or this one before a restart) has it
+                await self._send_digest(settings, now)
+
+    async def _send_digest(self, settings: NotificationSettings, now: datetime) -> None:
+        """Count, remember how far, and mail when something is unread: with nothing unread
+        the day passes without a mail."""
+        async with self.sessions() as session:
+            actor = await account_store.load_actor(session, settings.user_id)
+            if actor is None:
+                return  # deactivated: nothing goes to them any more
+            found = await missed(session, self.access, actor, settings.digest_through_id, now)
+            await store.digested_through(session, settings.user_id, found.through_id)
+        if found.anything_unread:
+            self._mail_digest(settings, actor.display_name, found)
+
+    def _mail_digest(self, settings: NotificationSettings, name: str, found: Missed) -> None:
+        mail = self.mail
+        if mail is None or not settings.email:
+            return
+        zone = ZoneInfo(settings.timezone)
+        sessions = [
+            (title, start.astimezone(zone).strftime("%a %d %b, %H:%M") + f" ({settings.timezone})")
+            for title, start in found.sessions
+        ]
+        digest = digest_mail(
+            settings.email,
+            display_name=name,
+            rooms=found.rooms,
+            sessions=sessions,
+            app_url=mail.app_link("#/rooms"),
+            unsubscribe_url=mail.digest_unsubscribe_link(settings.user_id),
+        )
+        self._enqueue(lambda: self._send_mail(digest))
+
+    def _mail_crisis(self, alert: dict[str, Any], room_name: str, raise_count: int = 1) -> None:
         mail = self.mail
         if mail is None:
             return
@@ -424,6 +526,7 @@ class Notifications:
                 room_name=room_name,
                 console_url=mail.app_link("#/console"),
                 raised_at_local=raised,
+                raise_count=raise_count,
             )
             self._enqueue(lambda m=paged: self._send_mail(m))  # type: ignore[misc]
 
@@ -492,6 +595,39 @@ class Notifications:
 
     async def _push_alert(self, alert: dict[str, Any]) -> None:
         crisis = alert.get("kind") == "crisis"
+        staff, place = await self._staff_and_place(alert)
+        on_duty = await self.staff_on_duty() & set(staff)
+        payload = {
+            "title": "Crisis alert: someone may need help now" if crisis else "New report",
+            # Who and what stay in the console, behind a sign-in.
+            "body": f"Open the moderator console: in {place}.",
+            "url": "#/console",
+            "tag": f"alert-{alert['id']}",
+            "kind": "crisis_alert" if crisis else "report",
+        }
+        await self._push(sorted(on_duty or staff), payload, urgent=crisis)
+        if crisis:
+            self._mail_crisis(alert, place)
+
+    async def _push_escalation(self, alert: dict[str, Any]) -> None:
+        """A crisis alert raised again: every member of staff, through quiet hours."""
+        staff, place = await self._staff_and_place(alert)
+        count = int(alert.get("raise_count") or 2)
+        payload = {
+            "title": "Crisis alert: still not acknowledged",
+            "body": f"Raised {count} times. Open the moderator console: in {place}.",
+            "url": "#/console",
+            # The first push's tag, so this one takes its place on the screen; the service
+            # worker sounds again for a crisis alert whose tag is still shown (renotify).
+            "tag": f"alert-{alert['id']}",
+            "kind": "crisis_alert",
+        }
+        await self._push(sorted(staff), payload, urgent=True)
+        self._mail_crisis(alert, place, raise_count=count)
+
+    async def _staff_and_place(self, alert: dict[str, Any]) -> tuple[list[int], str]:
+        """Every member of staff, and where the alert is, as a push or a mail may say it: a
+        private support conversation is named after its member, so it goes unnamed."""
         async with self.sessions() as session:
             staff = await meeting_store.staff_user_ids(session)
             room = (
@@ -499,19 +635,10 @@ class Notifications:
                 if alert.get("room_id")
                 else None
             )
-        on_duty = await self.staff_on_duty() & set(staff)
-        where = f"in {room.name}" if room is not None else "in a private conversation"
-        payload = {
-            "title": "Crisis alert: someone may need help now" if crisis else "New report",
-            # Who and what stay in the console, behind a sign-in.
-            "body": f"Open the moderator console: {where}.",
-            "url": "#/console",
-            "tag": f"alert-{alert['id']}",
-            "kind": "crisis_alert" if crisis else "report",
-        }
-        await self._push(sorted(on_duty or staff), payload, urgent=crisis)
-        if crisis:
-            self._mail_crisis(alert, room.name if room is not None else "a private conversation")
+        if room is None:
+            return staff, "a private conversation"
+        private = room.audience == Audience.PERSON
+        return staff, "a private support conversation" if private else room.name
 
     async def _push(
         self, user_ids: list[int], payload: dict[str, Any], *, urgent: bool = False
@@ -550,7 +677,10 @@ def in_quiet_hours(settings: NotificationSettings, now: datetime) -> bool:
     return local >= start or local < end  # overnight, such as 22:00 to 07:00
 
 
-def settings_json(settings: NotificationSettings, devices: int, rooms: list[int]) -> dict[str, Any]:
+def settings_json(
+    settings: NotificationSettings, devices: int, rooms: list[int], *, email_available: bool
+) -> dict[str, Any]:
+    """`email_available`: whether this server sends email at all (an SMTP server is set)."""
     return {
         "previews": settings.previews,
         "reminder_minutes": settings.reminder_minutes,
@@ -560,6 +690,8 @@ def settings_json(settings: NotificationSettings, devices: int, rooms: list[int]
         "email": settings.email,
         "email_confirmed": settings.email_confirmed,
         "email_reminders": settings.email_reminders,
+        "email_digest": settings.email_digest,
+        "email_available": email_available,
         "push_devices": devices,
         "followed_room_ids": rooms,
     }

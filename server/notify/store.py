@@ -38,6 +38,31 @@ async def longest_lead(session: AsyncSession) -> int:
     return max(DEFAULT_REMINDER_MINUTES, int(result.scalar() or 0))
 
 
+async def digest_takers(session: AsyncSession) -> list[NotificationSettings]:
+    """The settings of everyone who asked for the daily digest at a confirmed address."""
+    result = await session.execute(
+        select(NotificationSettings)
+        .where(
+            col(NotificationSettings.email_digest).is_(True),
+            col(NotificationSettings.email_confirmed).is_(True),
+            col(NotificationSettings.email).is_not(None),
+        )
+        .order_by(col(NotificationSettings.user_id))
+    )
+    return list(result.scalars().all())
+
+
+async def digested_through(session: AsyncSession, user_id: int, message_id: int) -> None:
+    """Remember the newest message a digest looked at. Only this column is written, so a
+    settings change saved at the same moment keeps its own values."""
+    await session.execute(
+        update(NotificationSettings)
+        .where(col(NotificationSettings.user_id) == user_id)
+        .values(digest_through_id=message_id)
+    )
+    await session.commit()
+
+
 async def save_settings(session: AsyncSession, settings: NotificationSettings) -> None:
     await session.merge(settings)
     await session.commit()

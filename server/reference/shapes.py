@@ -125,6 +125,15 @@ PERSON_PAGE = obj(
     **PERSON_FIELDS,
     restrictions=array(ref("PersonRestriction")),
     meetings_attended=INTEGER,
+    notification_channels=obj(
+        "Whether the person can be reached away from the app, never where.",
+        push_devices={**INTEGER, "description": "Browsers subscribed to Web Push."},
+        email={
+            **FLAG,
+            "description": "A confirmed address that takes session mail or the digest, on a"
+            " server that sends email (never the address).",
+        },
+    ),
 )
 PERSON_PAGE["properties"] |= ADMINS_SEE_USERNAME
 
@@ -263,6 +272,7 @@ SHAPES: dict[str, Schema] = {
         user_agent=TEXT,
         address=TEXT,
         current=FLAG,
+        remembered=FLAG,
     ),
     "Duty": obj(
         "Whether the asker is on duty, and every member of staff who is.",
@@ -389,6 +399,16 @@ SHAPES: dict[str, Schema] = {
         email=nullable(TEXT),
         email_confirmed={**FLAG, "description": "Mail goes to `email` only once confirmed."},
         email_reminders=FLAG,
+        email_digest={
+            **FLAG,
+            "description": "A daily mail of what I missed (counts per room, never text); off"
+            " by default.",
+        },
+        email_available={
+            **FLAG,
+            "description": "Whether this server sends email at all (an SMTP server is set);"
+            " false: the email fields are kept but nothing is mailed.",
+        },
         push_devices={**INTEGER, "description": "Browsers subscribed to Web Push."},
         followed_room_ids=array(ID),
     ),

@@ -8,16 +8,14 @@ and this module's Chromium also has its GCM addresses on a closed port of this m
 every host name but the server's unresolvable, so nothing about push ever leaves the machine.
 The worker is therefore tested on its own: a push is handed to it through the DevTools
 protocol (`ServiceWorker.deliverPushMessage`, the payload the server would encrypt), and its
-notification read back with `registration.getNotifications()`. A click cannot be made on a
-system notification from a test, and the DevTools protocol has no such event; so the click is
-a `notificationclick` made and dispatched inside the worker (evaluated in its global scope
+notification read back with `registration.getNotifications()`. Here the click is a
+`notificationclick` made and dispatched inside the worker (evaluated in its global scope
 through Playwright) to the worker's own listener, with the notification it showed (see
-`click_notification`)."""
+`click_notification`); `test_push_click.py` clicks it as a desktop does, through a
+notification server of its own on D-Bus."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,30 +23,28 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, CDPSession, Worker, expect
+from playwright.async_api import Browser, Worker, expect
 
 from tests.browser.conftest import TabFactory, require
 from tests.browser.pages import (
     CHROMIUM,
     CHROMIUM_ARGS,
     TIMEZONE,
-    WAIT_MS,
     Tab,
     describe_violations,
     serious_axe_violations,
 )
-from tests.support import Api, Community, Person, RunningServer, eventually
+from tests.browser.service_worker import (
+    NO_PUSH_SERVICE,
+    app_worker,
+    deliver_push,
+    notifications_under,
+    shown,
+    worker_registration,
+)
+from tests.support import Api, Community, Person, RunningServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-# Port 9 (discard) on this machine: nothing listens, so any GCM connection fails at once.
-NO_PUSH_SERVICE = [
-    "--gcm-checkin-url=http://127.0.0.1:9/checkin",
-    "--gcm-registration-url=http://127.0.0.1:9/register",
-    "--gcm-mcs-endpoint=127.0.0.1:9",
-    # Every name unresolvable; the server is addressed as 127.0.0.1, which is never resolved.
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -75,83 +71,6 @@ async def open_notifications(tab: Tab) -> None:
     await expect(tab.nav.get_by_role("link", name="Notifications")).to_have_attribute(
         "aria-current", "page"
     )
-
-
-# ----- the service worker, through the DevTools protocol and Playwright -----
-
-
-async def worker_registration(cdp: CDPSession, server: RunningServer) -> str:
-    """The id of the app's service worker registration once its worker is activated."""
-    registrations: dict[str, str] = {}
-    activated: set[str] = set()
-
-    def on_registrations(event: dict[str, Any]) -> None:
-        for registration in event["registrations"]:
-            if not registration["isDeleted"]:
-                registrations[registration["registrationId"]] = registration["scopeURL"]
-
-    def on_versions(event: dict[str, Any]) -> None:
-        for version in event["versions"]:
-            if version["status"] == "activated":
-                activated.add(version["registrationId"])
-
-    cdp.on("ServiceWorker.workerRegistrationUpdated", on_registrations)
-    cdp.on("ServiceWorker.workerVersionUpdated", on_versions)
-    await cdp.send("ServiceWorker.enable")
-
-    def app_registration() -> str | None:
-        return next(
-            (rid for rid, scope in registrations.items() if scope == f"{server.url}/"), None
-        )
-
-    async def ready() -> str:
-        while (rid := app_registration()) is None or rid not in activated:
-            await asyncio.sleep(0.05)
-        return rid
-
-    return await asyncio.wait_for(ready(), WAIT_MS / 1000)
-
-
-async def deliver_push(
-    cdp: CDPSession, server: RunningServer, registration: str, payload: dict[str, str]
-) -> None:
-    await cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {"origin": f"{server.url}/", "registrationId": registration, "data": json.dumps(payload)},
-    )
-
-
-async def notifications_under(tab: Tab, tag: str) -> list[dict[str, Any]]:
-    """What the page's service worker registration shows under `tag` now."""
-    found: list[dict[str, Any]] = await tab.page.evaluate(
-        """async (tag) => {
-            const registration = await navigator.serviceWorker.ready;
-            return (await registration.getNotifications({tag})).map((n) => ({
-                title: n.title, body: n.body, tag: n.tag, data: n.data, icon: n.icon,
-                requireInteraction: n.requireInteraction, renotify: n.renotify,
-            }));
-        }""",
-        tag,
-    )
-    return found
-
-
-async def shown(tab: Tab, tag: str, **expected: Any) -> dict[str, Any]:
-    """The one notification under `tag`, once it shows `expected` (a push is shown a moment
-    after it is delivered)."""
-
-    async def probe() -> dict[str, Any] | None:
-        found = await notifications_under(tab, tag)
-        matches = len(found) == 1 and all(found[0][k] == v for k, v in expected.items())
-        return found[0] if matches else None
-
-    return await eventually(probe, f"a notification under {tag} with {expected}")
-
-
-def app_worker(tab: Tab, server: RunningServer) -> Worker:
-    workers = [w for w in tab.context.service_workers if w.url == f"{server.url}/sw.js"]
-    assert len(workers) == 1, tab.context.service_workers
-    return workers[0]
 
 
 async def click_notification(worker: Worker, tag: str) -> None:

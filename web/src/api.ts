@@ -1,7 +1,7 @@
 // HTTP calls to /api with the bearer token; every failure becomes an ApiError in the
 // contract's shape, so screens can say what went wrong in plain words.
-import { token } from "./session";
-import type { WireError } from "./types";
+import { keptOnDevice, setKeptOnDevice, signIn, token } from "./session";
+import type { Me, WireError } from "./types";
 
 export class ApiError extends Error {
   readonly status: number;
@@ -29,17 +29,62 @@ function networkError(): ApiError {
   });
 }
 
+const AUTH_PATHS = "/api/auth/";
+const RENEW_PATH = "/api/auth/renew";
+
+let renewing: Promise<boolean> | null = null;
+
+/** A new token from this device's renewal cookie ("keep me signed in"); false when there is
+ * none or it is no longer good. Tabs and calls that ask at once share one renewal. */
+export function renewSignIn(): Promise<boolean> {
+  if (!keptOnDevice()) return Promise.resolve(false);
+  renewing ??= (async () => {
+    try {
+      const response = await fetch(RENEW_PATH, {
+        method: "POST",
+        headers: { Accept: "application/json", "X-Peerrooms-Renew": "1" },
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+      if (!response.ok) {
+        // Refused: the cookie is gone (the answer deleted it). Unreachable: try again later.
+        if (response.status === 401 || response.status === 403) setKeptOnDevice(false);
+        return false;
+      }
+      const data = (await response.json()) as { token: string; user: Me };
+      signIn(data.token, data.user);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      renewing = null;
+    }
+  })();
+  return renewing;
+}
+
 export async function request(method: string, path: string, body?: unknown): Promise<Response> {
-  const headers: Record<string, string> = { Accept: "application/json" };
   const current = token();
-  if (current) headers.Authorization = `Bearer ${current}`;
+  const response = await requestWith(current, method, path, body);
+  if (response.ok || response.status !== 401 || !current || path.startsWith(AUTH_PATHS)) {
+    return answerOrThrow(response, current, path);
+  }
+  // The token has run out (tokens of a kept sign-in are short-lived): renewed, asked again.
+  if (await renewSignIn()) return answerOrThrow(await requestWith(token(), method, path, body), token(), path);
+  return answerOrThrow(response, current, path);
+}
+
+async function requestWith(bearer: string | null, method: string, path: string, body?: unknown): Promise<Response> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const send = (): Promise<Response> =>
     fetch(path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "omit",
+      // Cookies go only where the renewal cookie is read, set and deleted.
+      credentials: path.startsWith(AUTH_PATHS) ? "same-origin" : "omit",
       cache: "no-store",
     });
   let response: Response;
@@ -56,6 +101,10 @@ export async function request(method: string, path: string, body?: unknown): Pro
       throw networkError();
     }
   }
+  return response;
+}
+
+async function answerOrThrow(response: Response, current: string | null, path: string): Promise<Response> {
   if (response.ok) return response;
   let error: WireError = {
     code: "internal",
@@ -67,7 +116,7 @@ export async function request(method: string, path: string, body?: unknown): Pro
   } catch {
     /* not JSON: keep the generic sentence */
   }
-  if (error.code === "unauthorized" && current && !path.startsWith("/api/auth/")) {
+  if (error.code === "unauthorized" && current && !path.startsWith(AUTH_PATHS)) {
     onUnauthorized();
   }
   throw new ApiError(response.status, error);

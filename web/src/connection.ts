@@ -86,6 +86,11 @@ class Connection {
     this.emitLocal("state", this.state());
   }
 
+  /** Connect again now, with the token as it is now (after a renewal). */
+  reconnect(): void {
+    if (this.socket && !this.socket.connected) this.socket.connect();
+  }
+
   private scheduleReconnect(): void {
     window.clearTimeout(this.retryTimer);
     this.retryTimer = window.setTimeout(() => {

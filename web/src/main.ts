@@ -1,7 +1,7 @@
 // The shell: header (navigation and connection status), notices, and the screen for the hash
 // route. Screens live in views/; each returns its node and a cleanup.
 import "./styles.css";
-import { get, post, setUnauthorizedHandler } from "./api";
+import { get, post, renewSignIn, setUnauthorizedHandler } from "./api";
 import { alertAttention, announcement, APP_NAME, pendingAfter, screenTitle, tabTitle, TITLE_SEPARATOR, type PendingAlerts } from "./attention";
 import { connection, STATE_TEXT } from "./connection";
 import { h, replaceChildren } from "./h";
@@ -149,7 +149,7 @@ let stopRoomsFresh: (() => void) | null = null;
 
 function startSession(): void {
   setUnauthorizedHandler(() => sessionEnded());
-  connection.onUnauthorized = () => sessionEnded();
+  connection.onUnauthorized = () => void renewOrEnd();
   connection.start();
   outbox.load();
   renderStatus();
@@ -174,6 +174,13 @@ function onSignedIn(newToken: string, user: Me): void {
   const back = store.get<string | null>("return_to", null);
   store.remove("return_to");
   navigate(back && back.startsWith("#/") && !back.startsWith("#/signin") ? back : "#/rooms");
+}
+
+/** The socket was refused its token: renewed when this device keeps the sign-in (its tokens
+ * are short-lived), otherwise the sign-in has ended. */
+async function renewOrEnd(): Promise<void> {
+  if (await renewSignIn()) connection.reconnect();
+  else sessionEnded();
 }
 
 /** The server no longer accepts the token (expired, revoked): back to sign in, keeping the
@@ -453,6 +460,8 @@ window.addEventListener("hashchange", () => route());
 
 // ----- start -----
 async function boot(): Promise<void> {
+  // A new tab on a device that keeps the sign-in: renewed from its cookie, no sign-in asked.
+  if (!token() && (await renewSignIn())) store.set("owner", currentUser()?.id ?? null);
   if (token() && currentUser()) {
     startSession();
     route();

@@ -1,5 +1,9 @@
 // The sign-in lives in sessionStorage: closing the tab on a shared clinic computer signs out.
+// Someone who chose "Keep me signed in on this device" also has an HttpOnly cookie that renews
+// it (the page never sees it); localStorage only remembers that there is one to try.
 import type { Me } from "./types";
+
+const KEPT_KEY = "peerrooms.kept";
 
 const TOKEN_KEY = "peerrooms.token";
 const USER_KEY = "peerrooms.user";
@@ -45,9 +49,29 @@ export function forgetSignIn(): void {
   sessionStorage.removeItem(USER_KEY);
 }
 
-/** Forget everything this app kept in the tab: token, user, drafts, queued messages. */
+/** Whether this device may hold a cookie that renews the sign-in. */
+export function keptOnDevice(): boolean {
+  try {
+    return localStorage.getItem(KEPT_KEY) === "1";
+  } catch {
+    return false;
+  }
+}
+
+export function setKeptOnDevice(kept: boolean): void {
+  try {
+    if (kept) localStorage.setItem(KEPT_KEY, "1");
+    else localStorage.removeItem(KEPT_KEY);
+  } catch {
+    /* unavailable: the next tab asks to sign in, as without the cookie */
+  }
+}
+
+/** Forget everything this app kept in the tab: token, user, drafts, queued messages; and that
+ * this device keeps the sign-in (signing out ends it on the server and deletes the cookie). */
 export function clearSession(): void {
   me = null;
+  setKeptOnDevice(false);
   const keys: string[] = [];
   for (let i = 0; i < sessionStorage.length; i += 1) {
     const key = sessionStorage.key(i);

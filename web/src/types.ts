@@ -331,6 +331,16 @@ export interface NotificationSettings {
   quiet_start: string | null;
   quiet_end: string | null;
   timezone: string;
+  /** Where reminders and the digest are mailed; null: no address. PATCH "" removes it. */
+  email: string | null;
+  /** Mail goes to `email` only once its owner followed the confirmation mail's link. */
+  email_confirmed: boolean;
+  /** Session reminders (and cancelled or moved sessions) by email. */
+  email_reminders: boolean;
+  /** A daily mail of what I missed: counts per room and my sessions, never message text. */
+  email_digest: boolean;
+  /** Whether this server sends email at all (an SMTP server is set). */
+  email_available: boolean;
   /** How many browsers of mine take pushes. */
   push_devices: number;
   followed_room_ids: number[];

@@ -1,7 +1,8 @@
 // Sign in, register, and choose a new password with a reset code from staff.
 import { post } from "../api";
 import { describeAny } from "../errors";
-import { h } from "../h";
+import { h, uid } from "../h";
+import { setKeptOnDevice } from "../session";
 import type { Me } from "../types";
 import { errorBox, field, heading, input, type View } from "./common";
 
@@ -12,7 +13,7 @@ export type SignedIn = (token: string, user: Me) => void;
  * `onRefused` (if given), is said in `errors`, and the button can be pressed again. */
 async function submitForSignIn(
   path: string,
-  body: Record<string, string>,
+  body: Record<string, string | boolean>,
   parts: { submit: HTMLButtonElement; errors: ReturnType<typeof errorBox>; onSignedIn: SignedIn; onRefused?: () => void },
 ): Promise<void> {
   parts.submit.disabled = true;
@@ -29,6 +30,10 @@ async function submitForSignIn(
 export function signInView(onSignedIn: SignedIn, message?: string): View {
   const username = input({ name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false" });
   const password = input({ name: "password", type: "password", autocomplete: "current-password", required: true });
+  // Off unless chosen: on a shared clinic computer, closing the tab must sign out.
+  const keep = input({ type: "checkbox", name: "remember", id: uid("field") });
+  const keepHintId = uid("hint");
+  keep.setAttribute("aria-describedby", keepHintId);
   const errors = errorBox();
   if (message) errors.show(message);
   const submit = h("button", { type: "submit", class: "primary" }, "Sign in");
@@ -37,6 +42,8 @@ export function signInView(onSignedIn: SignedIn, message?: string): View {
     { class: "card form", novalidate: true },
     field("Username", username),
     field("Password", password),
+    h("div", { class: "field check" }, keep, h("label", { for: keep.id }, "Keep me signed in on this device")),
+    h("p", { id: keepHintId, class: "hint" }, "Only on a phone or computer that is yours alone: anyone who opens peerrooms on it is signed in as you. Sign out to stop."),
     errors.node,
     submit,
   );
@@ -50,11 +57,14 @@ export function signInView(onSignedIn: SignedIn, message?: string): View {
     }
     await submitForSignIn(
       "/api/auth/login",
-      { username: username.value.trim(), password: password.value },
+      { username: username.value.trim(), password: password.value, remember: keep.checked },
       {
         submit,
         errors,
-        onSignedIn,
+        onSignedIn: (newToken, user) => {
+          setKeptOnDevice(keep.checked);
+          onSignedIn(newToken, user);
+        },
         onRefused: () => {
           password.value = "";
         },

@@ -85,6 +85,7 @@ export const ACTION_TEXT: Record<string, string> = {
   person_changed: "Person changed (role, cohort or graduation)",
   password_reset_issued: "Password reset code issued",
   password_reset_used: "Password reset code used",
+  kept_sign_in_reused: "Copied sign-in cookie refused; that sign-in ended",
   invite_revoked: "Invite revoked",
   account_deactivated: "Account deactivated",
   account_reactivated: "Account reactivated",

@@ -1,5 +1,6 @@
 // Notifications (#/notifications): whether this device gets pushes, what a person gets (message
-// text on the lock screen, session reminders, quiet hours on their own clock) and the rooms they
+// text on the lock screen, session reminders, quiet hours on their own clock), email (an address
+// confirmed by a mailed link, reminders and the daily summary by email) and the rooms they
 // follow; and the `Follow this room` toggle of the room view. docs/notifications.md.
 import "./notifications.css";
 import { api, get, put } from "../api";
@@ -9,7 +10,21 @@ import { PushError, subscribeThisBrowser, thisDevice, unsubscribeThisBrowser, ty
 import { loadRooms, roomName, rooms } from "../state";
 import type { NotificationSettings } from "../types";
 import { button, errorBox, field, heading, input, loading, statusBox, type View } from "./common";
-import { browserTimeZone, MAX_REMINDER_MINUTES, savedSentence, settingsChange } from "./notification-settings";
+import {
+  browserTimeZone,
+  emailChange,
+  emailChoicesHint,
+  emailRefusal,
+  emailRemovedSentence,
+  emailSavedSentence,
+  emailState,
+  emailStateText,
+  MAX_EMAIL_LENGTH,
+  MAX_REMINDER_MINUTES,
+  NO_EMAIL_SENTENCE,
+  savedSentence,
+  settingsChange,
+} from "./notification-settings";
 
 const SETTINGS_PATH = "/api/me/notifications";
 // Offered when quiet hours are turned on for the first time.
@@ -178,11 +193,153 @@ export function notificationsView(): View {
       if (stopped) return;
       settings = data.notifications;
       fillForm(settings);
+      showEmail(settings);
       formStatus.show(savedSentence(settings));
     } catch (err) {
       if (!stopped) formErrors.show(describeAny(err));
     } finally {
       save.disabled = false;
+    }
+  });
+
+  // ----- email -----
+  const emailStateBox = statusBox("Email address state");
+  emailStateBox.node.classList.add("notifications-email-state");
+  emailStateBox.node.setAttribute("tabindex", "-1");
+  const emailErrors = errorBox();
+  const emailStatus = statusBox();
+  const address = input({
+    type: "email",
+    name: "email",
+    autocomplete: "email",
+    inputmode: "email",
+    spellcheck: "false",
+    maxlength: MAX_EMAIL_LENGTH,
+  });
+  const remindersBox = input({ type: "checkbox", name: "email_reminders", id: uid("field") });
+  const digestBox = input({ type: "checkbox", name: "email_digest", id: uid("field") });
+  const digestHintId = uid("hint");
+  const choicesHint = h("p", { id: uid("hint"), class: "hint notifications-choices-hint" });
+  const emailSave = h("button", { type: "submit", class: "primary" }, "Save");
+  const removeAddress = button("Remove this address", { hidden: true });
+  const emailFields = h(
+    "fieldset",
+    { class: "notifications-fields", disabled: true, "aria-busy": "true" },
+    field(
+      "Email address",
+      address,
+      "We mail a link to this address first: nothing else is sent to it until you open that link.",
+    ),
+    h("div", { class: "field check" }, remindersBox, h("label", { for: remindersBox.id }, "Email me before my sessions")),
+    h("div", { class: "field check" }, digestBox, h("label", { for: digestBox.id }, "Email me a daily summary of what I missed")),
+    h(
+      "p",
+      { id: digestHintId, class: "hint notifications-check-hint" },
+      "Once a day: how many new messages each room has, and your coming sessions. Never what anyone wrote.",
+    ),
+    choicesHint,
+    h("div", { class: "notifications-actions" }, emailSave, removeAddress),
+  );
+  const noEmail = h("p", { class: "note", hidden: true }, NO_EMAIL_SENTENCE);
+  const emailTitleId = uid("section");
+  const emailForm = h(
+    "form",
+    { class: "card notifications-section notifications-email", "aria-labelledby": emailTitleId, novalidate: true },
+    h("h2", { id: emailTitleId, tabindex: "-1" }, "Email"),
+    noEmail,
+    emailStateBox.node,
+    emailFields,
+    emailErrors.node,
+    emailStatus.node,
+  );
+  // What the controls were last filled with: a control still showing it is taken to the newer
+  // settings; one the person changed since keeps what they typed or ticked.
+  let emailShown = { address: address.value, reminders: remindersBox.checked, digest: digestBox.checked };
+  // Counts the settings answers applied: a re-read that started before a save is not applied
+  // after it.
+  let emailVersion = 0;
+  const showEmail = (s: Settings): void => {
+    emailVersion += 1;
+    const state = emailState(s);
+    noEmail.hidden = state !== "unavailable";
+    emailStateBox.node.hidden = state === "unavailable";
+    emailFields.hidden = state === "unavailable";
+    if (state === "unavailable") {
+      emailStateBox.clear();
+      return;
+    }
+    emailStateBox.show(emailStateText(s));
+    const stored = { address: s.email ?? "", reminders: s.email_reminders, digest: s.email_digest };
+    if (address.value.trim() === emailShown.address) address.value = stored.address;
+    if (remindersBox.checked === emailShown.reminders) remindersBox.checked = stored.reminders;
+    if (digestBox.checked === emailShown.digest) digestBox.checked = stored.digest;
+    emailShown = stored;
+    const why = emailChoicesHint(s);
+    remindersBox.disabled = why !== null;
+    digestBox.disabled = why !== null;
+    choicesHint.textContent = why ?? "";
+    choicesHint.hidden = why === null;
+    // A hidden hint is still read out when referenced: referenced only while it shows.
+    if (why === null) remindersBox.removeAttribute("aria-describedby");
+    else remindersBox.setAttribute("aria-describedby", choicesHint.id);
+    digestBox.setAttribute("aria-describedby", why === null ? digestHintId : `${digestHintId} ${choicesHint.id}`);
+    removeAddress.hidden = !s.email;
+  };
+  const patchEmail = async (change: Record<string, unknown>): Promise<Settings | null> => {
+    const data = await api<SettingsAnswer>("PATCH", SETTINGS_PATH, change);
+    if (stopped) return null;
+    settings = data.notifications;
+    // The answer is what the server holds now: shown as it is, over what was typed.
+    emailShown = { address: address.value.trim(), reminders: remindersBox.checked, digest: digestBox.checked };
+    showEmail(settings);
+    return settings;
+  };
+  emailForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    emailErrors.clear();
+    emailStatus.clear();
+    address.removeAttribute("aria-invalid");
+    if (!settings) return;
+    const before = settings;
+    const result = emailChange({ address: address.value, reminders: remindersBox.checked, digest: digestBox.checked }, before);
+    if ("error" in result) {
+      address.setAttribute("aria-invalid", "true");
+      emailErrors.show(result.error);
+      address.focus();
+      return;
+    }
+    if (Object.keys(result.change).length === 0) {
+      emailStatus.show(emailSavedSentence(before, before));
+      return;
+    }
+    emailSave.disabled = true;
+    try {
+      const after = await patchEmail(result.change);
+      if (after) emailStatus.show(emailSavedSentence(before, after));
+    } catch (err) {
+      if (!stopped) emailErrors.show(emailRefusal(describeAny(err)));
+    } finally {
+      emailSave.disabled = false;
+    }
+  });
+  removeAddress.addEventListener("click", async () => {
+    emailErrors.clear();
+    emailStatus.clear();
+    address.removeAttribute("aria-invalid");
+    const gone = settings?.email;
+    if (!gone) return;
+    removeAddress.disabled = true;
+    try {
+      const after = await patchEmail({ email: "" });
+      if (after) {
+        emailStatus.show(emailRemovedSentence(gone));
+        // The button is gone: the state it changed has the focus.
+        emailStateBox.node.focus();
+      }
+    } catch (err) {
+      if (!stopped) emailErrors.show(emailRefusal(describeAny(err)));
+    } finally {
+      removeAddress.disabled = false;
     }
   });
 
@@ -241,29 +398,81 @@ export function notificationsView(): View {
       fillForm(settings);
       fields.disabled = false;
       fields.removeAttribute("aria-busy");
+      showEmail(settings);
+      emailFields.disabled = false;
+      emailFields.removeAttribute("aria-busy");
       showFollowed(settings.followed_room_ids);
       await showDevice();
     } catch (err) {
       if (stopped) return;
       formErrors.show(describeAny(err));
+      emailErrors.show(describeAny(err));
       followErrors.show(describeAny(err));
     }
   };
-  fillForm({ previews: false, reminder_minutes: 15, quiet_start: null, quiet_end: null, timezone: zone, push_devices: 0, followed_room_ids: [] });
+  fillForm({
+    previews: false,
+    reminder_minutes: 15,
+    quiet_start: null,
+    quiet_end: null,
+    timezone: zone,
+    email: null,
+    email_confirmed: false,
+    email_reminders: true,
+    email_digest: false,
+    email_available: true,
+    push_devices: 0,
+    followed_room_ids: [],
+  });
   void load();
-  // The browser's setting may change while away (site settings): said again on coming back.
-  const onVisible = (): void => {
-    if (document.visibilityState === "visible" && settings) void showDevice();
+  // Coming back to the screen: the browser's setting may have changed while away (site
+  // settings), and the address may have been confirmed (its link opened in the mail app, or
+  // another tab): read again, so `Confirmed` shows without a reload. Only the device and the
+  // Email section are shown again; the other forms keep what is being typed in them.
+  let rereading = false;
+  const reread = async (): Promise<void> => {
+    if (!settings || rereading || stopped) return;
+    rereading = true;
+    const version = emailVersion;
+    try {
+      const data = await get<SettingsAnswer>(SETTINGS_PATH);
+      // Not over the answer of a save made meanwhile, which is newer.
+      if (!stopped && version === emailVersion && settings) {
+        // What the last save said (such as a link sent) is over once the address moved on.
+        if (emailState(data.notifications) !== emailState(settings)) emailStatus.clear();
+        settings = data.notifications;
+        showEmail(settings);
+      }
+    } catch {
+      /* out of reach for now: what is shown stays, and the next return tries again */
+    }
+    rereading = false;
+    if (!stopped) await showDevice();
   };
+  const onVisible = (): void => {
+    if (document.visibilityState === "visible") void reread();
+  };
+  // A mail program in a window of its own leaves this page visible: coming back focuses it.
+  const onFocus = (): void => void reread();
   document.addEventListener("visibilitychange", onVisible);
+  window.addEventListener("focus", onFocus);
 
-  const node = h("div", { class: "notifications" }, heading("Notifications"), deviceSection, form, followSection);
+  const node = h(
+    "div",
+    { class: "notifications" },
+    heading("Notifications"),
+    deviceSection,
+    form,
+    emailForm,
+    followSection,
+  );
   return {
     title: "Notifications",
     node,
     cleanup: () => {
       stopped = true;
       document.removeEventListener("visibilitychange", onVisible);
+      window.removeEventListener("focus", onFocus);
     },
   };
 }
