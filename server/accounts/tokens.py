@@ -11,6 +11,7 @@ from pathlib import Path
 import jwt
 
 from server.kernel.errors import unauthorized
+from server.kernel.keyfile import read_or_create
 
 _ALGORITHM = "HS256"
 _AUDIENCE = "peerrooms"
@@ -63,12 +64,5 @@ class TokenIssuer:
 
 def load_or_create_secret(path: Path) -> str:
     """A per-installation secret kept on disk, so tokens survive restarts without set-up."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # Exclusive create: two processes starting together end up with the same secret.
-        with path.open("x") as handle:
-            path.chmod(0o600)
-            handle.write(secrets.token_urlsafe(48) + "\n")
-    except FileExistsError:
-        pass
-    return path.read_text().strip()
+    made = read_or_create(path, lambda: (secrets.token_urlsafe(48) + "\n").encode())
+    return made.decode().strip()

@@ -23,6 +23,7 @@ from py_vapid import Vapid  # type: ignore[import-untyped]
 from pywebpush import WebPushException, webpush_async  # type: ignore[import-untyped]
 
 from server.kernel.errors import invalid
+from server.kernel.keyfile import read_or_create
 
 # How long a push service keeps a message for a browser that is offline.
 TTL_S = 12 * 3600
@@ -32,25 +33,18 @@ SEND_TIMEOUT_S = 10.0
 def load_or_create_vapid_key(path: Path) -> ec.EllipticCurvePrivateKey:
     """The installation's VAPID key (P-256), made on first start and kept on disk: browsers
     subscribed with its public half, so a new key would orphan every subscription."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # Exclusive create: two processes starting together end up with the same key.
-        with path.open("xb") as handle:
-            path.chmod(0o600)
-            key = ec.generate_private_key(ec.SECP256R1())
-            handle.write(
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
-            )
-    except FileExistsError:
-        pass
-    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    loaded = serialization.load_pem_private_key(read_or_create(path, new_vapid_pem), password=None)
     if not isinstance(loaded, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{path} does not hold an EC private key")
     return loaded
+
+
+def new_vapid_pem() -> bytes:
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
 
 
 def application_server_key(key: ec.EllipticCurvePrivateKey) -> str:
