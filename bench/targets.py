@@ -35,6 +35,8 @@ from server.accounts.models import User, UserSession
 from server.accounts.tokens import TokenIssuer
 from server.kernel.db import create_engine
 from server.kernel.migrate import head_revision, upgrade_to_head
+from server.privacy.consent import notice_version, shipped_notice_text
+from server.privacy.consent_models import ConsentAcceptance
 from server.rooms.models import Room
 
 START_TIMEOUT_S = 60.0
@@ -452,6 +454,9 @@ async def seed_people_and_rooms(database_url: str, people: int, room_size: int) 
             )
             sign_ins = [_sign_in(uid, now) for uid in user_ids]
             await connection.execute(insert(UserSession.__table__), sign_ins)  # type: ignore[attr-defined]
+            # The shipped consent notice (bench servers show it), accepted as registering would.
+            accepted = [_acceptance(uid, now) for uid in user_ids]
+            await connection.execute(insert(ConsentAcceptance.__table__), accepted)  # type: ignore[attr-defined]
     finally:
         await engine.dispose()
     return Seeded([bench_token(uid, now) for uid in user_ids], room_ids, user_ids)
@@ -475,6 +480,15 @@ def _sign_in(user_id: int, now: datetime) -> dict[str, Any]:
         "user_agent": "bench",
         "address": "",
         "ended_at": None,
+    }
+
+
+def _acceptance(user_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "version": notice_version(shipped_notice_text()),
+        "accepted_at": now,
+        "source": "registration",
     }
 
 

@@ -88,6 +88,17 @@ from server.ops.metrics import CountingAudit, Metrics
 from server.presence.redis_store import RedisPresenceStore
 from server.presence.service import PresenceService
 from server.presence.store import InProcessPresenceStore, PresenceStore
+from server.privacy.access_audit import AccessAudit
+from server.privacy.access_audit_http import ACCESS_AUDIT, add_access_audit_routes
+from server.privacy.consent import ConsentBook, load_notice
+from server.privacy.consent_http import CONSENT, add_consent_routes
+from server.privacy.erasure import Erasures
+from server.privacy.erasure_http import ERASURES, add_erasure_routes
+from server.privacy.export import PersonalExports
+from server.privacy.exports_http import EXPORTS, add_export_routes
+from server.privacy.holds import LegalHolds
+from server.privacy.retention import Retention, policy_from
+from server.privacy.retention_http import LEGAL_HOLDS, RETENTION, add_retention_routes
 from server.realtime.backlog import BacklogLimit, SlowClients
 from server.realtime.bus import ControlBus
 from server.realtime.codec import FastJson
@@ -172,6 +183,8 @@ def create_app(
     room_settings = kept_rooms(core.bus)
     access = RoomAccess(core.clock, room_settings, gates=[BanGate(restrictions)])
     accounts = _build_accounts(core, notifier)
+    consent = ConsentBook(core.sessions, core.clock, load_notice(settings.consent_file))
+    accounts.consent = consent
     presence = PresenceService(
         core.sharing.presence_store,
         core.hub,
@@ -181,6 +194,8 @@ def create_app(
     )
     safety = _build_safety(core, audit, access, presence, notifier, restrictions)
     meetings = MeetingService(core.sessions, core.clock, access, notifier, audit)
+    # A meeting room's history may open with its current session (rooms/visibility.py).
+    access.history.session_opened = meetings.session_opened
     presence.listeners.append(AttendanceTracker(core.sessions, core.clock))
     rooms = RoomService(
         sessions=core.sessions,
@@ -237,6 +252,7 @@ def create_app(
         EventDeadlines(any_s=settings.event_deadline_s, in_order_s=settings.send_deadline_s),
         observe=core.metrics.observe_event,
         limit=action_limit(core),
+        gate=consent.require,
     )
     register_room_events(router, rooms, messages)
     app[EVENTS] = router
@@ -275,6 +291,30 @@ def create_app(
         accounts.access_listeners.append(video.access_changed)
         accounts.deactivation_listeners.append(video.account_deactivated)
     app[OPERATIONS] = _build_operations(core, safety.alerts, video)
+    app[RETENTION] = Retention(core.sessions, core.clock, audit, policy_from(settings))
+    app[LEGAL_HOLDS] = LegalHolds(core.sessions, core.clock, audit)
+    app[CONSENT] = consent
+    app[ACCESS_AUDIT] = AccessAudit(core.sessions, core.clock)
+    # Staff reads of people's records are recorded as their answers go out (a signal, not a
+    # middleware: a middleware's frame stays for as long as a websocket is open).
+    app.on_response_prepare.append(app[ACCESS_AUDIT].on_response)
+    app[EXPORTS] = PersonalExports(
+        core.sessions,
+        core.clock,
+        audit,
+        timedelta(days=settings.export_expiry_days),
+        access_audit=app[ACCESS_AUDIT],
+    )
+    app[ERASURES] = Erasures(
+        core.sessions,
+        core.clock,
+        audit,
+        core.hub,
+        accounts,
+        forget_room=access.rooms.changed,
+        replace_messages=settings.erasure_messages == "replace",
+    )
+    accounts.reactivation_guards.append(app[ERASURES].refuse_reactivation)
     add_account_routes(app)
     add_room_routes(app)
     add_moderation_routes(app)
@@ -283,6 +323,11 @@ def create_app(
     add_notification_routes(app)
     add_digest_routes(app)
     add_operations_routes(app)
+    add_retention_routes(app)
+    add_consent_routes(app)
+    add_access_audit_routes(app)
+    add_export_routes(app)
+    add_erasure_routes(app)
     add_reference_routes(app)
     # Browsers in a video call talk to the media server's WebSocket too.
     media = (settings.janus_ws_url,) if video is not None and settings.janus_ws_url else ()
@@ -632,6 +677,8 @@ def _run_while_serving(app: web.Application, messages: MessageService) -> None:
             while_serving(app[ALERTS]),
             while_serving(app[MEETING_CLOCK]),
             while_serving(app[NOTIFICATIONS]),
+            while_serving(app[RETENTION]),
+            while_serving(app[EXPORTS]),
         ]
     )
     if VIDEO in app:

@@ -1,4 +1,5 @@
-"""The `peerrooms` command: serve, create-admin, invite, people, person, reset-code, demo."""
+"""The `peerrooms` command: serve, create-admin, invite, people, person, reset-code, demo,
+retention, db, backup, restore."""
 
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ from server.app import create_app, database_deadlines
 from server.demo import seed_demo
 from server.kernel.access_log import AccessLogger
 from server.kernel.actors import Role
-from server.kernel.db import create_engine
+from server.kernel.db import Deadlines, create_engine
 from server.kernel.errors import AppError
 from server.kernel.logs import configure_logging
 from server.kernel.migrate import current_revision, head_revision, upgrade_to_head
 from server.meetings.http import MEETINGS
+from server.privacy.backup import BackupError, make_backup, restore_backup
+from server.privacy.retention import Retention, summary
+from server.privacy.retention_http import RETENTION
 from server.rooms.http import MESSAGES, ROOMS
 from server.settings import Settings, load_settings
 
@@ -67,8 +71,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("demo", help="seed a demo community and print how to sign in")
 
+    retention = commands.add_parser(
+        "retention", help="delete records past their retention period, or say what would go"
+    )
+    retention_mode = retention.add_mutually_exclusive_group(required=True)
+    retention_mode.add_argument(
+        "--dry-run", action="store_true", help="print what a run would delete now; delete nothing"
+    )
+    retention_mode.add_argument("--apply", action="store_true", help="run retention once, now")
+
     database = commands.add_parser("db", help="database schema")
     database.add_argument("action", choices=["upgrade", "current"])
+
+    backup = commands.add_parser(
+        "backup", help="copy the database into a file, checked (servers may keep running)"
+    )
+    backup.add_argument("--to", required=True, type=Path, help="the backup file to write")
+    restore = commands.add_parser(
+        "restore", help="put a backup into the configured database (stop the servers first)"
+    )
+    restore.add_argument("--from", dest="source", required=True, type=Path, help="backup file")
+    restore.add_argument(
+        "--yes", action="store_true", help="replace what a database that has tables holds"
+    )
     return parser
 
 
@@ -100,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "db":
         return asyncio.run(_database(args.action, settings))
+    if args.command in ("backup", "restore"):
+        return asyncio.run(_backup_or_restore(args, settings))
     if args.command == "serve":
         loop = new_event_loop(settings.event_loop)
         app = create_app(settings, owns_process=True)
@@ -125,10 +152,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 HTTP_SHUTDOWN_S = 0.5
 
 
+def _unhurried(settings: Settings) -> Deadlines:
+    """No statement timeout: a migration may rewrite a large table, a backup read all of it."""
+    return replace(database_deadlines(settings), statement_s=None)
+
+
 async def _database(action: str, settings: Settings) -> int:
-    # No statement timeout: a migration may rewrite a large table.
-    deadlines = replace(database_deadlines(settings), statement_s=None)
-    engine = create_engine(settings.database_url, deadlines=deadlines)
+    engine = create_engine(settings.database_url, deadlines=_unhurried(settings))
     try:
         if action == "upgrade":
             await upgrade_to_head(engine)
@@ -137,6 +167,21 @@ async def _database(action: str, settings: Settings) -> int:
         return 0 if current == head_revision() or action == "current" else 1
     finally:
         await engine.dispose()
+
+
+async def _backup_or_restore(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        if args.command == "backup":
+            report = await make_backup(settings.database_url, args.to, _unhurried(settings))
+        else:
+            report = await restore_backup(
+                settings.database_url, args.source, replace=args.yes, deadlines=_unhurried(settings)
+            )
+    except BackupError as error:
+        print(f"peerrooms: {error}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0
 
 
 @asynccontextmanager
@@ -164,6 +209,8 @@ async def _run_task(args: argparse.Namespace, settings: Settings) -> int:
             return await _change_person(accounts, app[PEOPLE], args)
         if args.command == "reset-code":
             return await _reset_code(accounts, app[PEOPLE], args)
+        if args.command == "retention":
+            return await _retention(app[RETENTION], apply=args.apply)
         print(await seed_demo(accounts, app[ROOMS], app[MESSAGES], app[MEETINGS]))
         return 0
 
@@ -254,4 +301,26 @@ async def _reset_code(
     reset = await people.issue_password_reset(None, await _user_id(accounts, args.username))
     print(reset["code"])
     print(f"link: <this server's address>{reset['path']} (works once, until {reset['expires_at']})")
+    return 0
+
+
+async def _retention(retention: Retention, *, apply: bool) -> int:
+    """`--dry-run`: the report, a line per class; `--apply`: one run, and what it deleted."""
+    if apply:
+        deleted = await retention.run_now()
+        if not deleted:
+            print("Every class is kept for ever (no RETENTION_*_DAYS is set): nothing to delete.")
+        else:
+            print(summary(deleted))
+        return 0
+    report = await retention.report(None)
+    print("class\tperiod\tdue\theld\tkept open")
+    for each in report["classes"]:
+        days = each["period_days"]
+        period = f"{days} days" if days else "for ever"
+        print(f"{each['name']}\t{period}\t{each['due']}\t{each['held']}\t{each['kept_open']}")
+    print(
+        f"legal holds in force: {report['holds_in_force']}; runs every"
+        f" {report['interval_hours']:g} h; last run: {report['last_run_at'] or 'never'}"
+    )
     return 0

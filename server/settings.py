@@ -276,6 +276,29 @@ class Settings(BaseSettings):
     # The hour (0-23) of each person's own clock (their notification `timezone`) at which the
     # daily email digest of what they missed goes to those who asked for it.
     digest_hour: int = Field(default=7, ge=0, le=23)
+    # Retention (docs/privacy.md): days each class of record is kept, 0 for ever (the default:
+    # a clinic decides what peerrooms deletes). Messages by their room's kind (private support
+    # conversations whatever their kind); closed crisis and report alerts and the reports
+    # with them; the audit log. A run every interval deletes what is due, in batches.
+    retention_group_days: int = Field(default=0, ge=0, le=36500)
+    retention_peer_days: int = Field(default=0, ge=0, le=36500)
+    retention_meeting_days: int = Field(default=0, ge=0, le=36500)
+    retention_support_days: int = Field(default=0, ge=0, le=36500)
+    retention_alert_days: int = Field(default=0, ge=0, le=36500)
+    retention_audit_days: int = Field(default=0, ge=0, le=36500)
+    retention_interval_hours: float = Field(default=24.0, gt=0, le=24 * 31)
+    retention_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # A person's export (docs/privacy.md): days a made export may be downloaded before it is
+    # deleted.
+    export_expiry_days: float = Field(default=7.0, gt=0, le=90)
+    # Erasure: what becomes of an erased person's messages. "replace": their text becomes
+    # "Removed at the member's request." and clients show them removed; "keep": they stay as
+    # written, under the pseudonym, for a program that must keep its records.
+    erasure_messages: Literal["replace", "keep"] = "replace"
+    # The program's consent notice (docs/privacy.md, "Consent"): a UTF-8 text or Markdown file,
+    # shown as written. Unset: the default notice shipped in server/privacy/consent_notice.md.
+    # Its version is its content's SHA-256: any edit asks everyone to accept it again.
+    consent_file: Path | None = None
     log_level: str = "INFO"
     log_format: Literal["plain", "json"] = "plain"
 

@@ -82,6 +82,29 @@ async def run_cli(env: dict[str, str], *args: str) -> str:
     return output.decode()
 
 
+@dataclass(frozen=True)
+class CliOutcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+async def run_cli_outcome(env: dict[str, str], *args: str) -> CliOutcome:
+    """A `peerrooms` command that may fail: its exit code, and its two outputs apart."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    output, errors = await process.communicate()
+    assert process.returncode is not None
+    return CliOutcome(process.returncode, output.decode(), errors.decode())
+
+
 def settings_of(env: Mapping[str, str]) -> Settings:
     """The settings a peerrooms process started with `env` would read (no config file)."""
     prefix = "PEERROOMS_"

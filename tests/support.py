@@ -179,6 +179,22 @@ class Community:
 PASSWORD = "correct horse battery"
 
 
+async def consent_version(api: Api) -> str:
+    """The version of the consent notice in force, which registering accepts."""
+    notice = await api.get("/api/consent")
+    assert notice.status == 200, notice.body
+    return str(notice.body["version"])
+
+
+async def accept_consent_if_asked(api: Api, answer: dict[str, Any]) -> None:
+    """After a sign-in: accept the consent notice if the answer says one is due (accounts made
+    by the operator, or before the notice changed), as the person would on the screen."""
+    due = answer.get("consent_required")
+    if due is not None:
+        accepted = await api.post("/api/me/consent", due, token=answer["token"])
+        assert accepted.status == 200, accepted.body
+
+
 async def register(
     api: Api, inviter: Person, username: str, role: str, cohort_id: int | None = None
 ) -> Person:
@@ -193,6 +209,7 @@ async def register(
             "username": username,
             "display_name": username.split("_")[-1].title(),
             "password": PASSWORD,
+            "consent_version": await consent_version(api),
         },
     )
     assert reply.status == 201, reply.body
@@ -247,6 +264,7 @@ async def disconnected(peer: Peer) -> bool:
 async def sign_in(api: Api, username: str, password: str = PASSWORD) -> Person:
     login = await api.post("/api/auth/login", {"username": username, "password": password})
     assert login.status == 200, login.body
+    await accept_consent_if_asked(api, login.body)
     user = login.body["user"]
     return Person(user["id"], username, user["display_name"], user["role"], login.body["token"])
 

@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
-from server.accounts.models import User
+from server.accounts.models import CohortMembership, User
 from server.app import CORE
 from tests.support import (
     Api,
@@ -101,8 +101,11 @@ async def _registered_long_ago(server: RunningServer) -> None:
     """The community's people joined the program REGISTERED_AGO before today, as a real
     cohort has, so a test may hold sessions in the recent past that they were expected at
     (attendance counts only those registered by a session's start)."""
+    joined = datetime.now(UTC) - REGISTERED_AGO
     async with server.app[CORE].sessions() as session:
-        await session.execute(update(User).values(created_at=datetime.now(UTC) - REGISTERED_AGO))
+        await session.execute(update(User).values(created_at=joined))
+        # And joined their cohorts then: a group room shows history since joining.
+        await session.execute(update(CohortMembership).values(joined_at=joined))
         await session.commit()
 
 

@@ -24,7 +24,9 @@ from tests.support import (
     Person,
     Reply,
     RunningServer,
+    consent_version,
     new_client_id,
+    sign_in,
 )
 
 pytestmark = pytest.mark.persistence
@@ -42,10 +44,7 @@ async def admin(server: RunningServer, api: Api) -> Person:
     await server.app[ACCOUNTS].ensure_user(
         username="admin", password=PASSWORD, role=Role.ADMIN, display_name="Admin"
     )
-    login = await api.post("/api/auth/login", {"username": "admin", "password": PASSWORD})
-    assert login.status == 200, login.body
-    user = login.body["user"]
-    return Person(user["id"], "admin", user["display_name"], user["role"], login.body["token"])
+    return await sign_in(api, "admin")
 
 
 async def make_invite(api: Api, token: str, role: str = "patient", **fields: Any) -> str:
@@ -69,6 +68,7 @@ async def register(
             "username": username,
             "display_name": display_name,
             "password": password,
+            "consent_version": await consent_version(api),
         },
     )
 
@@ -129,7 +129,9 @@ async def test_a_valid_invite_registers_a_user(admin: Person, api: Api) -> None:
     code = await make_invite(api, admin.token, "patient", cohort_id=cohort_id)
     reply = await register(api, code)
     assert reply.status == 201, reply.body
-    assert set(reply.body) == {"token", "user"}
+    assert set(reply.body) == {"token", "user", "consent_required"}
+    # Registering accepted the notice: nothing is due.
+    assert reply.body["consent_required"] is None
     user = reply.body["user"]
     assert set(user) == OWN_USER_KEYS
     assert isinstance(user["id"], int)
@@ -140,7 +142,7 @@ async def test_a_valid_invite_registers_a_user(admin: Person, api: Api) -> None:
     assert isinstance(reply.body["token"], str) and reply.body["token"]
     me = await api.get("/api/me", token=reply.body["token"])
     assert me.status == 200, me.body
-    assert me.body == {"user": user}
+    assert me.body == {"user": user, "consent_required": None}
 
 
 async def test_an_expired_invite_is_refused(admin: Person, api: Api, server: RunningServer) -> None:
@@ -215,6 +217,9 @@ async def test_a_weak_password_is_invalid(admin: Person, api: Api, password: str
         pytest.param("username", ..., id="username_missing"),
         pytest.param("display_name", ..., id="display_name_missing"),
         pytest.param("password", ..., id="password_missing"),
+        pytest.param("consent_version", ..., id="consent_version_missing"),
+        pytest.param("consent_version", 3, id="consent_version_number"),
+        pytest.param("consent_version", "", id="consent_version_empty"),
         pytest.param("invite_code", 12345, id="invite_code_number"),
         pytest.param("username", 42, id="username_number"),
         pytest.param("username", True, id="username_bool"),
@@ -235,6 +240,7 @@ async def test_a_missing_or_mistyped_field_is_invalid_and_named(
         "username": "robin_k",
         "display_name": "Robin",
         "password": PASSWORD,
+        "consent_version": await consent_version(api),
     }
     if value is ...:
         del body[field]
@@ -285,7 +291,8 @@ async def test_me_with_a_token_is_my_own_user(community: Community, api: Api) ->
             "display_name": "Bo",
             "role": "patient",
             "cohort_ids": [community.cohort_b],
-        }
+        },
+        "consent_required": None,
     }
 
 

@@ -27,6 +27,7 @@ from tests.support import (
     Reply,
     RunningServer,
     barrier,
+    consent_version,
     new_client_id,
     stored_messages,
 )
@@ -69,6 +70,7 @@ CLOSED_MESSAGE = Ref("closed_message")  # pat_bo's, in group B
 DELETED_MESSAGE = Ref("deleted_message")  # pat_ana's, deleted
 FRESH_CLIENT_ID = Ref("client_id")  # a new client_id wherever it is used
 INVITE = Ref("invite")  # an unused one-use patient invite to cohort A
+CONSENT = Ref("consent")  # the version of the consent notice in force
 COHORT = Ref("cohort")  # cohort A
 MISSING = Ref("missing")  # the field is left out
 NO_BODY = Ref("no body")  # the request has no body at all
@@ -298,6 +300,7 @@ class World:
             "closed_message": closed,
             "deleted_message": deleted,
             "invite": invite.body["invite"]["code"],
+            "consent": await consent_version(api),
             "cohort": c.cohort_a,
             **{name: person.id for name, person in c.people.items()},
         }
@@ -546,6 +549,7 @@ REGISTER = {
     "username": "new_pat",
     "display_name": "Newbie",
     "password": "calm waters 2026",
+    "consent_version": CONSENT,
 }
 LOGIN = {"username": "pat_ana", "password": "correct horse battery"}
 ACCOUNT_CASES = [

@@ -8,7 +8,7 @@ import aiohttp
 
 from server.demo import DEMO_PASSWORD, DEMO_PEOPLE
 from tests.processes import ServerProcess, run_cli, server_env
-from tests.support import PASSWORD, Api
+from tests.support import PASSWORD, Api, accept_consent_if_asked, consent_version
 
 
 async def test_create_admin_is_idempotent_and_invites_register(
@@ -34,6 +34,7 @@ async def test_create_admin_is_idempotent_and_invites_register(
                         "username": username,
                         "display_name": username,
                         "password": PASSWORD,
+                        "consent_version": await consent_version(api),
                     },
                 )
                 assert reply.status == 201, reply.body
@@ -77,6 +78,8 @@ async def test_demo_seeds_a_community_everyone_can_sign_in_to(
                     "/api/auth/login", {"username": username, "password": DEMO_PASSWORD}
                 )
                 assert login.status == 200, (username, login.body)
+                # The demo's people are asked to accept the notice, as everyone is.
+                await accept_consent_if_asked(api, login.body)
                 assert login.body["user"]["display_name"] == display_name
                 assert login.body["user"]["role"] == role.value
                 rooms = await api.get("/api/rooms", login.body["token"])

@@ -22,6 +22,7 @@ from tests.support import (
     RunningServer,
     audit,
     barrier,
+    consent_version,
     joined,
     message_ids,
     new_client_id,
@@ -666,6 +667,7 @@ async def register_named(
             "username": username,
             "display_name": display_name,
             "password": PASSWORD,
+            "consent_version": await consent_version(api),
         },
     )
     assert reply.status == 201, reply.body

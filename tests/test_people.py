@@ -22,6 +22,7 @@ from tests.support import (
     RunningServer,
     audit,
     barrier,
+    consent_version,
     create_room,
     joined,
     send,
@@ -366,7 +367,7 @@ async def test_invites_are_listed_by_role_and_a_revoked_one_registers_nobody(
     register = await api.post(
         "/api/auth/register",
         {"invite_code": patient["code"], "username": "pat_new", "display_name": "Newcomer",
-         "password": PASSWORD},
+         "password": PASSWORD, "consent_version": await consent_version(api)},
     )  # fmt: skip
     refused_with(register, 403, "forbidden")
     assert "revoked" in register.body["error"]["message"]

@@ -25,6 +25,7 @@ from tests.support import (
     RunningServer,
     ban,
     barrier,
+    consent_version,
     disconnected,
     eventually,
     joined,
@@ -172,7 +173,12 @@ async def test_registration_checks_the_invite_before_hashing_and_throttles_guess
     community: Community, api: Api, server: RunningServer
 ) -> None:
     hashed = count_password_hashes(server)
-    body = {"username": "newcomer", "display_name": "New", "password": "a long good passphrase"}
+    body = {
+        "username": "newcomer",
+        "display_name": "New",
+        "password": "a long good passphrase",
+        "consent_version": await consent_version(api),
+    }
     for n in range(20):
         reply = await api.post("/api/auth/register", {**body, "invite_code": f"guess-{n:04d}"})
         assert (reply.status, reply.error_code) == (404, "not_found"), reply.body
@@ -190,9 +196,15 @@ async def test_an_invite_holder_cannot_probe_for_usernames_at_speed(
         "/api/invites", {"role": "patient", "cohort_id": c.cohort_a}, c.mod_lee.token
     )
     code = invite.body["invite"]["code"]
+    version = await consent_version(api)
 
     async def register_as(username: str, display_name: str) -> Reply:
-        body = {"username": username, "display_name": display_name, "invite_code": code}
+        body = {
+            "username": username,
+            "display_name": display_name,
+            "invite_code": code,
+            "consent_version": version,
+        }
         return await api.post("/api/auth/register", {**body, "password": "a long passphrase"})
 
     # Taken usernames and look-alike display names are refused without hashing a password...
@@ -558,6 +570,7 @@ async def register_as(api: Api, inviter: Person, display_name: str, role: str = 
             "username": f"newcomer_{next(NEWCOMERS)}",
             "display_name": display_name,
             "password": "a long good passphrase",
+            "consent_version": await consent_version(api),
         },
     )
 

@@ -24,20 +24,35 @@ from server.kernel.actors import Actor
 from server.kernel.errors import AppError, forbidden
 from server.kernel.http import ok, path_id, query_ints, read_input
 from server.kernel.validation import parse_input
-from server.reference.routes import Access, Route, RouteTable, add_routes
+from server.reference.routes import Access, Route, RouteTable, add_routes, needs_consent
 
 ACCOUNTS = web.AppKey("accounts", AccountService)
+# Who the request came from, once `current_actor` has checked: what runs after the handler
+# (the access audit, server/privacy/access_audit.py) reads it from here.
+SIGNED_IN = web.RequestKey("signed_in", Actor)
+# What every route that signs a person in answers.
+SIGNED_IN_ANSWER = {
+    "token": "string",
+    "user": "OwnUser",
+    "consent_required": "ConsentRequired|null",
+}
 RENEW_HEADER = "X-Peerrooms-Renew"
 PEOPLE = web.AppKey("people", PeopleService)
 
 
 async def current_actor(request: web.Request) -> Actor:
-    """The signed-in caller, from `Authorization: Bearer <token>`; `unauthorized` otherwise."""
+    """The signed-in caller, from `Authorization: Bearer <token>`; `unauthorized` otherwise,
+    and `consent_required` on routes that need the current consent notice accepted
+    (reference.routes.needs_consent) while the caller has not accepted it."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    return await request.app[ACCOUNTS].actor_for_token(
-        token.strip() if scheme.lower() == "bearer" else None
-    )
+    accounts = request.app[ACCOUNTS]
+    actor = await accounts.actor_for_token(token.strip() if scheme.lower() == "bearer" else None)
+    resource = request.match_info.route.resource
+    if needs_consent(resource.canonical if resource is not None else request.path):
+        await accounts.require_consent(actor)
+    request[SIGNED_IN] = actor
+    return actor
 
 
 async def register(request: web.Request) -> web.Response:
@@ -130,7 +145,10 @@ async def reactivate(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     actor = await current_actor(request)
-    return ok({"user": await request.app[ACCOUNTS].me(actor)})
+    accounts = request.app[ACCOUNTS]
+    return ok(
+        {"user": await accounts.me(actor), "consent_required": await accounts.consent_due(actor.id)}
+    )
 
 
 async def create_cohort(request: web.Request) -> web.Response:
@@ -268,7 +286,7 @@ PEOPLE_ROUTES = RouteTable(
             "Choose a new password with a reset code, and sign in",
             Access.PUBLIC,
             body=PasswordResetIn,
-            returns={"token": "string", "user": "OwnUser"},
+            returns=SIGNED_IN_ANSWER,
             errors=("unauthorized", "forbidden", "rate_limited"),
             description="An unknown, used or expired code is `unauthorized` (unknown codes"
             " count against the address's sign-in bucket); the new password follows the"
@@ -291,7 +309,7 @@ ACCOUNT_ROUTES = RouteTable(
             Access.PUBLIC,
             body=RegisterIn,
             status=201,
-            returns={"token": "string", "user": "OwnUser"},
+            returns=SIGNED_IN_ANSWER,
             errors=("not_found", "forbidden", "conflict", "rate_limited"),
             description=(
                 "The invite and the names are checked before the password is hashed. Too many"
@@ -305,6 +323,10 @@ ACCOUNT_ROUTES = RouteTable(
                 " in lower case: 3 to 32 of `a-z 0-9 . _ -`, starting with a letter or digit."
                 " Passwords need at least PASSWORD_MIN_LENGTH characters, four different"
                 " characters, and must not contain the username."
+                " `consent_version` is the version of the consent notice (`GET /api/consent`)"
+                " shown to the person, who accepts it by registering (recorded with the"
+                " account); a version no longer in force is `conflict`, and nothing is"
+                " created."
             ),
         ),
         Route(
@@ -314,7 +336,7 @@ ACCOUNT_ROUTES = RouteTable(
             "Sign in: a bearer token for HTTP and the Socket.IO `auth`",
             Access.PUBLIC,
             body=LoginIn,
-            returns={"token": "string", "user": "OwnUser"},
+            returns=SIGNED_IN_ANSWER,
             errors=("unauthorized", "rate_limited"),
             description="A wrong username or password is `unauthorized`. After"
             " SIGNIN_FAILURES_PER_ACCOUNT failures on an account (one more every"
@@ -322,7 +344,10 @@ ACCOUNT_ROUTES = RouteTable(
             " every attempt is `rate_limited` (429, with `retry_after_s`) until the wait ends,"
             " whatever the password; the buckets are shared across processes through Redis."
             " `remember: true` (keep me signed in on this device) also sets the renewal"
-            " cookie that `POST /api/auth/renew` takes.",
+            " cookie that `POST /api/auth/renew` takes. `consent_required` (here, and in"
+            " every answer that signs in): the version of the consent notice the person must"
+            " accept (`POST /api/me/consent`) before anything else but their own account;"
+            " null when they have accepted the one in force.",
         ),
         Route(
             "POST",
@@ -330,7 +355,7 @@ ACCOUNT_ROUTES = RouteTable(
             renew,
             "A new token for a sign-in kept on this device, from its renewal cookie",
             Access.PUBLIC,
-            returns={"token": "string", "user": "OwnUser"},
+            returns=SIGNED_IN_ANSWER,
             errors=("unauthorized", "forbidden"),
             description="Needs the `X-Peerrooms-Renew: 1` header (`forbidden` without) and the"
             " `peerrooms_refresh` cookie set by a sign-in with `remember: true` (HttpOnly,"
@@ -346,7 +371,10 @@ ACCOUNT_ROUTES = RouteTable(
             me,
             "The signed-in account, with its login name and cohorts",
             Access.SIGNED_IN,
-            returns={"user": "OwnUser"},
+            returns={"user": "OwnUser", "consent_required": "ConsentRequired|null"},
+            description="`consent_required`: the version of the consent notice the person"
+            " must accept (`POST /api/me/consent`) before other routes and events work;"
+            " null when they have accepted the one in force.",
         ),
         Route(
             "POST",

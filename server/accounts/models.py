@@ -59,6 +59,10 @@ class Cohort(SQLModel, table=True):
 class CohortMembership(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id", primary_key=True)
     cohort_id: int = Field(foreign_key="cohort.id", primary_key=True, index=True)
+    # When the person joined the cohort: a room of the cohort that shows history only since
+    # joining shows them what was said from then on. Null for memberships older than the
+    # record (their people have read that history already): no limit.
+    joined_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class Invite(SQLModel, table=True):
@@ -104,6 +108,11 @@ class RegisterIn(InputModel):
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)
     ]
     password: Annotated[str, StringConstraints(max_length=256)]
+    # The version of the program's consent notice (GET /api/consent) the person read and
+    # accepts: registering is accepting it.
+    consent_version: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+    ]
 
     @field_validator("username")
     @classmethod

@@ -138,7 +138,7 @@ class PeopleService:
                 new_role = data.role or user.role
                 if new_role not in (Role.PATIENT, Role.ALUMNI):
                     raise AppError("conflict", "Only patients and alumni belong to a cohort.")
-                await store.set_only_cohort(session, user_id, data.cohort_id)
+                await store.set_only_cohort(session, user_id, data.cohort_id, accounts.clock.now())
                 notes.append(f"cohort: {cohort.name}")
             old_role = user.role
             if data.role is not None and data.role != old_role:

@@ -7,10 +7,11 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts import store
 from server.accounts.models import (
@@ -79,6 +80,19 @@ def session_json(sign_in: UserSession, *, current: bool) -> dict[str, Any]:
     }
 
 
+class ConsentGate(Protocol):
+    """What accounts asks of the program's consent notice (server/privacy/consent.py, wired
+    in app.py): registering accepts it, and a sign-in says when a newer one waits."""
+
+    def check_offered(self, version: str, field_name: str = ...) -> None: ...
+
+    def record_registration(self, session: AsyncSession, user_id: int, version: str) -> None: ...
+
+    async def version_due(self, user_id: int) -> str | None: ...
+
+    async def require(self, actor: Actor) -> None: ...
+
+
 # Called after what a person may enter changed (graduation, a move to another cohort), so
 # their live connections can be brought in line.
 AccessListener = Callable[[Actor], Awaitable[None]]
@@ -97,6 +111,12 @@ def reset_code_digest(code: str) -> str:
 def require_staff(actor: Actor) -> None:
     if not actor.is_staff:
         raise forbidden("Only moderators and admins can do this.")
+
+
+def require_admin(actor: Actor | None) -> None:
+    """Admins only; `None` is the operator on the command line, who has an admin's rights."""
+    if actor is not None and not actor.is_admin:
+        raise forbidden("Only an admin can do this.")
 
 
 def cohort_json(cohort: Cohort) -> dict[str, Any]:
@@ -145,8 +165,12 @@ class AccountService:
     access_listeners: list[AccessListener] = field(default_factory=list)
     # Told the id of each account deactivated, after its sessions ended.
     deactivation_listeners: list[Callable[[int], Awaitable[None]]] = field(default_factory=list)
+    # Asked before an account is reactivated, and may refuse (an erased account stays closed).
+    reactivation_guards: list[Callable[[int], Awaitable[None]]] = field(default_factory=list)
     # How long "keep me signed in" lasts after the device last renewed its sign-in.
     remember_for: timedelta = timedelta(days=30)
+    # The consent notice: None only where no server runs (tools that build the service).
+    consent: ConsentGate | None = None
 
     # ----- identity -----
 
@@ -175,6 +199,8 @@ class AccountService:
 
     async def register(self, data: RegisterIn, client: Client = NO_CLIENT) -> dict[str, Any]:
         address = client.address
+        if self.consent is not None:
+            self.consent.check_offered(data.consent_version)
         self._check_password(data.password, data.username)
         await self.throttle.check(address=address, invite=data.invite_code)
         # The invite and the names first: hashing a password costs 64 MiB and a worker thread,
@@ -209,6 +235,8 @@ class AccountService:
             )
             try:
                 await store.add_user(session, user, invite.cohort_id)
+                if self.consent is not None and user.id is not None:
+                    self.consent.record_registration(session, user.id, data.consent_version)
                 await session.commit()
             except IntegrityError:
                 await session.rollback()
@@ -289,7 +317,22 @@ class AccountService:
         assert user.id is not None  # noqa: S101 - a stored user
         issuer = self.kept_tokens if kept else self.tokens
         token = issuer.issue(user.id, session_id, self.clock.now())
-        return {"token": token, "user": own_user(user, await store.cohort_ids_of(session, user.id))}
+        return {
+            "token": token,
+            "user": own_user(user, await store.cohort_ids_of(session, user.id)),
+            "consent_required": await self.consent_due(user.id),
+        }
+
+    async def consent_due(self, user_id: int) -> dict[str, str] | None:
+        """`{"version"}` of the consent notice the person must accept before going on; None
+        when they have accepted the one in force."""
+        due = await self.consent.version_due(user_id) if self.consent is not None else None
+        return {"version": due} if due is not None else None
+
+    async def require_consent(self, actor: Actor) -> None:
+        """`consent_required` while the person has not accepted the notice in force."""
+        if self.consent is not None:
+            await self.consent.require(actor)
 
     async def renew(self, cookie: str | None) -> SignedIn:
         """A new token for a sign-in kept on this device, from its renewal cookie; the cookie's
@@ -422,6 +465,9 @@ class AccountService:
         require_staff(actor)
         if user_id == actor.id:
             raise forbidden("You cannot deactivate your own account.")
+        if active:
+            for guard in self.reactivation_guards:
+                await guard(user_id)
         async with self.sessions() as session:
             user = await store.get_user(session, user_id)
             if user is None or user.id is None:

@@ -47,12 +47,26 @@ async def cohort_ids_of(session: AsyncSession, user_id: int) -> list[int]:
 
 
 async def add_user(session: AsyncSession, user: User, cohort_id: int | None) -> User:
+    """A new account, and its membership of `cohort_id` joined as the account is made."""
     session.add(user)
     await session.flush()
     if cohort_id is not None and user.id is not None:
-        session.add(CohortMembership(user_id=user.id, cohort_id=cohort_id))
+        session.add(
+            CohortMembership(user_id=user.id, cohort_id=cohort_id, joined_at=user.created_at)
+        )
         await session.flush()
     return user
+
+
+async def joined_cohort_at(session: AsyncSession, user_id: int, cohort_id: int) -> datetime | None:
+    """When the person joined the cohort; None when not a member, or a member from before
+    joining times were recorded."""
+    result = await session.execute(
+        select(CohortMembership.joined_at).where(
+            CohortMembership.user_id == user_id, CohortMembership.cohort_id == cohort_id
+        )
+    )
+    return result.scalars().first()
 
 
 async def get_cohort(session: AsyncSession, cohort_id: int) -> Cohort | None:
@@ -244,9 +258,18 @@ async def last_sign_ins(session: AsyncSession, user_ids: Sequence[int]) -> dict[
     return {int(user_id): latest for user_id, latest in result.all()}
 
 
-async def set_only_cohort(session: AsyncSession, user_id: int, cohort_id: int) -> None:
-    await session.execute(delete(CohortMembership).where(col(CohortMembership.user_id) == user_id))
-    session.add(CohortMembership(user_id=user_id, cohort_id=cohort_id))
+async def set_only_cohort(
+    session: AsyncSession, user_id: int, cohort_id: int, now: datetime
+) -> None:
+    """Makes `cohort_id` the person's one cohort, joined `now` unless they belong to it
+    already (then their joining time stays: they have read that history)."""
+    await session.execute(
+        delete(CohortMembership).where(
+            col(CohortMembership.user_id) == user_id, col(CohortMembership.cohort_id) != cohort_id
+        )
+    )
+    if await session.get(CohortMembership, (user_id, cohort_id)) is None:
+        session.add(CohortMembership(user_id=user_id, cohort_id=cohort_id, joined_at=now))
     await session.flush()
 
 

@@ -18,6 +18,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "room_locked": 403,
     "meeting_closed": 403,
     "blocked": 422,
+    # peerrooms' addition: the person has not accepted the current consent notice
+    # (docs/privacy.md); `version` names the one to accept.
+    "consent_required": 403,
     "internal": 500,
     # peerrooms' addition: /readyz names the part that is down.
     "unavailable": 503,

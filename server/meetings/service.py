@@ -46,6 +46,9 @@ from server.rooms.models import Room
 MAX_UPCOMING_DAYS = 366
 # The window that holds "now" when asking which occurrence is open.
 _MOMENT = timedelta(seconds=1)
+# How far back to look for a room's latest session, widening only when nothing was found:
+# most series meet daily or weekly; a monthly or yearly one needs the longer reach.
+SESSION_LOOKBACKS = (timedelta(days=8), timedelta(days=40), timedelta(days=400))
 
 
 def meeting_json(series: MeetingSeries, exceptions: Exceptions) -> dict[str, Any]:
@@ -410,6 +413,30 @@ class MeetingService:
             for series in all_series
             for occurrence in expand(series, now, now + _MOMENT, exceptions[series.id or 0])
         )
+
+    async def session_opened(
+        self, session: AsyncSession, room_id: int, now: datetime
+    ) -> datetime | None:
+        """When the room's current session opened: the lobby of its latest occurrence (of
+        any series there, cancelled ones aside) whose lobby has opened by `now`; None when
+        none has. A meeting room that shows history since the session (rooms/visibility.py)
+        shows what was said from then on."""
+        all_series = await store.series_of_room(session, room_id)
+        if not all_series:
+            return None
+        exceptions = await store.exceptions(session, [s.id for s in all_series if s.id])
+        for lookback in SESSION_LOOKBACKS:
+            opened = [
+                occurrence.lobby_opens
+                for series in all_series
+                for occurrence in expand(
+                    series, now - lookback, now + _MOMENT, exceptions[series.id or 0]
+                )
+                if occurrence.lobby_opens <= now and not occurrence.cancelled
+            ]
+            if opened:
+                return max(opened)
+        return None
 
     async def open_now(self, actor: Actor, series_id: int) -> tuple[MeetingSeries, Occurrence]:
         """A series the actor may attend and its occurrence in its lobby or live now;

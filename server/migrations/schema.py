@@ -13,6 +13,10 @@ import server.media.models
 import server.meetings.models
 import server.moderation.models
 import server.notify.models
+import server.privacy.access_audit_models
+import server.privacy.consent_models
+import server.privacy.exports_models
+import server.privacy.retention_models
 import server.rooms.models  # noqa: F401 - imported for their tables
 
 

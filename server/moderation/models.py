@@ -40,7 +40,9 @@ class Restriction(SQLModel, table=True):
 
 class Report(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    message_id: int = Field(foreign_key="message.id", index=True)
+    # None once retention deleted the message (privacy/retention_classes.py); the report's
+    # alert keeps its excerpt.
+    message_id: int | None = Field(default=None, foreign_key="message.id", index=True)
     room_id: int = Field(foreign_key="room.id")
     reporter_id: int = Field(foreign_key="user.id")
     reason: str = Field(max_length=500)

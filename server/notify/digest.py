@@ -4,7 +4,8 @@ coming day (docs/notifications.md).
 Counts and room names only, never what anyone wrote: these are therapy rooms, and a mailbox is
 shared, forwarded and kept by a provider. A room counts when the person may be in it now (its
 audience, and no ban), as the room list counts it; a message counts when someone else wrote
-it after the person's read marker and after the newest message the last digest looked at.
+it after the person's read marker and after the newest message the last digest looked at,
+and the room lets the person read it (rooms/visibility.py: not from before they joined).
 Private support conversations are counted under one name: theirs is named after the member,
 and a staff member's mailbox is no place for a patient's alias.
 """
@@ -68,6 +69,8 @@ async def missed(
         after = max(markers.get(room_id, 0), after_id)
         if last_ids.get(room_id, 0) <= after:
             continue  # nothing newer at all: no count query
+        # Nor what they may not read of the room's history (rooms/visibility.py).
+        after = max(after, await access.history.hidden_through(session, actor, room))
         unread = await room_store.unread_count(
             session, room_id=room_id, user_id=actor.id, after=after, cap=COUNT_CAP
         )

@@ -1,7 +1,8 @@
 """Reaching people who are not looking: Web Push to their browsers, by what they chose.
 
-What is pushed: new messages in rooms a person follows while they are not in the room (no
-text on the lock screen unless they asked for previews), session reminders at the lead time
+What is pushed: new messages in rooms a person follows, and replies to them and mentions of
+them anywhere they may be, while they are not in the room (no text on the lock screen unless
+they asked for previews; once per message), session reminders at the lead time
 each person chose, and crisis alerts and reports to staff (to those on duty, else every member
 of staff; a crisis alert nobody acknowledged in time, when raised again, to every member of
 staff). Quiet hours hold everything back but crisis alerts to staff. What is mailed, to a
@@ -296,14 +297,17 @@ class Notifications:
     # ----- what causes a push -----
 
     async def post_stored(self, draft: Draft, message: dict[str, Any]) -> None:
-        """A new message: its room's followers who are not in the room hear of it."""
+        """A new message: those it replies to or mentions, then its room's followers, who
+        are not in the room hear of it, each once."""
         if draft.action != "send":
             return
         room_id, author_id = draft.room.id or 0, draft.actor.id
-        if room_id not in self._followed_rooms:
+        addressed = addressed_in(message, author_id)
+        followed = room_id in self._followed_rooms
+        if not addressed and not followed:
             return
-        text = f"{draft.actor.display_name}: {draft.body}"
-        self._enqueue(lambda: self._push_room_message(room_id, author_id, draft.room.name, text))
+        news = News(room_id, draft.room.name, author_id, draft.actor.display_name, draft.body)
+        self._enqueue(lambda: self._push_news(news, addressed, followed=followed))
 
     async def post_refused(self, actor: Actor, room_id: int, body: str, error: AppError) -> None:
         return None
@@ -557,9 +561,49 @@ class Notifications:
             finally:
                 self._queue.task_done()
 
-    async def _push_room_message(self, room_id: int, author_id: int, room: str, text: str) -> None:
+    async def _push_news(self, news: News, addressed: dict[int, str], *, followed: bool) -> None:
+        told = await self._push_addressed(news, addressed) if addressed else set()
+        if followed:
+            text = f"{news.author_name}: {news.body}"
+            await self._push_room_message(news.room_id, news.author_id, news.room, text, told)
+
+    async def _push_addressed(self, news: News, addressed: dict[int, str]) -> set[int]:
+        """Those a message replies to or mentions, away from the room: `Ana replied to you in
+        Group A` (with previews, `Ana replied to you: <its start>`). Answers who was told, so
+        their room's news does not buzz again for it."""
+        here = set(await self.online_in_room(news.room_id))
+        away = [user_id for user_id in addressed if user_id not in here]
+        wanted = await self._still_allowed(away, news.room_id)
+        if not wanted:
+            return set()
         async with self.sessions() as session:
-            following = [u for u in await store.followers(session, room_id) if u != author_id]
+            settings = await store.settings_of(session, wanted)
+        now = self.clock.now()
+        for user_id in wanted:
+            # Counts as the room's push: its followers' next one waits as after any other.
+            self._last_room_push[(user_id, news.room_id)] = now
+            said = ADDRESSED[addressed[user_id]]
+            body = (
+                f"{news.author_name} {said}: {news.body[:PREVIEW_CHARS]}"
+                if settings[user_id].previews
+                else f"{news.author_name} {said} in {news.room}"
+            )
+            payload = {"title": news.room, "body": body, "url": f"#/rooms/{news.room_id}",
+                       "tag": f"for-you-{news.room_id}", "kind": addressed[user_id]}  # fmt: skip
+            await self._push([user_id], payload)
+        return set(wanted)
+
+    async def _push_room_message(
+        self, room_id: int, author_id: int, room: str, text: str, told: set[int] | None = None
+    ) -> None:
+        """The room's followers away from it, but those `told` of this message already."""
+        told = told or set()
+        async with self.sessions() as session:
+            following = [
+                u
+                for u in await store.followers(session, room_id)
+                if u != author_id and u not in told
+            ]
         here = set(await self.online_in_room(room_id))
         now = self.clock.now()
         wanted = []
@@ -665,6 +709,33 @@ class Notifications:
             else:
                 async with self.sessions() as session:
                     await store.mark_sent(session, device.id or 0, self.clock.now())
+
+
+# What a push says of a message to the one it replies to or mentions, by the push's `kind`.
+ADDRESSED = {"reply": "replied to you", "mention": "mentioned you"}
+
+
+@dataclass(frozen=True)
+class News:
+    """A new message, as pushes tell of it."""
+
+    room_id: int
+    room: str
+    author_id: int
+    author_name: str
+    body: str
+
+
+def addressed_in(message: dict[str, Any], author_id: int) -> dict[int, str]:
+    """Who a new message is addressed to (rooms/replies.py), never its author: the author of
+    the message it replies to (`reply`, unless deleted) and those it mentions (`mention`).
+    Someone both replied to and mentioned hears once, of the reply."""
+    addressed = {int(user["id"]): "mention" for user in message.get("mentions") or ()}
+    reply = message.get("reply_to") or {}
+    if reply.get("author") and not reply.get("deleted"):
+        addressed[int(reply["author"]["id"])] = "reply"
+    addressed.pop(author_id, None)
+    return addressed
 
 
 def in_quiet_hours(settings: NotificationSettings, now: datetime) -> bool:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import socketio
 
+from server.kernel.actors import Actor
 from server.kernel.clock import Clock
 from server.kernel.errors import AppError, rate_limited, unauthorized
 from server.kernel.logs import current_request_id, new_request_id
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 InputT = TypeVar("InputT", bound=InputModel)
 Ack = dict[str, Any]
 EventHandler = Callable[[Connection, InputT], Awaitable[Ack]]
+# Asked before any event is handled: raises the refusal when the connection's person may not
+# act at all for now (the consent notice not accepted: server/privacy/consent.py).
+EventGate = Callable[[Actor], Awaitable[None]]
 
 INTERNAL_ERROR: Ack = {
     "ok": False,
@@ -87,6 +91,7 @@ class EventRouter:
         deadlines: EventDeadlines,
         observe: Callable[[str, float], None] | None = None,
         limit: EventLimit | None = None,
+        gate: EventGate | None = None,
     ) -> None:
         self.sio = sio
         self.hub = hub
@@ -95,6 +100,7 @@ class EventRouter:
         self.models: dict[str, type[InputModel]] = {}
         self._observe = observe
         self._limit = limit
+        self._gate = gate
         self._draining = False
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -168,6 +174,8 @@ class EventRouter:
                 if connection is None:
                     raise unauthorized()
                 data = parse_input(model, args[0] if args else None)
+                if self._gate is not None:
+                    await self._gate(connection.actor)
                 if limited and self._limit is not None:
                     await self._limit.check(event, connection.actor.id)
                 answered = await handle(connection, data, deadline)

@@ -11,7 +11,7 @@ from typing import Any
 
 from server.kernel.errors import STATUS_BY_CODE
 from server.kernel.validation import MAX_ID, InputModel
-from server.reference.routes import Access, QueryParam, Route, RouteTable, Shape
+from server.reference.routes import Access, QueryParam, Route, RouteTable, Shape, needs_consent
 from server.reference.shapes import SHAPES, Schema, nullable, ref
 
 OPENAPI_VERSION = "3.1.0"
@@ -44,6 +44,7 @@ ERROR_MEANINGS: dict[str, str] = {
     "room_locked": "the room is locked",
     "meeting_closed": "outside the meeting's window",
     "blocked": "refused by a content filter",
+    "consent_required": "the caller has not accepted the current consent notice; see `version`",
     "internal": "a failure on the server's side; try again",
     "unavailable": "a part the server needs does not answer",
 }
@@ -255,7 +256,9 @@ def implied_errors(route: Route) -> list[str]:
     codes = set(route.errors) | {"internal"}
     if route.access is not Access.PUBLIC:
         codes.add("unauthorized")
-    if route.access is Access.STAFF:
+        if needs_consent(route.path):
+            codes.add("consent_required")
+    if route.access in (Access.STAFF, Access.ADMIN):
         codes.add("forbidden")
     has_path_id = bool(PATH_PARAMETER.search(route.path))
     if has_path_id:

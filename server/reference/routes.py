@@ -30,6 +30,34 @@ class Access(StrEnum):
     PUBLIC = "public"
     SIGNED_IN = "signed in"
     STAFF = "moderator or admin"
+    ADMIN = "admin"
+
+
+# Signed-in routes a person may use before accepting the program's current consent notice
+# (docs/privacy.md, "Consent"): their own account, its sign-ins and password, and the notice
+# itself; every other signed-in route answers `consent_required` until they accept. A path
+# is free when it is one of these or under one that ends in "/".
+CONSENT_FREE_PATHS = (
+    "/api/auth/",
+    "/api/me",
+    "/api/me/consent",
+    "/api/me/sessions",
+    "/api/me/sessions/",
+    "/api/me/password",
+    # A person who will not accept a notice may still take their data and ask to leave
+    # (docs/privacy.md: "A person's export", "Erasure").
+    "/api/me/exports",
+    "/api/exports/",
+    "/api/me/erasure-request",
+    "/api/me/erasure-requests",
+)
+
+
+def needs_consent(path: str) -> bool:
+    """Whether a signed-in route at `path` (or route template) needs the notice accepted."""
+    return not any(
+        path.startswith(free) if free.endswith("/") else path == free for free in CONSENT_FREE_PATHS
+    )
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,10 @@ ERROR = obj(
                 **array(TEXT),
                 "description": "`unavailable` from /readyz only: the parts that did not answer.",
             },
+            "version": {
+                "type": "string",
+                "description": "`consent_required` only: the consent notice's version to accept.",
+            },
         },
     },
 )
@@ -98,12 +102,25 @@ ROOM = obj(
     locked=FLAG,
     slow_mode_s=INTEGER,
     contact_policy=choice("allow", "mask", "block"),
+    history_visibility={
+        **choice("since_joined", "all", "since_session"),
+        "description": "From when members (not staff) may read the room's history: since"
+        " they joined its audience, all of it, or since its current meeting session opened."
+        " Defaults: `since_joined` for group rooms, `since_session` for meeting rooms, `all`"
+        " otherwise.",
+    },
     online_count=INTEGER,
 )
 # Only the room list carries these, so they are described but not required.
 ROOM["properties"] |= {
     "last_message_id": {**nullable(ID), "description": "`GET /api/rooms` only."},
     "unread_count": {"type": "integer", "maximum": 100, "description": "`GET /api/rooms` only."},
+    "mention_count": {
+        "type": "integer",
+        "maximum": 100,
+        "description": "`GET /api/rooms` only: of the unread messages, those that mention me"
+        " or reply to a message of mine.",
+    },
 }
 
 PERSON_FIELDS: dict[str, Schema] = {
@@ -192,7 +209,8 @@ SHAPES: dict[str, Schema] = {
     ),
     "Room": ROOM,
     "Message": obj(
-        'A message. A deleted one keeps its id with `body` "" and no reactions.',
+        'A message. A deleted one keeps its id with `body` "", no reactions, no `reply_to`'
+        " and no `mentions`.",
         id=ID,
         room_id=ID,
         author=USER,
@@ -205,6 +223,30 @@ SHAPES: dict[str, Schema] = {
             "type": "object",
             "description": "How many people reacted with each emoji (only those above 0).",
             "additionalProperties": {"type": "integer", "minimum": 1},
+        },
+        reply_to={
+            **nullable(ref("ReplyTo")),
+            "description": "The message this one replies to (null: none).",
+        },
+        mentions={
+            **array(USER),
+            "description": "Who the message mentions (`@display name` in `body`), by alias.",
+        },
+    ),
+    "ReplyTo": obj(
+        "What a reply shows of the message it replies to, as its reader may see it.",
+        id=ID,
+        author={**nullable(USER), "description": "Null when `hidden`, or the original is gone."},
+        excerpt={
+            **TEXT,
+            "description": "The first 120 characters of its current text on one line (`…` where"
+            ' cut); "" when deleted or hidden.',
+        },
+        deleted={**FLAG, "description": "Deleted (or removed by retention): no text."},
+        hidden={
+            **FLAG,
+            "description": "From before what the reader may read of the room's history"
+            " (`history_visibility`): nothing of it is shown.",
         },
     ),
     "Restriction": obj(
@@ -223,7 +265,11 @@ SHAPES: dict[str, Schema] = {
         "A report of a message.",
         id=ID,
         room_id=ID,
-        message_id=ID,
+        message_id={
+            **nullable(ID),
+            "description": "Null once retention has deleted the message (its alert keeps an"
+            " excerpt).",
+        },
         message=nullable(ref("Message")),
         author=nullable(USER),
         reporter=USER,
@@ -434,5 +480,98 @@ SHAPES: dict[str, Schema] = {
         checkin=nullable(
             obj("Their check-in.", mood={"type": "integer"}, note=TEXT),
         ),
+    ),
+    # Retention and legal holds (docs/privacy.md).
+    "RetentionReport": obj(
+        "What a retention run would delete now (a dry run), class by class.",
+        classes=array(ref("RetentionClass")),
+        holds_in_force=INTEGER,
+        interval_hours={"type": "number", "description": "How often a run is due."},
+        last_run_at={**nullable(TIME), "description": "When the last run ended (any process)."},
+    ),
+    "RetentionClass": obj(
+        "One class of record: its period, and its records past it.",
+        name=choice(
+            "group_messages",
+            "peer_messages",
+            "meeting_messages",
+            "support_messages",
+            "alerts",
+            "reports",
+            "audit_entries",
+        ),
+        period_days={**INTEGER, "description": "0: kept for ever (the counts are then 0)."},
+        due={**INTEGER, "description": "Past the period: a run now deletes them."},
+        held={**INTEGER, "description": "Past the period, kept by legal holds."},
+        kept_open={**INTEGER, "description": "Past the period, kept while a case is open."},
+    ),
+    "LegalHold": obj(
+        "A legal hold on a room or on a person: while `active`, nothing it covers is deleted.",
+        id=ID,
+        room_id=nullable(ID),
+        user_id=nullable(ID),
+        user=nullable(USER),
+        reason=TEXT,
+        placed_by=nullable(USER),
+        placed_at=TIME,
+        lifted_by=nullable(USER),
+        lifted_at=nullable(TIME),
+        active=FLAG,
+    ),
+    # Consent and the access audit (docs/privacy.md).
+    "ConsentRequired": obj(
+        "The consent notice the person must accept before going on.",
+        version={**TEXT, "description": "As `GET /api/consent` answers it."},
+    ),
+    "ConsentAcceptance": obj(
+        "A person's acceptance of one version of the consent notice.",
+        id=ID,
+        user=nullable(USER),
+        version=TEXT,
+        accepted_at=TIME,
+        source=choice("registration", "sign-in"),
+        current={**FLAG, "description": "The version in force now."},
+    ),
+    "AccessLogEntry": obj(
+        "One read by staff of people's records.",
+        id=ID,
+        at=TIME,
+        actor=nullable(USER),
+        kind=choice("alerts", "reports", "person", "attendance", "export"),
+        target_type={
+            **nullable(choice("user", "meeting", "cohort")),
+            "description": "What the read was about, when one thing; null for a list.",
+        },
+        target_id=nullable(ID),
+        target_user={**nullable(USER), "description": "The person, when `target_type` is user."},
+        detail={**TEXT, "description": "What the read asked beyond its target (its query)."},
+        request_id={**TEXT, "description": "The request's X-Request-Id, as in the server log."},
+    ),
+    # A person's export and erasure (docs/privacy.md).
+    "PersonalExport": obj(
+        "An export of everything peerrooms holds about one person.",
+        id=ID,
+        user=USER,
+        requested_by={**nullable(USER), "description": "The person, or staff on their behalf."},
+        status={
+            **choice("pending", "ready", "failed", "expired"),
+            "description": "`pending` while it is made (minutes at most); `ready` to download;"
+            " `failed`: ask again; `expired`: deleted.",
+        },
+        created_at=TIME,
+        ready_at=nullable(TIME),
+        expires_at={**nullable(TIME), "description": "When a ready export is deleted."},
+    ),
+    "ErasureRequest": obj(
+        "A request to erase a person, and an admin's decision.",
+        id=ID,
+        user={**USER, "description": "The person; after erasure, under their pseudonym."},
+        requested_by={**nullable(USER), "description": "The person, or staff on their behalf."},
+        reason={**TEXT, "description": "The requester's words; emptied by the erasure."},
+        status=choice("pending", "declined", "erased"),
+        created_at=TIME,
+        decided_by=nullable(USER),
+        decided_at=nullable(TIME),
+        note={**TEXT, "description": "The admin's note with the decision."},
     ),
 }

@@ -1,4 +1,5 @@
-"""Entering a room: it exists, its audience includes the actor, and no access gate objects."""
+"""Entering a room: it exists, its audience includes the actor, and no access gate objects;
+and how much of its history the actor may read there (rooms/visibility.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from server.realtime.shared_cache import SharedCache
 from server.rooms.gates import AccessGate
 from server.rooms.models import Room
 from server.rooms.policy import require_entry
+from server.rooms.visibility import HistoryWindow
 
 
 @dataclass
@@ -21,6 +23,10 @@ class RoomAccess:
     # Rooms as kept in memory (rooms/kept.py).
     rooms: SharedCache[Room]
     gates: list[AccessGate] = field(default_factory=list)
+    history: HistoryWindow = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.history = HistoryWindow(self.clock)
 
     async def enter(self, session: AsyncSession, actor: Actor, room_id: int) -> Room:
         """The room, if the actor may be in it now: the kept one, to read and not to change
@@ -46,3 +52,14 @@ class RoomAccess:
         now = self.clock.now()
         for gate in self.gates:
             await gate.check_access(session, actor, room, now)
+
+    async def enter_to_read(
+        self, session: AsyncSession, actor: Actor, room_id: int, message_id: int
+    ) -> Room:
+        """The room of a message the actor acts on (a reaction, a report, an edit), as
+        `enter` has it; a message before what the actor may read of the room's history is
+        `not_found`, as if it were not there."""
+        room = await self.enter(session, actor, room_id)
+        if message_id <= await self.history.hidden_through(session, actor, room):
+            raise not_found("message")
+        return room

@@ -82,7 +82,9 @@ ROOM_ROUTES = RouteTable(
             returns={"rooms": ["Room"]},
             description=(
                 "Only this list carries `last_message_id` and `unread_count` (others' messages"
-                " newer than my read marker, not deleted; stops at 100)."
+                " newer than my read marker, not deleted; stops at 100). Both count only what"
+                " the room's `history_visibility` lets me read: `last_message_id` is null when"
+                " all there is came before that."
             ),
         ),
         Route(
@@ -97,18 +99,24 @@ ROOM_ROUTES = RouteTable(
             errors=("not_found",),
             description=(
                 "`cohort_id` is required for, and only for, audience `cohort`; a `group`"
-                " room's audience is `cohort`. An unknown cohort is `not_found`."
+                " room's audience is `cohort`. An unknown cohort is `not_found`. Without"
+                " `history_visibility` the kind decides: `since_joined` for `group`,"
+                " `since_session` for `meeting`, `all` for `peer`."
             ),
         ),
         Route(
             "PATCH",
             "/api/rooms/{id}",
             update_room,
-            "Rename a room, lock or unlock it, set slow mode, its topic or its contact policy",
+            "Rename a room, lock or unlock it, set slow mode, its topic, its contact policy"
+            " or its history visibility",
             Access.STAFF,
             body=RoomPatch,
             returns={"room": "Room"},
-            description="The room's sockets get `room_updated`; each change is audited.",
+            description=(
+                "The room's sockets get `room_updated`; each change is audited. A new"
+                " `history_visibility` applies to the next read of history."
+            ),
         ),
         Route(
             "GET",
@@ -119,7 +127,10 @@ ROOM_ROUTES = RouteTable(
             query=HistoryQuery,
             returns={"messages": ["Message"], "has_more": "boolean"},
             errors=("forbidden", "banned"),
-            description="`has_more`: older messages exist; page back with `before`.",
+            description=(
+                "`has_more`: older messages I may read exist; page back with `before`. The"
+                " pages end where the room's `history_visibility` lets my reading begin."
+            ),
         ),
         Route(
             "GET",

@@ -21,8 +21,9 @@ from server.realtime.hub import Hub
 from server.rooms import store
 from server.rooms.access import RoomAccess
 from server.rooms.gates import Draft, PostGate, PostListener, StoredWithPost
-from server.rooms.models import EditIn, ReactIn, SendIn
-from server.rooms.serialize import message_json, new_message_json
+from server.rooms.models import EditIn, Message, ReactIn, SendIn
+from server.rooms.replies import Addressing, References
+from server.rooms.serialize import mentions_json, message_json, new_message_json, reply_json
 
 
 @dataclass(frozen=True)
@@ -31,25 +32,59 @@ class SendResult:
     created: bool
 
 
-async def page_json(session: AsyncSession, rows: list[store.PageRow]) -> list[dict[str, Any]]:
+async def page_json(
+    session: AsyncSession, rows: list[store.PageRow], hidden_through: int = 0
+) -> list[dict[str, Any]]:
+    """A page for a reader who may not read the room's messages up to `hidden_through`
+    (rooms/visibility.py): replies quote only what they may read (rooms/replies.py)."""
     counts = await store.page_reaction_counts(session, rows)
+    mentioned = await store.page_mentions(session, rows)
     return [
         message_json(
             row,
             public_user_of(row.author_id, row.author_name, row.author_role),
             counts.get(row.id, {}),
+            quoted(row.replied_to, hidden_through),
+            mentions_json(mentioned.get(row.id, ())),
         )
         for row in rows
     ]
 
 
-async def rows_json(session: AsyncSession, rows: list[store.MessageRow]) -> list[dict[str, Any]]:
+async def rows_json(
+    session: AsyncSession, rows: list[store.MessageRow], hidden_through: int = 0
+) -> list[dict[str, Any]]:
+    """As `page_json`, for messages loaded one by one."""
     ids = [message.id for message, _ in rows if message.id is not None]
     counts = await store.reaction_counts(session, ids)
+    mentioned = await store.mentions_of(session, ids)
+    originals = await store.replied_to(
+        session, [message.reply_to_id for message, _ in rows if message.reply_to_id is not None]
+    )
     return [
-        message_json(message, public_user(author), counts.get(message.id or 0, {}))
+        message_json(
+            message,
+            public_user(author),
+            counts.get(message.id or 0, {}),
+            quoted(replied_to(message, originals), hidden_through),
+            mentions_json(mentioned.get(message.id or 0, ())),
+        )
         for message, author in rows
     ]
+
+
+def replied_to(message: Message, originals: dict[int, store.RepliedTo]) -> store.RepliedTo | None:
+    """What a loaded message replies to (an original no longer stored: only its id)."""
+    if message.reply_to_id is None:
+        return None
+    gone = store.RepliedTo(message.reply_to_id, None, None, None, None, None)
+    return originals.get(message.reply_to_id, gone)
+
+
+def quoted(replied: store.RepliedTo | None, hidden_through: int) -> dict[str, Any] | None:
+    if replied is None:
+        return None
+    return reply_json(replied, readable=replied.id > hidden_through)
 
 
 def writes_stored_with(draft: Draft) -> list[Write]:
@@ -69,6 +104,14 @@ def keep_stored_with(draft: Draft, answered: list[Rows]) -> None:
         draft.stored[row.name] = rows
 
 
+def for_the_room(payload: dict[str, Any], addressing: Addressing) -> dict[str, Any]:
+    """A new message as the room's live event carries it: a reply quotes only what everyone
+    in the room may read (rooms/replies.py)."""
+    if addressing.reply_for_room is addressing.reply_for_sender:
+        return payload
+    return {**payload, "reply_to": addressing.reply_for_room}
+
+
 @dataclass
 class MessageService:
     sessions: SessionFactory
@@ -86,6 +129,10 @@ class MessageService:
     gates_before_turn: list[PostGate] = field(default_factory=list)
     gates: list[PostGate] = field(default_factory=list)
     listeners: list[PostListener] = field(default_factory=list)
+    references: References = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.references = References(self.access)
 
     async def send(self, actor: Actor, data: SendIn) -> SendResult:
         try:
@@ -108,6 +155,8 @@ class MessageService:
             draft = Draft(actor, room, data.body, "send", self.clock.now(), session)
             try:
                 await self._pass(self.gates_before_turn, draft)
+                # After the crisis gate: a crisis post goes on without a reply it cannot make.
+                addressing = await self.references.resolve(draft, data)
             except AppError as refused:
                 return await self._earlier_send_or_raise(session, actor, data, refused)
             async with self.writer.turn(data.room_id) as turn:
@@ -124,9 +173,12 @@ class MessageService:
                     "created_at": draft.now,
                     "deleted": False,
                 }
+                if addressing.reply_to_id is not None:
+                    values = store.NewReply(**values, reply_to_id=addressing.reply_to_id)
+                mentions = [store.mention_insert(user_id) for user_id in addressing.mention_ids]
                 try:
                     inserted = await turn.commit(
-                        [store.message_insert(values), *writes_stored_with(draft)]
+                        [store.message_insert(values), *mentions, *writes_stored_with(draft)]
                     )
                 except IntegrityError:
                     # This client_id is stored already: a repeated send, or the same one that
@@ -135,9 +187,15 @@ class MessageService:
                     if earlier is None:
                         raise
                     return earlier
-        keep_stored_with(draft, inserted[1:])
-        payload = new_message_json(store.inserted_id(inserted[0]), values, actor.public())
-        await self.hub.to_room(data.room_id, "message", payload)
+        keep_stored_with(draft, inserted[1 + len(mentions) :])
+        payload = new_message_json(
+            store.inserted_id(inserted[0]),
+            values,
+            actor.public(),
+            addressing.reply_for_sender,
+            addressing.mentions(),
+        )
+        await self.hub.to_room(data.room_id, "message", for_the_room(payload, addressing))
         await self._tell_listeners(draft, payload)
         return SendResult(payload, created=True)
 
@@ -163,10 +221,15 @@ class MessageService:
         )
         if earlier is None or earlier.id is None:
             return None
-        counts = await store.reaction_counts(session, [earlier.id])
-        return SendResult(
-            message_json(earlier, actor.public(), counts.get(earlier.id, {})), created=False
-        )
+        row = await store.get_message_row(session, earlier.id)
+        if row is None:
+            return None
+        hidden_through = 0
+        room = await self.access.rooms.get(session, data.room_id)
+        if earlier.reply_to_id is not None and room is not None:
+            hidden_through = await self.access.history.hidden_through(session, actor, room)
+        [message] = await rows_json(session, [row], hidden_through)
+        return SendResult(message, created=False)
 
     @staticmethod
     async def _pass(gates: list[PostGate], draft: Draft) -> None:
@@ -180,7 +243,7 @@ class MessageService:
     async def edit(self, actor: Actor, data: EditIn) -> dict[str, Any]:
         async with self.sessions() as session:
             message, author = await self._live_message(session, data.message_id)
-            room = await self.access.enter(session, actor, message.room_id)
+            room = await self.access.enter_to_read(session, actor, message.room_id, data.message_id)
             if message.author_id != actor.id:
                 raise forbidden("Only the author can edit a message.")
             now = self.clock.now()
@@ -196,7 +259,11 @@ class MessageService:
                 params = row.params(data.message_id)
                 draft.stored[row.name] = await row.statement.rows(session, params)
             await session.commit()
-            payload = (await rows_json(session, [(message, author)]))[0]
+            # Everyone in the room gets it: a reply quotes what all of them may read.
+            bound = 0
+            if message.reply_to_id is not None:
+                bound = await self.access.history.hidden_from_someone(session, room)
+            payload = (await rows_json(session, [(message, author)], bound))[0]
         await self.hub.to_room(message.room_id, "message_updated", payload)
         await self._tell_listeners(draft, payload)
         return payload
@@ -219,6 +286,7 @@ class MessageService:
             message.body = ""
             session.add(message)
             await store.clear_reactions(session, message_id)
+            await store.clear_mentions(session, message_id)
             await session.commit()
         await self.hub.to_room(
             message.room_id, "message_deleted", {"id": message.id, "room_id": message.room_id}
@@ -237,7 +305,7 @@ class MessageService:
             raise invalid("emoji: choose one of " + " ".join(self.reaction_emojis) + ".")
         async with self.sessions() as session:
             message, _ = await self._live_message(session, data.message_id)
-            await self.access.enter(session, actor, message.room_id)
+            await self.access.enter_to_read(session, actor, message.room_id, data.message_id)
             try:
                 await store.toggle_reaction(
                     session, message_id=data.message_id, user_id=actor.id, emoji=data.emoji
@@ -258,12 +326,18 @@ class MessageService:
     async def history(
         self, actor: Actor, room_id: int, *, before: int | None, limit: int
     ) -> dict[str, Any]:
+        """A page of the room's history older than `before`; it ends where what the actor
+        may read begins (rooms/visibility.py), `has_more` false there."""
         async with self.sessions() as session:
-            await self.access.enter(session, actor, room_id)
+            room = await self.access.enter(session, actor, room_id)
+            hidden_through = await self.access.history.hidden_through(session, actor, room)
             rows, has_more = await store.latest_messages(
-                session, room_id, before=before, limit=limit
+                session, room_id, before=before, limit=limit, hidden_through=hidden_through
             )
-            return {"messages": await page_json(session, rows), "has_more": has_more}
+            return {
+                "messages": await page_json(session, rows, hidden_through),
+                "has_more": has_more,
+            }
 
     async def stored_since(self, room_id: int, since: datetime, limit: int) -> list[dict[str, Any]]:
         """The room's messages stored at or after `since` (at most the newest `limit`), oldest
@@ -271,7 +345,20 @@ class MessageService:
         async with self.sessions() as session:
             rows, _ = await store.latest_messages(session, room_id, before=None, limit=limit)
             recent = [row for row in rows if not row.deleted and row.created_at >= since]
-            return await page_json(session, recent)
+            # They go to the room's sockets at once: replies quote what all of them may read.
+            room = await self.access.rooms.get(session, room_id)
+            bound = 0
+            if room is not None and any(row.reply_to_id is not None for row in recent):
+                bound = await self.access.history.hidden_from_someone(session, room)
+            return await page_json(session, recent, bound)
+
+    async def hidden_through_each(self, room_id: int, actors: Sequence[Actor]) -> list[int]:
+        """For each actor, the newest message of the room they may not read (0: none)."""
+        async with self.sessions() as session:
+            room = await self.access.rooms.get(session, room_id)
+            if room is None:
+                return [0 for _ in actors]
+            return [await self.access.history.hidden_through(session, a, room) for a in actors]
 
     async def _live_message(self, session: AsyncSession, message_id: int) -> store.MessageRow:
         row = await store.get_message_row(session, message_id)

@@ -17,6 +17,10 @@ from server.kernel.validation import BeforeCursor, InputModel, PositiveId, Since
 # Contract limits (docs/api/events/: rooms and messages).
 MAX_BODY_CHARS = 4000
 MAX_CLIENT_ID_CHARS = 64
+# A reply's quote of its original: this many characters of its current text.
+REPLY_EXCERPT_CHARS = 120
+# People one message may mention (`send`'s `mentions`).
+MAX_MENTIONS = 20
 HISTORY_DEFAULT_LIMIT = 50
 HISTORY_MAX_LIMIT = 100
 JOIN_LATEST_LIMIT = 50
@@ -44,6 +48,8 @@ class Room(SQLModel, table=True):
     slow_mode_s: int = 0
     # What happens to phone numbers and e-mail addresses in posts: allow, mask or block.
     contact_policy: str = Field(default="mask", max_length=8)
+    # How much of the room's history a member may read (rooms/visibility.py).
+    history_visibility: str = Field(default="all", max_length=16)
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -54,6 +60,9 @@ class Message(SQLModel, table=True):
         UniqueConstraint("author_id", "room_id", "client_id", name="uq_message_client_id"),
         # History and `join since` page by id within one room.
         Index("ix_message_room_id_id", "room_id", "id"),
+        # Where a member's readable history begins: one seek for the last message before a
+        # moment (rooms/visibility.py), however long the room's history.
+        Index("ix_message_room_id_created_at", "room_id", "created_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -64,6 +73,19 @@ class Message(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     edited_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     deleted: bool = False
+    # The message of the same room this one replies to (rooms/replies.py). No foreign key:
+    # retention deletes an original while replies to it stay, which then show it as deleted.
+    reply_to_id: int | None = None
+
+
+class MessageMention(SQLModel, table=True):
+    """Someone a message mentions (`send`'s `mentions`, rooms/replies.py): a person who may
+    be in the room, named in its text. Gone with its message."""
+
+    __tablename__ = "message_mention"
+
+    message_id: int = Field(foreign_key="message.id", primary_key=True)
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
 
 
 class Reaction(SQLModel, table=True):
@@ -85,6 +107,8 @@ class ReadMarker(SQLModel, table=True):
 # ----- inputs -----
 
 ContactPolicy = Literal["allow", "mask", "block"]
+# rooms/visibility.py: from when a member, staff aside, may read a room's history.
+HistoryVisibility = Literal["since_joined", "all", "since_session"]
 Body = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS),
@@ -101,6 +125,8 @@ class RoomIn(InputModel):
     cohort_id: PositiveId | None = None
     topic: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
     contact_policy: ContactPolicy = "mask"
+    # None: the kind's default (rooms/visibility.py: default_visibility).
+    history_visibility: HistoryVisibility | None = None
 
     @model_validator(mode="after")
     def _audience_fits(self) -> RoomIn:
@@ -119,6 +145,7 @@ class RoomPatch(InputModel):
     slow_mode_s: Annotated[int, InputField(ge=0, le=3600)] | None = None
     topic: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     contact_policy: ContactPolicy | None = None
+    history_visibility: HistoryVisibility | None = None
 
 
 class RoomRef(InputModel):
@@ -132,6 +159,11 @@ class JoinIn(RoomRef):
 class SendIn(RoomRef):
     body: Body
     client_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_CLIENT_ID_CHARS)]
+    # A message of the same room the sender may read (rooms/replies.py).
+    reply_to: PositiveId | None = None
+    # People named in `body` as `@display name`; those who may not be in the room, or whose
+    # name the body does not hold, are silently no mention (rooms/replies.py).
+    mentions: Annotated[list[PositiveId], InputField(max_length=MAX_MENTIONS)] = []
 
 
 class MessageRef(InputModel):

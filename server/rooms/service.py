@@ -33,6 +33,7 @@ from server.rooms.models import (
 )
 from server.rooms.policy import may_enter
 from server.rooms.serialize import room_json
+from server.rooms.visibility import default_visibility
 
 ACCESS_CHANGED = "rooms.access_changed"
 # Room lists show "99+" past this; counting further would read a newcomer's whole backlog.
@@ -44,6 +45,12 @@ def room_change_action(name: str, value: object) -> str:
     if name == "locked":
         return "room_locked" if value else "room_unlocked"
     return f"room_{name}_changed"
+
+
+def room_change_reason(name: str, value: object) -> str:
+    """What the audit entry of one changed setting says: who may now read which history
+    matters to a privacy review; the other settings speak for themselves."""
+    return f"now {value}" if name == "history_visibility" else ""
 
 
 @dataclass
@@ -69,35 +76,49 @@ class RoomService:
             rooms = [room for room in await store.list_rooms(session) if may_enter(actor, room)]
             # A room one is banned from stays listed (the ban is news to keep), but says
             # nothing of what goes on in it.
-            open_ids = [
-                room.id
-                for room in rooms
-                if room.id and await self.access.allows(session, actor, room)
+            open_rooms = [
+                room for room in rooms if room.id and await self.access.allows(session, actor, room)
             ]
-            reading = await self._reading(session, actor, open_ids)
-        counts = await self.presence.online_counts(open_ids)
-        shut = {"last_message_id": None, "unread_count": 0}
+            reading = await self._reading(session, actor, open_rooms)
+        counts = await self.presence.online_counts(list(reading))
+        shut = {"last_message_id": None, "unread_count": 0, "mention_count": 0}
         return [
             room_json(room, counts.get(room.id or 0, 0)) | reading.get(room.id or 0, shut)
             for room in rooms
         ]
 
     async def _reading(
-        self, session: AsyncSession, actor: Actor, room_ids: list[int]
+        self, session: AsyncSession, actor: Actor, rooms: list[Room]
     ) -> dict[int, dict[str, Any]]:
         """Each room's newest message id and how many messages by others the actor has not
-        read yet (at most UNREAD_CAP)."""
-        last_ids = await store.last_message_ids(session, room_ids)
+        read yet (at most UNREAD_CAP), of those they may read (rooms/visibility.py); and how
+        many of those mention them or reply to them (rooms/replies.py)."""
+        last_ids = await store.last_message_ids(session, [room.id for room in rooms if room.id])
         markers = await store.read_markers(session, actor.id)
         reading: dict[int, dict[str, Any]] = {}
-        for room_id in room_ids:
+        for room in rooms:
+            room_id = room.id or 0
             last_id, marker = last_ids.get(room_id), markers.get(room_id, 0)
-            unread = 0
+            unread = mentions = 0
             if last_id is not None and last_id > marker:
-                unread = await store.unread_count(
-                    session, room_id=room_id, user_id=actor.id, after=marker, cap=UNREAD_CAP
-                )
-            reading[room_id] = {"last_message_id": last_id, "unread_count": unread}
+                hidden_through = await self.access.history.hidden_through(session, actor, room)
+                if last_id <= hidden_through:
+                    last_id = None  # all there is was said before they may read
+                else:
+                    unread_since = {
+                        "room_id": room_id,
+                        "user_id": actor.id,
+                        "after": max(marker, hidden_through),
+                        "cap": UNREAD_CAP,
+                    }
+                    unread = await store.unread_count(session, **unread_since)
+                    if unread:
+                        mentions = await store.unread_for_me(session, **unread_since)
+            reading[room_id] = {
+                "last_message_id": last_id,
+                "unread_count": unread,
+                "mention_count": mentions,
+            }
         return reading
 
     async def mark_read(self, actor: Actor, room_id: int, message_id: int) -> dict[str, Any]:
@@ -124,6 +145,7 @@ class RoomService:
                 cohort_id=data.cohort_id,
                 topic=data.topic,
                 contact_policy=data.contact_policy,
+                history_visibility=data.history_visibility or default_visibility(data.kind),
                 created_by=actor.id,
                 created_at=self.clock.now(),
             )
@@ -163,7 +185,10 @@ class RoomService:
         await self.hub.to_room(room_id, "room_updated", payload)
         for name, value in changes.items():
             await self.audit.record(
-                actor_id=actor.id, action=room_change_action(name, value), room_id=room_id
+                actor_id=actor.id,
+                action=room_change_action(name, value),
+                room_id=room_id,
+                reason=room_change_reason(name, value),
             )
         return payload
 
@@ -208,19 +233,30 @@ class RoomService:
         # possibly both (clients keep one per id), never neither.
         await self.presence.enter(connection, data.room_id)
         async with self.sessions() as session:
+            # Only what the person may read of the room's history (rooms/visibility.py).
+            hidden_through = await self.access.history.hidden_through(
+                session, connection.actor, room
+            )
             if data.since is None:
                 rows, has_more = await store.latest_messages(
-                    session, data.room_id, before=None, limit=JOIN_LATEST_LIMIT
+                    session,
+                    data.room_id,
+                    before=None,
+                    limit=JOIN_LATEST_LIMIT,
+                    hidden_through=hidden_through,
                 )
             else:
                 rows, has_more = await store.messages_after(
-                    session, data.room_id, after=data.since, limit=JOIN_SINCE_LIMIT
+                    session,
+                    data.room_id,
+                    after=max(data.since, hidden_through),
+                    limit=JOIN_SINCE_LIMIT,
                 )
             counts = await self.presence.online_counts([data.room_id])
             return {
                 "room": room_json(room, counts[data.room_id]),
                 "online": await self._online_users(session, data.room_id),
-                "messages": await page_json(session, rows),
+                "messages": await page_json(session, rows, hidden_through),
                 "has_more": has_more,
                 "reaction_emojis": list(self.reaction_emojis),
             }

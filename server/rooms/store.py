@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
-from sqlalchemy import bindparam, case, delete, func, insert
+from sqlalchemy import Select, bindparam, case, delete, func, insert, or_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import col, select
 
@@ -18,7 +19,15 @@ from server.accounts.models import CohortMembership, User
 from server.kernel.actors import Role
 from server.kernel.hotpath.statements import HotStatement
 from server.kernel.hotpath.writer import Rows, Write
-from server.rooms.models import Audience, Message, Reaction, ReadMarker, Room
+from server.rooms.models import (
+    REPLY_EXCERPT_CHARS,
+    Audience,
+    Message,
+    MessageMention,
+    Reaction,
+    ReadMarker,
+    Room,
+)
 
 MessageRow = tuple[Message, User]
 
@@ -51,16 +60,40 @@ class NewMessage(TypedDict):
     deleted: bool
 
 
+class NewReply(NewMessage):
+    """A new message that replies to another (rooms/replies.py)."""
+
+    reply_to_id: int
+
+
 INSERT_MESSAGE = HotStatement(
     insert(Message.__table__).returning(Message.__table__.c.id),  # type: ignore[attr-defined]
     column_keys=tuple(NewMessage.__annotations__),
 )
+# A statement of its own, so a plain send binds exactly what it did before replies.
+INSERT_REPLY = HotStatement(
+    insert(Message.__table__).returning(Message.__table__.c.id),  # type: ignore[attr-defined]
+    column_keys=tuple(NewReply.__annotations__),
+)
+INSERT_MENTION = HotStatement(
+    insert(MessageMention.__table__),  # type: ignore[attr-defined]
+    column_keys=("message_id", "user_id"),
+)
 
 
-def message_insert(values: NewMessage) -> Write:
+def message_insert(values: NewMessage | NewReply) -> Write:
     """Stores a new message (INSERT … RETURNING, without the ORM's unit of work, which the
     hottest write does not need); its rows hold the new id (`inserted_id`)."""
-    return Write(INSERT_MESSAGE, values)
+    return Write(INSERT_REPLY if "reply_to_id" in values else INSERT_MESSAGE, values)
+
+
+def mention_insert(user_id: int) -> Write:
+    """Stores a mention of the message inserted first in the same transaction."""
+
+    def params(earlier: Sequence[Rows]) -> dict[str, int]:
+        return {"message_id": inserted_id(earlier[0]), "user_id": user_id}
+
+    return Write(INSERT_MENTION, params)
 
 
 def inserted_id(rows: Rows) -> int:
@@ -109,8 +142,22 @@ async def find_by_client_id(
     return result.scalars().first()
 
 
+class RepliedTo(NamedTuple):
+    """What a reply shows of the message it replies to (all but `id` None: a message no
+    longer stored, which retention deleted)."""
+
+    id: int
+    author_id: int | None
+    author_name: str | None
+    author_role: str | None
+    # Its text's first REPLY_EXCERPT_CHARS characters, and one more to tell it was cut.
+    excerpt: str | None
+    deleted: bool | None
+
+
 class PageRow(NamedTuple):
-    """A message of a page (history, a join), with its author's public columns."""
+    """A message of a page (history, a join), with its author's public columns and what it
+    replies to (rooms/replies.py)."""
 
     id: int
     room_id: int
@@ -122,11 +169,36 @@ class PageRow(NamedTuple):
     author_id: int
     author_name: str
     author_role: str
+    reply_to_id: int | None
+    replied_author_id: int | None
+    replied_author_name: str | None
+    replied_author_role: str | None
+    replied_excerpt: str | None
+    replied_deleted: bool | None
+
+    @property
+    def replied_to(self) -> RepliedTo | None:
+        return None if self.reply_to_id is None else RepliedTo._make(self[-6:])
+
+
+_ORIGINAL = aliased(Message, name="original")
+_ORIGINAL_AUTHOR = aliased(User, name="original_author")
+
+
+def _replied_columns() -> list[ColumnElement[object]]:
+    return [
+        col(_ORIGINAL_AUTHOR.id).label("replied_author_id"),
+        col(_ORIGINAL_AUTHOR.display_name).label("replied_author_name"),
+        col(_ORIGINAL_AUTHOR.role).label("replied_author_role"),
+        func.substr(col(_ORIGINAL.body), 1, REPLY_EXCERPT_CHARS + 1).label("replied_excerpt"),
+        col(_ORIGINAL.deleted).label("replied_deleted"),
+    ]
 
 
 def _page(*conditions: ColumnElement[bool], newest_first: bool) -> HotStatement:
     """Pages are read on every join and history request: straight on the driver, as tuples,
-    not as model instances (both together were most of a page's CPU)."""
+    not as model instances (both together were most of a page's CPU). A reply's original
+    comes with it, by its primary key (no row for a message that replies to nothing)."""
     order = col(Message.id).desc() if newest_first else col(Message.id)
     return HotStatement(
         select(  # type: ignore[call-overload]
@@ -140,8 +212,12 @@ def _page(*conditions: ColumnElement[bool], newest_first: bool) -> HotStatement:
             col(User.id).label("author_id"),
             col(User.display_name).label("author_name"),
             col(User.role).label("author_role"),
+            col(Message.reply_to_id).label("reply_to_id"),
+            *_replied_columns(),
         )
         .join(User, col(User.id) == col(Message.author_id))
+        .outerjoin(_ORIGINAL, col(_ORIGINAL.id) == col(Message.reply_to_id))
+        .outerjoin(_ORIGINAL_AUTHOR, col(_ORIGINAL_AUTHOR.id) == col(_ORIGINAL.author_id))
         .where(Message.room_id == bindparam("room_id"), *conditions)
         .order_by(order)
         .limit(bindparam("limit")),
@@ -149,17 +225,62 @@ def _page(*conditions: ColumnElement[bool], newest_first: bool) -> HotStatement:
     )
 
 
-_NEWEST = _page(newest_first=True)
-_BEFORE = _page(col(Message.id) < bindparam("before"), newest_first=True)
+def _replied(*conditions: ColumnElement[bool]) -> Select[Any]:
+    return (
+        select(col(_ORIGINAL.id).label("id"), *_replied_columns())
+        .join(_ORIGINAL_AUTHOR, col(_ORIGINAL_AUTHOR.id) == col(_ORIGINAL.author_id))
+        .where(*conditions)
+    )
+
+
+async def replied_to(session: AsyncSession, ids: Sequence[int]) -> dict[int, RepliedTo]:
+    """What replies show of these originals, by id; one no longer stored is left out."""
+    if not ids:
+        return {}
+    result = await session.execute(_replied(col(_ORIGINAL.id).in_(ids)))
+    return {row[0]: RepliedTo._make(row) for row in result.all()}
+
+
+class Original(NamedTuple):
+    """A message a new one would reply to, as the send checks it."""
+
+    room_id: int
+    created_at: datetime
+    replied: RepliedTo
+
+
+async def original(session: AsyncSession, message_id: int) -> Original | None:
+    """The message a send replies to (one lookup by primary key), or None."""
+    result = await session.execute(
+        _replied(col(_ORIGINAL.id) == message_id).add_columns(
+            col(_ORIGINAL.room_id), col(_ORIGINAL.created_at)
+        )
+    )
+    row = result.first()
+    if row is None:
+        return None
+    *replied, room_id, created_at = row
+    return Original(room_id, created_at, RepliedTo._make(replied))
+
+
+# `hidden_through`: the newest message the reader may not read (rooms/visibility.py).
+_VISIBLE = col(Message.id) > bindparam("hidden_through")
+_NEWEST = _page(_VISIBLE, newest_first=True)
+_BEFORE = _page(col(Message.id) < bindparam("before"), _VISIBLE, newest_first=True)
 _AFTER = _page(col(Message.id) > bindparam("after"), newest_first=False)
 
 
 async def latest_messages(
-    session: AsyncSession, room_id: int, *, before: int | None, limit: int
+    session: AsyncSession,
+    room_id: int,
+    *,
+    before: int | None,
+    limit: int,
+    hidden_through: int = 0,
 ) -> tuple[list[PageRow], bool]:
-    """Up to `limit` messages older than `before` (or the newest), ascending; and whether
-    older ones remain."""
-    key = {"room_id": room_id, "limit": limit + 1}
+    """Up to `limit` messages older than `before` (or the newest) and newer than
+    `hidden_through`, ascending; and whether older ones the reader may read remain."""
+    key = {"room_id": room_id, "limit": limit + 1, "hidden_through": hidden_through}
     if before is None:
         fetched = await _NEWEST.rows(session, key)
     else:
@@ -204,6 +325,55 @@ async def page_reaction_counts(
     return counts
 
 
+_PAGE_MENTIONS = HotStatement(
+    select(MessageMention.message_id, User.id, User.display_name, User.role)
+    .join(Message, col(Message.id) == col(MessageMention.message_id))
+    .join(User, col(User.id) == col(MessageMention.user_id))
+    .where(
+        Message.room_id == bindparam("room_id"),
+        col(Message.id) >= bindparam("first"),
+        col(Message.id) <= bindparam("last"),
+    )
+    .order_by(col(MessageMention.message_id), col(User.display_name), col(User.id))
+)
+
+# Who a message mentions, as others see them, by message id.
+Mentioned = dict[int, list[tuple[int, str, str]]]
+
+
+async def page_mentions(session: AsyncSession, rows: Sequence[PageRow]) -> Mentioned:
+    """Who each message of a page mentions: one statement over the page's range, as
+    `page_reaction_counts`."""
+    mentioned: Mentioned = defaultdict(list)
+    if not rows:
+        return mentioned
+    key = {"room_id": rows[0].room_id, "first": rows[0].id, "last": rows[-1].id}
+    for message_id, user_id, name, role in await _PAGE_MENTIONS.rows(session, key):
+        mentioned[message_id].append((user_id, name, role))
+    return mentioned
+
+
+async def mentions_of(session: AsyncSession, message_ids: Sequence[int]) -> Mentioned:
+    mentioned: Mentioned = defaultdict(list)
+    if not message_ids:
+        return mentioned
+    result = await session.execute(
+        select(MessageMention.message_id, User.id, User.display_name, User.role)
+        .join(User, col(User.id) == col(MessageMention.user_id))
+        .where(col(MessageMention.message_id).in_(message_ids))
+        .order_by(col(MessageMention.message_id), col(User.display_name), col(User.id))
+    )
+    for message_id, user_id, name, role in result.all():
+        mentioned[message_id].append((user_id, name, role))
+    return mentioned
+
+
+async def clear_mentions(session: AsyncSession, message_id: int) -> None:
+    await session.execute(
+        delete(MessageMention).where(col(MessageMention.message_id) == message_id)
+    )
+
+
 async def reaction_counts(
     session: AsyncSession, message_ids: Sequence[int]
 ) -> dict[int, dict[str, int]]:
@@ -234,6 +404,17 @@ async def toggle_reaction(
 
 async def clear_reactions(session: AsyncSession, message_id: int) -> None:
     await session.execute(delete(Reaction).where(col(Reaction.message_id) == message_id))
+
+
+async def last_message_before(session: AsyncSession, room_id: int, moment: datetime) -> int:
+    """The id of the room's last message stored before `moment` (0: none)."""
+    result = await session.execute(
+        select(Message.id)
+        .where(Message.room_id == room_id, col(Message.created_at) < moment)
+        .order_by(col(Message.created_at).desc(), col(Message.id).desc())
+        .limit(1)
+    )
+    return int(result.scalars().first() or 0)
 
 
 async def last_post_at(session: AsyncSession, *, room_id: int, author_id: int) -> datetime | None:
@@ -287,6 +468,40 @@ async def unread_count(
     return int(result.scalar_one())
 
 
+async def unread_for_me(
+    session: AsyncSession, *, room_id: int, user_id: int, after: int, cap: int
+) -> int:
+    """Of others' newest `cap` live messages newer than `after` (those `unread_count`
+    counts), how many mention the user or reply to one of theirs: one short index range, and
+    a primary-key probe or two for each."""
+    recent = (
+        select(Message.id, Message.reply_to_id)
+        .where(
+            Message.room_id == room_id,
+            col(Message.id) > after,
+            Message.author_id != user_id,
+            col(Message.deleted).is_(False),
+        )
+        .order_by(col(Message.id).desc())
+        .limit(cap)
+        .subquery()
+    )
+    mentioned = (
+        select(MessageMention.message_id)
+        .where(MessageMention.message_id == recent.c.id, MessageMention.user_id == user_id)
+        .exists()
+    )
+    replied_to = (
+        select(_ORIGINAL.id)
+        .where(col(_ORIGINAL.id) == recent.c.reply_to_id, col(_ORIGINAL.author_id) == user_id)
+        .exists()
+    )
+    result = await session.execute(
+        select(func.count()).select_from(recent).where(or_(mentioned, replied_to))
+    )
+    return int(result.scalar_one())
+
+
 async def advance_read_marker(
     session: AsyncSession, *, user_id: int, room_id: int, message_id: int
 ) -> int:
@@ -318,6 +533,26 @@ async def support_room_of(session: AsyncSession, user_id: int) -> Room | None:
         .limit(1)
     )
     return result.scalars().first()
+
+
+async def latest_joining(session: AsyncSession, room: Room) -> datetime | None:
+    """The latest moment someone joined the room's audience, as rooms/visibility.py counts
+    joining (staff aside): before it, some member may not read the room's history."""
+    latest: ColumnElement[datetime | None]
+    if room.audience == Audience.COHORT:
+        latest = func.max(CohortMembership.joined_at)
+        query = select(latest).where(CohortMembership.cohort_id == room.cohort_id)
+    elif room.audience == Audience.ALUMNI:
+        latest = func.max(func.coalesce(User.graduated_at, User.created_at))
+        query = select(latest).where(User.role == Role.ALUMNI)
+    elif room.audience == Audience.PERSON:
+        latest = func.max(User.created_at)
+        query = select(latest).where(col(User.id) == room.member_id)
+    else:
+        latest = func.max(User.created_at)
+        query = select(latest).where(col(User.role).in_([Role.PATIENT, Role.ALUMNI]))
+    moment: datetime | None = (await session.execute(query)).scalar()
+    return moment
 
 
 async def audience_user_ids(session: AsyncSession, room: Room) -> list[int]:

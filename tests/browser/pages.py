@@ -56,6 +56,9 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 TIMEZONE = "America/Chicago"
 
+# The registration form's box that accepts the program's consent notice (web/src/views/auth.ts).
+ACCEPT_NOTICE = "I have read and accept this notice"
+
 # How long an auto-waiting assertion waits: a screen reacting to an event.
 WAIT_MS = 10_000
 # Reconnecting after the network comes back: socket.io-client backs off up to 5 s a try.
@@ -122,6 +125,13 @@ class Tab:
         # A password field has no ARIA role; its label names it.
         await self.page.get_by_label("Password", exact=True).fill(password)
         await self.page.get_by_role("button", name="Sign in", exact=True).click()
+
+    # ----- the consent notice -----
+
+    async def accept_notice(self) -> None:
+        """Tick the registration form's "I have read and accept this notice" (enabled once the
+        notice has loaded, so this waits for it)."""
+        await self.page.get_by_role("checkbox", name=ACCEPT_NOTICE).check()
 
     # ----- rooms -----
 

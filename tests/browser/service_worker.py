@@ -88,7 +88,10 @@ async def shown(tab: Tab, tag: str, **expected: Any) -> dict[str, Any]:
         matches = len(found) == 1 and all(found[0][k] == v for k, v in expected.items())
         return found[0] if matches else None
 
-    return await eventually(probe, f"a notification under {tag} with {expected}")
+    # A worker the browser stopped is started for the push first: slow on a busy machine.
+    return await eventually(
+        probe, f"a notification under {tag} with {expected}", timeout=WAIT_MS / 1000
+    )
 
 
 def app_worker(tab: Tab, server: RunningServer) -> Worker:

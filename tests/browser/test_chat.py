@@ -36,6 +36,7 @@ async def test_register_with_an_invite_sign_in_and_talk_both_ways(
     await page.get_by_role("textbox", name="Username").fill("pat_rae")
     await page.get_by_role("textbox", name="Display name").fill("Rae")
     await page.get_by_label("Password", exact=True).fill("a long quiet walk home")
+    await patient.accept_notice()
     await page.get_by_role("button", name="Register", exact=True).click()
 
     # Registered (the app may sign straight in); then signing out and in again works.

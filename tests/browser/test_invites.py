@@ -43,6 +43,7 @@ async def fill_registration(tab: Tab, username: str, display_name: str) -> None:
     await tab.page.get_by_role("textbox", name="Username").fill(username)
     await tab.page.get_by_role("textbox", name="Display name").fill(display_name)
     await tab.page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await tab.accept_notice()
     await tab.page.get_by_role("button", name="Register", exact=True).click()
 
 

@@ -1,5 +1,6 @@
 // HTTP calls to /api with the bearer token; every failure becomes an ApiError in the
 // contract's shape, so screens can say what went wrong in plain words.
+import { setConsentDue, type ConsentRequired } from "./consent";
 import { keptOnDevice, setKeptOnDevice, signIn, token } from "./session";
 import type { Me, WireError } from "./types";
 
@@ -18,6 +19,12 @@ export class ApiError extends Error {
 let onUnauthorized: () => void = () => {};
 export function setUnauthorizedHandler(handler: () => void): void {
   onUnauthorized = handler;
+}
+
+/** Called when the server refuses for want of the consent notice's `version` accepted. */
+let onConsentRequired: (version: string) => void = () => {};
+export function setConsentRequiredHandler(handler: (version: string) => void): void {
+  onConsentRequired = handler;
 }
 
 const READ_RETRY_MS = 300;
@@ -51,8 +58,9 @@ export function renewSignIn(): Promise<boolean> {
         if (response.status === 401 || response.status === 403) setKeptOnDevice(false);
         return false;
       }
-      const data = (await response.json()) as { token: string; user: Me };
+      const data = (await response.json()) as { token: string; user: Me; consent_required?: ConsentRequired | null };
       signIn(data.token, data.user);
+      setConsentDue(data.consent_required);
       return true;
     } catch {
       return false;
@@ -118,6 +126,9 @@ async function answerOrThrow(response: Response, current: string | null, path: s
   }
   if (error.code === "unauthorized" && current && !path.startsWith(AUTH_PATHS)) {
     onUnauthorized();
+  }
+  if (error.code === "consent_required" && typeof error.version === "string") {
+    onConsentRequired(error.version);
   }
   throw new ApiError(response.status, error);
 }

@@ -13,6 +13,7 @@ import {
   roomRead,
   screenTitle,
   tabTitle,
+  totalMentions,
   totalUnread,
   type UnreadEntry,
 } from "./attention";
@@ -77,6 +78,14 @@ describe("the tab title", () => {
     }
   });
 
+  it("marks the count when some unread message mentions me or replies to me", () => {
+    expect(tabTitle("Rooms – peerrooms", 3, null, 1)).toBe("(@3) Rooms – peerrooms");
+    expect(tabTitle("Rooms – peerrooms", 0, null, 1)).toBe("Rooms – peerrooms");
+    expect(tabTitle("Rooms – peerrooms", 2, "crisis", 2)).toBe("⚠ Crisis alert – (@2) Rooms – peerrooms");
+    expect(screenTitle("⚠ Crisis alert – (@2) Group A – peerrooms")).toBe("Group A – peerrooms");
+    expect(screenTitle("(@99+) Group A – peerrooms")).toBe("Group A – peerrooms");
+  });
+
   it("says counts as badges do", () => {
     expect(countText(0)).toBe("0");
     expect(countText(99)).toBe("99");
@@ -107,6 +116,17 @@ describe("unread counts", () => {
     expect(counts(now)).toEqual({ [GROUP]: 2, [COMMONS]: 1 });
     now = roomRead(now, GROUP, 3);
     expect(counts(now)).toEqual({ [GROUP]: 0, [COMMONS]: 1 });
+  });
+
+  it("count the messages that mention me apart, from the server and live, until read", () => {
+    let now = countsFetched(new Map(), [{ id: GROUP, unread_count: 3, mention_count: 1 }], 0);
+    expect(totalMentions(now)).toBe(1);
+    now = messageArrived(now, GROUP, 1, true);
+    now = messageArrived(now, COMMONS, 2);
+    expect(totalMentions(now)).toBe(2);
+    expect(totalUnread(now)).toBe(5);
+    now = roomRead(now, GROUP, 3);
+    expect(totalMentions(now)).toBe(0);
   });
 
   it("take the server's figures for rooms that did not change since the fetch was sent", () => {

@@ -23,17 +23,18 @@ export function countText(count: number): string {
   return count > 99 ? "99+" : String(Math.max(0, Math.floor(count)));
 }
 
-/** The tab's title: "⚠ Crisis alert – (3) Rooms – peerrooms", each part only when it applies.
- * `screen` is the screen's own title ("Rooms – peerrooms"). */
-export function tabTitle(screen: string, unread: number, alert: AlertAttention): string {
+/** The tab's title: "⚠ Crisis alert – (3) Rooms – peerrooms", each part only when it applies;
+ * "(@3)" when some of the unread messages mention me or reply to me. `screen` is the screen's
+ * own title ("Rooms – peerrooms"). */
+export function tabTitle(screen: string, unread: number, alert: AlertAttention, mentions = 0): string {
   let title = screen;
-  if (unread > 0) title = `(${countText(unread)}) ${title}`;
+  if (unread > 0) title = `(${mentions > 0 ? "@" : ""}${countText(unread)}) ${title}`;
   if (alert) title = `${ALERT_TITLE[alert]}${TITLE_SEPARATOR}${title}`;
   return title;
 }
 
 const ALERT_PREFIX = new RegExp(`^(${Object.values(ALERT_TITLE).join("|")})${TITLE_SEPARATOR}`);
-const COUNT_PREFIX = /^\(\d+\+?\) /;
+const COUNT_PREFIX = /^\(@?\d+\+?\) /;
 
 /** The screen's own title, from a title that may carry tabTitle's additions. */
 export function screenTitle(title: string): string {
@@ -42,10 +43,12 @@ export function screenTitle(title: string): string {
 
 // ----- unread counts -----
 
-/** One room's unread count, and the numbers of the live changes to it (0: none): the last
- * change of any kind, and the last time it was read here. */
+/** One room's unread count (and how many of those mention me or reply to me), and the
+ * numbers of the live changes to it (0: none): the last change of any kind, and the last time
+ * it was read here. */
 export interface UnreadEntry {
   count: number;
+  mentions?: number;
   changed: number;
   read: number;
 }
@@ -58,22 +61,30 @@ export function totalUnread(entries: UnreadEntries): number {
   return total;
 }
 
+export function totalMentions(entries: UnreadEntries): number {
+  let total = 0;
+  for (const entry of entries.values()) total += entry.mentions ?? 0;
+  return total;
+}
+
 /** The counts of `GET /api/rooms`, fetched after change number `since` was made. A room
  * changed live since then keeps what it learned: read here meanwhile, it counts only what came
  * after the read (the answer may be older than the read); only messages came, the larger of
  * the two (the answer may or may not hold them). Rooms not in the answer are gone. */
 export function countsFetched(
   entries: UnreadEntries,
-  fetched: readonly Pick<Room, "id" | "unread_count">[],
+  fetched: readonly Pick<Room, "id" | "unread_count" | "mention_count">[],
   since: number,
 ): Map<number, UnreadEntry> {
   const next = new Map<number, UnreadEntry>();
   for (const room of fetched) {
     const count = room.unread_count ?? 0;
+    const mentions = room.mention_count ?? 0;
     const known = entries.get(room.id);
-    if (!known || known.changed <= since) next.set(room.id, { count, changed: known?.changed ?? 0, read: known?.read ?? 0 });
-    else if (known.read > since) next.set(room.id, known);
-    else next.set(room.id, { ...known, count: Math.max(known.count, count) });
+    if (!known || known.changed <= since) {
+      next.set(room.id, { count, mentions, changed: known?.changed ?? 0, read: known?.read ?? 0 });
+    } else if (known.read > since) next.set(room.id, known);
+    else next.set(room.id, { ...known, count: Math.max(known.count, count), mentions: Math.max(known.mentions ?? 0, mentions) });
   }
   return next;
 }
@@ -89,18 +100,20 @@ export function messageCounts(
   return message.room_id !== where.readingRoomId;
 }
 
-/** One more unread message in a room: change number `change`. */
-export function messageArrived(entries: UnreadEntries, roomId: number, change: number): Map<number, UnreadEntry> {
+/** One more unread message in a room (`forMe`: it mentions me or replies to me): change
+ * number `change`. */
+export function messageArrived(entries: UnreadEntries, roomId: number, change: number, forMe = false): Map<number, UnreadEntry> {
   const next = new Map(entries);
   const known = entries.get(roomId);
-  next.set(roomId, { count: (known?.count ?? 0) + 1, changed: change, read: known?.read ?? 0 });
+  const mentions = (known?.mentions ?? 0) + (forMe ? 1 : 0);
+  next.set(roomId, { count: (known?.count ?? 0) + 1, mentions, changed: change, read: known?.read ?? 0 });
   return next;
 }
 
 /** The room was read up to its newest message here: change number `change`. */
 export function roomRead(entries: UnreadEntries, roomId: number, change: number): Map<number, UnreadEntry> {
   const next = new Map(entries);
-  next.set(roomId, { count: 0, changed: change, read: change });
+  next.set(roomId, { count: 0, mentions: 0, changed: change, read: change });
   return next;
 }
 

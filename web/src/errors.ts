@@ -47,6 +47,7 @@ const FIELD_LABELS: Record<string, string> = {
   reason: "Reason",
   minutes: "Minutes",
   slow_mode_s: "Slow mode (seconds)",
+  history_visibility: "Earlier messages members can read",
   topic: "Topic",
   mood: "Mood",
   note: "Note",

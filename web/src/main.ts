@@ -1,9 +1,10 @@
 // The shell: header (navigation and connection status), notices, and the screen for the hash
 // route. Screens live in views/; each returns its node and a cleanup.
 import "./styles.css";
-import { get, post, renewSignIn, setUnauthorizedHandler } from "./api";
+import { get, post, renewSignIn, setConsentRequiredHandler, setUnauthorizedHandler } from "./api";
 import { alertAttention, announcement, APP_NAME, pendingAfter, screenTitle, tabTitle, TITLE_SEPARATOR, type PendingAlerts } from "./attention";
 import { connection, STATE_TEXT } from "./connection";
+import { consentDue, setConsentDue, type ConsentRequired } from "./consent";
 import { h, replaceChildren } from "./h";
 import {
   banner,
@@ -22,10 +23,12 @@ import { alerts, keepRoomsFresh, loadRooms, roomName, rooms, unread } from "./st
 import type { Alert, Me, Notice } from "./types";
 import { resetView, signInView, registerView } from "./views/auth";
 import { heading, type View } from "./views/common";
+import { consentView } from "./views/consent";
 import { consoleView } from "./views/console";
 import { invitesView } from "./views/invites";
 import { meetingRoomView } from "./views/meeting-room";
 import { meetingsView } from "./views/meetings";
+import { myDataView } from "./views/my-data";
 import { notificationsView } from "./views/notifications";
 import { peopleView, personView } from "./views/people";
 import { programView } from "./views/program";
@@ -39,6 +42,7 @@ const navLinks = {
   rooms: h("a", { href: "#/rooms" }, "Rooms"),
   meetings: h("a", { href: "#/meetings" }, "Meetings"),
   notifications: h("a", { href: "#/notifications" }, "Notifications"),
+  "my-data": h("a", { href: "#/my-data" }, "My data"),
   console: h("a", { href: "#/console" }, "Moderator console", consoleBadge),
   people: h("a", { href: "#/people" }, "People"),
   invites: h("a", { href: "#/invites" }, "Invites"),
@@ -58,6 +62,7 @@ const nav = h(
     h("li", null, navLinks.rooms),
     h("li", null, navLinks.meetings),
     h("li", null, navLinks.notifications),
+    h("li", null, navLinks["my-data"]),
     consoleItem,
     peopleItem,
     invitesItem,
@@ -89,7 +94,8 @@ connection.on("state", renderStatus);
 
 function renderNav(): void {
   const user = currentUser();
-  nav.hidden = user === null;
+  // Until the consent notice is accepted, its screen offers only Accept and Sign out.
+  nav.hidden = user === null || consentDue() !== null;
   consoleItem.hidden = !isStaff(user);
   peopleItem.hidden = !isStaff(user);
   invitesItem.hidden = !isStaff(user);
@@ -127,7 +133,12 @@ let arrivedAlerts: Alert[] = [];
 
 function renderTitle(): void {
   const signedIn = currentUser() !== null;
-  const next = tabTitle(screenTitleText, signedIn ? unread.total() : 0, signedIn ? alertAttention(pendingAlerts) : null);
+  const next = tabTitle(
+    screenTitleText,
+    signedIn ? unread.total() : 0,
+    signedIn ? alertAttention(pendingAlerts) : null,
+    signedIn ? unread.totalMentions() : 0,
+  );
   writtenTitle = next;
   if (document.title !== next) document.title = next;
 }
@@ -162,7 +173,7 @@ function startSession(): void {
   void registerServiceWorker();
 }
 
-function onSignedIn(newToken: string, user: Me): void {
+function onSignedIn(newToken: string, user: Me, consent: ConsentRequired | null): void {
   // Messages still waiting from a previous sign-in in this tab are sent only as the same person.
   if (store.get<number | null>("owner", null) !== user.id) {
     store.remove("outbox");
@@ -170,11 +181,33 @@ function onSignedIn(newToken: string, user: Me): void {
   }
   store.set("owner", user.id);
   signIn(newToken, user);
-  startSession();
+  // A notice to accept first: its screen, and nothing else (no socket, no rooms) until then.
+  setConsentDue(consent);
+  if (!consent) startSession();
   const back = store.get<string | null>("return_to", null);
   store.remove("return_to");
   navigate(back && back.startsWith("#/") && !back.startsWith("#/signin") ? back : "#/rooms");
 }
+
+/** The notice was accepted: the session starts, on the screen the address names. */
+function onConsentAccepted(): void {
+  setConsentDue(null);
+  startSession();
+  const hash = location.hash;
+  navigate(!hash || hash.startsWith("#/signin") || hash.startsWith("#/register") ? "#/rooms" : hash);
+}
+
+/** The server says a notice waits (a new version since this tab signed in): its screen. */
+function consentAsked(version: string): void {
+  if (!token()) return;
+  setConsentDue({ version });
+  if (current?.node.classList.contains("consent")) return;
+  connection.stop();
+  stopRoomsFresh?.();
+  stopRoomsFresh = null;
+  route();
+}
+setConsentRequiredHandler(consentAsked);
 
 /** The socket was refused its token: renewed when this device keeps the sign-in (its tokens
  * are short-lived), otherwise the sign-in has ended. */
@@ -222,11 +255,11 @@ async function endSession(): Promise<void> {
 
 /** A new password chosen with a reset code signs its owner in; to the room list, not to where
  * an earlier sign-in was sent back from. Someone signed in in this tab is signed out first. */
-function onPasswordReset(newToken: string, user: Me): void {
+function onPasswordReset(newToken: string, user: Me, consent: ConsentRequired | null): void {
   void (async () => {
     if (token()) await endSession();
     store.remove("return_to");
-    onSignedIn(newToken, user);
+    onSignedIn(newToken, user, consent);
   })();
 }
 
@@ -411,6 +444,9 @@ function route(message?: string): void {
       if (parts[0] !== "signin") history.replaceState(null, "", "#/signin");
       view = signInView(onSignedIn, message);
     }
+  } else if (consentDue() !== null) {
+    screenName = "consent";
+    view = consentView(onConsentAccepted, () => void signOut());
   } else if (parts[0] === "rooms" && id !== null && parts.length === 2) {
     view = roomView(id, () => navigate("#/rooms"));
   } else if (parts[0] === "meetings" && parts.length === 1) {
@@ -420,6 +456,8 @@ function route(message?: string): void {
     view = meetingRoomView(id, () => navigate("#/meetings"));
   } else if (parts[0] === "notifications" && parts.length === 1) {
     view = notificationsView();
+  } else if (parts[0] === "my-data" && parts.length === 1) {
+    view = myDataView();
   } else if (parts[0] === "console" && parts.length === 1 && isStaff(user)) {
     hideAlertBanner?.();
     hideAlertBanner = null;
@@ -463,12 +501,14 @@ async function boot(): Promise<void> {
   // A new tab on a device that keeps the sign-in: renewed from its cookie, no sign-in asked.
   if (!token() && (await renewSignIn())) store.set("owner", currentUser()?.id ?? null);
   if (token() && currentUser()) {
-    startSession();
+    if (consentDue() === null) startSession();
     route();
-    // Refresh who I am (a graduation or role change since the last page load).
+    // Refresh who I am (a graduation or role change since the last page load), and whether a
+    // new notice waits.
     try {
-      const data = await get<{ user: Me }>("/api/me");
+      const data = await get<{ user: Me; consent_required?: ConsentRequired | null }>("/api/me");
       setUser(data.user);
+      if (data.consent_required) consentAsked(data.consent_required.version);
       renderNav();
     } catch {
       /* an expired token is handled by the unauthorized handler */

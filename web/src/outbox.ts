@@ -18,6 +18,15 @@ export interface Outgoing {
   error?: string;
   /** While slow mode or the rate limit holds it ("waiting"): when to try again (ms since epoch). */
   wait_until?: number;
+  /** The message it replies to, and the people it mentions (server/rooms/replies.py). */
+  reply_to?: number;
+  mentions?: number[];
+}
+
+/** What a message refers to besides its text. */
+export interface Addressing {
+  reply_to?: number;
+  mentions?: number[];
 }
 
 const KEY = "outbox";
@@ -67,7 +76,7 @@ class Outbox {
     return this.items.filter((item) => item.state !== "failed").length;
   }
 
-  send(roomId: number, body: string): Outgoing {
+  send(roomId: number, body: string, addressing: Addressing = {}): Outgoing {
     const item: Outgoing = {
       client_id: newClientId(),
       room_id: roomId,
@@ -75,6 +84,8 @@ class Outbox {
       created_at: new Date().toISOString(),
       state: connection.usable() ? "sending" : "queued",
     };
+    if (addressing.reply_to !== undefined) item.reply_to = addressing.reply_to;
+    if (addressing.mentions?.length) item.mentions = [...addressing.mentions];
     this.items.push(item);
     this.changed(roomId);
     void this.pump();
@@ -147,6 +158,8 @@ class Outbox {
           room_id: item.room_id,
           body: item.body,
           client_id: item.client_id,
+          ...(item.reply_to !== undefined ? { reply_to: item.reply_to } : {}),
+          ...(item.mentions?.length ? { mentions: item.mentions } : {}),
         });
         if (!this.items.includes(item)) continue; // discarded or delivered meanwhile
         if (ack.ok) {

@@ -1,8 +1,9 @@
 // What several screens share: the rooms I may enter and their unread counts, and (staff) the
 // open alerts.
 import { get } from "./api";
-import { countsFetched, messageArrived, messageCounts, roomRead, totalUnread, type UnreadEntry } from "./attention";
+import { countsFetched, messageArrived, messageCounts, roomRead, totalMentions, totalUnread, type UnreadEntry } from "./attention";
 import { connection } from "./connection";
+import { addressesMe } from "./room/replies";
 import { currentUser } from "./session";
 import type { Alert, Message, Room } from "./types";
 
@@ -49,8 +50,9 @@ class UnreadStore {
   constructor() {
     connection.on("message", (message: Message) => {
       const readingRoomId = this.reading?.now() ? this.reading.roomId : null;
-      if (!messageCounts(message, { meId: currentUser()?.id ?? null, readingRoomId })) return;
-      this.entries = messageArrived(this.entries, message.room_id, ++this.changes);
+      const meId = currentUser()?.id ?? null;
+      if (!messageCounts(message, { meId, readingRoomId })) return;
+      this.entries = messageArrived(this.entries, message.room_id, ++this.changes, addressesMe(message, meId));
       this.notify();
     });
   }
@@ -61,6 +63,15 @@ class UnreadStore {
 
   total(): number {
     return totalUnread(this.entries);
+  }
+
+  /** Of the unread messages of a room, those that mention me or reply to me. */
+  mentions(roomId: number): number {
+    return this.entries.get(roomId)?.mentions ?? 0;
+  }
+
+  totalMentions(): number {
+    return totalMentions(this.entries);
   }
 
   /** Call before fetching the room list; pass the answer to `fetched` with the list. */

@@ -13,6 +13,8 @@ export interface Me extends PublicUser {
   cohort_ids: number[];
 }
 
+export type HistoryVisibility = "since_joined" | "all" | "since_session";
+
 export interface Room {
   id: number;
   name: string;
@@ -26,8 +28,12 @@ export interface Room {
   slow_mode_s: number;
   online_count: number;
   contact_policy?: string;
+  /** From when members (staff aside) may read the room's history (server/rooms/visibility.py). */
+  history_visibility?: HistoryVisibility;
   last_message_id?: number | null;
   unread_count?: number;
+  /** Of the unread messages, those that mention me or reply to one of mine (GET /api/rooms). */
+  mention_count?: number;
 }
 
 export interface Message {
@@ -40,6 +46,22 @@ export interface Message {
   edited_at: string | null;
   deleted: boolean;
   reactions: Record<string, number>;
+  /** The message this one replies to (server/rooms/replies.py); null or absent: none. */
+  reply_to?: ReplyTo | null;
+  /** Who it mentions (`@display name` in `body`). */
+  mentions?: PublicUser[];
+}
+
+/** What a reply shows of its original, as this person may read it. */
+export interface ReplyTo {
+  id: number;
+  /** Null when hidden, or the original is gone. */
+  author: PublicUser | null;
+  /** The start of its current text, on one line; "" when deleted or hidden. */
+  excerpt: string;
+  deleted: boolean;
+  /** From before what this person may read of the room: nothing of it is shown. */
+  hidden: boolean;
 }
 
 // ----- room events and acks (Socket.IO) -----
@@ -149,7 +171,7 @@ export interface Duty {
 export interface Report {
   id: number;
   room_id: number;
-  message_id: number;
+  message_id: number | null;
   message: Message | null;
   author: PublicUser | null;
   reporter: PublicUser | null;

@@ -24,6 +24,7 @@ import type {
 } from "../types";
 import { lastMarkedRead, rememberMute } from "./memory";
 import type { MessageList } from "./render";
+import { jumpStep } from "./replies";
 import { openReportDialog } from "./report";
 import {
   CONNECTING_NOTE,
@@ -46,6 +47,11 @@ const JOIN_RETRY_MS = 2_000;
 const READ_DEBOUNCE_MS = 800;
 // While someone is typing, look this often whether they stopped.
 const TYPING_TICK_MS = 1_000;
+// Going to a reply's original pages back at most this many times (a page holds 50).
+const MAX_PAGES_TO_ORIGINAL = 40;
+// While a page of older messages is on its way, look again this soon.
+const LOADING_WAIT_MS = 100;
+export const ORIGINAL_GONE_NOTE = "The message this replies to can no longer be shown.";
 // Look again this long after a mute's end, so it has surely ended.
 const MUTE_END_GRACE_MS = 500;
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -66,6 +72,8 @@ export interface RoomController {
   /** Called after every state change, to keep the clock-driven timers in step. */
   stateChanged(prev: RoomState, next: RoomState): void;
   loadOlder(): Promise<void>;
+  /** Go to a reply's original: load older pages until it is there, then highlight it. */
+  goToOriginal(originalId: number): Promise<void>;
   react(messageId: number, emoji: string): Promise<void>;
   remove(messageId: number): Promise<void>;
   saveEdit(original: Message, text: string): Promise<void>;
@@ -160,6 +168,26 @@ export function createRoomController(deps: RoomControllerDeps): RoomController {
       dispatch({ type: "older_received", reply: ack });
       confirmDelivered(ack.messages);
     });
+  }
+
+  async function goToOriginal(originalId: number): Promise<void> {
+    for (let round = 0; round < MAX_PAGES_TO_ORIGINAL && !stopped; round += 1) {
+      const step = jumpStep(state(), originalId);
+      if (step === "found") {
+        list.highlight(originalId);
+        return;
+      }
+      if (step === "gone") break;
+      if (state().loadingOlder) {
+        await new Promise((resolve) => window.setTimeout(resolve, LOADING_WAIT_MS));
+        continue;
+      }
+      const oldest = oldestId(state());
+      await loadOlder();
+      // A page that did not come (its error is shown) ends the search.
+      if (oldestId(state()) === oldest && state().hasMore) return;
+    }
+    if (!stopped) dispatch({ type: "note_shown", text: ORIGINAL_GONE_NOTE });
   }
 
   // ----- read marker -----
@@ -328,6 +356,7 @@ export function createRoomController(deps: RoomControllerDeps): RoomController {
       if (prev.mutedUntil !== next.mutedUntil) scheduleMuteEnd();
     },
     loadOlder,
+    goToOriginal,
     react,
     remove,
     saveEdit,

@@ -2,15 +2,18 @@
 // what the top says (loading, "Load older messages", the start of the room). DOM only: it draws
 // the state it is given and hands clicks to the handlers; it owns nothing but scroll position.
 import { fullTime, shortTime } from "../format";
-import { h, replaceChildren, uid } from "../h";
+import { h, replaceChildren, srOnly, uid } from "../h";
 import type { Outgoing } from "../outbox";
 import { isStaff } from "../session";
-import type { Me, Message, PublicUser } from "../types";
+import type { Me, Message, PublicUser, ReplyTo } from "../types";
 import { button } from "../views/common";
+import { addressesMe, quoteOf, quoteText, segmentsOf } from "./replies";
 import { MAX_BODY, type LogTop, type RoomState } from "./state";
 
 // Within this many pixels of an edge counts as "at" it.
 const EDGE_PX = 48;
+// How long a message gone to from a reply's quote stays highlighted.
+const HIGHLIGHT_MS = 2_500;
 
 export interface MessageListContext {
   me: Me | null;
@@ -22,6 +25,10 @@ export interface MessageListContext {
 export interface MessageListHandlers {
   react(messageId: number, emoji: string): void;
   report(message: Message): void;
+  /** The composer's next message replies to this one. */
+  reply(messageId: number): void;
+  /** A reply's quote was chosen: go to its original (loading older pages as needed). */
+  goToOriginal(originalId: number): void;
   startEdit(messageId: number): void;
   /** Resolves once the edit is saved, refused or found unchanged. */
   saveEdit(original: Message, text: string): Promise<void>;
@@ -42,6 +49,8 @@ export interface MessageList {
   atBottom(): boolean;
   /** Run `change` (older messages landing above) without moving what the person reads. */
   keepReadingPlace(change: () => void): void;
+  /** Scroll a message into view, highlight it briefly and focus it; false if it is not drawn. */
+  highlight(messageId: number): boolean;
   stop(): void;
 }
 
@@ -79,31 +88,55 @@ export function createMessageList(context: MessageListContext, handlers: Message
   }
 
   // ----- one message -----
-  function messageArticle(message: Message, reactionChoices: readonly string[]): HTMLElement {
+  function messageArticle(message: Message, state: RoomState): HTMLElement {
     const mine = me !== null && message.author.id === me.id;
+    const forMe = addressesMe(message, me?.id ?? null);
     const headId = uid("msg");
     const article = h("article", {
-      class: `msg${mine ? " own" : ""}${message.deleted ? " deleted" : ""}`,
+      class: `msg${mine ? " own" : ""}${message.deleted ? " deleted" : ""}${forMe ? " for-me" : ""}`,
       "aria-labelledby": headId,
       "data-id": String(message.id),
     });
-    article.append(messageHead(message, mine, headId));
+    article.append(messageHead(message, mine, headId, forMe));
     if (message.deleted) {
       article.append(h("p", { class: "body deleted-text" }, "Message deleted"));
       return article;
     }
-    article.append(h("p", { class: "body" }, message.body));
+    if (message.reply_to) article.append(quoteButton(message.reply_to, state));
+    article.append(messageBody(message));
     const counts = Object.entries(message.reactions ?? {}).filter(([, n]) => n > 0);
     if (counts.length) {
       article.append(
         h("ul", { class: "reactions", "aria-label": "Reactions" }, ...counts.map(([emoji, n]) => h("li", { class: "reaction" }, `${emoji} ${n}`))),
       );
     }
-    article.append(...messageActions(message, mine, reactionChoices));
+    article.append(...messageActions(message, mine, state.reactionChoices));
     return article;
   }
 
-  function messageHead(message: Message, mine: boolean, headId: string): HTMLElement {
+  /** The start of the message replied to; choosing it goes there. */
+  function quoteButton(reply: ReplyTo, state: RoomState): HTMLElement {
+    const quote = quoteOf(reply, state.messages);
+    const control = button("", { class: `quote quote-${quote.state}` }, srOnly("In reply to "), quoteText(quote));
+    control.addEventListener("click", () => handlers.goToOriginal(reply.id));
+    return control;
+  }
+
+  /** The text, each mention in it marked (mine the more so); text stays text. */
+  function messageBody(message: Message): HTMLElement {
+    const segments = segmentsOf(message.body, message.mentions ?? []);
+    return h(
+      "p",
+      { class: "body" },
+      ...segments.map((segment) =>
+        segment.mention
+          ? h("span", { class: segment.mention.id === me?.id ? "mention mention-me" : "mention" }, segment.text)
+          : segment.text,
+      ),
+    );
+  }
+
+  function messageHead(message: Message, mine: boolean, headId: string, forMe: boolean): HTMLElement {
     const authorIsStaff = isStaff(message.author);
     const author =
       staff && !mine && !authorIsStaff && !message.deleted
@@ -117,6 +150,7 @@ export function createMessageList(context: MessageListContext, handlers: Message
       mine ? h("span", { class: "tag mine" }, "You") : null,
       h("time", { datetime: message.created_at, title: fullTime(message.created_at) }, shortTime(message.created_at)),
       message.edited_at && !message.deleted ? h("span", { class: "edited" }, "(edited)") : null,
+      forMe ? h("span", { class: "tag for-me-tag" }, message.mentions?.some((user) => user.id === me?.id) ? "Mentions you" : "Replies to you") : null,
     );
   }
 
@@ -152,6 +186,7 @@ export function createMessageList(context: MessageListContext, handlers: Message
       if (opening) (panel.firstElementChild as HTMLElement | null)?.focus();
     });
     actions.append(reactButton);
+    actions.append(actionButton("Reply", {}, () => handlers.reply(message.id)));
     if (!mine) actions.append(actionButton("Report", { "aria-haspopup": "dialog" }, () => handlers.report(message)));
     if (mine) actions.append(actionButton("Edit", {}, () => handlers.startEdit(message.id)));
     if (mine || staff) actions.append(actionButton("Delete", { class: "small danger-text" }, () => handlers.remove(message.id)));
@@ -197,7 +232,7 @@ export function createMessageList(context: MessageListContext, handlers: Message
     replaceChildren(items);
     articles.clear();
     for (const message of state.messages) {
-      const article = messageArticle(message, state.reactionChoices);
+      const article = messageArticle(message, state);
       articles.set(message.id, article);
       items.append(article);
       if (state.editing.includes(message.id)) openEditor(article, message);
@@ -206,34 +241,48 @@ export function createMessageList(context: MessageListContext, handlers: Message
 
   function updateMessages(prev: RoomState, next: RoomState): void {
     const before = new Map(prev.messages.map((message) => [message.id, message]));
+    // Messages drawn anew, come or gone: a reply quoting one of them is drawn again too.
+    const touched = new Set<number>();
+    const drawn = new Set<number>();
     for (const message of next.messages) {
       const old = before.get(message.id);
       before.delete(message.id);
       const wasEditing = prev.editing.includes(message.id);
       const isEditing = next.editing.includes(message.id);
+      if (old !== message) touched.add(message.id);
       if (!old) {
-        insertArticle(message, next.reactionChoices);
+        insertArticle(message, next);
       } else if (isEditing && !wasEditing) {
         const article = articles.get(message.id);
         if (article) openEditor(article, message);
       } else if (wasEditing && !isEditing) {
         // Finishing an edit shows the message as it is now, and focus goes back to it.
-        replaceArticle(message, next.reactionChoices);
+        replaceArticle(message, next);
         articles.get(message.id)?.querySelector<HTMLElement>("button")?.focus();
       } else if (old !== message && !isEditing) {
         // While being edited the editor stays; finishing the edit draws what the state holds then.
-        replaceArticle(message, next.reactionChoices);
+        replaceArticle(message, next);
+      } else {
+        continue;
       }
+      drawn.add(message.id);
     }
     for (const id of before.keys()) {
+      touched.add(id);
       articles.get(id)?.remove();
       articles.delete(id);
+    }
+    for (const message of next.messages) {
+      const original = message.reply_to?.id;
+      if (original !== undefined && touched.has(original) && !drawn.has(message.id) && !next.editing.includes(message.id)) {
+        replaceArticle(message, next);
+      }
     }
   }
 
   /** A new message in its place by id; most are newest, so look from the end. */
-  function insertArticle(message: Message, reactionChoices: readonly string[]): void {
-    const article = messageArticle(message, reactionChoices);
+  function insertArticle(message: Message, state: RoomState): void {
+    const article = messageArticle(message, state);
     articles.set(message.id, article);
     let before: Element | null = null;
     for (let el = items.lastElementChild; el; el = el.previousElementSibling) {
@@ -244,10 +293,10 @@ export function createMessageList(context: MessageListContext, handlers: Message
   }
 
   /** A changed message drawn again, keeping focus and an open reaction panel where they were. */
-  function replaceArticle(message: Message, reactionChoices: readonly string[]): void {
+  function replaceArticle(message: Message, state: RoomState): void {
     const existing = articles.get(message.id);
-    if (!existing) return insertArticle(message, reactionChoices);
-    const next = messageArticle(message, reactionChoices);
+    if (!existing) return insertArticle(message, state);
+    const next = messageArticle(message, state);
     articles.set(message.id, next);
     const focused = existing.contains(document.activeElement) ? (document.activeElement as HTMLElement) : null;
     const panelOpen = existing.querySelector(".react-panel:not([hidden])") !== null;
@@ -258,6 +307,19 @@ export function createMessageList(context: MessageListContext, handlers: Message
       next.querySelector("[aria-expanded]")?.setAttribute("aria-expanded", "true");
     }
     if (focused) sameControl(next, focused)?.focus();
+  }
+
+  /** The message the person went to from a quote: in view, marked for a moment, focused. */
+  function highlight(messageId: number): boolean {
+    const article = articles.get(messageId);
+    if (!article) return false;
+    following = false;
+    article.scrollIntoView({ block: "center" });
+    article.setAttribute("tabindex", "-1");
+    article.focus({ preventScroll: true });
+    article.classList.add("highlighted");
+    window.setTimeout(() => article.classList.remove("highlighted"), HIGHLIGHT_MS);
+    return true;
   }
 
   // ----- messages on their way -----
@@ -328,6 +390,7 @@ export function createMessageList(context: MessageListContext, handlers: Message
     scrollToBottom,
     isFollowing: () => following,
     atBottom,
+    highlight,
     keepReadingPlace(change) {
       const oldHeight = log.scrollHeight;
       const oldTop = log.scrollTop;

@@ -15,6 +15,7 @@ import type {
   TypingEvent,
   WireError,
 } from "../types";
+import { keepBetterQuote } from "./replies";
 
 // The longest message body the server takes.
 export const MAX_BODY = 4000;
@@ -68,6 +69,8 @@ export interface RoomState {
   outbox: readonly Outgoing[];
   /** Ids of messages whose editor is open. */
   editing: readonly number[];
+  /** The message the composer's next message replies to. */
+  replyingTo: number | null;
   reactionChoices: readonly string[];
   /** Sorted by display name. */
   online: readonly PublicUser[];
@@ -117,6 +120,8 @@ export type RoomAction =
   | { type: "reactions_changed"; event: ReactionsEvent }
   | { type: "edit_started"; messageId: number }
   | { type: "edit_finished"; messageId: number }
+  | { type: "reply_started"; messageId: number }
+  | { type: "reply_cancelled" }
   | { type: "outbox_changed"; items: readonly Outgoing[] }
   | { type: "send_acked"; message: Message; clientId: string }
   | { type: "send_refused"; error: WireError; text: string; now: number }
@@ -140,6 +145,7 @@ export function initialRoomState(init: RoomInit): RoomState {
     loadingOlder: false,
     outbox: copyOutbox(init.outbox ?? []),
     editing: [],
+    replyingTo: null,
     reactionChoices: init.reactionChoices,
     online: [],
     typists: [],
@@ -185,7 +191,7 @@ export function reduce(state: RoomState, action: RoomAction): RoomState {
     case "message_received":
       return receiveMessage(state, action.message);
     case "message_updated":
-      return action.message.room_id === state.roomId ? replaceMessage(state, action.message.id, () => action.message) : state;
+      return action.message.room_id === state.roomId ? replaceMessage(state, action.message.id, (known) => keepBetterQuote(known, action.message)) : state;
     case "message_deleted":
       return action.event.room_id === state.roomId ? replaceMessage(state, action.event.id, deletedCopy) : state;
     case "reactions_changed": {
@@ -201,6 +207,12 @@ export function reduce(state: RoomState, action: RoomAction): RoomState {
       return state.editing.includes(action.messageId)
         ? { ...state, editing: state.editing.filter((id) => id !== action.messageId) }
         : state;
+    case "reply_started":
+      return state.replyingTo === action.messageId || !findMessage(state, action.messageId)
+        ? state
+        : { ...state, replyingTo: action.messageId };
+    case "reply_cancelled":
+      return state.replyingTo === null ? state : { ...state, replyingTo: null };
     case "outbox_changed":
       return { ...state, outbox: copyOutbox(action.items.filter((item) => item.room_id === state.roomId)) };
     case "send_acked":
@@ -337,11 +349,12 @@ function dropDelivered(state: RoomState, messages: readonly Message[]): RoomStat
   return outbox.length === state.outbox.length ? state : { ...state, outbox };
 }
 
-/** `messages` merged into `list` by id: a known id is replaced, never shown twice. */
+/** `messages` merged into `list` by id: a known id is replaced, never shown twice (keeping a
+ * reply's quote where the new copy could only say it is hidden). */
 export function mergeMessages(list: readonly Message[], messages: readonly Message[]): readonly Message[] {
   if (messages.length === 0) return list;
   const byId = new Map(list.map((message) => [message.id, message]));
-  for (const message of messages) byId.set(message.id, message);
+  for (const message of messages) byId.set(message.id, keepBetterQuote(byId.get(message.id), message));
   return [...byId.values()].sort((a, b) => a.id - b.id);
 }
 
@@ -355,7 +368,7 @@ function replaceMessage(state: RoomState, id: number, change: (message: Message)
 }
 
 function deletedCopy(message: Message): Message {
-  return { ...message, deleted: true, body: "", reactions: {} };
+  return { ...message, deleted: true, body: "", reactions: {}, reply_to: null, mentions: [] };
 }
 
 // The outbox changes its entries in place; the state keeps copies so it never changes underneath.

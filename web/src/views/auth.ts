@@ -1,12 +1,15 @@
 // Sign in, register, and choose a new password with a reset code from staff.
-import { post } from "../api";
+import { ApiError, post } from "../api";
+import type { ConsentRequired } from "../consent";
 import { describeAny } from "../errors";
 import { h, uid } from "../h";
 import { setKeptOnDevice } from "../session";
 import type { Me } from "../types";
 import { errorBox, field, heading, input, type View } from "./common";
+import { noticeBox } from "./consent";
 
-export type SignedIn = (token: string, user: Me) => void;
+/** `consent`: the notice's version the person must accept before going on (null: none). */
+export type SignedIn = (token: string, user: Me, consent: ConsentRequired | null) => void;
 
 /** What the sign-in, register and reset forms share once their fields are filled: the button
  * is disabled, `body` goes to `path`, and its answer signs the person in; a refusal runs
@@ -14,14 +17,14 @@ export type SignedIn = (token: string, user: Me) => void;
 async function submitForSignIn(
   path: string,
   body: Record<string, string | boolean>,
-  parts: { submit: HTMLButtonElement; errors: ReturnType<typeof errorBox>; onSignedIn: SignedIn; onRefused?: () => void },
+  parts: { submit: HTMLButtonElement; errors: ReturnType<typeof errorBox>; onSignedIn: SignedIn; onRefused?: (err: unknown) => void },
 ): Promise<void> {
   parts.submit.disabled = true;
   try {
-    const data = await post<{ token: string; user: Me }>(path, body);
-    parts.onSignedIn(data.token, data.user);
+    const data = await post<{ token: string; user: Me; consent_required?: ConsentRequired | null }>(path, body);
+    parts.onSignedIn(data.token, data.user, data.consent_required ?? null);
   } catch (err) {
-    parts.onRefused?.();
+    parts.onRefused?.(err);
     parts.errors.show(describeAny(err));
     parts.submit.disabled = false;
   }
@@ -61,9 +64,9 @@ export function signInView(onSignedIn: SignedIn, message?: string): View {
       {
         submit,
         errors,
-        onSignedIn: (newToken, user) => {
+        onSignedIn: (newToken, user, consent) => {
           setKeptOnDevice(keep.checked);
-          onSignedIn(newToken, user);
+          onSignedIn(newToken, user, consent);
         },
         onRefused: () => {
           password.value = "";
@@ -88,6 +91,9 @@ export function registerView(onSignedIn: SignedIn, inviteCode = ""): View {
   const username = input({ name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false" });
   const display = input({ name: "display_name", autocomplete: "nickname", required: true });
   const password = input({ name: "password", type: "password", autocomplete: "new-password", required: true });
+  // Registering accepts the program's notice: shown here, and ticked as read.
+  const accept = input({ type: "checkbox", name: "consent", id: uid("field"), required: true });
+  const notice = noticeBox(accept);
   const errors = errorBox();
   const submit = h("button", { type: "submit", class: "primary" }, "Register");
   const form = h(
@@ -97,6 +103,9 @@ export function registerView(onSignedIn: SignedIn, inviteCode = ""): View {
     field("Username", username, "Private: only you use it to sign in. 3 to 32 letters, digits, dots, dashes or underscores."),
     field("Display name", display, "How others in your rooms see you. It does not have to be your real name."),
     field("Password", password, "At least 10 characters, not containing your username."),
+    h("h2", null, "What peerrooms keeps, and who reads it"),
+    notice.node,
+    h("div", { class: "field check" }, accept, h("label", { for: accept.id }, "I have read and accept this notice")),
     errors.node,
     submit,
   );
@@ -114,6 +123,12 @@ export function registerView(onSignedIn: SignedIn, inviteCode = ""): View {
       (missing[0] as HTMLInputElement).focus();
       return;
     }
+    const version = notice.version();
+    if (!version || !accept.checked) {
+      errors.show(version ? "Notice: tick “I have read and accept this notice” to register." : "The notice has not loaded yet: it must be read before registering.");
+      accept.focus();
+      return;
+    }
     await submitForSignIn(
       "/api/auth/register",
       {
@@ -121,8 +136,21 @@ export function registerView(onSignedIn: SignedIn, inviteCode = ""): View {
         username: username.value.trim(),
         display_name: display.value.trim(),
         password: password.value,
+        consent_version: version,
       },
-      { submit, errors, onSignedIn },
+      {
+        submit,
+        errors,
+        onSignedIn,
+        onRefused: (err) => {
+          // The notice changed after this page loaded it: the new one is shown, to be read
+          // and ticked again.
+          if (err instanceof ApiError && err.error.message.startsWith("consent_version")) {
+            accept.checked = false;
+            void notice.load();
+          }
+        },
+      },
     );
   });
   const node = h(

@@ -11,7 +11,10 @@ import { h, replaceChildren, uid, type Child } from "../h";
 import { desktopAlertsState, turnOnDesktopAlerts, type DesktopAlertsState } from "../notices";
 import { alerts, loadRooms, roomName, rooms } from "../state";
 import type { Alert, Attendee, AuditEntry, Duty, Meeting, Occurrence, PeoplePage, Person, Report, Room } from "../types";
+import { currentUser } from "../session";
+import { accessLogSection } from "./access-log";
 import { attendanceRangeReport } from "./attendance-range";
+import { HISTORY_HINT, HISTORY_LABEL, HISTORY_TEXT, HISTORY_VISIBILITIES, historyVisibilityOf } from "./history-visibility";
 import {
   button,
   downloadLink,
@@ -74,6 +77,7 @@ export const ACTION_TEXT: Record<string, string> = {
   room_slow_mode_s_changed: "Slow mode changed",
   room_topic_changed: "Topic changed",
   room_contact_policy_changed: "Contact policy changed",
+  room_history_visibility_changed: "Earlier messages members can read changed",
   report_dismissed: "Report dismissed",
   report_actioned: "Report actioned",
   alert_acknowledged: "Alert acknowledged",
@@ -92,6 +96,16 @@ export const ACTION_TEXT: Record<string, string> = {
   support_opened: "Private conversation opened",
   duty_started: "Went on duty",
   duty_ended: "Went off duty",
+  export_requested: "Data export asked for",
+  export_downloaded: "Data export downloaded",
+  export_failed: "Data export could not be made",
+  erasure_requested: "Erasure asked for",
+  erasure_approved: "Erasure approved",
+  erasure_declined: "Erasure declined",
+  erasure_done: "Erased at the member's request",
+  retention_run: "Retention run: old records deleted",
+  legal_hold_placed: "Legal hold placed",
+  legal_hold_lifted: "Legal hold lifted",
 };
 
 function actionText(action: string): string {
@@ -662,6 +676,11 @@ export function consoleView(): View {
   locked.id = lockedId;
   const slow = h("input", { type: "number", min: "0", max: "3600", step: "1", inputmode: "numeric" });
   const topic = h("input", { type: "text", maxlength: "500" });
+  const readable = h(
+    "select",
+    null,
+    ...HISTORY_VISIBILITIES.map((value) => h("option", { value }, HISTORY_TEXT[value])),
+  );
   const saveRoom = h("button", { type: "submit", class: "primary" }, "Save room settings");
   const roomErrors = errorBox();
   const roomSaved = statusBox();
@@ -670,6 +689,7 @@ export function consoleView(): View {
     locked.checked = Boolean(room?.locked);
     slow.value = String(room?.slow_mode_s ?? 0);
     topic.value = room?.topic ?? "";
+    readable.value = historyVisibilityOf(room);
     roomSaved.clear();
     roomErrors.clear();
   };
@@ -681,6 +701,7 @@ export function consoleView(): View {
     h("div", { class: "field check" }, locked, h("label", { for: lockedId }, "Locked")),
     field("Slow mode (seconds)", slow, "0 turns slow mode off. Moderators are never slowed."),
     field("Topic", topic),
+    field(HISTORY_LABEL, readable, HISTORY_HINT),
     roomErrors.node,
     roomSaved.node,
     saveRoom,
@@ -702,6 +723,7 @@ export function consoleView(): View {
         locked: locked.checked,
         slow_mode_s: seconds,
         topic: topic.value.trim(),
+        history_visibility: readable.value,
       });
       rooms.set(data.room.id, { ...rooms.get(data.room.id), ...data.room });
       roomSaved.show(`Saved ${data.room.name}.`);
@@ -1076,6 +1098,10 @@ export function consoleView(): View {
   const rangeReport = attendanceRangeReport();
   cleanups.push(rangeReport.cleanup);
 
+  // ----- the access log (admins) -----
+  const accessLog = currentUser()?.role === "admin" ? accessLogSection() : null;
+  if (accessLog) cleanups.push(accessLog.cleanup);
+
   // ----- live -----
   cleanups.push(
     // A report raised, or closed elsewhere (its alert acknowledged): the queue reads the
@@ -1117,6 +1143,7 @@ export function consoleView(): View {
       region("Attendance", "wide", attendanceForm, attendanceBody),
       region("Attendance over a date range", "wide", rangeReport.node),
       region("Audit log", "wide", auditForm, auditStatus.node, auditBody, h("div", { class: "row-actions audit-more" }, olderAudit)),
+      accessLog ? region("Access log", "wide", accessLog.node) : null,
     ),
   );
 

@@ -8,6 +8,7 @@ import { append, h, replaceChildren, uid, type Child } from "../h";
 import { currentUser } from "../session";
 import type { Cohort, PasswordReset, PeoplePage, Person, PersonDetail, Restriction, Role } from "../types";
 import { button, confirmAction, errorBox, field, heading, input, linkToCopy, loading, statusBox, type View } from "./common";
+import { personDataSection } from "./my-data";
 
 const PAGE_SIZE = 50;
 
@@ -331,6 +332,9 @@ export function personView(id: number): View {
     resetResult,
   );
 
+  // Export and erasure (docs/privacy.md)
+  const data = personDataSection(id, name, () => reload());
+
   const actions = h(
     "div",
     { class: "person-grid", hidden: true },
@@ -341,6 +345,7 @@ export function personView(id: number): View {
     graduationSection.node,
     accountSection.node,
     resetSection.node,
+    data.node,
   );
 
   // ----- showing the person -----
@@ -595,6 +600,7 @@ export function personView(id: number): View {
       ...[...cohortNames].map(([cohortId, cohortName]) => option(String(cohortId), cohortName)),
     );
     await reload();
+    await data.reload();
   };
   const waiting = loading();
   void start().then(() => waiting.remove());
@@ -605,6 +611,7 @@ export function personView(id: number): View {
     node,
     cleanup: () => {
       stopped = true;
+      data.stop();
     },
   };
 }

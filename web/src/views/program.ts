@@ -9,6 +9,7 @@ import { h, replaceChildren, uid, type Child } from "../h";
 import { loadRooms } from "../state";
 import type { Room } from "../types";
 import { button, errorBox, field, heading, input, loading, statusBox, type View } from "./common";
+import { defaultChoiceText, HISTORY_HINT, HISTORY_LABEL, HISTORY_TEXT, HISTORY_VISIBILITIES } from "./history-visibility";
 
 interface RoomMember {
   id: number;
@@ -182,6 +183,12 @@ export function programView(): View {
     option("", "Default"),
     ...Object.entries(POLICY_TEXT).map(([value, text]) => option(value, text)),
   );
+  const readable = h(
+    "select",
+    { name: "history_visibility" },
+    option("", defaultChoiceText(kind.value)),
+    ...HISTORY_VISIBILITIES.map((value) => option(value, HISTORY_TEXT[value])),
+  );
   const roomErrors = errorBox();
   const roomStatus = statusBox("Room list");
   const roomList = h("ul", { class: "program-list", "aria-label": "All rooms" });
@@ -195,11 +202,14 @@ export function programView(): View {
     field("Cohort", roomCohort, "Needed when the audience is one cohort."),
     field("Topic (optional)", topic),
     field("Contact details in messages", policy),
+    field(HISTORY_LABEL, readable, HISTORY_HINT),
     roomErrors.node,
     h("div", { class: "row-actions" }, h("button", { type: "submit", class: "primary" }, "Create room")),
   );
   kind.addEventListener("change", () => {
     if (kind.value === "group") audience.value = "cohort";
+    const byDefault = readable.options[0];
+    if (byDefault) byDefault.textContent = defaultChoiceText(kind.value);
   });
 
   const renderCohorts = (): void => {
@@ -344,6 +354,7 @@ export function programView(): View {
     if (audience.value === "cohort") body.cohort_id = Number(roomCohort.value);
     if (topic.value.trim()) body.topic = topic.value.trim();
     if (policy.value) body.contact_policy = policy.value;
+    if (readable.value) body.history_visibility = readable.value;
     roomErrors.clear();
     try {
       await post("/api/rooms", body);

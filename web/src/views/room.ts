@@ -54,6 +54,7 @@ export function roomView(roomId: number, onLeave: (reason: string) => void, embe
     remember(prev, state);
     page.render(prev, state);
     list.render(prev, state);
+    composer.render(prev, state);
     controller.stateChanged(prev, state);
   };
 
@@ -72,6 +73,11 @@ export function roomView(roomId: number, onLeave: (reason: string) => void, embe
     {
       react: (messageId, emoji) => void controller.react(messageId, emoji),
       report: (message) => controller.report(message),
+      reply: (messageId) => {
+        dispatch({ type: "reply_started", messageId });
+        composer.focus();
+      },
+      goToOriginal: (originalId) => void controller.goToOriginal(originalId),
       startEdit: (messageId) => dispatch({ type: "edit_started", messageId }),
       saveEdit: (original, text) => controller.saveEdit(original, text),
       cancelEdit: (messageId) => dispatch({ type: "edit_finished", messageId }),
@@ -108,6 +114,7 @@ export function roomView(roomId: number, onLeave: (reason: string) => void, embe
 
   page.render(null, state);
   list.render(null, state);
+  composer.render(null, state);
   controller.start();
   // The node is attached after this returns; scroll once it has a size.
   requestAnimationFrame(() => {

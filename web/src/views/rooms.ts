@@ -19,6 +19,11 @@ export function unreadText(count: number): string {
   return `${countText(count)} unread`;
 }
 
+/** Unread messages that mention me or reply to one of mine. */
+export function mentionText(count: number): string {
+  return count === 1 ? "1 mention" : `${countText(count)} mentions`;
+}
+
 export function roomsView(): View {
   const list = h("ul", { class: "room-list", "aria-label": "Rooms" });
   const errors = errorBox();
@@ -28,6 +33,7 @@ export function roomsView(): View {
 
   const item = (room: Room): HTMLLIElement => {
     const count = unread.count(room.id);
+    const mentions = count > 0 ? unread.mentions(room.id) : 0;
     return h(
       "li",
       { class: count > 0 ? "room-item has-unread" : "room-item" },
@@ -36,6 +42,7 @@ export function roomsView(): View {
         { class: "room-line" },
         h("a", { href: `#/rooms/${room.id}`, class: "room-link" }, room.name),
         count > 0 ? h("span", { class: "badge" }, unreadText(count)) : null,
+        mentions > 0 ? h("span", { class: "badge mention-badge" }, mentionText(mentions)) : null,
       ),
       room.topic ? h("p", { class: "room-topic" }, room.topic) : null,
       h(
