@@ -5,6 +5,10 @@ them (RFC 8291, aes128gcm) with the browser keys the test made, as a browser wou
 `PushService.browser(name)` makes one browser's subscription: its endpoint on this service,
 its P-256 key pair and auth secret. What each browser received is in `received[name]`; a
 browser marked `gone` answers 410, as a push service does for an expired subscription.
+
+What tests do with it: `PUSH_HOSTS`, the settings that let a test server push to it;
+`subscribed`, a person turning notifications on in a browser; `endpoints_of`, the subscriptions
+the server holds for a person; `message_in_followed_room`, a push for Ana.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import base64
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +27,13 @@ import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from server.notify import store
+from server.notify.http import NOTIFICATIONS
+from tests.support import Api, Community, Peer, Person, RunningServer, joined, send, settle
+
+# The settings that let a test server push to this stand-in: plain HTTP on 127.0.0.1.
+PUSH_HOSTS: dict[str, Any] = {"push_service_hosts": ["127.0.0.1"], "push_allow_http": True}
 
 
 def b64url(data: bytes) -> str:
@@ -124,3 +135,37 @@ async def running_push_service() -> AsyncIterator[PushService]:
         yield service
     finally:
         await runner.cleanup()
+
+
+# ----- what tests do with it -----
+
+
+async def subscribed(api: Api, service: PushService, person: Person, name: str) -> dict[str, Any]:
+    """`person` turned notifications on in browser `name`: what that browser holds. From then
+    on the service checks that pushes are signed with the server's VAPID key."""
+    subscription = service.browser(name).subscription()
+    reply = await api.post("/api/me/push-subscriptions", subscription, person.token)
+    assert reply.status == 201, reply.body
+    service.server_key = (await api.get("/api/push/key", person.token)).body["public_key"]
+    return subscription
+
+
+async def endpoints_of(server: RunningServer, person: Person) -> list[str]:
+    """The endpoints of the subscriptions the server holds for `person`."""
+    async with server.app[NOTIFICATIONS].sessions() as session:
+        return [row.endpoint for row in await store.subscriptions_of(session, [person.id])]
+
+
+async def message_in_followed_room(
+    api: Api,
+    server: RunningServer,
+    c: Community,
+    peer: Callable[[str], Awaitable[Peer]],
+    text: str,
+) -> None:
+    """Ana follows Group A and Avi writes `text` in it: a push for Ana, tried."""
+    assert (await api.put(f"/api/rooms/{c.group_a}/follow", {}, c.pat_ana.token)).status == 200
+    avi = await peer(c.pat_avi.token)
+    await joined(avi, c.group_a)
+    await send(avi, c.group_a, text)
+    await settle(server)

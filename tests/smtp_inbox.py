@@ -1,4 +1,5 @@
-"""A real SMTP server for the tests (aiosmtpd on 127.0.0.1) that keeps what arrives."""
+"""A real SMTP server for the tests (aiosmtpd on 127.0.0.1) that keeps what arrives, and the
+fixtures and settings of a test server that mails through it."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, LoginPassword, Session
 
 from tests.processes import free_port
+
+# The address the server's mails link to.
+PUBLIC_URL = "https://peerrooms.clinic.example"
 
 
 @dataclass(frozen=True)
@@ -78,3 +83,30 @@ def smtp_server(inbox: Inbox, **smtp_options: Any) -> Iterator[int]:
         yield port
     finally:
         controller.stop()
+
+
+def mail_settings(smtp_port: int) -> dict[str, Any]:
+    """A server's settings that send its mail through the SMTP server on `smtp_port`, with
+    links to PUBLIC_URL."""
+    return {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_port,
+        "smtp_security": "none",
+        "mail_from": "peerrooms <no-reply@clinic.example>",
+        "public_url": PUBLIC_URL,
+    }
+
+
+# Named apart from their functions, so a test module can import them (`from tests.smtp_inbox
+# import inbox_fixture, smtp_port_fixture`) and still take `inbox` and `smtp_port` arguments.
+@pytest.fixture(name="inbox")
+def inbox_fixture() -> Inbox:
+    """What arrives at the test's SMTP server."""
+    return Inbox()
+
+
+@pytest.fixture(name="smtp_port")
+def smtp_port_fixture(inbox: Inbox) -> Iterator[int]:
+    """The port of an SMTP server on 127.0.0.1 that delivers to `inbox`, for the test."""
+    with smtp_server(inbox) as port:
+        yield port

@@ -23,6 +23,7 @@ from server.accounts.http import ACCOUNTS
 from server.app import CORE, create_app
 from server.kernel.actors import Role
 from server.kernel.clock import ManualClock
+from server.notify.http import NOTIFICATIONS
 from server.settings import Settings
 
 T = TypeVar("T")
@@ -101,6 +102,14 @@ class Reply:
         if isinstance(self.body, dict) and isinstance(self.body.get("error"), dict):
             return str(self.body["error"]["code"])
         return None
+
+
+def refused_with(reply: Reply, status: int, code: str, field: str | None = None) -> None:
+    """The reply is a refusal with this status and error code (and, when given, a message that
+    names the input `field` that was wrong)."""
+    assert (reply.status, reply.error_code) == (status, code), reply.body
+    if field is not None:
+        assert reply.body["error"]["message"].startswith(f"{field}:"), reply.body
 
 
 class Api:
@@ -195,17 +204,20 @@ async def accept_consent_if_asked(api: Api, answer: dict[str, Any]) -> None:
         assert accepted.status == 200, accepted.body
 
 
+async def invite_code(api: Api, staff: Person, role: str = "patient", **fields: Any) -> str:
+    """The code of a new invite of `staff`'s for `role` (with the invite's other `fields`)."""
+    reply = await api.post("/api/invites", {"role": role, **fields}, token=staff.token)
+    assert reply.status == 201, reply.body
+    return str(reply.body["invite"]["code"])
+
+
 async def register(
     api: Api, inviter: Person, username: str, role: str, cohort_id: int | None = None
 ) -> Person:
-    invite = await api.post(
-        "/api/invites", {"role": role, "cohort_id": cohort_id}, token=inviter.token
-    )
-    assert invite.status == 201, invite.body
     reply = await api.post(
         "/api/auth/register",
         {
-            "invite_code": invite.body["invite"]["code"],
+            "invite_code": await invite_code(api, inviter, role, cohort_id=cohort_id),
             "username": username,
             "display_name": username.split("_")[-1].title(),
             "password": PASSWORD,
@@ -223,15 +235,15 @@ async def create_room(api: Api, staff: Person, **fields: Any) -> int:
     return int(reply.body["room"]["id"])
 
 
-async def daily_meeting(
-    api: Api, c: Community, clock: ManualClock, starts_in: timedelta, title: str = "Evening group"
-) -> int:
+async def daily_series(
+    api: Api, c: Community, first: datetime, title: str = "Evening group"
+) -> tuple[int, int]:
     """A daily three-hour session of Cohort A's in a meeting room of its own (lobby 15
-    minutes), today's starting `starts_in` from the clock's now, to the minute."""
+    minutes), the first starting at `first` (UTC, to the second): the room's id and the
+    meeting's."""
     room = await create_room(
         api, c.mod_lee, name="Evening", kind="meeting", audience="cohort", cohort_id=c.cohort_a
     )
-    first = (clock.now() + starts_in).replace(second=0, microsecond=0)
     created = await api.post(
         "/api/meetings",
         {"title": title, "room_id": room, "rrule": "FREQ=DAILY",
@@ -240,7 +252,17 @@ async def daily_meeting(
         c.mod_lee.token,
     )  # fmt: skip
     assert created.status == 201, created.body
-    return int(created.body["meeting"]["id"])
+    return room, int(created.body["meeting"]["id"])
+
+
+async def daily_meeting(
+    api: Api, c: Community, clock: ManualClock, starts_in: timedelta, title: str = "Evening group"
+) -> int:
+    """`daily_series`, today's session starting `starts_in` from the clock's now, to the
+    minute: the meeting's id."""
+    first = (clock.now() + starts_in).replace(second=0, microsecond=0)
+    _, meeting = await daily_series(api, c, first, title)
+    return meeting
 
 
 async def build_community(server: RunningServer, api: Api) -> Community:
@@ -502,6 +524,19 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+async def notification_settings(api: Api, person: Person) -> dict[str, Any]:
+    """The person's notification settings, as their settings screen reads them."""
+    reply = await api.get("/api/me/notifications", token=person.token)
+    assert reply.status == 200, reply.body
+    settings: dict[str, Any] = reply.body["notifications"]
+    return settings
+
+
+async def settle(server: RunningServer) -> None:
+    """Every notification queued so far (a push, a mail) has been tried."""
+    await server.app[NOTIFICATIONS].drain()
 
 
 async def patch_room(api: Api, staff: Person, room_id: int, **fields: Any) -> dict[str, Any]:

@@ -20,10 +20,10 @@ from tests.support import (
     Community,
     FakeClock,
     Person,
-    Reply,
     RunningServer,
     daily_meeting,
     joined,
+    refused_with,
     send,
 )
 
@@ -65,12 +65,6 @@ def z(moment: datetime) -> str:
 
 def summary(entry: dict[str, Any]) -> tuple[Any, ...]:
     return (entry["actor"]["id"], entry["kind"], entry["target_type"], entry["target_id"])
-
-
-def refused_with(reply: Reply, status: int, code: str, field: str | None = None) -> None:
-    assert (reply.status, reply.error_code) == (status, code), reply.body
-    if field is not None:
-        assert reply.body["error"]["message"].startswith(f"{field}:"), reply.body
 
 
 async def test_each_staff_read_is_one_entry_and_nothing_else_is(

@@ -8,15 +8,20 @@ its member, goes unnamed. Against a real server with a fake clock, the push serv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from server.notify.email import crisis_mail
 from tests.conftest import PeerFactory
-from tests.push_service import PushService
-from tests.smtp_inbox import Inbox, smtp_server
+from tests.push_service import PUSH_HOSTS, PushService, subscribed
+from tests.smtp_inbox import (
+    PUBLIC_URL,
+    Inbox,
+    inbox_fixture,  # noqa: F401 - the fixtures
+    mail_settings,
+    smtp_port_fixture,  # noqa: F401
+)
 from tests.support import (
     Api,
     Community,
@@ -26,36 +31,21 @@ from tests.support import (
     joined,
     register,
     send,
+    settle,
     try_send,
 )
-from tests.test_email_notifications import ON_CALL, PUBLIC_URL, text_of
-from tests.test_push import CRISIS, settle, subscribed
+from tests.test_email_notifications import ON_CALL, text_of
+from tests.test_push import CRISIS
 
 RERAISE_MINUTES = 5
 CHECK_S = 15
 
 
 @pytest.fixture
-def inbox() -> Inbox:
-    return Inbox()
-
-
-@pytest.fixture
-def smtp_port(inbox: Inbox) -> Iterator[int]:
-    with smtp_server(inbox) as port:
-        yield port
-
-
-@pytest.fixture
 def server_overrides(smtp_port: int) -> dict[str, Any]:
     return {
-        "push_service_hosts": ["127.0.0.1"],
-        "push_allow_http": True,
-        "smtp_host": "127.0.0.1",
-        "smtp_port": smtp_port,
-        "smtp_security": "none",
-        "mail_from": "peerrooms <no-reply@clinic.example>",
-        "public_url": PUBLIC_URL,
+        **PUSH_HOSTS,
+        **mail_settings(smtp_port),
         "on_call_emails": [ON_CALL],
         "alert_reraise_minutes": RERAISE_MINUTES,
         "alert_check_interval_s": CHECK_S,

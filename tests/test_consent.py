@@ -26,9 +26,11 @@ from tests.support import (
     Reply,
     RunningServer,
     consent_version,
+    invite_code,
     joined,
     new_client_id,
     refused,
+    refused_with,
     send,
     server_settings,
     start_server,
@@ -37,18 +39,6 @@ from tests.support import (
 pytestmark = pytest.mark.persistence
 
 NEW_NOTICE = "# Our notice, version 2\n\nStaff are alerted to crisis language.\n"
-
-
-def refused_with(reply: Reply, status: int, code: str, field: str | None = None) -> None:
-    assert (reply.status, reply.error_code) == (status, code), reply.body
-    if field is not None:
-        assert reply.body["error"]["message"].startswith(f"{field}:"), reply.body
-
-
-async def invite_code(api: Api, staff: Person, role: str = "patient", **fields: Any) -> str:
-    reply = await api.post("/api/invites", {"role": role, **fields}, token=staff.token)
-    assert reply.status == 201, reply.body
-    return str(reply.body["invite"]["code"])
 
 
 def registration(code: str, version: object = ..., username: str = "pat_new") -> dict[str, Any]:

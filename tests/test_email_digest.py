@@ -9,14 +9,20 @@ starts: the digest hour (07:00) is then the next full hour of UTC, less than an 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from tests.conftest import PeerFactory
-from tests.smtp_inbox import Inbox, Received, smtp_server
+from tests.smtp_inbox import (
+    PUBLIC_URL,
+    Inbox,
+    Received,
+    inbox_fixture,  # noqa: F401 - the fixtures
+    mail_settings,
+    smtp_port_fixture,  # noqa: F401
+)
 from tests.support import (
     Api,
     Community,
@@ -26,11 +32,13 @@ from tests.support import (
     create_room,
     daily_meeting,
     joined,
+    notification_settings,
     register,
     send,
+    settle,
     try_send,
 )
-from tests.test_email_notifications import PUBLIC_URL, link_in, settle, text_of
+from tests.test_email_notifications import link_in, text_of
 from tests.test_push import CRISIS
 
 DIGEST_HOUR = 7
@@ -40,26 +48,8 @@ WORDS = ["rough night again", "called my sponsor", "slept four hours", "thanks a
 
 
 @pytest.fixture
-def inbox() -> Inbox:
-    return Inbox()
-
-
-@pytest.fixture
-def smtp_port(inbox: Inbox) -> Iterator[int]:
-    with smtp_server(inbox) as port:
-        yield port
-
-
-@pytest.fixture
 def server_overrides(smtp_port: int) -> dict[str, Any]:
-    return {
-        "smtp_host": "127.0.0.1",
-        "smtp_port": smtp_port,
-        "smtp_security": "none",
-        "mail_from": "peerrooms <no-reply@clinic.example>",
-        "public_url": PUBLIC_URL,
-        "digest_hour": DIGEST_HOUR,
-    }
+    return {**mail_settings(smtp_port), "digest_hour": DIGEST_HOUR}
 
 
 def zone_at_hour(now: datetime, hour: int) -> str:
@@ -90,6 +80,15 @@ async def confirmed(
     assert changed.status == 200, changed.body
 
 
+async def asks_for_digests(
+    api: Api, server: RunningServer, inbox: Inbox, clock: FakeClock, person: Person
+) -> None:
+    """The person, whose clock reads 06:xx (the hour before the digest's), asks for digests
+    at an address they confirm."""
+    zone = zone_at_hour(clock.now(), DIGEST_HOUR - 1)
+    await confirmed(api, server, inbox, person, timezone=zone, email_digest=True)
+
+
 async def tick_at(server: RunningServer, clock: FakeClock, moment: datetime) -> None:
     """Set the wall clock, then let one reminder tick run and its mail go."""
     clock.current = moment
@@ -99,12 +98,6 @@ async def tick_at(server: RunningServer, clock: FakeClock, moment: datetime) -> 
 
 def digests(inbox: Inbox) -> list[Received]:
     return [m for m in inbox.received if DIGEST_LINK in (m.message["List-Unsubscribe"] or "")]
-
-
-async def settings_of(api: Api, person: Person) -> dict[str, Any]:
-    mine = await api.get("/api/me/notifications", person.token)
-    assert mine.status == 200, mine.body
-    return dict(mine.body["notifications"])
 
 
 async def test_one_digest_at_the_local_hour_with_counts_and_sessions_never_words(
@@ -180,8 +173,7 @@ async def test_the_next_digest_counts_only_what_came_after_the_last(
     peer: PeerFactory,
 ) -> None:
     c = community
-    zone = zone_at_hour(clock.now(), DIGEST_HOUR - 1)
-    await confirmed(api, server, inbox, c.pat_ana, timezone=zone, email_digest=True)
+    await asks_for_digests(api, server, inbox, clock, c.pat_ana)
     avi = await peer(c.pat_avi.token)
     await joined(avi, c.group_a)
     for words in WORDS[:2]:
@@ -214,8 +206,7 @@ async def test_a_staff_digest_names_no_ones_private_conversation(
     peer: PeerFactory,
 ) -> None:
     c = community
-    zone = zone_at_hour(clock.now(), DIGEST_HOUR - 1)
-    await confirmed(api, server, inbox, c.mod_lee, timezone=zone, email_digest=True)
+    await asks_for_digests(api, server, inbox, clock, c.mod_lee)
     ana = await peer(c.pat_ana.token)
     await joined(ana, c.group_a)
     await try_send(ana, c.group_a, CRISIS)
@@ -246,8 +237,7 @@ async def test_the_digest_link_turns_digests_off_and_leaves_reminders_on(
     peer: PeerFactory,
 ) -> None:
     c = community
-    zone = zone_at_hour(clock.now(), DIGEST_HOUR - 1)
-    await confirmed(api, server, inbox, c.pat_ana, timezone=zone, email_digest=True)
+    await asks_for_digests(api, server, inbox, clock, c.pat_ana)
     avi = await peer(c.pat_avi.token)
     await joined(avi, c.group_a)
     await send(avi, c.group_a, WORDS[0])
@@ -264,10 +254,10 @@ async def test_the_digest_link_turns_digests_off_and_leaves_reminders_on(
     # Opening the link (as a mail scanner does) changes nothing; its page's button posts.
     page = await api.session.get(api.base_url + off)
     assert page.status == 200 and 'method="post"' in await page.text()
-    assert (await settings_of(api, c.pat_ana))["email_digest"] is True
+    assert (await notification_settings(api, c.pat_ana))["email_digest"] is True
     page = await api.session.post(api.base_url + off)  # the button, or the one click
     assert page.status == 200 and "digest is off" in await page.text()
-    mine = await settings_of(api, c.pat_ana)
+    mine = await notification_settings(api, c.pat_ana)
     assert (mine["email_digest"], mine["email_reminders"]) == (False, True), mine
 
 
@@ -275,7 +265,7 @@ async def test_the_digest_setting_is_off_until_asked_for_and_checked(
     api: Api, server: RunningServer, community: Community
 ) -> None:
     c = community
-    assert (await settings_of(api, c.pat_ana))["email_digest"] is False
+    assert (await notification_settings(api, c.pat_ana))["email_digest"] is False
     for change in ({"email_digest": None}, {"email_digest": "yes"}, {"email_digest": 1}):
         reply = await api.patch("/api/me/notifications", change, c.pat_ana.token)
         assert reply.status == 422, (change, reply.body)
@@ -283,4 +273,4 @@ async def test_the_digest_setting_is_off_until_asked_for_and_checked(
         assert isinstance(reply.body["error"]["message"], str) and reply.body["error"]["message"]
     on = await api.patch("/api/me/notifications", {"email_digest": True}, c.pat_ana.token)
     assert on.status == 200 and on.body["notifications"]["email_digest"] is True, on.body
-    assert (await settings_of(api, c.pat_ana))["email_digest"] is True
+    assert (await notification_settings(api, c.pat_ana))["email_digest"] is True

@@ -5,7 +5,6 @@ without who or what (docs/notifications.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -14,9 +13,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server.notify.http import NOTIFICATIONS
 from tests.conftest import PeerFactory
-from tests.smtp_inbox import Inbox, smtp_server
+from tests.smtp_inbox import (
+    PUBLIC_URL,
+    Inbox,
+    inbox_fixture,  # noqa: F401 - the fixtures
+    mail_settings,
+    smtp_port_fixture,  # noqa: F401
+)
 from tests.support import (
     Api,
     Community,
@@ -24,35 +28,17 @@ from tests.support import (
     RunningServer,
     daily_meeting,
     joined,
+    settle,
     try_send,
 )
 from tests.test_push import CRISIS
 
-PUBLIC_URL = "https://peerrooms.clinic.example"
 ON_CALL = "on-call@clinic.example"
 
 
 @pytest.fixture
-def inbox() -> Inbox:
-    return Inbox()
-
-
-@pytest.fixture
-def smtp_port(inbox: Inbox) -> Iterator[int]:
-    with smtp_server(inbox) as port:
-        yield port
-
-
-@pytest.fixture
 def server_overrides(smtp_port: int) -> dict[str, Any]:
-    return {
-        "smtp_host": "127.0.0.1",
-        "smtp_port": smtp_port,
-        "smtp_security": "none",
-        "mail_from": "peerrooms <no-reply@clinic.example>",
-        "public_url": PUBLIC_URL,
-        "on_call_emails": [ON_CALL],
-    }
+    return {**mail_settings(smtp_port), "on_call_emails": [ON_CALL]}
 
 
 def text_of(message: EmailMessage) -> str:
@@ -66,10 +52,6 @@ def link_in(message: EmailMessage, path: str) -> str:
     [link] = [word for word in text_of(message).split() if word.startswith(PUBLIC_URL + path)]
     parts = urlsplit(link)
     return f"{parts.path}?{parts.query}"
-
-
-async def settle(server: RunningServer) -> None:
-    await server.app[NOTIFICATIONS].drain()
 
 
 async def test_an_address_gets_nothing_but_its_confirmation_until_confirmed(

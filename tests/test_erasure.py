@@ -24,7 +24,7 @@ from tests.support import (
     Person,
     RunningServer,
     audit,
-    create_room,
+    daily_series,
     joined,
     register,
     stored_messages,
@@ -58,21 +58,11 @@ async def approved(api: Api, admin: Person, request_id: int) -> dict[str, Any]:
 
 
 async def meeting_now(api: Api, c: Community, start: datetime) -> tuple[int, int, str]:
-    """Cohort A's meeting room, a daily series whose first session began at `start`, and
-    that occurrence's start as the API names it."""
-    room = await create_room(
-        api, c.mod_lee, name="Evening", kind="meeting", audience="cohort", cohort_id=c.cohort_a
-    )
+    """Cohort A's meeting room, a daily series whose first session began at `start` (to the
+    minute), and that occurrence's start as the API names it."""
     start = start.replace(second=0, microsecond=0)
-    series = await api.post(
-        "/api/meetings",
-        {"title": "Evening group", "room_id": room, "rrule": "FREQ=DAILY",
-         "starts_at": start.strftime("%Y-%m-%dT%H:%M:%S"), "timezone": "UTC",
-         "duration_minutes": 180, "lobby_minutes": 15},
-        c.mod_lee.token,
-    )  # fmt: skip
-    assert series.status == 201, series.body
-    return room, int(series.body["meeting"]["id"]), start.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    room, meeting = await daily_series(api, c, start)
+    return room, meeting, start.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 @pytest.mark.slow

@@ -24,7 +24,7 @@ from tests.support import (
     Person,
     RunningServer,
     audit,
-    create_room,
+    daily_series,
     eventually,
     joined,
     send,
@@ -81,23 +81,6 @@ async def requested(api: Api, by: Person, path: str = "/api/me/exports") -> dict
     return export
 
 
-async def live_meeting(api: Api, c: Community, clock: FakeClock) -> tuple[int, int]:
-    """Cohort A's meeting room and a daily series whose session started ten minutes ago."""
-    room = await create_room(
-        api, c.mod_lee, name="Evening", kind="meeting", audience="cohort", cohort_id=c.cohort_a
-    )
-    start = clock.now() - timedelta(minutes=10)
-    series = await api.post(
-        "/api/meetings",
-        {"title": "Evening group", "room_id": room, "rrule": "FREQ=DAILY",
-         "starts_at": start.strftime("%Y-%m-%dT%H:%M:%S"), "timezone": "UTC",
-         "duration_minutes": 180, "lobby_minutes": 15},
-        c.mod_lee.token,
-    )  # fmt: skip
-    assert series.status == 201, series.body
-    return room, int(series.body["meeting"]["id"])
-
-
 async def test_an_export_holds_exactly_the_persons_data_and_nothing_of_anyone_elses(
     api: Api, community: Community, peer: PeerFactory, clock: FakeClock
 ) -> None:
@@ -132,7 +115,7 @@ async def test_an_export_holds_exactly_the_persons_data_and_nothing_of_anyone_el
     settings = {"previews": True, "timezone": "America/Chicago"}
     assert (await api.patch("/api/me/notifications", settings, c.pat_ana.token)).status == 200
     assert (await api.put(f"/api/rooms/{c.commons}/follow", {}, c.pat_ana.token)).status == 200
-    room, meeting = await live_meeting(api, c, clock)
+    room, meeting = await daily_series(api, c, clock.now() - timedelta(minutes=10))
     mood = {"mood": 4, "note": "calm"}
     checkin = await api.post(f"/api/meetings/{meeting}/checkins", mood, c.pat_ana.token)
     assert checkin.status == 201, checkin.body

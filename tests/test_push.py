@@ -11,18 +11,17 @@ from typing import Any
 
 import pytest
 
-from server.notify.http import NOTIFICATIONS
 from tests.conftest import PeerFactory
-from tests.push_service import PushService
+from tests.push_service import PUSH_HOSTS, PushService, subscribed
 from tests.support import (
     Api,
     Community,
     FakeClock,
-    Person,
     RunningServer,
     daily_meeting,
     joined,
     send,
+    settle,
     try_send,
 )
 
@@ -31,21 +30,7 @@ CRISIS = "I want to kill myself tonight"
 
 @pytest.fixture
 def server_overrides() -> dict[str, Any]:
-    return {"push_service_hosts": ["127.0.0.1"], "push_allow_http": True, "reminder_tick_s": 30}
-
-
-async def subscribed(api: Api, service: PushService, person: Person, name: str) -> None:
-    reply = await api.post(
-        "/api/me/push-subscriptions", service.browser(name).subscription(), person.token
-    )
-    assert reply.status == 201 and reply.body["notifications"]["push_devices"] == 1, reply.body
-    key = await api.get("/api/push/key", person.token)
-    service.server_key = key.body["public_key"]
-
-
-async def settle(server: RunningServer) -> None:
-    """Every push queued so far has been tried."""
-    await server.app[NOTIFICATIONS].drain()
+    return {**PUSH_HOSTS, "reminder_tick_s": 30}
 
 
 async def test_a_followed_rooms_news_reaches_a_member_who_is_away_without_its_words(
@@ -245,8 +230,10 @@ async def test_subscriptions_only_to_push_services_and_checked_input(
     assert other_cohort.status == 403, other_cohort.body
     assert (await api.post("/api/me/push-subscriptions", good, None)).status == 401
 
-    # Staff see whether a member can be reached, never the details; members see nothing.
-    assert (await api.post("/api/me/push-subscriptions", good, c.pat_ana.token)).status == 201
+    # The answer counts the device. Staff see whether a member can be reached, never the
+    # details; members see nothing.
+    made = await api.post("/api/me/push-subscriptions", good, c.pat_ana.token)
+    assert made.status == 201 and made.body["notifications"]["push_devices"] == 1, made.body
     page = await api.get(f"/api/users/{c.pat_ana.id}", c.mod_lee.token)
     # No SMTP server here: mail reaches nobody, and the client is told it has none to offer.
     assert page.body["user"]["notification_channels"] == {

@@ -11,14 +11,17 @@ from typing import Any
 
 import pytest
 
-from server.notify import store
-from server.notify.http import NOTIFICATIONS
 from tests.conftest import PeerFactory
-from tests.push_service import PushService
-from tests.support import Api, Community, Person, RunningServer, joined, send, with_settings
+from tests.push_service import (
+    PUSH_HOSTS,
+    PushService,
+    endpoints_of,
+    message_in_followed_room,
+    subscribed,
+)
+from tests.support import Api, Community, RunningServer, with_settings
 
 REPLACE = "/api/push-subscriptions/replace"
-PUSH_HOSTS = {"push_service_hosts": ["127.0.0.1"], "push_allow_http": True}
 
 
 @pytest.fixture
@@ -26,35 +29,10 @@ def server_overrides() -> dict[str, Any]:
     return dict(PUSH_HOSTS)
 
 
-async def subscribed(api: Api, service: PushService, person: Person, name: str) -> dict[str, Any]:
-    """`person` turned notifications on in browser `name`: what that browser holds."""
-    subscription = service.browser(name).subscription()
-    reply = await api.post("/api/me/push-subscriptions", subscription, person.token)
-    assert reply.status == 201, reply.body
-    service.server_key = (await api.get("/api/push/key", person.token)).body["public_key"]
-    return subscription
-
-
 def replacing(old: dict[str, Any], new: dict[str, Any], **changes: Any) -> dict[str, Any]:
     """What the service worker posts: the old subscription's endpoint and secret, the new one."""
     body = {"old_endpoint": old["endpoint"], "old_auth": old["keys"]["auth"], "subscription": new}
     return {**body, **changes}
-
-
-async def endpoints_of(server: RunningServer, person: Person) -> list[str]:
-    async with server.app[NOTIFICATIONS].sessions() as session:
-        return [row.endpoint for row in await store.subscriptions_of(session, [person.id])]
-
-
-async def message_in_followed_room(
-    api: Api, server: RunningServer, c: Community, peer: PeerFactory, text: str
-) -> None:
-    """Ana follows Group A and Avi writes in it: a push for Ana."""
-    assert (await api.put(f"/api/rooms/{c.group_a}/follow", {}, c.pat_ana.token)).status == 200
-    avi = await peer(c.pat_avi.token)
-    await joined(avi, c.group_a)
-    await send(avi, c.group_a, text)
-    await server.app[NOTIFICATIONS].drain()
 
 
 async def test_the_new_subscription_takes_the_old_ones_place_for_the_same_person(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,25 +12,19 @@ import pytest
 from tests.cluster import Cluster
 from tests.conftest import PeerFactory
 from tests.push_service import PushService
-from tests.smtp_inbox import Inbox, smtp_server
+from tests.smtp_inbox import (
+    Inbox,
+    inbox_fixture,  # noqa: F401 - the fixtures
+    mail_settings,
+    smtp_port_fixture,  # noqa: F401
+)
 from tests.support import FakeClock, daily_meeting, eventually, joined, send, try_send
 from tests.test_email_digest import DIGEST_HOUR, DIGEST_LINK, zone_at_hour
-from tests.test_email_notifications import PUBLIC_URL, link_in
+from tests.test_email_notifications import link_in
 from tests.test_push import CRISIS
 
 # Long enough for both processes' reminder loops to have looked several times.
 SEVERAL_TICKS_S = 2.0
-
-
-@pytest.fixture
-def inbox() -> Inbox:
-    return Inbox()
-
-
-@pytest.fixture
-def smtp_port(inbox: Inbox) -> Iterator[int]:
-    with smtp_server(inbox) as port:
-        yield port
 
 
 @pytest.fixture
@@ -40,11 +33,7 @@ def cluster_overrides(smtp_port: int) -> dict[str, str]:
         "push_service_hosts": json.dumps(["127.0.0.1"]),
         "push_allow_http": "true",
         "reminder_tick_s": "0.2",
-        "smtp_host": "127.0.0.1",
-        "smtp_port": str(smtp_port),
-        "smtp_security": "none",
-        "mail_from": "peerrooms <no-reply@clinic.example>",
-        "public_url": PUBLIC_URL,
+        **{name: str(value) for name, value in mail_settings(smtp_port).items()},
         "digest_hour": str(DIGEST_HOUR),
     }
 

@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from server.notify.http import NOTIFICATIONS
 from server.reference.http import openapi_document
 from tests.conftest import PeerFactory
-from tests.push_service import PushService
+from tests.push_service import PUSH_HOSTS, PushService, subscribed
 from tests.support import (
     Api,
     Community,
@@ -29,6 +28,7 @@ from tests.support import (
     refused,
     register,
     send,
+    settle,
     stored_messages,
     with_settings,
 )
@@ -310,19 +310,7 @@ async def test_bad_reply_and_mention_payloads_are_invalid_and_store_nothing(
 
 @pytest.fixture
 def server_overrides() -> dict[str, Any]:
-    return {"push_service_hosts": ["127.0.0.1"], "push_allow_http": True}
-
-
-async def subscribed(api: Api, service: PushService, person: Person, name: str) -> None:
-    reply = await api.post(
-        "/api/me/push-subscriptions", service.browser(name).subscription(), person.token
-    )
-    assert reply.status == 201, reply.body
-    service.server_key = (await api.get("/api/push/key", person.token)).body["public_key"]
-
-
-async def settle(server: RunningServer) -> None:
-    await server.app[NOTIFICATIONS].drain()
+    return dict(PUSH_HOSTS)
 
 
 async def test_a_reply_or_a_mention_reaches_the_person_away_once(

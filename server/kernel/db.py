@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Dialect, make_url
@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import col
+from sqlmodel.sql.expression import SelectOfScalar
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -172,3 +174,49 @@ async def ping(engine: AsyncEngine) -> None:
 
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+Row = TypeVar("Row")
+
+
+class PageQuery(Protocol):
+    """A list's query: the page of rows with ids below `before` (None: the newest), `limit`
+    rows long."""
+
+    @property
+    def before(self) -> int | None: ...
+
+    @property
+    def limit(self) -> int: ...
+
+
+class TimeRangeQuery(Protocol):
+    """A list's query for a time range: `since` inclusive, `until` exclusive (None: open)."""
+
+    @property
+    def since(self) -> datetime | None: ...
+
+    @property
+    def until(self) -> datetime | None: ...
+
+
+def in_time_range(
+    statement: SelectOfScalar[Row], column: Any, query: TimeRangeQuery
+) -> SelectOfScalar[Row]:
+    """The statement's rows whose `column` falls in the query's range."""
+    if query.since is not None:
+        statement = statement.where(col(column) >= query.since)
+    if query.until is not None:
+        statement = statement.where(col(column) < query.until)
+    return statement
+
+
+async def newest_first_page(
+    session: AsyncSession, statement: SelectOfScalar[Row], id_column: Any, query: PageQuery
+) -> list[Row]:
+    """Newest first (by `id_column`), the query's page: one more row than its limit, to tell
+    whether more follow."""
+    if query.before is not None:
+        statement = statement.where(col(id_column) < query.before)
+    statement = statement.order_by(col(id_column).desc()).limit(query.limit + 1)
+    return list((await session.execute(statement)).scalars())

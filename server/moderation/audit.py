@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from server.accounts.service import require_staff
 from server.kernel.actors import Actor
 from server.kernel.clock import Clock
-from server.kernel.csvfile import csv_text
+from server.kernel.csvfile import paged_csv
 from server.kernel.db import SessionFactory
 from server.moderation import store
 from server.moderation.models import AuditEntry, AuditQuery
@@ -76,14 +77,9 @@ class AuditLog:
 
     async def as_csv(self, actor: Actor, query: AuditQuery) -> str:
         """Every entry that matches, page after page (up to CSV_MAX_ROWS)."""
-        rows: list[list[Any]] = []
-        while len(rows) < CSV_MAX_ROWS:
-            page = await self.entries(actor, query)
-            rows.extend(csv_row(entry) for entry in page["entries"])
-            if page["next_before"] is None:
-                break
-            query = query.model_copy(update={"before": page["next_before"]})
-        return csv_text(CSV_COLUMNS, rows[:CSV_MAX_ROWS])
+        return await paged_csv(
+            CSV_COLUMNS, query, partial(self.entries, actor), csv_row, CSV_MAX_ROWS
+        )
 
 
 def csv_row(entry: dict[str, Any]) -> list[Any]:

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, func, insert, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from server.kernel.db import in_time_range, newest_first_page
 from server.kernel.hotpath.statements import HotStatement
 from server.moderation.models import (
     Alert,
@@ -319,11 +320,5 @@ async def audit_entries(session: AsyncSession, query: AuditQuery) -> list[AuditE
         )
     if query.action:
         statement = statement.where(AuditEntry.action == query.action)
-    if query.since is not None:
-        statement = statement.where(col(AuditEntry.created_at) >= query.since)
-    if query.until is not None:
-        statement = statement.where(col(AuditEntry.created_at) < query.until)
-    if query.before is not None:
-        statement = statement.where(col(AuditEntry.id) < query.before)
-    statement = statement.order_by(col(AuditEntry.id).desc()).limit(query.limit + 1)
-    return list((await session.execute(statement)).scalars())
+    statement = in_time_range(statement, AuditEntry.created_at, query)
+    return await newest_first_page(session, statement, AuditEntry.id, query)

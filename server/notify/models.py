@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field as InputField
@@ -65,6 +65,22 @@ class NotificationSettings(SQLModel, table=True):
     # The newest message the last digest looked at: the next counts only what came after it
     # (or after the person's read marker, whichever is later). Kept by the server, not shown.
     digest_through_id: int = 0
+
+
+def chosen_settings(settings: NotificationSettings) -> dict[str, Any]:
+    """What the person chose, as JSON: every setting but the server's own bookkeeping. The
+    person's settings screen and their export (server/privacy/export_data.py) show these."""
+    return {
+        "previews": settings.previews,
+        "reminder_minutes": settings.reminder_minutes,
+        "quiet_start": settings.quiet_start,
+        "quiet_end": settings.quiet_end,
+        "timezone": settings.timezone,
+        "email": settings.email,
+        "email_confirmed": settings.email_confirmed,
+        "email_reminders": settings.email_reminders,
+        "email_digest": settings.email_digest,
+    }
 
 
 class RoomFollow(SQLModel, table=True):

@@ -60,6 +60,7 @@ from server.notify.models import (
     SettingsIn,
     SubscriptionIn,
     UnsubscribeIn,
+    chosen_settings,
 )
 from server.notify.push import (
     Gone,
@@ -753,15 +754,7 @@ def settings_json(
 ) -> dict[str, Any]:
     """`email_available`: whether this server sends email at all (an SMTP server is set)."""
     return {
-        "previews": settings.previews,
-        "reminder_minutes": settings.reminder_minutes,
-        "quiet_start": settings.quiet_start,
-        "quiet_end": settings.quiet_end,
-        "timezone": settings.timezone,
-        "email": settings.email,
-        "email_confirmed": settings.email_confirmed,
-        "email_reminders": settings.email_reminders,
-        "email_digest": settings.email_digest,
+        **chosen_settings(settings),
         "email_available": email_available,
         "push_devices": devices,
         "followed_room_ids": rooms,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +24,7 @@ from server.accounts.http import SIGNED_IN
 from server.accounts.service import require_admin
 from server.kernel.actors import Actor
 from server.kernel.clock import Clock, iso_utc
-from server.kernel.csvfile import csv_text
+from server.kernel.csvfile import paged_csv
 from server.kernel.db import SessionFactory
 from server.kernel.logs import current_request_id
 from server.moderation.serialize import public_users
@@ -204,12 +205,7 @@ class AccessAudit:
 
     async def as_csv(self, actor: Actor, query: AccessLogQuery) -> str:
         """Every entry that matches, page after page (up to CSV_MAX_ROWS)."""
-        rows: list[list[Any]] = []
-        query = query.model_copy(update={"limit": 1000})
-        while len(rows) < CSV_MAX_ROWS:
-            page = await self.entries(actor, query)
-            rows.extend(csv_row(entry) for entry in page["entries"])
-            if page["next_before"] is None:
-                break
-            query = query.model_copy(update={"before": page["next_before"]})
-        return csv_text(CSV_COLUMNS, rows[:CSV_MAX_ROWS])
+        first = query.model_copy(update={"limit": 1000})
+        return await paged_csv(
+            CSV_COLUMNS, first, partial(self.entries, actor), csv_row, CSV_MAX_ROWS
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from server.kernel.db import in_time_range, newest_first_page
 from server.privacy.access_audit_models import AccessLogQuery, AccessRecord
 
 
@@ -19,11 +20,5 @@ async def access_records(session: AsyncSession, query: AccessLogQuery) -> list[A
         statement = statement.where(col(AccessRecord.target_type) == query.target_type)
     if query.target_id is not None:
         statement = statement.where(col(AccessRecord.target_id) == query.target_id)
-    if query.since is not None:
-        statement = statement.where(col(AccessRecord.at) >= query.since)
-    if query.until is not None:
-        statement = statement.where(col(AccessRecord.at) < query.until)
-    if query.before is not None:
-        statement = statement.where(col(AccessRecord.id) < query.before)
-    statement = statement.order_by(col(AccessRecord.id).desc()).limit(query.limit + 1)
-    return list((await session.execute(statement)).scalars())
+    statement = in_time_range(statement, AccessRecord.at, query)
+    return await newest_first_page(session, statement, AccessRecord.id, query)

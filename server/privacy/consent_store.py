@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from server.kernel.db import newest_first_page
 from server.privacy.consent_models import AcceptancesQuery, ConsentAcceptance, ConsentSource
 
 
@@ -36,7 +37,4 @@ async def acceptances(session: AsyncSession, query: AcceptancesQuery) -> list[Co
     statement = select(ConsentAcceptance)
     if query.user_id is not None:
         statement = statement.where(col(ConsentAcceptance.user_id) == query.user_id)
-    if query.before is not None:
-        statement = statement.where(col(ConsentAcceptance.id) < query.before)
-    statement = statement.order_by(col(ConsentAcceptance.id).desc()).limit(query.limit + 1)
-    return list((await session.execute(statement)).scalars())
+    return await newest_first_page(session, statement, ConsentAcceptance.id, query)

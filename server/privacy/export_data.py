@@ -21,7 +21,12 @@ from server.accounts.models import Cohort, CohortMembership, User, UserSession
 from server.kernel.clock import iso_utc
 from server.meetings.models import CalendarToken, CheckIn, MeetingSeries, PresenceSpan
 from server.moderation.models import Alert, AuditEntry, Report, Restriction
-from server.notify.models import NotificationSettings, PushSubscription, RoomFollow
+from server.notify.models import (
+    NotificationSettings,
+    PushSubscription,
+    RoomFollow,
+    chosen_settings,
+)
 from server.rooms.models import Audience, Message, Reaction, Room
 
 FORMAT = "peerrooms-personal-export"
@@ -281,19 +286,7 @@ async def alerts(
 async def notification_settings(session: AsyncSession, user_id: int) -> dict[str, Any] | None:
     """None: the person never changed the defaults."""
     settings = await session.get(NotificationSettings, user_id)
-    if settings is None:
-        return None
-    return {
-        "previews": settings.previews,
-        "reminder_minutes": settings.reminder_minutes,
-        "quiet_start": settings.quiet_start,
-        "quiet_end": settings.quiet_end,
-        "timezone": settings.timezone,
-        "email": settings.email,
-        "email_confirmed": settings.email_confirmed,
-        "email_reminders": settings.email_reminders,
-        "email_digest": settings.email_digest,
-    }
+    return None if settings is None else chosen_settings(settings)
 
 
 async def followed_rooms(session: AsyncSession, user_id: int, rooms: dict[int, str]) -> list[str]:

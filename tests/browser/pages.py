@@ -126,6 +126,14 @@ class Tab:
         await self.page.get_by_label("Password", exact=True).fill(password)
         await self.page.get_by_role("button", name="Sign in", exact=True).click()
 
+    # ----- registering -----
+
+    async def fill_registration(self, username: str, display_name: str, password: str) -> None:
+        """Fill in the registration form's names and password (not its code, nor the notice)."""
+        await self.page.get_by_role("textbox", name="Username").fill(username)
+        await self.page.get_by_role("textbox", name="Display name").fill(display_name)
+        await self.page.get_by_label("Password", exact=True).fill(password)
+
     # ----- the consent notice -----
 
     async def accept_notice(self) -> None:

@@ -1,6 +1,6 @@
 """The app's service worker as tests reach it: a Chromium that can reach no push service, the
 worker's registration through the DevTools protocol, a push handed to it, and the notifications
-it shows."""
+it shows; pushes as the server sends them."""
 
 from __future__ import annotations
 
@@ -21,6 +21,21 @@ NO_PUSH_SERVICE = [
     # Every name unresolvable; the server is addressed as 127.0.0.1, which is never resolved.
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
+
+# As the server pushes a crisis alert in Group A to staff.
+CRISIS_ALERT = {
+    "title": "Crisis alert: someone may need help now",
+    "body": "Open the moderator console: in Group A.",
+    "url": "#/console",
+    "tag": "alert-7",
+    "kind": "crisis_alert",
+}
+
+
+def message_in(room_id: int, room: str, body: str) -> dict[str, str]:
+    """As the server pushes a message in a followed room (previews on)."""
+    url, tag = f"#/rooms/{room_id}", f"room-{room_id}"
+    return {"title": room, "body": body, "url": url, "tag": tag, "kind": "message"}
 
 
 async def worker_registration(cdp: CDPSession, server: RunningServer) -> str:

@@ -11,7 +11,7 @@ from playwright.async_api import expect
 
 from tests.browser.conftest import PeerFactory, TabFactory
 from tests.browser.pages import RECONNECT_MS, WEB_DIST, Tab, history
-from tests.support import Api, Community, Person, eventually, joined, send, sign_in
+from tests.support import Api, Community, Person, eventually, invite_code, joined, send, sign_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -20,10 +20,7 @@ async def test_register_with_an_invite_sign_in_and_talk_both_ways(
     browse: TabFactory, api: Api, community: Community
 ) -> None:
     c = community
-    invite = await api.post(
-        "/api/invites", {"role": "patient", "cohort_id": c.cohort_a}, token=c.mod_lee.token
-    )
-    assert invite.status == 201, invite.body
+    code = await invite_code(api, c.mod_lee, cohort_id=c.cohort_a)
     patient = await browse()
     page = patient.page
 
@@ -32,10 +29,8 @@ async def test_register_with_an_invite_sign_in_and_talk_both_ways(
     await expect(patient.heading("Sign in")).to_be_visible()
     await page.get_by_role("link", name="Register with an invite code").click()
     await expect(patient.heading("Register")).to_be_visible()
-    await page.get_by_role("textbox", name="Invite code").fill(invite.body["invite"]["code"])
-    await page.get_by_role("textbox", name="Username").fill("pat_rae")
-    await page.get_by_role("textbox", name="Display name").fill("Rae")
-    await page.get_by_label("Password", exact=True).fill("a long quiet walk home")
+    await page.get_by_role("textbox", name="Invite code").fill(code)
+    await patient.fill_registration("pat_rae", "Rae", "a long quiet walk home")
     await patient.accept_notice()
     await page.get_by_role("button", name="Register", exact=True).click()
 

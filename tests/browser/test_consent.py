@@ -22,6 +22,7 @@ from tests.support import (
     RunningServer,
     consent_version,
     eventually,
+    invite_code,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -34,13 +35,10 @@ async def test_registering_shows_the_notice_and_needs_it_accepted(
     browse: TabFactory, api: Api, community: Community
 ) -> None:
     c = community
-    invite = await api.post(
-        "/api/invites", {"role": "patient", "cohort_id": c.cohort_a}, token=c.mod_lee.token
-    )
-    assert invite.status == 201, invite.body
+    code = await invite_code(api, c.mod_lee, cohort_id=c.cohort_a)
     tab = await browse()
     page = tab.page
-    await page.goto(f"/#/register?code={invite.body['invite']['code']}")
+    await page.goto(f"/#/register?code={code}")
     await expect(tab.heading("Register")).to_be_visible()
     # The notice, whole, in a region of its own that scrolls.
     notice = page.get_by_role("region", name=NOTICE_REGION)
@@ -49,9 +47,7 @@ async def test_registering_shows_the_notice_and_needs_it_accepted(
     scrolls = await notice.evaluate("node => node.scrollHeight > node.clientHeight")
     assert scrolls, "the notice should scroll within its box"
 
-    await page.get_by_role("textbox", name="Username").fill("pat_rae")
-    await page.get_by_role("textbox", name="Display name").fill("Rae")
-    await page.get_by_label("Password", exact=True).fill("a long quiet walk home")
+    await tab.fill_registration("pat_rae", "Rae", "a long quiet walk home")
     register = page.get_by_role("button", name="Register", exact=True)
     # Not accepted: refused in the page, and nothing sent.
     await register.click()

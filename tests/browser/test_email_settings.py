@@ -12,7 +12,6 @@ browser sends. What the screen then does is real: it asks the server again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,46 +21,27 @@ from playwright.async_api import Locator, expect
 
 from tests.browser.conftest import TabFactory
 from tests.browser.pages import WEB_DIST, Tab, describe_violations, serious_axe_violations
-from tests.smtp_inbox import Inbox, Received, smtp_server
-from tests.support import Api, Community, Person, RunningServer, eventually
+from tests.smtp_inbox import (
+    PUBLIC_URL,
+    Inbox,
+    Received,
+    inbox_fixture,  # noqa: F401 - the fixtures
+    mail_settings,
+    smtp_port_fixture,  # noqa: F401
+)
+from tests.support import Api, Community, RunningServer, eventually, notification_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-PUBLIC_URL = "https://peerrooms.clinic.example"
 NO_EMAIL = (
     "This server does not send email, so peerrooms cannot mail you reminders or a daily summary."
 )
 
 
 @pytest.fixture
-def inbox() -> Inbox:
-    return Inbox()
-
-
-@pytest.fixture
-def smtp_port(inbox: Inbox) -> Iterator[int]:
-    with smtp_server(inbox) as port:
-        yield port
-
-
-@pytest.fixture
 def server_overrides(smtp_port: int) -> dict[str, Any]:
     """The web client, and email through this test's inbox (as in test_email_notifications)."""
-    return {
-        "web_dir": WEB_DIST,
-        "smtp_host": "127.0.0.1",
-        "smtp_port": smtp_port,
-        "smtp_security": "none",
-        "mail_from": "peerrooms <no-reply@clinic.example>",
-        "public_url": PUBLIC_URL,
-    }
-
-
-async def settings_of(api: Api, person: Person) -> dict[str, Any]:
-    reply = await api.get("/api/me/notifications", token=person.token)
-    assert reply.status == 200, reply.body
-    settings: dict[str, Any] = reply.body["notifications"]
-    return settings
+    return {"web_dir": WEB_DIST, **mail_settings(smtp_port)}
 
 
 async def email_section(tab: Tab) -> Locator:
@@ -158,7 +138,7 @@ async def test_an_address_confirmed_from_the_mail_then_the_mail_chosen_and_remov
     )
     await expect(address).to_have_attribute("aria-invalid", "true")
     await expect(address).to_be_focused()
-    assert (await settings_of(api, c.pat_ana))["email"] is None
+    assert (await notification_settings(api, c.pat_ana))["email"] is None
 
     # An address: the screen says a link was sent to it, and waits for it to be opened.
     await address.fill("ana@example.org")
@@ -177,7 +157,7 @@ async def test_an_address_confirmed_from_the_mail_then_the_mail_chosen_and_remov
         " address."
     )
     await expect(remove).to_be_visible()
-    mine = await settings_of(api, c.pat_ana)
+    mine = await notification_settings(api, c.pat_ana)
     assert (mine["email"], mine["email_confirmed"]) == ("ana@example.org", False)
 
     # The mail arrives; its link is opened in the same browser, in a tab of its own, as a mail
@@ -189,7 +169,7 @@ async def test_an_address_confirmed_from_the_mail_then_the_mail_chosen_and_remov
     assert opened is not None and opened.status == 200
     await expect(link_tab.locator("body")).to_contain_text("Your address is confirmed")
     await link_tab.close()
-    assert (await settings_of(api, c.pat_ana))["email_confirmed"] is True
+    assert (await notification_settings(api, c.pat_ana))["email_confirmed"] is True
     # The screen has not asked again yet: it does when the person comes back to it.
     await expect(state).to_have_text("Waiting for you to open the link we sent to ana@example.org.")
     await left_and_came_back(ana)
@@ -213,7 +193,7 @@ async def test_an_address_confirmed_from_the_mail_then_the_mail_chosen_and_remov
     await expect(email.get_by_role("status").filter(has_text="Saved.")).to_have_text(
         "Saved. Session reminders by email: on. Daily summary: on."
     )
-    mine = await settings_of(api, c.pat_ana)
+    mine = await notification_settings(api, c.pat_ana)
     assert (mine["email_reminders"], mine["email_digest"]) == (True, True), mine
     # Shown again as saved on coming back.
     await ana.page.reload()
@@ -227,7 +207,7 @@ async def test_an_address_confirmed_from_the_mail_then_the_mail_chosen_and_remov
     await address.fill("ana@example")
     await save.click()
     await expect(email.get_by_role("alert")).to_contain_text("Email address:")
-    mine = await settings_of(api, c.pat_ana)
+    mine = await notification_settings(api, c.pat_ana)
     assert (mine["email"], mine["email_confirmed"]) == ("ana@example.org", True), mine
 
     # Removed: nothing more is mailed to it, and the choices close again.
@@ -240,7 +220,7 @@ async def test_an_address_confirmed_from_the_mail_then_the_mail_chosen_and_remov
     await expect(address).to_have_value("")
     await expect(digest).to_be_disabled()
     await expect(remove).to_be_hidden()
-    mine = await settings_of(api, c.pat_ana)
+    mine = await notification_settings(api, c.pat_ana)
     assert (mine["email"], mine["email_confirmed"]) == (None, False), mine
     violations = await serious_axe_violations(ana.page)
     assert not violations, describe_violations("notifications, email removed", violations)
@@ -257,7 +237,7 @@ async def test_a_server_without_email_says_so_and_offers_nothing(
     await avi.sign_in(c.pat_avi)
     email = await email_section(avi)
     await expect(email.get_by_text(NO_EMAIL, exact=True)).to_be_visible()
-    assert (await settings_of(api, c.pat_avi))["email_available"] is False
+    assert (await notification_settings(api, c.pat_avi))["email_available"] is False
     # One sentence, nothing else: no field, no choice, no button, no state.
     await expect(email.get_by_role("textbox")).to_have_count(0)
     await expect(email.get_by_role("checkbox")).to_have_count(0)

@@ -40,9 +40,8 @@ def code_of(link: str) -> str:
 
 
 async def fill_registration(tab: Tab, username: str, display_name: str) -> None:
-    await tab.page.get_by_role("textbox", name="Username").fill(username)
-    await tab.page.get_by_role("textbox", name="Display name").fill(display_name)
-    await tab.page.get_by_label("Password", exact=True).fill(PASSWORD)
+    """Fill in the registration form, accept the notice and send it."""
+    await tab.fill_registration(username, display_name, PASSWORD)
     await tab.accept_notice()
     await tab.page.get_by_role("button", name="Register", exact=True).click()
 

@@ -32,8 +32,10 @@ from tests.browser.desktop_notifications import (
 )
 from tests.browser.pages import CHROMIUM, CHROMIUM_ARGS, PHONE, TIMEZONE, WAIT_MS, Tab
 from tests.browser.service_worker import (
+    CRISIS_ALERT,
     NO_PUSH_SERVICE,
     deliver_push,
+    message_in,
     notifications_under,
     worker_registration,
 )
@@ -102,12 +104,6 @@ async def pushed(
     return await desktop.showing(payload["title"])
 
 
-def message_in(room_id: int, room: str, body: str) -> dict[str, str]:
-    """As the server pushes a message in a followed room (previews on)."""
-    url, tag = f"#/rooms/{room_id}", f"room-{room_id}"
-    return {"title": room, "body": body, "url": url, "tag": tag, "kind": "message"}
-
-
 async def test_a_click_takes_the_open_window_to_its_screen(
     chromium: BrowserContext,
     desktop: DesktopNotifications,
@@ -159,14 +155,7 @@ async def test_with_no_window_open_a_click_opens_one_at_its_screen(
 ) -> None:
     c = community
     lee = await signed_in(chromium, c.mod_lee)
-    alert = {
-        "title": "Crisis alert: someone may need help now",
-        "body": "Open the moderator console: in Group A.",
-        "url": "#/console",
-        "tag": "alert-7",
-        "kind": "crisis_alert",
-    }
-    shown = await pushed(lee, server, desktop, alert)
+    shown = await pushed(lee, server, desktop, CRISIS_ALERT)
     await lee.page.close()
     assert chromium.pages == []
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -35,14 +34,16 @@ from tests.browser.pages import (
     serious_axe_violations,
 )
 from tests.browser.service_worker import (
+    CRISIS_ALERT,
     NO_PUSH_SERVICE,
     app_worker,
     deliver_push,
+    message_in,
     notifications_under,
     shown,
     worker_registration,
 )
-from tests.support import Api, Community, Person, RunningServer
+from tests.support import Api, Community, Person, RunningServer, notification_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -56,13 +57,6 @@ async def browser(browser: Browser) -> AsyncIterator[Browser]:
     )
     yield chromium
     await chromium.close()
-
-
-async def settings_of(api: Api, person: Person) -> dict[str, Any]:
-    reply = await api.get("/api/me/notifications", token=person.token)
-    assert reply.status == 200, reply.body
-    settings: dict[str, Any] = reply.body["notifications"]
-    return settings
 
 
 async def open_notifications(tab: Tab) -> None:
@@ -125,20 +119,14 @@ async def test_this_device_and_a_push_shown_then_clicked_open(
     assert not await ana.page.evaluate(
         "navigator.serviceWorker.ready.then(r => r.pushManager.getSubscription())"
     )
-    assert (await settings_of(api, c.pat_ana))["push_devices"] == 0
+    assert (await notification_settings(api, c.pat_ana))["push_devices"] == 0
 
     # The worker the app registered after signing in shows a push as the server sends it.
     cdp = await ana.context.new_cdp_session(ana.page)
     registration = await worker_registration(cdp, server)
     tag = f"room-{c.group_a}"
     # As the server sends a message in a followed room to someone with previews on.
-    message = {
-        "title": "Group A",
-        "body": "Avi: See you all tonight",
-        "url": f"#/rooms/{c.group_a}",
-        "tag": tag,
-        "kind": "message",
-    }
+    message = message_in(c.group_a, "Group A", "Avi: See you all tonight")
     await deliver_push(cdp, server, registration, message)
     assert await shown(ana, tag) == {
         "title": "Group A",
@@ -154,15 +142,8 @@ async def test_this_device_and_a_push_shown_then_clicked_open(
     await shown(ana, tag, body="Avi: Bring tea")
 
     # A crisis alert stays until acted on and sounds again though one is shown.
-    alert = {
-        "title": "Crisis alert: someone may need help now",
-        "body": "Open the moderator console: in Group A.",
-        "url": "#/console",
-        "tag": "alert-7",
-        "kind": "crisis_alert",
-    }
-    await deliver_push(cdp, server, registration, alert)
-    await shown(ana, "alert-7", title=alert["title"], requireInteraction=True, renotify=True)
+    await deliver_push(cdp, server, registration, CRISIS_ALERT)
+    await shown(ana, "alert-7", title=CRISIS_ALERT["title"], requireInteraction=True, renotify=True)
     # A route that is not the app's is not followed: the room list instead.
     await deliver_push(
         cdp, server, registration, {**message, "tag": "odd", "url": "https://example.org/"}
@@ -207,7 +188,7 @@ async def test_the_settings_are_saved_and_shown_again(
     await reminder.fill("2000")
     await form.get_by_role("button", name="Save", exact=True).click()
     await expect(form.get_by_role("alert")).to_contain_text("Remind me before sessions")
-    assert (await settings_of(api, c.pat_avi))["reminder_minutes"] == 15
+    assert (await notification_settings(api, c.pat_avi))["reminder_minutes"] == 15
 
     await previews.check()
     await reminder.fill("30")
@@ -219,7 +200,7 @@ async def test_the_settings_are_saved_and_shown_again(
         f"Saved. Reminders 30 minutes before sessions. Quiet from 21:30 to 06:45 ({TIMEZONE})."
     )
     await expect(form.get_by_role("alert")).to_be_hidden()
-    saved = await settings_of(api, c.pat_avi)
+    saved = await notification_settings(api, c.pat_avi)
     assert {key: saved[key] for key in ("previews", "reminder_minutes", "quiet_start")} == {
         "previews": True,
         "reminder_minutes": 30,
@@ -244,7 +225,7 @@ async def test_the_settings_are_saved_and_shown_again(
     await expect(form.get_by_role("status")).to_have_text(
         "Saved. No session reminders. No quiet hours."
     )
-    saved = await settings_of(api, c.pat_avi)
+    saved = await notification_settings(api, c.pat_avi)
     assert (saved["quiet_start"], saved["quiet_end"], saved["reminder_minutes"]) == (None, None, 0)
 
 
@@ -292,5 +273,5 @@ async def test_following_a_room_from_its_header_and_stopping_on_notifications(
 
 
 async def _followed(api: Api, person: Person) -> list[int]:
-    rooms: list[int] = (await settings_of(api, person))["followed_room_ids"]
+    rooms: list[int] = (await notification_settings(api, person))["followed_room_ids"]
     return rooms

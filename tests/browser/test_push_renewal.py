@@ -11,7 +11,6 @@ server's check of the old subscription's secret, and the pushes that follow."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,20 +18,26 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Worker
 
-from server.notify import store
-from server.notify.http import NOTIFICATIONS
 from tests.browser.conftest import PeerFactory, TabFactory
 from tests.browser.pages import WEB_DIST
 from tests.browser.service_worker import app_worker
-from tests.push_service import PushService, running_push_service
-from tests.support import Api, Community, Person, RunningServer, joined, send
+from tests.push_service import (
+    PUSH_HOSTS,
+    PushService,
+    endpoints_of,
+    from_b64url,
+    message_in_followed_room,
+    running_push_service,
+    subscribed,
+)
+from tests.support import Api, Community, RunningServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 @pytest.fixture
 def server_overrides() -> dict[str, Any]:
-    return {"web_dir": WEB_DIST, "push_service_hosts": ["127.0.0.1"], "push_allow_http": True}
+    return {"web_dir": WEB_DIST, **PUSH_HOSTS}
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -41,23 +46,9 @@ async def push_service() -> AsyncIterator[PushService]:
         yield service
 
 
-async def subscribed(api: Api, service: PushService, person: Person, name: str) -> dict[str, Any]:
-    """What browser `name` holds after `person` turned notifications on in it."""
-    subscription = service.browser(name).subscription()
-    reply = await api.post("/api/me/push-subscriptions", subscription, person.token)
-    assert reply.status == 201, reply.body
-    service.server_key = (await api.get("/api/push/key", person.token)).body["public_key"]
-    return subscription
-
-
-async def endpoints_of(server: RunningServer, person: Person) -> list[str]:
-    async with server.app[NOTIFICATIONS].sessions() as session:
-        return [row.endpoint for row in await store.subscriptions_of(session, [person.id])]
-
-
 def server_key(service: PushService) -> list[int]:
     assert service.server_key is not None
-    return list(base64.urlsafe_b64decode(service.server_key + "=" * (-len(service.server_key) % 4)))
+    return list(from_b64url(service.server_key))
 
 
 # The event, made and dispatched in the worker. An event a script makes is not trusted and the
@@ -110,17 +101,6 @@ async def subscription_changed(
     return done
 
 
-async def pushes_reach(
-    api: Api, server: RunningServer, c: Community, peer: PeerFactory, text: str
-) -> None:
-    """Ana follows Group A and Avi writes in it: a push for Ana."""
-    assert (await api.put(f"/api/rooms/{c.group_a}/follow", {}, c.pat_ana.token)).status == 200
-    avi = await peer(c.pat_avi.token)
-    await joined(avi, c.group_a)
-    await send(avi, c.group_a, text)
-    await server.app[NOTIFICATIONS].drain()
-
-
 async def test_the_worker_hands_the_new_subscription_over_for_the_same_person(
     browse: TabFactory,
     api: Api,
@@ -139,7 +119,7 @@ async def test_the_worker_hands_the_new_subscription_over_for_the_same_person(
     done = await subscription_changed(worker, push_service, old, fresh)
     assert done["ended"] is False, done
     assert await endpoints_of(server, c.pat_ana) == [fresh["endpoint"]]
-    await pushes_reach(api, server, c, peer, "anyone up?")
+    await message_in_followed_room(api, server, c, peer, "anyone up?")
     assert push_service.received["ana-old"] == []
     assert [push["url"] for push in push_service.pushes("ana-new")] == [f"#/rooms/{c.group_a}"]
 

@@ -19,6 +19,7 @@ import {
   suggestionsFor,
 } from "./replies";
 import { initialRoomState, mergeMessages, reduce } from "./state";
+import { messageBy } from "./test-builders";
 
 const ana: PublicUser = { id: 1, display_name: "Ana", role: "patient" };
 const bo: PublicUser = { id: 2, display_name: "Bo Lin", role: "patient" };
@@ -26,20 +27,7 @@ const lee: PublicUser = { id: 3, display_name: "Lee", role: "moderator" };
 const anabel: PublicUser = { id: 4, display_name: "Anabel", role: "patient" };
 
 function message(id: number, extra: Partial<Message> = {}): Message {
-  return {
-    id,
-    room_id: 7,
-    author: bo,
-    body: `message ${id}`,
-    client_id: null,
-    created_at: "2026-03-01T11:00:00Z",
-    edited_at: null,
-    deleted: false,
-    reactions: {},
-    reply_to: null,
-    mentions: [],
-    ...extra,
-  };
+  return messageBy(bo, id, { reply_to: null, mentions: [], ...extra });
 }
 
 function replyTo(id: number, extra: Partial<ReplyTo> = {}): ReplyTo {

@@ -13,8 +13,8 @@ import {
   type RoomInit,
   type RoomState,
 } from "./state";
+import { ROOM_ID, messageBy } from "./test-builders";
 
-const ROOM_ID = 7;
 const NOW = Date.parse("2026-03-01T12:00:00Z");
 const ana: PublicUser = { id: 1, display_name: "Ana", role: "patient" };
 const bo: PublicUser = { id: 2, display_name: "Bo", role: "patient" };
@@ -37,18 +37,7 @@ function room(extra: Partial<Room> = {}): Room {
 }
 
 function message(id: number, extra: Partial<Message> = {}): Message {
-  return {
-    id,
-    room_id: ROOM_ID,
-    author: bo,
-    body: `message ${id}`,
-    client_id: null,
-    created_at: "2026-03-01T11:00:00Z",
-    edited_at: null,
-    deleted: false,
-    reactions: {},
-    ...extra,
-  };
+  return messageBy(bo, id, extra);
 }
 
 function outgoing(clientId: string, extra: Partial<Outgoing> = {}): Outgoing {
