@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -23,6 +23,7 @@ from server.app import create_app
 from server.kernel.actors import Role
 from server.settings import Settings
 from tests.support import LENIENT_DEADLINES, PASSWORD, TEST_SECRET
+from tests.zygote import ZYGOTE, run_captured
 
 START_TIMEOUT_S = 30.0
 
@@ -68,18 +69,11 @@ def server_env(database_url: str, data_dir: Path, **settings: str) -> dict[str, 
 
 
 async def run_cli(env: dict[str, str], *args: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await process.communicate()
-    assert process.returncode == 0, output.decode()
-    return output.decode()
+    """A `peerrooms` command that must succeed: what it wrote, its log lines (stderr) first,
+    so that what it printed (an invite code, say) stays the last line."""
+    outcome = await run_cli_outcome(env, *args)
+    assert outcome.returncode == 0, outcome.stderr + outcome.stdout
+    return outcome.stderr + outcome.stdout
 
 
 @dataclass(frozen=True)
@@ -90,19 +84,10 @@ class CliOutcome:
 
 
 async def run_cli_outcome(env: dict[str, str], *args: str) -> CliOutcome:
-    """A `peerrooms` command that may fail: its exit code, and its two outputs apart."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    output, errors = await process.communicate()
-    assert process.returncode is not None
-    return CliOutcome(process.returncode, output.decode(), errors.decode())
+    """A `peerrooms` command that may fail: its exit code, and its two outputs apart. Forked
+    from the tests' zygote (tests/zygote.py), as `python -m server` would run it."""
+    returncode, output, errors = await run_captured(args, env)
+    return CliOutcome(returncode, output.decode(), errors.decode())
 
 
 def settings_of(env: Mapping[str, str]) -> Settings:
@@ -131,9 +116,25 @@ async def create_admin(env: dict[str, str]) -> None:
         await runner.cleanup()
 
 
+class Child(Protocol):
+    """A peerrooms process: an interpreter of its own, or a child of the tests' zygote."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def send_signal(self, number: int) -> None: ...
+
+    def terminate(self) -> None: ...
+
+    async def wait(self) -> int: ...
+
+
 @dataclass
 class ServerProcess:
-    process: asyncio.subprocess.Process
+    process: Child
     port: int
     log_path: Path
     # Where this test process reaches it: 127.0.0.1, or an address inside a namespace.
@@ -158,21 +159,17 @@ class ServerProcess:
         `prefix` if given (`ip netns exec NAME` for a network namespace), and reached at
         `address` (by default `host`)."""
         port = port or free_port()
+        args = ("serve", "--host", host, "--port", str(port))
         with log_path.open("ab") as log:
-            process = await asyncio.create_subprocess_exec(
-                *prefix,
-                sys.executable,
-                "-m",
-                "server",
-                "serve",
-                "--host",
-                host,
-                "--port",
-                str(port),
-                env=env,
-                stdout=log,
-                stderr=log,
-            )
+            process: Child
+            if prefix:
+                # Inside a network namespace: a new interpreter, run through `ip netns exec`.
+                process = await asyncio.create_subprocess_exec(
+                    *prefix, sys.executable, "-m", "server", *args,
+                    env=env, stdout=log, stderr=log,
+                )  # fmt: skip
+            else:
+                process = await ZYGOTE.spawn(args, env, stdout=log, stderr=log)
         started = cls(process, port, log_path, address or host)
         try:
             await started.wait_ready()
