@@ -112,6 +112,7 @@ from server.realtime.router import EventDeadlines, EventLimit, EventRouter
 from server.reference.http import add_reference_routes
 from server.rooms import store as room_store
 from server.rooms.access import RoomAccess
+from server.rooms.activity import MayFollow, RoomActivity
 from server.rooms.catch_up import OutageCatchUp
 from server.rooms.events import register_room_events
 from server.rooms.gates import PostGate, RoomLockGate, StoredSendCounter
@@ -159,6 +160,7 @@ CORE = web.AppKey("core", Core)
 PRESENCE = web.AppKey("presence", PresenceService)
 MEETING_CLOCK = web.AppKey("meeting_clock", MeetingClock)
 EVENTS = web.AppKey("events", EventRouter)
+ACTIVITY = web.AppKey("activity", RoomActivity)
 
 # After the close packets of a shutdown: how long clients have to take them before their
 # connections are aborted.
@@ -231,6 +233,13 @@ def create_app(
         ),
     )
     accounts.access_listeners.append(rooms.access_changed)
+    # Live unread counts outside the rooms one is in (rooms/activity.py).
+    activity = RoomActivity(
+        core.sessions, core.clock, core.hub, access, may_follow=consent_given(consent)
+    )
+    app[ACTIVITY] = activity
+    messages.listeners.append(activity)
+    rooms.access_changed_here.append(activity.access_changed_here)
     accounts.close_sockets = socket_closer(core.sharing.bus, core.hub, core.sio)
     accounts.audit = audit
     manager = core.sharing.client_manager
@@ -243,7 +252,11 @@ def create_app(
         core.sio,
         core.hub,
         accounts.actor_for_token,
-        on_connected=[safety.alerts.desk.connected, safety.alerts.send_open_alerts],
+        on_connected=[
+            safety.alerts.desk.connected,
+            safety.alerts.send_open_alerts,
+            activity.connected,
+        ],
         on_disconnected=[presence.exit_all, safety.alerts.desk.disconnected],
     )
     router = EventRouter(
@@ -436,6 +449,15 @@ def _build_safety(
             clock=core.clock,
         ),
     )
+
+
+def consent_given(consent: ConsentBook) -> MayFollow:
+    """Whether a person has accepted the consent notice in force (remembered per process)."""
+
+    async def given(user_id: int) -> bool:
+        return await consent.version_due(user_id) is None
+
+    return given
 
 
 def action_limit(core: Core) -> EventLimit:
@@ -674,6 +696,7 @@ def _run_while_serving(app: web.Application, messages: MessageService) -> None:
             closed_after_serving(messages.writer.close),
             while_serving(core.bus),
             while_serving(app[PRESENCE]),
+            while_serving(app[ACTIVITY]),
             while_serving(app[ALERTS]),
             while_serving(app[MEETING_CLOCK]),
             while_serving(app[NOTIFICATIONS]),

@@ -44,7 +44,14 @@ NOT_API_PATHS = (
 CLIENT_TO_SERVER = "client → server"
 SERVER_TO_CLIENT = "server → client"
 # Hub methods that emit to sockets, and the position of the event name in their arguments.
-EMITTERS = {"to_room": 1, "to_user": 1, "to_staff": 0, "to_connection": 1, "deliver_here": 1}
+EMITTERS = {
+    "to_room": 1,
+    "to_user": 1,
+    "to_staff": 0,
+    "to_connection": 1,
+    "to_channels": 1,
+    "deliver_here": 1,
+}
 # Socket.IO's own events, which have no payload model.
 LIFECYCLE_EVENTS = {"connect", "disconnect"}
 

@@ -26,7 +26,9 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
     out = tmp_path_factory.mktemp("bench")
     running = {
         name: subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "bench", name, "--smoke", "--out", str(out)],
+            # One load-generator process each (of two by default): the worker protocol is
+            # the same, and six scenarios at once on two cores need no more.
+            [sys.executable, "-m", "bench", name, "--smoke", "--workers", "1", "--out", str(out)],
             cwd=REPO,
             env=python_env(os.environ),
             stdout=subprocess.PIPE,

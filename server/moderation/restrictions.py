@@ -72,6 +72,17 @@ class RestrictionCache:
             return False, None
         return True, None if None in ends else max(e for e in ends if e is not None)
 
+    async def holding(
+        self, session: AsyncSession, *, kind: str, room_id: int, now: datetime
+    ) -> set[int]:
+        """Everyone a restriction of this kind holds in the room now."""
+        table = await self._rooms.get(session, room_id) or {}
+        return {
+            user_id
+            for (held, user_id), ends in table.items()
+            if held == kind and any(end is None or end > now for end in ends)
+        }
+
     async def changed(self, room_id: int) -> None:
         await self._rooms.changed(room_id)
 
@@ -263,6 +274,11 @@ class BanGate:
                 f"A moderator has banned you from this room {until_text(until)}.",
                 until=iso_utc(until),
             )
+
+    async def kept_out(self, session: AsyncSession, room: Room, now: datetime) -> set[int]:
+        if room.id is None:
+            return set()
+        return await self.cache.holding(session, kind=BAN, room_id=room.id, now=now)
 
 
 @dataclass

@@ -10,7 +10,7 @@ benchmark. Here each recipient's packet is queued in turn, in the emitting task.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import socketio
 from engineio import packet as eio_packet
@@ -27,6 +27,40 @@ def arguments_of(data: Any) -> list[Any]:
     return [] if data is None else [data]
 
 
+class ChannelEmits(Protocol):
+    """Both managers' emit to the sockets in any of `channels` but those in any of `skipped`,
+    on every process; each process reads both lists against its own sockets, so a socket is
+    skipped by what it is in there (the room it joined, its user's channel)."""
+
+    async def emit_beside(
+        self, event: str, data: Any, channels: list[str], skipped: list[str]
+    ) -> None: ...
+
+
+def emit_message(event: str, data: Any, channels: list[str], skipped: list[str]) -> dict[str, Any]:
+    """An `emit_beside` as python-socketio's pub/sub message for an emit without a callback,
+    with the skipped channels beside. A process that does not know `skip_rooms` (an older
+    one, during an upgrade) delivers it skipping nothing: emit beside only to channels no
+    older process has sockets in, or with what the whole channel may be given."""
+    return {
+        "method": "emit",
+        "event": event,
+        "data": [data],
+        "binary": False,
+        "namespace": "/",
+        "room": channels,
+        "skip_sid": None,
+        "skip_rooms": skipped,
+        "callback": None,
+    }
+
+
+def sids_in(manager: socketio.AsyncManager, namespace: str | None, channels: Any) -> set[str]:
+    if not channels:
+        return set()
+    return {sid for sid, _ in manager.get_participants(namespace, list(channels))}
+
+
 async def emit_to_local_sockets(
     manager: socketio.AsyncManager,
     event: str,
@@ -34,12 +68,15 @@ async def emit_to_local_sockets(
     namespace: str | None,
     room: Any,
     skip_sid: Any = None,
+    skip_rooms: Any = None,
 ) -> None:
     """What python-socketio's `AsyncManager.emit` does for an emit without a callback
-    (`room` None is everyone; `skip_sid` one sid or a list)."""
+    (`room` None is everyone, or one room, or a list of them; `skip_sid` one sid or a list),
+    and not to the sockets in any of `skip_rooms`."""
     if namespace not in manager.rooms:
         return
-    skipped = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+    skipped = set(skip_sid if isinstance(skip_sid, list) else [skip_sid])
+    skipped |= sids_in(manager, namespace, skip_rooms)
     encoded = manager.server.packet_class(
         packet.EVENT, namespace=namespace, data=[event, *arguments]
     ).encode()
@@ -82,3 +119,8 @@ class LocalManager(socketio.AsyncManager):  # type: ignore[misc]
         await emit_to_local_sockets(
             self, event, arguments_of(data), namespace, to or room, skip_sid
         )
+
+    async def emit_beside(
+        self, event: str, data: Any, channels: list[str], skipped: list[str]
+    ) -> None:
+        await emit_to_local_sockets(self, event, [data], "/", channels, skip_rooms=skipped)

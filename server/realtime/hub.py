@@ -7,9 +7,10 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from server.kernel.actors import Actor
+from server.realtime.delivery import ChannelEmits
 from server.realtime.frames import SocketServer
 
 
@@ -34,6 +35,8 @@ class Connection:
     sid: str
     actor: Actor
     rooms: set[int] = field(default_factory=set)
+    # The channels it follows beside its own and its user's (`Hub.follow`).
+    channels: frozenset[str] = frozenset()
     _send_lock: asyncio.Lock | None = field(default=None, init=False, repr=False)
 
     @property
@@ -134,6 +137,15 @@ class Hub:
         connection.rooms.discard(room_id)
         await self.sio.leave_room(connection.sid, room_channel(room_id))
 
+    async def follow(self, connection: Connection, channels: frozenset[str]) -> None:
+        """Have the socket in exactly these channels (beside its own and its user's, which
+        it is always in): it leaves those it was in and is no longer given."""
+        for channel in connection.channels - channels:
+            await self.sio.leave_room(connection.sid, channel)
+        for channel in channels - connection.channels:
+            await self.sio.enter_room(connection.sid, channel)
+        connection.channels = channels
+
     # ----- emits (through the Socket.IO manager, so they reach every process) -----
 
     async def to_room(
@@ -151,6 +163,13 @@ class Hub:
 
     async def to_staff(self, event: str, data: Any) -> None:
         await self.sio.emit(event, data, room=STAFF_CHANNEL)
+
+    async def to_channels(
+        self, channels: list[str], event: str, data: Any, *, skipped: list[str]
+    ) -> None:
+        """To every socket in any of `channels` (once each) but those in any of `skipped`."""
+        manager = cast(ChannelEmits, self.sio.manager)
+        await manager.emit_beside(event, data, channels, skipped)
 
     async def to_connection(self, connection: Connection, event: str, data: Any) -> None:
         await self.sio.emit(event, data, to=connection.sid)

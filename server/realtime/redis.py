@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from server.kernel.clock import Clock
 from server.kernel.redis import RedisHealth
 from server.realtime.bus import ControlBus
-from server.realtime.delivery import emit_to_local_sockets
+from server.realtime.delivery import emit_message, emit_to_local_sockets
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,15 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
             {"method": "emit", "event": event, "data": [data], "namespace": "/", "room": room}
         )
 
+    async def emit_beside(
+        self, event: str, data: Any, channels: list[str], skipped: list[str]
+    ) -> None:
+        """To the sockets in `channels` but not in `skipped`, on every process (delivery.py:
+        `ChannelEmits`): here first, as every emit."""
+        message = {**emit_message(event, data, channels, skipped), "host_id": self.host_id}
+        await self._handle_emit(message)
+        await self._publish(message)
+
     async def _publish(self, data: Any) -> Any:
         try:
             self._health.check()
@@ -208,6 +217,7 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
             message.get("namespace"),
             message.get("room"),
             message.get("skip_sid"),
+            message.get("skip_rooms"),
         )
 
     def _lost(self) -> None:

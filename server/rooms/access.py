@@ -53,6 +53,14 @@ class RoomAccess:
         for gate in self.gates:
             await gate.check_access(session, actor, room, now)
 
+    async def kept_out(self, session: AsyncSession, room: Room) -> set[int]:
+        """Those of the room's audience whom a gate keeps out now (banned)."""
+        now = self.clock.now()
+        kept: set[int] = set()
+        for gate in self.gates:
+            kept |= await gate.kept_out(session, room, now)
+        return kept
+
     async def enter_to_read(
         self, session: AsyncSession, actor: Actor, room_id: int, message_id: int
     ) -> Room:

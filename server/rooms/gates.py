@@ -72,6 +72,11 @@ class AccessGate(Protocol):
         self, session: AsyncSession, actor: Actor, room: Room, now: datetime
     ) -> None: ...
 
+    async def kept_out(self, session: AsyncSession, room: Room, now: datetime) -> set[int]:
+        """The people `check_access` refuses in this room now, of any audience: what goes to
+        the room's whole audience at once (rooms/activity.py) skips them."""
+        ...
+
 
 class PostGate(Protocol):
     async def check(self, draft: Draft) -> None: ...

@@ -3,7 +3,8 @@ typing indicators, and keeping live connections within what each user may enter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +37,8 @@ from server.rooms.serialize import room_json
 from server.rooms.visibility import default_visibility
 
 ACCESS_CHANGED = "rooms.access_changed"
+# Told, on each process, of a person whose access changed and their sockets there.
+AccessChangedHere = Callable[[Actor, list[Connection]], Awaitable[None]]
 # Room lists show "99+" past this; counting further would read a newcomer's whole backlog.
 UNREAD_CAP = 100
 
@@ -65,6 +68,7 @@ class RoomService:
     throttle: Throttle
     typing_interval_s: float
     reaction_emojis: tuple[str, ...] = ()
+    access_changed_here: list[AccessChangedHere] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.bus.subscribe(ACCESS_CHANGED, self._reconcile_access_here)
@@ -320,3 +324,5 @@ class RoomService:
             for room_id in closed:
                 if room_id in connection.rooms:
                     await self.presence.exit(connection, room_id)
+        for listener in self.access_changed_here:
+            await listener(actor, connections)

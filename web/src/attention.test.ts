@@ -2,11 +2,14 @@
 // events, and the alerts staff have not seen yet.
 import { describe, expect, it } from "vitest";
 import {
+  activityArrived,
+  activityCounts,
   alertAttention,
   announcement,
   countsFetched,
   countText,
   desktopAlert,
+  mentionArrived,
   messageArrived,
   messageCounts,
   pendingAfter,
@@ -153,6 +156,47 @@ describe("unread counts", () => {
   it("forget rooms no longer in the list", () => {
     const fetched = countsFetched(entries({ [GROUP]: 3, [COMMONS]: 1 }), [{ id: COMMONS, unread_count: 1 }], 0);
     expect(counts(fetched)).toEqual({ [COMMONS]: 1 });
+  });
+});
+
+describe("activity in the rooms I am not in", () => {
+  const listed = countsFetched(new Map(), [{ id: GROUP, unread_count: 2, mention_count: 0, last_message_id: 40 }], 0);
+
+  it("adds the messages it tells of, at once", () => {
+    let now = activityArrived(listed, { room_id: GROUP, message_id: 41, count: 3 }, 1);
+    now = activityArrived(now, { room_id: COMMONS, message_id: 42, count: 1 }, 2);
+    expect(counts(now)).toEqual({ [GROUP]: 5, [COMMONS]: 1 });
+    expect(totalUnread(now)).toBe(6);
+  });
+
+  it("counts only what the room list did not count already, and not the room being read", () => {
+    expect(activityCounts({ room_id: GROUP, message_id: 41 }, listed, null)).toBe(true);
+    expect(activityCounts({ room_id: GROUP, message_id: 40 }, listed, null)).toBe(false);
+    expect(activityCounts({ room_id: GROUP, message_id: 39 }, listed, null)).toBe(false);
+    expect(activityCounts({ room_id: COMMONS, message_id: 1 }, listed, null)).toBe(true);
+    expect(activityCounts({ room_id: GROUP, message_id: 41 }, listed, GROUP)).toBe(false);
+  });
+
+  it("keeps what the list counted through a read and a fetch that came later", () => {
+    const read = roomRead(listed, GROUP, 1);
+    expect(activityCounts({ room_id: GROUP, message_id: 40 }, read, null)).toBe(false);
+    const refetched = countsFetched(read, [{ id: GROUP, unread_count: 0, last_message_id: 45 }], 1);
+    expect(activityCounts({ room_id: GROUP, message_id: 45 }, refetched, null)).toBe(false);
+    expect(activityCounts({ room_id: GROUP, message_id: 46 }, refetched, null)).toBe(true);
+  });
+
+  it("holds against a fetch that was on its way: the larger figure", () => {
+    const came = activityArrived(listed, { room_id: GROUP, message_id: 41, count: 2 }, 1);
+    expect(counts(countsFetched(came, [{ id: GROUP, unread_count: 4, last_message_id: 41 }], 0))).toEqual({ [GROUP]: 4 });
+    expect(counts(countsFetched(came, [{ id: GROUP, unread_count: 2, last_message_id: 40 }], 0))).toEqual({ [GROUP]: 4 });
+  });
+
+  it("counts a mention apart, until the room is read", () => {
+    let now = activityArrived(listed, { room_id: GROUP, message_id: 41, count: 1 }, 1);
+    now = mentionArrived(now, { room_id: GROUP, message_id: 41 }, 2);
+    expect([totalUnread(now), totalMentions(now)]).toEqual([3, 1]);
+    now = roomRead(now, GROUP, 3);
+    expect([totalUnread(now), totalMentions(now)]).toEqual([0, 0]);
   });
 });
 

@@ -1,7 +1,7 @@
 // Getting the attention of someone who is not looking at the tab: the tab title (the unread
 // count, and for staff an open alert not yet seen), and the bookkeeping behind it. Pure
 // functions only; main.ts, state.ts and notices.ts do the work with the browser.
-import type { Alert, Message, Room } from "./types";
+import type { Alert, Message, Room, RoomActivity, RoomMention } from "./types";
 
 export const APP_NAME = "peerrooms";
 /** Each screen's title ends with this: "Rooms – peerrooms". */
@@ -45,12 +45,14 @@ export function screenTitle(title: string): string {
 
 /** One room's unread count (and how many of those mention me or reply to me), and the
  * numbers of the live changes to it (0: none): the last change of any kind, and the last time
- * it was read here. */
+ * it was read here. `through`: the newest message the server's figures held (the room list's
+ * `last_message_id`), so activity the list counted already is not counted again. */
 export interface UnreadEntry {
   count: number;
   mentions?: number;
   changed: number;
   read: number;
+  through?: number;
 }
 
 export type UnreadEntries = ReadonlyMap<number, UnreadEntry>;
@@ -73,7 +75,7 @@ export function totalMentions(entries: UnreadEntries): number {
  * the two (the answer may or may not hold them). Rooms not in the answer are gone. */
 export function countsFetched(
   entries: UnreadEntries,
-  fetched: readonly Pick<Room, "id" | "unread_count" | "mention_count">[],
+  fetched: readonly Pick<Room, "id" | "unread_count" | "mention_count" | "last_message_id">[],
   since: number,
 ): Map<number, UnreadEntry> {
   const next = new Map<number, UnreadEntry>();
@@ -81,10 +83,11 @@ export function countsFetched(
     const count = room.unread_count ?? 0;
     const mentions = room.mention_count ?? 0;
     const known = entries.get(room.id);
+    const through = Math.max(known?.through ?? 0, room.last_message_id ?? 0);
     if (!known || known.changed <= since) {
-      next.set(room.id, { count, mentions, changed: known?.changed ?? 0, read: known?.read ?? 0 });
-    } else if (known.read > since) next.set(room.id, known);
-    else next.set(room.id, { ...known, count: Math.max(known.count, count), mentions: Math.max(known.mentions ?? 0, mentions) });
+      next.set(room.id, { count, mentions, changed: known?.changed ?? 0, read: known?.read ?? 0, through });
+    } else if (known.read > since) next.set(room.id, { ...known, through });
+    else next.set(room.id, { ...known, count: Math.max(known.count, count), mentions: Math.max(known.mentions ?? 0, mentions), through });
   }
   return next;
 }
@@ -103,17 +106,48 @@ export function messageCounts(
 /** One more unread message in a room (`forMe`: it mentions me or replies to me): change
  * number `change`. */
 export function messageArrived(entries: UnreadEntries, roomId: number, change: number, forMe = false): Map<number, UnreadEntry> {
+  return added(entries, roomId, change, 1, forMe ? 1 : 0);
+}
+
+/** Whether a `room_activity` or `room_mention` adds to its room's counts: not in the room
+ * being read right now (its messages come as `message`), and newer than what the room list
+ * counted already. */
+export function activityCounts(
+  told: Pick<RoomActivity, "room_id" | "message_id">,
+  entries: UnreadEntries,
+  readingRoomId: number | null,
+): boolean {
+  if (told.room_id === readingRoomId) return false;
+  return told.message_id > (entries.get(told.room_id)?.through ?? 0);
+}
+
+/** `room_activity`: `count` more unread messages in a room, change number `change`. */
+export function activityArrived(entries: UnreadEntries, activity: RoomActivity, change: number): Map<number, UnreadEntry> {
+  return added(entries, activity.room_id, change, Math.max(0, activity.count), 0);
+}
+
+/** `room_mention`: one of a room's unread messages mentions me or replies to me. */
+export function mentionArrived(entries: UnreadEntries, mention: RoomMention, change: number): Map<number, UnreadEntry> {
+  return added(entries, mention.room_id, change, 0, 1);
+}
+
+function added(entries: UnreadEntries, roomId: number, change: number, count: number, mentions: number): Map<number, UnreadEntry> {
   const next = new Map(entries);
   const known = entries.get(roomId);
-  const mentions = (known?.mentions ?? 0) + (forMe ? 1 : 0);
-  next.set(roomId, { count: (known?.count ?? 0) + 1, mentions, changed: change, read: known?.read ?? 0 });
+  next.set(roomId, {
+    count: (known?.count ?? 0) + count,
+    mentions: (known?.mentions ?? 0) + mentions,
+    changed: change,
+    read: known?.read ?? 0,
+    through: known?.through ?? 0,
+  });
   return next;
 }
 
 /** The room was read up to its newest message here: change number `change`. */
 export function roomRead(entries: UnreadEntries, roomId: number, change: number): Map<number, UnreadEntry> {
   const next = new Map(entries);
-  next.set(roomId, { count: 0, mentions: 0, changed: change, read: change });
+  next.set(roomId, { count: 0, mentions: 0, changed: change, read: change, through: entries.get(roomId)?.through ?? 0 });
   return next;
 }
 

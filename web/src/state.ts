@@ -1,11 +1,22 @@
 // What several screens share: the rooms I may enter and their unread counts, and (staff) the
 // open alerts.
 import { get } from "./api";
-import { countsFetched, messageArrived, messageCounts, roomRead, totalMentions, totalUnread, type UnreadEntry } from "./attention";
+import {
+  activityArrived,
+  activityCounts,
+  countsFetched,
+  mentionArrived,
+  messageArrived,
+  messageCounts,
+  roomRead,
+  totalMentions,
+  totalUnread,
+  type UnreadEntry,
+} from "./attention";
 import { connection } from "./connection";
 import { addressesMe } from "./room/replies";
 import { currentUser } from "./session";
-import type { Alert, Message, Room } from "./types";
+import type { Alert, Message, Room, RoomActivity, RoomMention } from "./types";
 
 export const rooms = new Map<number, Room>();
 
@@ -38,8 +49,9 @@ export function roomName(id: number | null | undefined): string | undefined {
 /** Every room's unread count. The server's figures (GET /api/rooms, read again by
  * keepRoomsFresh) are the base; a `message` event of someone else adds one unless its room is
  * being read on screen, and reading a room here sets it to none. A socket gets `message`
- * events only for the room it joined (the open one): other rooms' counts move when the list
- * is read again. */
+ * events only for the room it joined (the open one); of the other rooms it gets
+ * `room_activity` (how many new messages) and `room_mention` (one of them is for me), which
+ * add to their counts at once. */
 class UnreadStore {
   private entries = new Map<number, UnreadEntry>();
   private listeners = new Set<() => void>();
@@ -49,12 +61,25 @@ class UnreadStore {
 
   constructor() {
     connection.on("message", (message: Message) => {
-      const readingRoomId = this.reading?.now() ? this.reading.roomId : null;
       const meId = currentUser()?.id ?? null;
-      if (!messageCounts(message, { meId, readingRoomId })) return;
+      if (!messageCounts(message, { meId, readingRoomId: this.readingRoomId() })) return;
       this.entries = messageArrived(this.entries, message.room_id, ++this.changes, addressesMe(message, meId));
       this.notify();
     });
+    connection.on("room_activity", (activity: RoomActivity) => {
+      if (!activityCounts(activity, this.entries, this.readingRoomId())) return;
+      this.entries = activityArrived(this.entries, activity, ++this.changes);
+      this.notify();
+    });
+    connection.on("room_mention", (mention: RoomMention) => {
+      if (!activityCounts(mention, this.entries, this.readingRoomId())) return;
+      this.entries = mentionArrived(this.entries, mention, ++this.changes);
+      this.notify();
+    });
+  }
+
+  private readingRoomId(): number | null {
+    return this.reading?.now() ? this.reading.roomId : null;
   }
 
   count(roomId: number): number {
@@ -119,9 +144,10 @@ class UnreadStore {
 export const unread = new UnreadStore();
 
 // While signed in, on every screen, the room list is read again this often while the tab is on
-// screen, and less often while it is not (the tab title still tells of new messages).
-export const ROOMS_REFRESH_MS = 20_000;
-export const ROOMS_REFRESH_HIDDEN_MS = 60_000;
+// screen, and less often while it is not. Unread counts move live (the events above): this is
+// for the exact figures, online counts and rooms opened or closed to me.
+export const ROOMS_REFRESH_MS = 60_000;
+export const ROOMS_REFRESH_HIDDEN_MS = 120_000;
 
 /** Keep the room list and unread counts fresh: every ROOMS_REFRESH_MS (ROOMS_REFRESH_HIDDEN_MS
  * while the tab is hidden), on every (re)connect and when the tab comes back into view.

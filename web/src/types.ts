@@ -66,6 +66,21 @@ export interface ReplyTo {
 
 // ----- room events and acks (Socket.IO) -----
 
+/** `room_activity`: messages stored in a room this socket is not in (docs/api/events/activity.md). */
+export interface RoomActivity {
+  room_id: number;
+  /** The newest of them. */
+  message_id: number;
+  /** How many. */
+  count: number;
+}
+
+/** `room_mention`: a message in a room this socket is not in mentions me or replies to me. */
+export interface RoomMention {
+  room_id: number;
+  message_id: number;
+}
+
 /** The `join` ack: the room, who is in it, and its newest messages (or those after `since`). */
 export interface JoinReply {
   room: Room;
