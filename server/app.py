@@ -21,6 +21,7 @@ from server.accounts.people import PeopleService
 from server.accounts.service import AccountService
 from server.accounts.throttle import Allowance, SignInThrottle
 from server.accounts.tokens import TokenIssuer, load_or_create_secret
+from server.kernel.actors import Actor
 from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock, SystemClock
 from server.kernel.db import (
@@ -38,6 +39,7 @@ from server.kernel.migrate import current_revision, head_revision, upgrade_to_he
 from server.kernel.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from server.kernel.redis import RedisHealth, connect_redis
 from server.kernel.throttle import InProcessThrottle, RedisThrottle, Throttle
+from server.kernel.validation import InputModel
 from server.media.http import VIDEO, add_video_routes
 from server.media.janus import JanusConfig
 from server.media.service import VideoSessions
@@ -108,7 +110,7 @@ from server.realtime.frames import SocketServer
 from server.realtime.hub import Hub
 from server.realtime.notices import Notifier
 from server.realtime.redis import RedisControlBus, ResilientRedisManager
-from server.realtime.router import EventDeadlines, EventLimit, EventRouter
+from server.realtime.router import EventDeadlines, EventGate, EventLimit, EventRouter
 from server.reference.http import add_reference_routes
 from server.rooms import store as room_store
 from server.rooms.access import RoomAccess
@@ -119,6 +121,7 @@ from server.rooms.gates import PostGate, RoomLockGate, StoredSendCounter
 from server.rooms.http import MESSAGES, ROOMS, add_room_routes
 from server.rooms.kept import kept_rooms
 from server.rooms.messages import MessageService
+from server.rooms.models import SendIn
 from server.rooms.service import RoomService
 from server.settings import Settings
 from server.web.http import add_web_routes
@@ -265,7 +268,7 @@ def create_app(
         EventDeadlines(any_s=settings.event_deadline_s, in_order_s=settings.send_deadline_s),
         observe=core.metrics.observe_event,
         limit=action_limit(core),
-        gate=consent.require,
+        gate=consent_gate(consent, safety.crisis.classifier),
     )
     register_room_events(router, rooms, messages)
     app[EVENTS] = router
@@ -449,6 +452,21 @@ def _build_safety(
             clock=core.clock,
         ),
     )
+
+
+def consent_gate(consent: ConsentBook, classifier: Classifier) -> EventGate:
+    """Events wait for the consent notice in force to be accepted, but for a message in crisis
+    words: it is stored, its writer shown resources and staff alerted, as it passes every
+    limit. Nobody in crisis is held at a notice."""
+
+    async def gate(actor: Actor, event: str, data: InputModel) -> None:
+        if isinstance(data, SendIn):
+            detection = classifier.detect(data.body)
+            if detection is not None and detection.alarm:
+                return
+        await consent.require(actor)
+
+    return gate
 
 
 def consent_given(consent: ConsentBook) -> MayFollow:

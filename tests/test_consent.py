@@ -39,6 +39,7 @@ from tests.support import (
 pytestmark = pytest.mark.persistence
 
 NEW_NOTICE = "# Our notice, version 2\n\nStaff are alerted to crisis language.\n"
+CRISIS = "i want to kill myself tonight"
 
 
 def registration(code: str, version: object = ..., username: str = "pat_new") -> dict[str, Any]:
@@ -246,6 +247,32 @@ async def old_version() -> str:
 
 
 # ----- the routes refuse what they should -----
+
+
+async def test_crisis_words_are_never_held_at_a_notice(
+    community: Community,
+    renoticed: tuple[RunningServer, Api],
+    peer: PeerFactory,
+) -> None:
+    """Someone who has not accepted the new notice and writes in crisis is heard: the message
+    is stored, staff are alerted, the writer gets resources. Anything else waits."""
+    c = community
+    server, api = renoticed
+    token = (await login(api, "pat_ana")).body["token"]
+    socket = await peer(token, server.url)
+    ordinary = {"room_id": c.group_a, "body": "Hello", "client_id": new_client_id()}
+    refused(await socket.call("send", ordinary), "consent_required")
+
+    crisis = {"room_id": c.group_a, "body": CRISIS, "client_id": new_client_id()}
+    said = await socket.call("send", crisis)
+    assert said["ok"], said
+    assert said["message"]["body"] == CRISIS
+    staff = (await login(api, "mod_lee")).body["token"]
+    assert (
+        await api.post("/api/me/consent", {"version": notice_version(NEW_NOTICE)}, staff)
+    ).status == 200
+    alerts = await api.get("/api/alerts", staff)
+    assert [a["message_id"] for a in alerts.body["alerts"]] == [said["message"]["id"]]
 
 
 @pytest.mark.parametrize(

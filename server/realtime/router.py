@@ -25,9 +25,10 @@ log = logging.getLogger(__name__)
 InputT = TypeVar("InputT", bound=InputModel)
 Ack = dict[str, Any]
 EventHandler = Callable[[Connection, InputT], Awaitable[Ack]]
-# Asked before any event is handled: raises the refusal when the connection's person may not
-# act at all for now (the consent notice not accepted: server/privacy/consent.py).
-EventGate = Callable[[Actor], Awaitable[None]]
+# Asked before any event is handled, with the event's name and payload: raises the refusal
+# when the connection's person may not act at all for now (the consent notice not accepted:
+# server/privacy/consent.py), unless what they send must get through whatever (crisis words).
+EventGate = Callable[[Actor, str, InputModel], Awaitable[None]]
 
 INTERNAL_ERROR: Ack = {
     "ok": False,
@@ -175,7 +176,7 @@ class EventRouter:
                     raise unauthorized()
                 data = parse_input(model, args[0] if args else None)
                 if self._gate is not None:
-                    await self._gate(connection.actor)
+                    await self._gate(connection.actor, event, data)
                 if limited and self._limit is not None:
                     await self._limit.check(event, connection.actor.id)
                 answered = await handle(connection, data, deadline)
