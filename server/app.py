@@ -709,6 +709,8 @@ def _run_while_serving(app: web.Application, messages: MessageService) -> None:
         app.cleanup_ctx.append(closed_after_serving(client.aclose))
     if core.sharing.redis_health is not None:
         app.cleanup_ctx.append(while_serving(core.sharing.redis_health))
+    if isinstance(core.sharing.client_manager, ResilientRedisManager):
+        app.cleanup_ctx.append(while_serving(core.sharing.client_manager))
     app.cleanup_ctx.extend(
         [
             closed_after_serving(messages.writer.close),
@@ -771,6 +773,11 @@ def _build_operations(core: Core, alerts: AlertService, video: VideoSessions | N
         metrics.open_alerts.set(await alerts.open_count())
         health = core.sharing.redis_health
         metrics.redis_errors.set(health.errors if health else 0)
+        manager = core.sharing.client_manager
+        if isinstance(manager, ResilientRedisManager):
+            metrics.pubsub_received.set(manager.stats.received)
+            metrics.pubsub_delivered.set(manager.stats.delivered)
+            metrics.pubsub_channels.set(manager.channels)
 
     token = core.settings.metrics_token
     return Operations(

@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 import socketio
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from server.accounts.http import ACCOUNTS
@@ -586,3 +587,16 @@ def with_settings(**overrides: Any) -> pytest.MarkDecorator:
     return pytest.mark.parametrize(
         "server_overrides", [overrides], ids=[",".join(f"{k}={v}" for k, v in overrides.items())]
     )
+
+
+async def scrape_metrics(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """A server's /metrics, each sample by its name and labels."""
+    async with aiohttp.ClientSession() as session, session.get(url + "/metrics") as reply:
+        assert reply.status == 200
+        assert reply.headers["Content-Type"].startswith("text/plain")
+        text = await reply.text()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }

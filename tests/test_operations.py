@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import aiohttp
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import PeerFactory
 from tests.processes import RedisProcess, free_port
@@ -16,6 +15,7 @@ from tests.support import (
     FakeClock,
     RunningServer,
     joined,
+    scrape_metrics,
     send,
     server_settings,
     start_server,
@@ -23,15 +23,7 @@ from tests.support import (
 
 
 async def scrape(server: RunningServer) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    async with aiohttp.ClientSession() as session, session.get(server.url + "/metrics") as reply:
-        assert reply.status == 200
-        assert reply.headers["Content-Type"].startswith("text/plain")
-        text = await reply.text()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+    return await scrape_metrics(server.url)
 
 
 async def test_health_and_readiness(server: RunningServer, api: Api) -> None:

@@ -31,6 +31,8 @@ from bench.targets import (
 )
 
 Kind = Literal["peerrooms", "bare"]
+# How people are placed on a target's processes (`client_specs`).
+Placement = Literal["spread", "by room"]
 Database = Literal["sqlite", "postgresql"]
 KINDS: tuple[Kind, ...] = ("peerrooms", "bare")
 START_DELAY_S = 0.5
@@ -119,14 +121,21 @@ async def clients_of(generator: LoadGenerator) -> AsyncIterator[LoadGenerator]:
         await generator.disconnect()
 
 
-def client_specs(target: Target, people: int, room_size: int) -> list[ClientSpec]:
-    """Person i is in room i // room_size and uses process i % processes, so each room's
-    members are split across processes."""
+def client_specs(
+    target: Target, people: int, room_size: int, placement: Placement = "spread"
+) -> list[ClientSpec]:
+    """Person i is in room i // room_size. `spread`: they use process i % processes, so each
+    room's members are split across processes; `by room`: room r's members all use process
+    r % processes."""
     urls = target.urls
+
+    def process_of(i: int) -> int:
+        return (i if placement == "spread" else i // room_size) % len(urls)
+
     return [
         ClientSpec(
             index=i,
-            url=urls[i % len(urls)],
+            url=urls[process_of(i)],
             auth=target.auth(i),
             room_id=target.room_ids[i // room_size],
         )
@@ -152,9 +161,13 @@ class Connected:
 
 
 async def connect_people(
-    generator: LoadGenerator, target: Target, people: int, room_size: int
+    generator: LoadGenerator,
+    target: Target,
+    people: int,
+    room_size: int,
+    placement: Placement = "spread",
 ) -> Connected:
-    specs = client_specs(target, people, room_size)
+    specs = client_specs(target, people, room_size, placement)
     started = time.perf_counter()
     answers = await generator.connect(specs)
     seconds = time.perf_counter() - started

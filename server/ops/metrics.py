@@ -60,6 +60,23 @@ class Metrics:
             "peerrooms_redis_errors", "Failed Redis calls since this process started", registry=r
         )
 
+        # Gauges read off the Socket.IO manager when scraped (it counts; ops reads).
+        self.pubsub_received = Gauge(
+            "peerrooms_pubsub_received",
+            "Socket.IO pub/sub messages from other processes this process decoded",
+            registry=r,
+        )
+        self.pubsub_delivered = Gauge(
+            "peerrooms_pubsub_delivered",
+            "Of those, the ones handed to at least one socket of this process",
+            registry=r,
+        )
+        self.pubsub_channels = Gauge(
+            "peerrooms_pubsub_room_channels",
+            "Per-room pub/sub channels this process listens on (rooms with a socket here)",
+            registry=r,
+        )
+
     def observe_event(self, event: str, seconds: float) -> None:
         self.event_seconds.labels(event=event).observe(seconds)
 

@@ -69,14 +69,22 @@ async def emit_to_local_sockets(
     room: Any,
     skip_sid: Any = None,
     skip_rooms: Any = None,
-) -> None:
+) -> int:
     """What python-socketio's `AsyncManager.emit` does for an emit without a callback
     (`room` None is everyone, or one room, or a list of them; `skip_sid` one sid or a list),
-    and not to the sockets in any of `skip_rooms`."""
+    and not to the sockets in any of `skip_rooms`. Answers how many sockets it was handed to."""
     if namespace not in manager.rooms:
-        return
+        return 0
     skipped = set(skip_sid if isinstance(skip_sid, list) else [skip_sid])
     skipped |= sids_in(manager, namespace, skip_rooms)
+    recipients = [
+        (sid, eio_sid)
+        for sid, eio_sid in manager.get_participants(namespace, room)
+        if sid not in skipped
+    ]
+    if not recipients:
+        # Nothing to encode for (a room heard with no socket left in it here).
+        return 0
     encoded = manager.server.packet_class(
         packet.EVENT, namespace=namespace, data=[event, *arguments]
     ).encode()
@@ -85,9 +93,7 @@ async def emit_to_local_sockets(
         eio_packet.Packet(eio_packet.MESSAGE, part)
         for part in (encoded if isinstance(encoded, list) else [encoded])
     ]
-    for sid, eio_sid in manager.get_participants(namespace, room):
-        if sid in skipped:
-            continue
+    for sid, eio_sid in recipients:
         for part in parts:
             try:
                 await manager.server._send_eio_packet(eio_sid, part)
@@ -95,6 +101,7 @@ async def emit_to_local_sockets(
                 # engine.io drops a packet for a socket that has closed; whatever else fails
                 # for one socket must not keep the packet from the rest.
                 log.debug("could not queue %s for %s", event, sid, exc_info=True)
+    return len(recipients)
 
 
 class LocalManager(socketio.AsyncManager):  # type: ignore[misc]

@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +23,7 @@ from server.kernel.clock import Clock
 from server.kernel.redis import RedisHealth
 from server.realtime.bus import ControlBus
 from server.realtime.delivery import emit_message, emit_to_local_sockets
+from server.realtime.subscriptions import ChannelSubscriptions, is_shared_room
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,18 @@ UNSENT_KEPT = 10_000
 # Longer than another process takes to notice a lost subscription and subscribe again
 # (HEARTBEAT_S, DEAD_AFTER_S, RESUBSCRIBE_AFTER_S), with room to spare.
 RESEND_AGAIN_AFTER_S = 5.0
+# How long a socket entering a room waits for Redis to confirm the room's channel; a later
+# confirmation delivers what was stored meanwhile (a catch-up), so nothing is missed.
+CONFIRM_WITHIN_S = 1.0
+# How long after a socket leaves a room its channel is unsubscribed (if no other socket here
+# is in the room by then).
+PRUNE_AFTER_S = 1.0
+# Emits published on several channels, remembered to hand each to sockets once.
+SEEN_EMITS_KEPT = 10_000
+# The process that published a message.
+ORIGIN = "origin"
+# Marks a message decoded from Redis on its way to `_handle_emit` (never published).
+FROM_REDIS = "_from_redis"
 # The pub/sub message asking every process to deliver what was stored since `since` to its
 # own sockets: sent by a process whose publishes failed, once Redis is back.
 CATCH_UP_METHOD = "peerrooms_catch_up"
@@ -62,8 +77,9 @@ async def listen_forever(
                 await pubsub.subscribe(channel)
             health.succeeded()
             on_subscribed()
-            async for data in messages_while_answering(pubsub):
-                yield data
+            async for message in messages_while_answering(pubsub):
+                if message.get("type") == "message":
+                    yield str(message["data"])
         except (RedisError, OSError, TimeoutError) as error:
             health.failed(f"subscription to {channel}", error)
             on_lost()
@@ -73,8 +89,9 @@ async def listen_forever(
                 await pubsub.aclose()
 
 
-async def messages_while_answering(pubsub: PubSub) -> AsyncIterator[str]:
-    """The data of each published message; raises once the connection stops answering."""
+async def messages_while_answering(pubsub: PubSub) -> AsyncIterator[dict[str, Any]]:
+    """Each message read off the subscription (published ones, and confirmations unless the
+    pubsub ignores them); raises once the connection stops answering."""
     loop = asyncio.get_running_loop()
     heard = loop.time()
     pinged = False
@@ -82,8 +99,7 @@ async def messages_while_answering(pubsub: PubSub) -> AsyncIterator[str]:
         message = await pubsub.get_message(timeout=HEARTBEAT_S)
         if message is not None:
             heard, pinged = loop.time(), False
-            if message.get("type") == "message":
-                yield str(message["data"])
+            yield message
             continue
         quiet_s = loop.time() - heard
         if quiet_s >= DEAD_AFTER_S:
@@ -141,6 +157,24 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         self._listener = listener
         self._clock = clock
         self._delivered = DeliveredMessages()
+        self._subscriptions = ChannelSubscriptions(
+            listener,
+            health,
+            clock,
+            process_wide=channel,
+            subscribe_deadline_s=SUBSCRIBE_DEADLINE_S,
+            confirm_within_s=CONFIRM_WITHIN_S,
+            confirmed_late=self._catch_up,
+        )
+        self._pruning: asyncio.Task[None] | None = None
+        # An emit published on several channels reaches a process once per channel it
+        # listens on; it is handed to sockets once (`emit_beside`).
+        self._seen_emits = RecentIds(SEEN_EMITS_KEPT)
+        # What this process published comes back on the channels it listens on: known by its
+        # first bytes, it is dropped before it is decoded. (Not by `host_id`: a callback's
+        # answer carries the host it is for.)
+        self._own_prefix = self.json.dumps({ORIGIN: self.host_id})[:-1]
+        self.stats = SharingStats()
         self._away_since: datetime | None = None
         # Each is called, once a lost subscription is back, with the time it was lost.
         self.after_outage: list[Callable[[datetime], Coroutine[Any, Any, None]]] = []
@@ -148,6 +182,55 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         # When the first publish that did not reach Redis was attempted (None: all did).
         self._unshared_since: datetime | None = None
         health.on_recovered.append(self._ask_for_catch_up)
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        if self._pruning is not None:
+            self._pruning.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruning
+        await self._subscriptions.close()
+
+    @property
+    def channels(self) -> int:
+        return self._subscriptions.channels
+
+    async def enter_room(
+        self, sid: str, namespace: str, room: Any, eio_sid: str | None = None
+    ) -> None:
+        """Enter as python-socketio does, then (for a socket of this process in a shared
+        room) listen on the room's channel, once Redis confirms it: what is published there
+        from now on reaches the socket."""
+        await super().enter_room(sid, namespace, room, eio_sid=eio_sid)
+        if is_shared_room(room) and self.sid_is_here(sid, namespace):
+            await self._subscriptions.want(self._channel_of(room))
+
+    async def leave_room(self, sid: str, namespace: str, room: Any) -> None:
+        await super().leave_room(sid, namespace, room)
+        if is_shared_room(room):
+            self._prune_soon()
+
+    async def disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
+        await super().disconnect(sid, namespace, **kwargs)
+        self._prune_soon()
+
+    def _channel_of(self, room: str) -> str:
+        return f"{self.channel}:{room}"
+
+    def _prune_soon(self) -> None:
+        """Unsubscribe, a moment from now, the channels of rooms no socket here is in: one
+        pass for a burst of leaves (a closing process, a reconnect storm), and a room left
+        and joined again at once keeps its channel."""
+        if self._pruning is None or self._pruning.done():
+            self._pruning = asyncio.create_task(self._prune_after_a_moment())
+
+    async def _prune_after_a_moment(self) -> None:
+        await self._clock.sleep(PRUNE_AFTER_S)
+        here = self.rooms.get("/", {})
+        start = len(self.channel) + 1
+        await self._subscriptions.prune(lambda channel: channel[start:] in here)
 
     async def deliver_here(self, room: str, event: str, data: Any) -> None:
         """An emit to this process's sockets in `room` only (at most once, as every emit)."""
@@ -160,35 +243,75 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     ) -> None:
         """To the sockets in `channels` but not in `skipped`, on every process (delivery.py:
         `ChannelEmits`): here first, as every emit."""
-        message = {**emit_message(event, data, channels, skipped), "host_id": self.host_id}
+        message = {
+            **emit_message(event, data, channels, skipped),
+            "host_id": self.host_id,
+            "emit_id": uuid.uuid4().hex,
+        }
         await self._handle_emit(message)
         await self._publish(message)
 
     async def _publish(self, data: Any) -> Any:
+        """On the channel of the room an emit is for (one per room for an emit to several),
+        or the process-wide one; an emit to a socket of this process is not published."""
+        channels = self._channels_for(data)
+        if not channels:
+            return None
+        # Its origin first: a process knows its own messages by their first bytes.
+        encoded = self.json.dumps({ORIGIN: self.host_id, **data})
         try:
             self._health.check()
-            result = await self._publisher.publish(self.channel, self.json.dumps(data))
+            for channel in channels:
+                await self._publisher.publish(channel, encoded)
         except RedisError as error:
             self._health.failed("socket.io publish", error)
             if self._unshared_since is None:
                 self._unshared_since = self._clock.now()
             return None
         self._health.succeeded()
-        return result
+        return None
 
-    async def _listen(self) -> AsyncIterator[str]:
-        async for data in listen_forever(
-            self._listener,
-            self.channel,
-            self._health,
+    def _channels_for(self, data: dict[str, Any]) -> list[str]:
+        if data.get("method") != "emit" or data.get("callback") is not None:
+            return [self.channel]
+        room = data.get("room")
+        rooms = room if isinstance(room, list) else [room]
+        shared = [r for r in rooms if is_shared_room(r)]
+        if shared and len(shared) == len(rooms):
+            return [self._channel_of(r) for r in shared]
+        if isinstance(room, str) and self.sid_is_here(room, data.get("namespace") or "/"):
+            return []
+        return [self.channel]
+
+    def sid_is_here(self, sid: str, namespace: str) -> bool:
+        return self.eio_sid_from_sid(sid, namespace) is not None
+
+    async def _listen(self) -> AsyncIterator[dict[str, Any]]:
+        async for data in self._subscriptions.listen(
+            messages_while_answering,
             on_subscribed=self._subscribed,
             on_lost=self._lost,
+            resubscribe_after_s=RESUBSCRIBE_AFTER_S,
         ):
+            if data.startswith(self._own_prefix):
+                continue
             since = read_catch_up_request(data)
-            if since is None:
-                yield data
-            else:
+            if since is not None:
                 self._catch_up(since)
+                continue
+            try:
+                message = self.json.loads(data)
+            except ValueError:
+                log.warning("ignored a malformed Socket.IO pub/sub message")
+                continue
+            if not isinstance(message, dict):
+                continue
+            self.stats.received += 1
+            emit_id = message.get("emit_id")
+            if isinstance(emit_id, str) and not self._seen_emits.first_time(emit_id):
+                continue
+            message[FROM_REDIS] = True
+            yield message
 
     def _ask_for_catch_up(self) -> None:
         since, self._unshared_since = self._unshared_since, None
@@ -204,13 +327,14 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
             self._unshared_since = min(since, self._unshared_since or since)
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
+        from_redis = message.pop(FROM_REDIS, False)
         if message.get("event") == "message" and not self._delivered.first_time(message):
             return
         if message.get("callback") is not None or message.get("binary"):
             await super()._handle_emit(message)
             return
         data = message.get("data")
-        await emit_to_local_sockets(
+        handed = await emit_to_local_sockets(
             self,
             message["event"],
             data if isinstance(data, list) else [data],
@@ -219,6 +343,8 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
             message.get("skip_sid"),
             message.get("skip_rooms"),
         )
+        if from_redis and handed:
+            self.stats.delivered += 1
 
     def _lost(self) -> None:
         if self._away_since is None:
@@ -237,6 +363,33 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         task = asyncio.create_task(work)
         self._catching_up.add(task)
         task.add_done_callback(self._catching_up.discard)
+
+
+@dataclass
+class SharingStats:
+    """Pub/sub messages this process decoded, and how many of them it had a socket for: the
+    second over the first is how much of what it hears it needs."""
+
+    received: int = 0
+    delivered: int = 0
+
+
+class RecentIds:
+    """The last `kept` ids seen (a set and the order they came in)."""
+
+    def __init__(self, kept: int) -> None:
+        self._kept = kept
+        self._ids: set[str] = set()
+        self._order: deque[str] = deque()
+
+    def first_time(self, id_: str) -> bool:
+        if id_ in self._ids:
+            return False
+        self._ids.add(id_)
+        self._order.append(id_)
+        if len(self._order) > self._kept:
+            self._ids.discard(self._order.popleft())
+        return True
 
 
 class DeliveredMessages:
