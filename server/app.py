@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -110,7 +110,13 @@ from server.realtime.frames import SocketServer
 from server.realtime.hub import Hub
 from server.realtime.notices import Notifier
 from server.realtime.redis import RedisControlBus, ResilientRedisManager
-from server.realtime.router import EventDeadlines, EventGate, EventLimit, EventRouter
+from server.realtime.router import (
+    Admission,
+    EventDeadlines,
+    EventGate,
+    EventLimit,
+    EventRouter,
+)
 from server.reference.http import add_reference_routes
 from server.rooms import store as room_store
 from server.rooms.access import RoomAccess
@@ -269,6 +275,9 @@ def create_app(
         observe=core.metrics.observe_event,
         limit=action_limit(core),
         gate=consent_gate(consent, safety.crisis.classifier),
+        admission=Admission(
+            settings.send_max_in_flight, urgent=in_crisis_words(safety.crisis.classifier)
+        ),
     )
     register_room_events(router, rooms, messages)
     app[EVENTS] = router
@@ -454,16 +463,27 @@ def _build_safety(
     )
 
 
+def in_crisis_words(classifier: Classifier) -> Callable[[str, InputModel], bool]:
+    """Whether an event is a message the crisis detector takes for an alarm: it passes every
+    limit (it is stored, its writer shown resources and staff alerted)."""
+
+    def urgent(_event: str, data: InputModel) -> bool:
+        if not isinstance(data, SendIn):
+            return False
+        detection = classifier.detect(data.body)
+        return detection is not None and detection.alarm
+
+    return urgent
+
+
 def consent_gate(consent: ConsentBook, classifier: Classifier) -> EventGate:
     """Events wait for the consent notice in force to be accepted, but for a message in crisis
-    words: it is stored, its writer shown resources and staff alerted, as it passes every
-    limit. Nobody in crisis is held at a notice."""
+    words. Nobody in crisis is held at a notice."""
+    urgent = in_crisis_words(classifier)
 
     async def gate(actor: Actor, event: str, data: InputModel) -> None:
-        if isinstance(data, SendIn):
-            detection = classifier.detect(data.body)
-            if detection is not None and detection.alarm:
-                return
+        if urgent(event, data):
+            return
         await consent.require(actor)
 
     return gate

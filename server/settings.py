@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     # connection's earlier sends, have the shorter one.
     event_deadline_s: float = Field(default=3.0, gt=0)
     send_deadline_s: float = Field(default=0.8, gt=0)
+    # Sends under way on one process past which new ones are refused at once with
+    # `overloaded` (realtime/router.py: Admission); crisis words are always taken. At the
+    # ceilings measured here (800-1,700 sends/s) 100 is 60-125 ms of queue.
+    send_max_in_flight: int = Field(default=100, ge=1)
     redis_url: str | None = None
     redis_prefix: str = "peerrooms"
     # The longest any Redis call may wait (a hung Redis): past it the call fails, Redis is

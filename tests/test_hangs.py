@@ -149,7 +149,9 @@ async def database_hang_scenario(cluster: Cluster, pg: PgCluster, peer: PeerFact
     assert ready.body["error"]["failing"] == ["database"]
     refused = [sent for sent in results if not sent.ack.get("ok")]
     assert refused, "the hang refused nothing: was the database paused?"
-    assert {sent.ack["error"]["code"] for sent in refused} == {"unavailable"}
+    # Not done in time (`unavailable`), or refused at once once the sends waiting on the
+    # database reach the process's bound (`overloaded`, nothing done).
+    assert {sent.ack["error"]["code"] for sent in refused} <= {"unavailable", "overloaded"}
 
     # Sent again with the same client_id, each refused send is stored once: now, or by the
     # first attempt if it went on past its deadline and got through once the database did.

@@ -24,6 +24,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "internal": 500,
     # peerrooms' addition: /readyz names the part that is down.
     "unavailable": 503,
+    # peerrooms' addition: this process has as many sends under way as it takes; nothing was
+    # done, send again after `retry_after_s` (docs/protocol-additions.md).
+    "overloaded": 503,
 }
 
 
@@ -49,6 +52,12 @@ class AppError(Exception):
 def rate_limited(message: str, wait_s: float) -> AppError:
     """Refused for now: try again in `retry_after_s` (whole seconds, at least 1)."""
     return AppError("rate_limited", message, retry_after_s=max(1, math.ceil(wait_s)))
+
+
+def overloaded(message: str, wait_s: float) -> AppError:
+    """Refused at once because the server is at capacity: nothing was done; try again in
+    `retry_after_s` (whole seconds, at least 1)."""
+    return AppError("overloaded", message, retry_after_s=max(1, math.ceil(wait_s)))
 
 
 def invalid(message: str) -> AppError:

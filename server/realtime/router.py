@@ -14,7 +14,7 @@ import socketio
 
 from server.kernel.actors import Actor
 from server.kernel.clock import Clock
-from server.kernel.errors import AppError, rate_limited, unauthorized
+from server.kernel.errors import AppError, overloaded, rate_limited, unauthorized
 from server.kernel.logs import current_request_id, new_request_id
 from server.kernel.ratelimit import RateLimiter
 from server.kernel.validation import InputModel, parse_input
@@ -67,6 +67,20 @@ class EventDeadlines:
 
 
 @dataclass(frozen=True)
+class Admission:
+    """How many in-order events (sends) this process takes at once. Past `max_in_flight`,
+    a new one is refused at once with `overloaded` instead of joining a queue that only
+    grows: past the ceiling, a queue makes every send late (and, past the send deadline,
+    answered `unavailable` and stored anyway), while a fast refusal keeps the sends it takes
+    quick and tells the others when to come back. `urgent` events are always taken (crisis
+    words: nobody in crisis is turned away)."""
+
+    max_in_flight: int
+    urgent: Callable[[str, InputModel], bool]
+    retry_after_s: float = 1.0
+
+
+@dataclass(frozen=True)
 class EventLimit:
     """Each user's allowance of each limited event: `burst` at once, `per_minute` after, in
     buckets shared across processes when the limiter is Redis's."""
@@ -93,6 +107,7 @@ class EventRouter:
         observe: Callable[[str, float], None] | None = None,
         limit: EventLimit | None = None,
         gate: EventGate | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.sio = sio
         self.hub = hub
@@ -102,8 +117,11 @@ class EventRouter:
         self._observe = observe
         self._limit = limit
         self._gate = gate
+        self._admission = admission
         self._draining = False
         self._in_flight = 0
+        # In-order events (sends) begun and not yet ended, answered in time or not.
+        self._in_order_in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._last_done = 0.0
@@ -126,6 +144,22 @@ class EventRouter:
                 self._observe(event, time.perf_counter() - started)
 
         work.add_done_callback(ended)
+
+    def _in_order_ended(self, _: asyncio.Future[Ack]) -> None:
+        self._in_order_in_flight -= 1
+
+    def _admit(self, event: str, data: InputModel) -> None:
+        """Refuse an in-order event at once when this process has as many under way as it
+        takes (this one counted), unless it is urgent."""
+        admission = self._admission
+        if admission is None or self._in_order_in_flight <= admission.max_in_flight:
+            return
+        if admission.urgent(event, data):
+            return
+        raise overloaded(
+            "The server is busy and did nothing with this; send it again in a moment.",
+            admission.retry_after_s,
+        )
 
     async def drain(self, timeout_s: float) -> None:
         """Refuse new events and wait for those under way to finish and be acked."""
@@ -175,6 +209,8 @@ class EventRouter:
                 if connection is None:
                     raise unauthorized()
                 data = parse_input(model, args[0] if args else None)
+                if in_order:
+                    self._admit(event, data)
                 if self._gate is not None:
                     await self._gate(connection.actor, event, data)
                 if limited and self._limit is not None:
@@ -195,7 +231,11 @@ class EventRouter:
             current_request_id.set(f"{event}-{new_request_id()}")
             started = time.perf_counter()
             deadline = asyncio.get_running_loop().time() + deadline_s
+            if in_order:
+                self._in_order_in_flight += 1
             work = asyncio.ensure_future(answer(sid, args, deadline))
+            if in_order:
+                work.add_done_callback(self._in_order_ended)
             self._began(work, event, started)
             # The answer goes at the deadline whatever the work is waiting on; the work is not
             # cancelled (a cancelled driver call can take seconds to let go, and a crisis

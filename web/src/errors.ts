@@ -13,6 +13,8 @@ export function describe(error: WireError): string {
       const wait = Math.max(1, Math.ceil(Number(error.retry_after_s ?? 1)));
       return `You are sending messages too quickly. Wait ${pluralize(wait, "second")} and try again.`;
     }
+    case "overloaded":
+      return "The server is very busy. Your message will be sent again in a moment.";
     case "room_locked":
       return plain(error.message) || "This room is locked: only moderators can post right now.";
     case "meeting_closed":

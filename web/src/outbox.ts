@@ -169,8 +169,9 @@ class Outbox {
           continue;
         }
         const error = ack.error;
-        if (error.code === "rate_limited") {
-          // Slow mode or the flood limit: this one waits and is sent then; the rest go on.
+        if (error.code === "rate_limited" || error.code === "overloaded") {
+          // Slow mode, the flood limit or a server at capacity: this one waits and is sent
+          // then (the same client_id); the rest go on.
           item.state = "waiting";
           item.wait_until = Date.now() + Math.max(1, Number(error.retry_after_s ?? 1)) * 1000;
           this.notify({ type: "refused", room_id: item.room_id, error });
