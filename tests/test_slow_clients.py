@@ -73,8 +73,14 @@ async def stalled_member(url: str, token: str, room_id: int) -> AsyncIterator[No
                     transport.resume_reading()
 
 
-async def flood(sender: Peer, room_id: int, count: int) -> list[int]:
-    return [(await send(sender, room_id, f"{n} {BODY}"))["id"] for n in range(count)]
+async def flood(sender: Peer, room_id: int, count: int, in_flight: int = 1) -> list[int]:
+    """`count` messages, `in_flight` of them sent at once (each still acked and stored)."""
+    ids: list[int] = []
+    for start in range(0, count, in_flight):
+        batch = range(start, min(start + in_flight, count))
+        acks = await asyncio.gather(*(send(sender, room_id, f"{n} {BODY}") for n in batch))
+        ids.extend(ack["id"] for ack in acks)
+    return ids
 
 
 @with_settings(client_backlog_messages=40, client_backlog_bytes=65_536)
@@ -147,7 +153,7 @@ async def test_sigterm_with_a_member_who_stopped_reading_exits_within_the_grace(
         async with stalled_member(process.url, c.pat_ana.token, c.group_a):
             # About 4.8 MB: more than the server's kernel buffer (autotuned to 4 MB here)
             # holds, so the websocket's writer is left waiting.
-            await flood(avi, c.group_a, 1200)
+            await flood(avi, c.group_a, 1200, in_flight=20)
             started = time.monotonic()
             process.process.terminate()
             code = await asyncio.wait_for(process.process.wait(), grace_s + 10)
