@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.accounts.http import ACCOUNTS, PEOPLE, add_account_routes
 from server.accounts.passwords import Passwords
-from server.accounts.people import PeopleService
+from server.accounts.people import LastSeen, PeopleService
 from server.accounts.service import AccountService
 from server.accounts.throttle import Allowance, SignInThrottle
 from server.accounts.tokens import TokenIssuer, load_or_create_secret
@@ -170,6 +170,7 @@ PRESENCE = web.AppKey("presence", PresenceService)
 MEETING_CLOCK = web.AppKey("meeting_clock", MeetingClock)
 EVENTS = web.AppKey("events", EventRouter)
 ACTIVITY = web.AppKey("activity", RoomActivity)
+LAST_SEEN = web.AppKey("last_seen", LastSeen)
 
 # After the close packets of a shutdown: how long clients have to take them before their
 # connections are aborted.
@@ -257,6 +258,10 @@ def create_app(
             OutageCatchUp(core.hub, messages, manager.deliver_here, rooms.recheck_room_here)
         )
 
+    # "Last seen" on a person's page (accounts/people.py).
+    last_seen = LastSeen(core.sessions, core.clock)
+    app[LAST_SEEN] = last_seen
+    messages.listeners.append(last_seen)
     register_connection_events(
         core.sio,
         core.hub,
@@ -265,8 +270,13 @@ def create_app(
             safety.alerts.desk.connected,
             safety.alerts.send_open_alerts,
             activity.connected,
+            last_seen.connected,
         ],
-        on_disconnected=[presence.exit_all, safety.alerts.desk.disconnected],
+        on_disconnected=[
+            presence.exit_all,
+            safety.alerts.desk.disconnected,
+            last_seen.disconnected,
+        ],
     )
     router = EventRouter(
         core.sio,
@@ -737,6 +747,7 @@ def _run_while_serving(app: web.Application, messages: MessageService) -> None:
             while_serving(core.bus),
             while_serving(app[PRESENCE]),
             while_serving(app[ACTIVITY]),
+            while_serving(app[LAST_SEEN]),
             while_serving(app[ALERTS]),
             while_serving(app[MEETING_CLOCK]),
             while_serving(app[NOTIFICATIONS]),

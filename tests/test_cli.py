@@ -7,7 +7,7 @@ from pathlib import Path
 import aiohttp
 
 from server.demo import DEMO_PASSWORD, DEMO_PEOPLE
-from tests.processes import ServerProcess, run_cli, server_env
+from tests.processes import ServerProcess, run_cli, run_cli_outcome, server_env
 from tests.support import PASSWORD, Api, accept_consent_if_asked, consent_version
 
 
@@ -18,9 +18,9 @@ async def test_create_admin_is_idempotent_and_invites_register(
     admin_args = ("create-admin", "--username", "Boss", "--password", PASSWORD)
     assert "admin boss created" in await run_cli(env, *admin_args)
     assert "admin boss already exists" in await run_cli(env, *admin_args)
-    code = (
-        (await run_cli(env, "invite", "--role", "alumni", "--uses", "2")).strip().splitlines()[-1]
-    )
+    invited = (await run_cli_outcome(env, "invite", "--role", "alumni", "--uses", "2")).stdout
+    code, link = invited.splitlines()
+    assert link.startswith(f"link: <this server's address>/#/register?code={code} (2 uses"), link
 
     server = await ServerProcess.start(env, tmp_path / "server.log")
     try:

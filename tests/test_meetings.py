@@ -30,6 +30,7 @@ from tests.support import (
     Person,
     Reply,
     RunningServer,
+    audit,
     barrier,
     barrier_through_redis,
     build_community,
@@ -415,6 +416,47 @@ async def test_bad_series_input_is_refused_naming_the_field(api: Api, community:
     meeting = await create_meeting(api, c, room)
     listed = await api.get("/api/meetings", token=c.mod_lee.token)
     assert [m["id"] for m in listed.body["meetings"]] == [meeting["id"]]
+
+
+async def test_a_one_off_session_is_one_occurrence(
+    api: Api, community: Community, clock: FakeClock
+) -> None:
+    c = community
+    # The console's "One session only": Tuesday 27 October at 19:00 Chicago time.
+    only = at("2026-10-28T00:00:00Z")
+    fields = {"rrule": "FREQ=DAILY;COUNT=1", "starts_at": "2026-10-27T19:00:00"}
+    meeting = await create_meeting(api, c, await meeting_room(api, c), **fields)
+    assert meeting["rrule"] == "FREQ=DAILY;COUNT=1", meeting
+    occurrences = f"/api/meetings/{meeting['id']}/occurrences?past_days=30&days=90"
+    listed = (await api.get(occurrences, c.mod_lee.token)).body["occurrences"]
+    assert [(utc(o["starts_at"]), o["status"]) for o in listed] == [(only, "scheduled")]
+    assert [utc(o["starts_at"]) for o in await upcoming(api, c.pat_ana, 90)] == [only]
+
+    # Once held, nothing more is coming; staff still find it to read its attendance.
+    clock.current = only + DURATION
+    assert await upcoming(api, c.pat_ana, 90) == []
+    listed = (await api.get(occurrences, c.mod_lee.token)).body["occurrences"]
+    assert [(utc(o["starts_at"]), o["status"]) for o in listed] == [(only, "ended")]
+
+
+async def test_only_staff_cancel_a_session_and_a_refused_cancel_changes_nothing(
+    api: Api, community: Community, peer: PeerFactory
+) -> None:
+    c = community
+    meeting = await create_meeting(api, c, await meeting_room(api, c))
+    ana = await peer(c.pat_ana.token)
+    path = f"/api/meetings/{meeting['id']}/cancel"
+    body = {"occurrence": z(FIRST), "reason": "No group today"}
+    for person in (c.pat_ana, c.alum_dee):
+        failed(await api.post(path, body, token=person.token), 403, "forbidden")
+    failed(await api.post(path, body), 401, "unauthorized")
+
+    listed = await api.get("/api/meetings", token=c.mod_lee.token)
+    assert [m["cancelled"] for m in listed.body["meetings"]] == [[]], listed.body
+    assert {o["status"] for o in await upcoming(api, c.pat_ana, 7)} == {"scheduled"}
+    await barrier(ana)
+    assert [n for n in ana.received("notice") if n.get("kind") == "meeting_cancelled"] == []
+    assert [e for e in await audit(api, c.mod_lee) if e["action"] == "meeting_cancelled"] == []
 
 
 # ----- lifecycle notices -----

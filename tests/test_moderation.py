@@ -306,6 +306,59 @@ async def test_ban_removes_and_keeps_out_until_lifted_or_over(
         assert entry["room_id"] == room, entry
 
 
+async def test_every_mute_ban_and_lift_is_told_to_staff_and_to_nobody_else(
+    community: Community, peer: PeerFactory, api: Api
+) -> None:
+    """Consoles show the mutes and bans in force without a reload: staff's sockets (every
+    moderator and admin, in the room or not) hear of each made or lifted; members, the person
+    restricted among them, never do."""
+    room = community.group_a
+    ana, lee = community.pat_ana, community.mod_lee
+    staff = [await peer(lee.token), await peer(community.admin.token)]
+    members = [await peer(ana.token), await peer(community.pat_avi.token)]
+    for each in members:
+        await joined(each, room)
+    told: list[dict[str, Any]] = []
+
+    async def everyone_on_staff_is_told(expected: dict[str, Any]) -> None:
+        told.append(expected)
+        for each in staff:
+            await each.wait_for("restriction_changed", lambda e: e == expected)
+
+    reply = await api.post(
+        f"/api/rooms/{room}/mutes", {"user_id": ana.id, "minutes": 10, "reason": "x"}, lee.token
+    )
+    assert reply.status == 201, reply.body
+    await everyone_on_staff_is_told(
+        {"user_id": ana.id, "room_id": room, "kind": "mute",
+         "until": reply.body["mute"]["until"], "lifted": False}
+    )  # fmt: skip
+    reply = await api.post(f"/api/rooms/{room}/bans", {"user_id": ana.id, "reason": "x"}, lee.token)
+    assert reply.status == 201, reply.body
+    await everyone_on_staff_is_told(
+        {"user_id": ana.id, "room_id": room, "kind": "ban", "until": None, "lifted": False}
+    )
+    for kind in ("mutes", "bans"):
+        reply = await api.call("DELETE", f"/api/rooms/{room}/{kind}/{ana.id}", token=lee.token)
+        assert reply.status == 204, reply.body
+        await everyone_on_staff_is_told(
+            {"user_id": ana.id, "room_id": room, "kind": kind[:-1], "until": None, "lifted": True}
+        )
+    # Nothing lifted, nothing told.
+    reply = await api.call("DELETE", f"/api/rooms/{room}/bans/{ana.id}", token=lee.token)
+    assert reply.status == 404, reply.body
+
+    await barrier(*staff, *members)
+    for each in staff:
+        assert each.received("restriction_changed") == told
+    for each in members:
+        assert each.received("restriction_changed") == []
+    # Ana was told of her own mute and ban, as a notice.
+    assert [n["kind"] for n in members[0].received("notice")] == [
+        "muted", "banned", "unmuted", "unbanned"
+    ]  # fmt: skip
+
+
 # ----- room lock and slow mode -----
 
 
@@ -605,6 +658,11 @@ async def test_every_moderation_endpoint_refuses_non_staff(
     assert await audit(api, lee) == entries_before
 
 
+def made_since(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A room's audit entries but its `room_created` row: what was done in it once made."""
+    return [entry for entry in entries if entry["action"] != "room_created"]
+
+
 async def test_staff_moderate_every_room(community: Community, peer: PeerFactory, api: Api) -> None:
     lee, admin, dee, bo = community.mod_lee, community.admin, community.alum_dee, community.pat_bo
     dee_peer = await peer(dee.token)
@@ -641,9 +699,9 @@ async def test_staff_moderate_every_room(community: Community, peer: PeerFactory
     )
     assert reply.status == 201, reply.body
 
-    lounge_log = await audit(api, admin, community.lounge)
+    lounge_log = made_since(await audit(api, admin, community.lounge))
     assert [(e["action"], e["actor"]) for e in lounge_log] == [("mute", public(lee))]
-    group_b_log = await audit(api, lee, community.group_b)
+    group_b_log = made_since(await audit(api, lee, community.group_b))
     assert [(e["action"], e["actor"], e["target_user"]) for e in group_b_log] == [
         ("kick", public(admin), public(bo)),
         ("ban", public(admin), public(bo)),
@@ -700,7 +758,9 @@ async def test_audit_csv_matches_the_json_and_is_spreadsheet_safe(
     await patch_room(api, lee, room, locked=True)
 
     entries = await audit(api, lee, room)
-    assert len(entries) == 4, entries
+    # The room's creation (the community is made through the API), the mute, the kick, the
+    # filter hit and the lock.
+    assert len(entries) == 5, entries
     headers = {"Authorization": f"Bearer {lee.token}"}
     async with api.session.get(
         f"{api.base_url}/api/audit?room_id={room}&limit=1000&format=csv", headers=headers
@@ -778,7 +838,7 @@ async def test_contact_details_follow_the_room_policy(
     allowed = await send(ana_peer, rooms["allow"], body)
     assert allowed["body"] == body
     assert await stored_bodies(api, lee, rooms["allow"]) == [body]
-    assert [e["action"] for e in await audit(api, lee, rooms["allow"])] == []
+    assert [e["action"] for e in made_since(await audit(api, lee, rooms["allow"]))] == []
 
 
 @with_settings(blocked_terms=["badword"])

@@ -25,6 +25,7 @@ from tests.support import (
     consent_version,
     create_room,
     joined,
+    register,
     send,
     sign_in,
 )
@@ -245,6 +246,31 @@ async def test_only_admins_change_roles_and_the_person_signs_in_again(
 
     graduated = await change(api, c.admin, c.pat_ana.id, role="alumni")
     assert graduated.body["user"]["graduated_at"] is not None, graduated.body
+
+
+async def test_only_staff_reactivate_and_only_admins_reactivate_staff(
+    api: Api, community: Community
+) -> None:
+    c = community
+    mod_kim = await register(api, c.admin, "mod_kim", "moderator")
+    for person in (c.pat_avi, mod_kim):
+        reply = await api.post(f"/api/users/{person.id}/deactivate", token=c.admin.token)
+        assert reply.status == 200, reply.body
+
+    for who, whom in ((c.pat_ana, c.pat_avi), (c.alum_dee, c.pat_avi), (c.mod_lee, mod_kim)):
+        reply = await api.post(f"/api/users/{whom.id}/reactivate", token=who.token)
+        refused_with(reply, 403, "forbidden")
+    # Nothing changed: both accounts are still closed, and no reactivation was recorded.
+    for person in (c.pat_avi, mod_kim):
+        page = await api.get(f"/api/users/{person.id}", c.admin.token)
+        assert page.body["user"]["status"] == "deactivated", page.body
+        login = {"username": person.username, "password": PASSWORD}
+        refused_with(await api.post("/api/auth/login", login), 403, "forbidden")
+    assert "account_reactivated" not in [e["action"] for e in await audit(api, c.admin)]
+
+    reply = await api.post(f"/api/users/{mod_kim.id}/reactivate", token=c.admin.token)
+    assert reply.status == 200 and reply.body["user"]["deactivated"] is False, reply.body
+    assert (await sign_in(api, "mod_kim")).role == "moderator"
 
 
 # ----- password reset -----

@@ -443,6 +443,7 @@ ACCOUNT_ROUTES = RouteTable(
             status=201,
             returns={"cohort": "Cohort"},
             errors=("conflict",),
+            description="A name in use is `conflict`. Audited as `cohort_created`.",
         ),
         Route(
             "GET",
@@ -479,7 +480,9 @@ ACCOUNT_ROUTES = RouteTable(
             errors=("not_found",),
             description=(
                 "Moderators invite patients and alumni; only admins invite moderators and"
-                " admins. Without `expires_in_hours`, INVITE_DEFAULT_HOURS."
+                " admins. Without `expires_in_hours`, INVITE_DEFAULT_HOURS. Audited as"
+                " `invite_created` (never with its code), as invites made on the command line"
+                " are."
             ),
         ),
         Route(
@@ -512,7 +515,8 @@ ACCOUNT_ROUTES = RouteTable(
             Access.STAFF,
             returns={"user": "User"},
             errors=("conflict",),
-            description="Only patients graduate (`conflict` for alumni and staff).",
+            description="Only patients graduate (`conflict` for alumni and staff). Audited as"
+            " `person_changed` (role: patient -> alumni), as a role changed to alumni is.",
         ),
     ),
 )

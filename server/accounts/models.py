@@ -25,6 +25,9 @@ class User(SQLModel, table=True):
     graduated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     # Deactivated by staff: cannot sign in, and every session ended.
     deactivated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # The last time the person was connected or posted, to the minute (accounts/people.py:
+    # LastSeen); null until then.
+    last_seen_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class UserSession(SQLModel, table=True):

@@ -3,6 +3,8 @@ change a role or a cohort, and issue a one-time password-reset code to hand over
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -10,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts import store
@@ -21,20 +24,33 @@ from server.accounts.models import (
 )
 from server.accounts.service import AccountService, require_staff, reset_code_digest
 from server.kernel.actors import STAFF_ROLES, Actor, Role
-from server.kernel.clock import iso_utc
+from server.kernel.clock import Clock, LoopingCall, iso_utc
+from server.kernel.db import SessionFactory
 from server.kernel.errors import AppError, forbidden, not_found
+from server.realtime.hub import Connection
+
+log = logging.getLogger(__name__)
 
 # What another feature knows of a person, for their page (app.py wires restrictions from
 # moderation and attendance from meetings): a few keys to add.
 PersonFacts = Callable[[int], Awaitable[dict[str, Any]]]
 
 RESET_CODE_HOURS = 24
+# "Last seen" is to the minute: a person in the app is not written down more often.
+SEEN_EVERY = timedelta(minutes=1)
+# How often what was seen is written: a few seconds late on a person's page is nothing, and
+# one transaction for everyone seen meanwhile costs the database little.
+SEEN_FLUSH_S = 5.0
+# Past this many people remembered, those not seen within the minute are forgotten.
+SEEN_KEPT = 10_000
 MOVED_TEXT = "You have moved to another group: your group's room has changed."
 
 
 def person_json(
     user: User, cohort_ids: list[int], last_sign_in: datetime | None, *, with_username: bool
 ) -> dict[str, Any]:
+    # Signing in is being seen too; before the upgrade that added `last_seen_at`, it was all.
+    seen = max((t for t in (user.last_seen_at, last_sign_in) if t is not None), default=None)
     person: dict[str, Any] = {
         "id": user.id,
         "display_name": user.display_name,
@@ -44,10 +60,80 @@ def person_json(
         "joined_at": iso_utc(user.created_at),
         "graduated_at": iso_utc(user.graduated_at) if user.graduated_at else None,
         "last_sign_in_at": iso_utc(last_sign_in) if last_sign_in else None,
+        "last_seen_at": iso_utc(seen) if seen else None,
     }
     if with_username:
         person["username"] = user.username
     return person
+
+
+@dataclass
+class LastSeen:
+    """When each person was last connected or posted: noted in memory on connecting, on
+    disconnecting and on each stored send, at most once a minute each (`SEEN_EVERY`), and
+    written every SEEN_FLUSH_S in one transaction, off the paths that noted them: a send's
+    ack or a connection never waits on it, even on a database that hangs. The write is a
+    no-op where another process wrote within the minute, so the figure holds across
+    processes. Sightings that fail to be written wait for the next turn."""
+
+    sessions: SessionFactory
+    clock: Clock
+    every: timedelta = SEEN_EVERY
+    flush_s: float = SEEN_FLUSH_S
+    _noted: dict[int, datetime] = field(default_factory=dict, init=False)
+    _due: dict[int, datetime] = field(default_factory=dict, init=False)
+    _flushing: LoopingCall | None = field(default=None, init=False)
+
+    def seen(self, user_id: int) -> None:
+        now = self.clock.now()
+        last = self._noted.get(user_id)
+        if last is not None and now - last < self.every:
+            return
+        if len(self._noted) >= SEEN_KEPT:
+            self._noted = {k: t for k, t in self._noted.items() if now - t < self.every}
+        self._noted[user_id] = self._due[user_id] = now
+
+    async def flush(self) -> None:
+        due, self._due = self._due, {}
+        if not due:
+            return
+        try:
+            async with self.sessions() as session:
+                for user_id, moment in sorted(due.items()):
+                    await store.mark_seen(session, user_id, moment, moment - self.every)
+                await session.commit()
+        except BaseException:
+            # Kept for the next turn, unless the person was seen again meanwhile.
+            self._due = due | self._due
+            raise
+
+    async def start(self) -> None:
+        self._flushing = self.clock.looping_call(self.flush, self.flush_s)
+
+    async def close(self) -> None:
+        if self._flushing is not None:
+            await self._flushing.stop()
+        try:
+            await asyncio.wait_for(self.flush(), SEEN_FLUSH_S)
+        except (TimeoutError, SQLAlchemyError, OSError):
+            log.warning("the last %d sightings were not stored at shutdown", len(self._due))
+
+    async def connected(self, connection: Connection) -> None:
+        self.seen(connection.actor.id)
+
+    async def disconnected(self, connection: Connection) -> None:
+        self.seen(connection.actor.id)
+
+    # A post listener (rooms/gates.py; accounts cannot name rooms' types).
+
+    async def post_stored(self, draft: Any, message: dict[str, Any]) -> None:
+        self.seen(draft.actor.id)
+
+    async def post_refused(self, *_: Any) -> None:
+        return None
+
+    async def post_repeated(self, *_: Any) -> None:
+        return None
 
 
 def admin_rights(actor: Actor | None) -> bool:

@@ -139,6 +139,13 @@ def invite_json(invite: Invite) -> dict[str, Any]:
     }
 
 
+def invite_note(invite: Invite) -> str:
+    """What the audit keeps of a new invite: never its code, which registers whoever holds it."""
+    cohort = f", cohort {invite.cohort_id}" if invite.cohort_id is not None else ""
+    uses = f"{invite.max_uses} use{'s' if invite.max_uses != 1 else ''}"
+    return f"invite {invite.id} ({invite.role}{cohort}, {uses}, until {iso_utc(invite.expires_at)})"
+
+
 def invitable_roles(actor: Actor) -> tuple[str, ...]:
     """Moderators invite (and see and revoke the invites of) patients and alumni; admins any."""
     if actor.is_admin:
@@ -516,7 +523,8 @@ class AccountService:
                 await session.commit()
             except IntegrityError:
                 raise AppError("conflict", "name: a cohort with this name exists.") from None
-            return cohort_json(cohort)
+        await self.record(actor, "cohort_created", None, f"cohort {cohort.id}: {cohort.name}")
+        return cohort_json(cohort)
 
     async def list_cohorts(
         self, actor: Actor, query: CohortsQuery = EVERY_COHORT
@@ -583,7 +591,8 @@ class AccountService:
             )
             session.add(invite)
             await session.commit()
-            return invite_json(invite)
+        await self.record(actor, "invite_created", None, invite_note(invite))
+        return invite_json(invite)
 
     async def list_invites(self, actor: Actor, query: InvitesQuery) -> list[dict[str, Any]]:
         require_staff(actor)
@@ -625,6 +634,9 @@ class AccountService:
             session.add(user)
             await session.commit()
             cohort_ids = await store.cohort_ids_of(session, user.id)
+        # The same action and words as a role changed to alumni on the person's page: the
+        # console finds every graduation under one filter, whichever way it was done.
+        await self.record(actor, "person_changed", user.id, "role: patient -> alumni (graduated)")
         graduate = Actor(user.id, user.display_name, user.role, frozenset(cohort_ids))
         for listener in self.access_listeners:
             await listener(graduate)

@@ -258,6 +258,19 @@ async def last_sign_ins(session: AsyncSession, user_ids: Sequence[int]) -> dict[
     return {int(user_id): latest for user_id, latest in result.all()}
 
 
+async def mark_seen(session: AsyncSession, user_id: int, now: datetime, stale: datetime) -> None:
+    """Records that the person was seen `now`, unless they were seen since `stale`: one
+    statement, a no-op on a fresh row, so processes seeing the same person write it once."""
+    await session.execute(
+        update(User)
+        .where(
+            col(User.id) == user_id,
+            or_(col(User.last_seen_at).is_(None), col(User.last_seen_at) < stale),
+        )
+        .values(last_seen_at=now)
+    )
+
+
 async def set_only_cohort(
     session: AsyncSession, user_id: int, cohort_id: int, now: datetime
 ) -> None:

@@ -18,7 +18,7 @@ from server.kernel.errors import unauthorized
 from server.kernel.links import link_problem
 from server.meetings import store
 from server.meetings.models import CalendarToken, MeetingSeries
-from server.meetings.occurrences import Exceptions, first_local_start, local_start
+from server.meetings.occurrences import Exceptions, first_local_start, local_start, utc_until
 from server.meetings.service import MeetingService
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,8 @@ def series_events(
     occurrences), then one event per moved occurrence, linked by RECURRENCE-ID. Each event
     reminds (VALARM) REMINDER_BEFORE it starts, except a moved occurrence since cancelled."""
     main = series_event(series, site, stamp, first_local_start(series))
-    main.add("rrule", vRecur.from_ical(series.rrule.removeprefix("RRULE:")))
+    rule = utc_until(series.rrule, ZoneInfo(series.timezone))
+    main.add("rrule", vRecur.from_ical(rule.removeprefix("RRULE:")))
     moved_to = dict(exceptions.moved)
     for moment in sorted(exceptions.cancelled):
         if moment not in moved_to.values():

@@ -156,8 +156,13 @@ MEETING_ROUTES = RouteTable(
             errors=("not_found",),
             description=(
                 "`rrule` is an RFC 5545 RRULE (without DTSTART), expanded on the wall clock of"
-                " `timezone` from `starts_at` (local, no offset). A bad rule or a room of"
-                " another kind is `invalid`."
+                " `timezone` from `starts_at` (local, no offset). Its `UNTIL` (the end date)"
+                " may be a time on that wall clock (`UNTIL=20270331T235959`, which the web"
+                " client sends: through the last session of that local day), a date"
+                " (`UNTIL=20270331`, the same) or a UTC time (`UNTIL=20270401T045959Z`); the"
+                " series keeps and answers it on its wall clock. `COUNT=1` is a one-off"
+                " session. A bad rule, `COUNT` with `UNTIL`, or a room of another kind is"
+                " `invalid`. Audited as `meeting_scheduled`."
             ),
         ),
         Route(
@@ -198,10 +203,10 @@ MEETING_ROUTES = RouteTable(
             body=MeetingPatch,
             returns={"meeting": "Meeting"},
             description="Each given field replaces the series' own (`video_url` null removes"
-            " the link); the result is checked as a new series would be (`invalid` names the"
-            " field). The room stays. Occurrences already held keep their attendance. The"
-            " meeting's members and staff get a `meeting_changed` notice; audited as"
-            " `meeting_changed`.",
+            " the link); the result is checked, and its `UNTIL` kept, as a new series' would"
+            " be (`invalid` names the field). The room stays. Occurrences already held keep"
+            " their attendance. The meeting's members and staff get a `meeting_changed`"
+            " notice; audited as `meeting_changed`.",
         ),
         Route(
             "POST",

@@ -7,6 +7,7 @@ moves instead).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,19 @@ Status = Literal["scheduled", "lobby", "live", "ended", "cancelled"]
 
 # RRULE parts that would make expansion unbounded in cost or move the start itself.
 _REFUSED_PARTS = ("DTSTART", "BYSECOND", "FREQ=SECONDLY", "FREQ=MINUTELY")
+
+# One part of a rule (`NAME=value`): first, after `RRULE:`, or after a `;`.
+_PART = r"(?i)(?<![^;:]){name}=([^;]*)"
+_UNTIL = re.compile(_PART.format(name="UNTIL"))
+_COUNT = re.compile(_PART.format(name="COUNT"))
+# An UNTIL as given: a date, a wall-clock time of the series' zone, or a UTC time (Z).
+_UNTIL_VALUE = re.compile(r"(?i)^(\d{8})(?:T(\d{6})(Z?))?$")
+UNTIL_FORMAT = "%Y%m%dT%H%M%S"
+_END_OF_DAY = timedelta(hours=23, minutes=59, seconds=59)
+BAD_UNTIL = (
+    "UNTIL: give the last day as a date such as 20270331, a time on the series' clock such as"
+    " 20270331T235959, or a UTC time such as 20270401T045959Z"
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,57 @@ def parse_rule(text: str, first_local_start: datetime) -> rrule:
     if not isinstance(rule, rrule):
         raise ValueError("give one RRULE, not a set of rules")
     return rule
+
+
+def wall_clock_until(text: str, zone: ZoneInfo) -> str:
+    """The rule with its UNTIL on the series' wall clock, without offset, as series keep it:
+    the rule is expanded on that clock, and an end date means the clinic's day. A date alone
+    runs through the last session of that local day; a UTC time (Z) becomes the local time
+    at that moment. ValueError with a reason for another form, or beside COUNT."""
+    found = list(_UNTIL.finditer(text))
+    if not found:
+        return text
+    if len(found) > 1:
+        raise ValueError("give UNTIL once")
+    if _COUNT.search(text):
+        raise ValueError("give COUNT or UNTIL, not both")
+    until = found[0]
+    given = _UNTIL_VALUE.match(until.group(1).strip())
+    if given is None:
+        raise ValueError(BAD_UNTIL)
+    day, clock, utc = given.groups()
+    try:
+        # Naive on purpose: a time on the series' wall clock, as `first_local_start`.
+        if clock is None:
+            local = datetime.fromisoformat(day) + _END_OF_DAY
+        else:
+            local = datetime.fromisoformat(f"{day}T{clock}")
+    except ValueError:
+        raise ValueError(BAD_UNTIL) from None
+    if utc:
+        local = local.replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None)
+    return text[: until.start()] + "UNTIL=" + local.strftime(UNTIL_FORMAT) + text[until.end() :]
+
+
+def one_off(text: str) -> bool:
+    """Whether the rule holds a single session (COUNT=1), as the console's "One session only"
+    schedules one."""
+    count = _COUNT.search(text)
+    return count is not None and count.group(1).strip() == "1"
+
+
+def utc_until(text: str, zone: ZoneInfo) -> str:
+    """A kept rule as RFC 5545 wants it beside a DTSTART with a TZID (calendar feeds): its
+    wall-clock UNTIL as the UTC time it falls at in the series' zone."""
+    until = _UNTIL.search(text)
+    if until is None:
+        return text
+    try:
+        local = datetime.strptime(until.group(1), UNTIL_FORMAT).replace(tzinfo=zone)
+    except ValueError:
+        return text  # kept before rules were normalised: written as it was
+    moment = local.astimezone(UTC).strftime(UNTIL_FORMAT) + "Z"
+    return text[: until.start(1)] + moment + text[until.end(1) :]
 
 
 def first_local_start(series: MeetingSeries) -> datetime:

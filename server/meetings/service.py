@@ -35,7 +35,9 @@ from server.meetings.occurrences import (
     Occurrence,
     expand,
     occurrence_starting,
+    one_off,
     parse_rule,
+    wall_clock_until,
 )
 from server.realtime.notices import Notifier
 from server.rooms import store as room_store
@@ -125,11 +127,24 @@ CHANGE_NOTICES = {
 }
 
 
-def check_rule(data: MeetingIn) -> None:
+def checked(data: MeetingIn) -> MeetingIn:
+    """A series as it is kept: its rule usable, and its UNTIL, however given, on the series'
+    own wall clock (occurrences.py `wall_clock_until`); every new or changed series passes
+    here."""
     try:
-        parse_rule(data.rrule, datetime.fromisoformat(data.starts_at))
+        rule = wall_clock_until(data.rrule, ZoneInfo(data.timezone))
+        parse_rule(rule, datetime.fromisoformat(data.starts_at))
     except ValueError as error:
         raise invalid(f"rrule: {error}.") from None
+    return data.model_copy(update={"rrule": rule})
+
+
+def schedule_note(series: MeetingSeries) -> str:
+    """What the audit entry of a new series says: its title, rule and first start."""
+    first = f"{series.starts_at} {series.timezone}"
+    if one_off(series.rrule):
+        return f"{series.title}: one session, {first}"
+    return f"{series.title}: {series.rrule}, from {first}"
 
 
 ChangeListener = Callable[[MeetingSeries, str, str, list[int], dict[str, Any]], Awaitable[None]]
@@ -147,8 +162,9 @@ class MeetingService:
     change_listeners: list[ChangeListener] = field(default_factory=list)
 
     async def create(self, actor: Actor, data: MeetingIn) -> dict[str, Any]:
+        """A series, or a one-off session (COUNT=1); audited as `meeting_scheduled`."""
         require_staff(actor)
-        check_rule(data)
+        data = checked(data)
         async with self.sessions() as session:
             room = await self.access.enter(session, actor, data.room_id)
             if room.kind != "meeting":
@@ -158,6 +174,7 @@ class MeetingService:
             )
             session.add(series)
             await session.commit()
+        await self._audit(actor, series, "meeting_scheduled", schedule_note(series))
         return meeting_json(series, NO_EXCEPTIONS)
 
     async def ensure(self, actor: Actor, data: MeetingIn) -> dict[str, Any]:
@@ -280,8 +297,7 @@ class MeetingService:
             series = await self._series(session, actor, series_id)
             current = meeting_json(series, NO_EXCEPTIONS)
             given = data.model_dump(exclude_unset=True)
-            merged = parse_input(MeetingIn, {**current, **given})
-            check_rule(merged)
+            merged = checked(parse_input(MeetingIn, {**current, **given}))
             changed = {
                 name: value
                 for name, value in merged.model_dump().items()

@@ -165,6 +165,7 @@ class RestrictionService:
         if not lifted:
             raise not_found(f"{kind} of that user in this room")
         await self.cache.changed(room_id)
+        await self._tell_staff(kind, room_id, user_id, until=None, lifted=True)
         await self.audit.record(
             actor_id=actor.id, action=f"un{kind}", room_id=room_id, target_user_id=user_id
         )
@@ -202,6 +203,23 @@ class RestrictionService:
             )
         return [restriction_json(restriction, users) for restriction in found]
 
+    async def _tell_staff(
+        self, kind: str, room_id: int, user_id: int, *, until: datetime | None, lifted: bool
+    ) -> None:
+        """Every moderator's console and person page, on every process, shows the mutes and
+        bans in force: each made or lifted is announced, so none waits for a reload. Ids only:
+        each reader asks for what its screen shows."""
+        await self.notifier.hub.to_staff(
+            "restriction_changed",
+            {
+                "user_id": user_id,
+                "room_id": room_id,
+                "kind": kind,
+                "until": iso_utc(until) if until else None,
+                "lifted": lifted,
+            },
+        )
+
     async def _tell_removal_listeners(self, room_id: int, user_id: int, why: str) -> None:
         for listener in self.on_removal:
             await listener(room_id, user_id, why)
@@ -236,6 +254,7 @@ class RestrictionService:
             await session.commit()
             users = await public_users(session, [user_id, actor.id])
         await self.cache.changed(room_id)
+        await self._tell_staff(kind, room_id, user_id, until=restriction.until, lifted=False)
         await self.audit.record(
             actor_id=actor.id, action=kind, room_id=room_id, target_user_id=user_id, reason=reason
         )

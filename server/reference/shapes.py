@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.kernel.audit import AUDIT_ACTIONS
 from server.kernel.errors import STATUS_BY_CODE
 
 Schema = dict[str, Any]
@@ -109,6 +110,11 @@ ROOM = obj(
         " Defaults: `since_joined` for group rooms, `since_session` for meeting rooms, `all`"
         " otherwise.",
     },
+    archived={
+        **FLAG,
+        "description": "Archived by staff: closed to members and to every post; staff still"
+        " read it. Only staff see archived rooms.",
+    },
     online_count=INTEGER,
 )
 # Only the room list carries these, so they are described but not required.
@@ -132,6 +138,11 @@ PERSON_FIELDS: dict[str, Schema] = {
     "joined_at": TIME,
     "graduated_at": nullable(TIME),
     "last_sign_in_at": nullable(TIME),
+    "last_seen_at": {
+        **nullable(TIME),
+        "description": "The last time the person was connected, posted or signed in, to the"
+        " minute (null: never).",
+    },
 }
 ADMINS_SEE_USERNAME = {"username": {**TEXT, "description": "The login name: admins only."}}
 PERSON = obj("A person as staff see them in the console.", **PERSON_FIELDS)
@@ -330,10 +341,13 @@ SHAPES: dict[str, Schema] = {
         staff_online=INTEGER,
     ),
     "AuditEntry": obj(
-        "One moderator action or filter hit (filter hits have no actor).",
+        "One staff action, filter hit or system run (those have no actor).",
         id=ID,
         actor=nullable(USER),
-        action=TEXT,
+        action={
+            **choice(*AUDIT_ACTIONS),
+            "description": "What was done; the console's Action filter offers each of these.",
+        },
         target_user=nullable(USER),
         room_id=nullable(ID),
         message_id=nullable(ID),

@@ -97,9 +97,13 @@ class PostListener(Protocol):
 
 
 class RoomLockGate:
-    """A locked room takes no new posts or edits, except from moderators and admins."""
+    """A locked room takes no new posts or edits, except from moderators and admins; an
+    archived one takes none at all. Only staff may enter an archived room (rooms/policy.py),
+    so a member's crisis words there were refused before this, and raised an alert then."""
 
     async def check(self, draft: Draft) -> None:
+        if draft.room.archived_at is not None:
+            raise AppError("room_locked", "This room is archived: it takes no new messages.")
         if draft.room.locked and not draft.actor.is_staff:
             draft.refuse(
                 AppError("room_locked", "This room is locked by a moderator; posting is paused.")

@@ -9,7 +9,7 @@ from server.kernel.http import ok, path_id, query_ints, read_input
 from server.kernel.validation import parse_input
 from server.reference.routes import Access, Route, RouteTable, add_routes
 from server.rooms.messages import MessageService
-from server.rooms.models import HistoryQuery, MessageRef, RoomIn, RoomPatch
+from server.rooms.models import HistoryQuery, MessageRef, RoomIn, RoomPatch, RoomsQuery
 from server.rooms.service import RoomService
 
 ROOMS = web.AppKey("rooms", RoomService)
@@ -18,7 +18,9 @@ MESSAGES = web.AppKey("messages", MessageService)
 
 async def list_rooms(request: web.Request) -> web.Response:
     actor = await current_actor(request)
-    return ok({"rooms": await request.app[ROOMS].list_rooms(actor)})
+    query = parse_input(RoomsQuery, dict(request.query.items()))
+    rooms = await request.app[ROOMS].list_rooms(actor, archived=query.status == "all")
+    return ok({"rooms": rooms})
 
 
 async def create_room(request: web.Request) -> web.Response:
@@ -79,12 +81,14 @@ ROOM_ROUTES = RouteTable(
             list_rooms,
             "The rooms open to me, with online, unread and newest-message figures",
             Access.SIGNED_IN,
+            query=RoomsQuery,
             returns={"rooms": ["Room"]},
             description=(
                 "Only this list carries `last_message_id` and `unread_count` (others' messages"
                 " newer than my read marker, not deleted; stops at 100). Both count only what"
                 " the room's `history_visibility` lets me read: `last_message_id` is null when"
-                " all there is came before that."
+                " all there is came before that. Archived rooms are left out unless"
+                " `status=all`; only staff may enter them, so only staff ever see them."
             ),
         ),
         Route(
@@ -101,7 +105,8 @@ ROOM_ROUTES = RouteTable(
                 "`cohort_id` is required for, and only for, audience `cohort`; a `group`"
                 " room's audience is `cohort`. An unknown cohort is `not_found`. Without"
                 " `history_visibility` the kind decides: `since_joined` for `group`,"
-                " `since_session` for `meeting`, `all` for `peer`."
+                " `since_session` for `meeting`, `all` for `peer`. `slow_mode_s` and"
+                " `contact_policy` may be set from the start. Audited as `room_created`."
             ),
         ),
         Route(
@@ -109,13 +114,26 @@ ROOM_ROUTES = RouteTable(
             "/api/rooms/{id}",
             update_room,
             "Rename a room, lock or unlock it, set slow mode, its topic, its contact policy"
-            " or its history visibility",
+            " or its history visibility; change its kind or audience; archive it or bring"
+            " it back",
             Access.STAFF,
             body=RoomPatch,
             returns={"room": "Room"},
+            errors=("not_found", "conflict"),
             description=(
                 "The room's sockets get `room_updated`; each change is audited. A new"
-                " `history_visibility` applies to the next read of history."
+                " `history_visibility` applies to the next read of history. `kind`: `group`"
+                " and `peer` become each other; a `meeting` room stays one (`conflict`)."
+                " `audience` (with `cohort_id` for `cohort`; another audience drops the"
+                " cohort) or `cohort_id` alone: once the room has messages, a change that"
+                " would let someone read what they could not read before is `conflict`; the"
+                " room's `history_visibility` decides (docs/protocol-additions.md). A private"
+                " support conversation keeps its person. `archived: true` closes the room:"
+                " members' sockets leave it on every process, its audience gets the notice"
+                " `room_archived`, it leaves their lists, `join`, history and `send` refuse"
+                " them (`forbidden`), and nobody posts, edits or reacts there (`room_locked`);"
+                " staff still read it. `archived: false` opens it again. Those a new"
+                " audience leaves out leave the room at once too."
             ),
         ),
         Route(

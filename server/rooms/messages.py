@@ -305,7 +305,12 @@ class MessageService:
             raise invalid("emoji: choose one of " + " ".join(self.reaction_emojis) + ".")
         async with self.sessions() as session:
             message, _ = await self._live_message(session, data.message_id)
-            await self.access.enter_to_read(session, actor, message.room_id, data.message_id)
+            room = await self.access.enter_to_read(session, actor, message.room_id, data.message_id)
+            if room.archived_at is not None:
+                raise AppError(
+                    "room_locked",
+                    "This room is archived: its messages stay as they are.",
+                )
             try:
                 await store.toggle_reaction(
                     session, message_id=data.message_id, user_id=actor.id, emoji=data.emoji

@@ -50,8 +50,16 @@ class Room(SQLModel, table=True):
     contact_policy: str = Field(default="mask", max_length=8)
     # How much of the room's history a member may read (rooms/visibility.py).
     history_visibility: str = Field(default="all", max_length=16)
+    # Archived by staff: closed to members and to every post, its history kept for staff,
+    # exports and retention (rooms/policy.py).
+    archived_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+def room_with(room: Room, **changes: object) -> Room:
+    """A copy of the room, in no session, with these columns changed: what it would be."""
+    return Room.model_validate({**room.model_dump(), **changes})
 
 
 class Message(SQLModel, table=True):
@@ -116,36 +124,68 @@ Body = Annotated[
 
 
 RoomName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+RoomKind = Literal["group", "peer", "meeting"]
+RoomAudience = Literal["cohort", "alumni", "everyone"]
+Topic = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+# Seconds a member waits between two posts in the room (moderation's SlowModeGate).
+SlowMode = Annotated[int, InputField(ge=0, le=3600)]
+
+
+def audience_problem(kind: str, audience: str, cohort_id: int | None) -> tuple[str, str] | None:
+    """What is wrong with who a room of this kind is for, as (the field, a sentence), or
+    None: the one rule of creating a room and of changing one."""
+    if audience == "cohort" and cohort_id is None:
+        return "cohort_id", "cohort_id is required when audience is 'cohort'"
+    if audience != "cohort" and cohort_id is not None:
+        return "cohort_id", "cohort_id is only for rooms whose audience is 'cohort'"
+    if kind == "group" and audience != "cohort":
+        return "audience", "a group room's audience must be 'cohort'"
+    return None
 
 
 class RoomIn(InputModel):
     name: RoomName
-    kind: Literal["group", "peer", "meeting"]
-    audience: Literal["cohort", "alumni", "everyone"]
+    kind: RoomKind
+    audience: RoomAudience
     cohort_id: PositiveId | None = None
-    topic: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    topic: Topic = ""
+    slow_mode_s: SlowMode = 0
     contact_policy: ContactPolicy = "mask"
     # None: the kind's default (rooms/visibility.py: default_visibility).
     history_visibility: HistoryVisibility | None = None
 
     @model_validator(mode="after")
     def _audience_fits(self) -> RoomIn:
-        if self.audience == "cohort" and self.cohort_id is None:
-            raise ValueError("cohort_id is required when audience is 'cohort'")
-        if self.audience != "cohort" and self.cohort_id is not None:
-            raise ValueError("cohort_id is only for rooms whose audience is 'cohort'")
-        if self.kind == "group" and self.audience != "cohort":
-            raise ValueError("a group room's audience must be 'cohort'")
+        problem = audience_problem(self.kind, self.audience, self.cohort_id)
+        if problem is not None:
+            raise ValueError(problem[1])
         return self
 
 
 class RoomPatch(InputModel):
+    """What staff change of a room; each field left out stays as it is. Whether a new kind,
+    audience or cohort fits the room is the service's to say (rooms/reshape.py): it depends
+    on the room as it is."""
+
     name: RoomName | None = None
     locked: bool | None = None
-    slow_mode_s: Annotated[int, InputField(ge=0, le=3600)] | None = None
-    topic: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    slow_mode_s: SlowMode | None = None
+    topic: Topic | None = None
     contact_policy: ContactPolicy | None = None
     history_visibility: HistoryVisibility | None = None
+    kind: RoomKind | None = None
+    # A new audience; `cohort_id` goes with `cohort` (and only with it). The cohort of a
+    # cohort's room may change alone.
+    audience: RoomAudience | None = None
+    cohort_id: PositiveId | None = None
+    archived: bool | None = None
+
+
+class RoomsQuery(InputModel):
+    """`active` (the default): the rooms not archived; `all`: archived ones too (staff
+    only ever see those)."""
+
+    status: Literal["active", "all"] = "active"
 
 
 class RoomRef(InputModel):

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from server.kernel.actors import Actor, Role
 from server.kernel.errors import forbidden
-from server.rooms.models import Audience, Room
+from server.rooms.models import Audience, Room, room_with
+
+ARCHIVED_TEXT = "This room is archived: it is closed, and its history is kept for staff."
 
 
 def may_enter(actor: Actor, room: Room) -> bool:
     if actor.is_staff:
         return True
+    if room.archived_at is not None:
+        return False
     if room.audience == Audience.EVERYONE:
         return actor.role in (Role.PATIENT, Role.ALUMNI)
     if room.audience == Audience.ALUMNI:
@@ -22,8 +26,12 @@ def may_enter(actor: Actor, room: Room) -> bool:
 
 
 def require_entry(actor: Actor, room: Room) -> None:
-    if not may_enter(actor, room):
-        raise forbidden("This room is not open to you.")
+    if may_enter(actor, room):
+        return
+    # Only its own audience learn that the room was archived.
+    if room.archived_at is not None and may_enter(actor, room_with(room, archived_at=None)):
+        raise forbidden(ARCHIVED_TEXT)
+    raise forbidden("This room is not open to you.")
 
 
 # ----- the audience channels (rooms/activity.py) -----
@@ -65,6 +73,8 @@ def audience_channels(actor: Actor) -> frozenset[str]:
 def room_channels(room: Room) -> list[str]:
     """The channels of those who may enter the room: its audience's, and staff's."""
     channels = [STAFF_AUDIENCE]
+    if room.archived_at is not None:
+        return channels
     if room.audience == Audience.EVERYONE:
         channels.append(EVERYONE_AUDIENCE)
     elif room.audience == Audience.ALUMNI:

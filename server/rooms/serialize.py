@@ -25,6 +25,7 @@ def room_json(room: Room, online_count: int) -> dict[str, Any]:
         "slow_mode_s": room.slow_mode_s,
         "contact_policy": room.contact_policy,
         "history_visibility": room.history_visibility,
+        "archived": room.archived_at is not None,
         "online_count": online_count,
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,11 +17,12 @@ from server.kernel.actors import Actor
 from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock
 from server.kernel.db import SessionFactory
-from server.kernel.errors import forbidden, not_found
+from server.kernel.errors import forbidden, invalid, not_found
 from server.kernel.throttle import Throttle
 from server.presence.service import PresenceService
 from server.realtime.bus import ControlBus
 from server.realtime.hub import Connection, Hub
+from server.realtime.notices import Notifier
 from server.rooms import store
 from server.rooms.access import RoomAccess
 from server.rooms.messages import page_json
@@ -31,8 +33,11 @@ from server.rooms.models import (
     Room,
     RoomIn,
     RoomPatch,
+    audience_problem,
+    room_with,
 )
 from server.rooms.policy import may_enter
+from server.rooms.reshape import check_audience, check_kind
 from server.rooms.serialize import room_json
 from server.rooms.visibility import default_visibility
 
@@ -43,17 +48,64 @@ AccessChangedHere = Callable[[Actor, list[Connection]], Awaitable[None]]
 UNREAD_CAP = 100
 
 
+ROOM_RECHECK = "rooms.recheck"
+# A room's columns whose change may close it to some of those in it now.
+ACCESS_COLUMNS = frozenset({"audience", "cohort_id", "archived_at"})
+ARCHIVED_NOTICE = "{name} has been archived: it is closed now, and its history is kept."
+
+
 def room_change_action(name: str, value: object) -> str:
     """The audit action of one changed room setting."""
     if name == "locked":
         return "room_locked" if value else "room_unlocked"
+    if name == "archived_at":
+        return "room_archived" if value else "room_unarchived"
     return f"room_{name}_changed"
 
 
 def room_change_reason(name: str, value: object) -> str:
     """What the audit entry of one changed setting says: who may now read which history
-    matters to a privacy review; the other settings speak for themselves."""
-    return f"now {value}" if name == "history_visibility" else ""
+    matters to a privacy review (its visibility, its audience); and what a room now is. The
+    other settings speak for themselves."""
+    return f"now {value}" if name in ("history_visibility", "audience", "kind") else ""
+
+
+def audience_text(room: Room) -> str:
+    """Who a room is for, in an audit entry: `cohort 3`, `alumni`, `everyone`."""
+    return f"cohort {room.cohort_id}" if room.cohort_id else room.audience
+
+
+def changed_columns(room: Room, data: RoomPatch, now: datetime) -> dict[str, Any]:
+    """The room's columns the patch changes, with their new values. A new audience other
+    than `cohort` drops the cohort; `archived` is kept as the moment it was archived."""
+    wanted = data.model_dump(exclude_none=True, exclude={"archived"})
+    if data.audience is not None and data.audience != "cohort":
+        wanted.setdefault("cohort_id", None)
+    if data.archived is not None and data.archived != (room.archived_at is not None):
+        wanted["archived_at"] = now if data.archived else None
+    return {name: value for name, value in wanted.items() if getattr(room, name) != value}
+
+
+def audit_entries(changes: dict[str, Any], room: Room) -> list[tuple[str, str]]:
+    """(action, reason) of each change; an audience and its cohort are one change."""
+    entries = []
+    for name, value in changes.items():
+        if name == "cohort_id" and "audience" in changes:
+            continue
+        if name in ("audience", "cohort_id"):
+            entries.append(("room_audience_changed", f"now {audience_text(room)}"))
+        else:
+            entries.append((room_change_action(name, value), room_change_reason(name, value)))
+    return entries
+
+
+def room_note(room: Room) -> str:
+    """What the audit entry of a new room says: who it is for and how it is kept."""
+    audience = audience_text(room)
+    return (
+        f"{room.name}: {room.kind} room for {audience}, contact {room.contact_policy},"
+        f" history {room.history_visibility}"
+    )
 
 
 @dataclass
@@ -69,15 +121,21 @@ class RoomService:
     typing_interval_s: float
     reaction_emojis: tuple[str, ...] = ()
     access_changed_here: list[AccessChangedHere] = field(default_factory=list)
+    notifier: Notifier = field(init=False)
 
     def __post_init__(self) -> None:
         self.bus.subscribe(ACCESS_CHANGED, self._reconcile_access_here)
+        self.bus.subscribe(ROOM_RECHECK, self._recheck_room)
+        self.notifier = Notifier(self.hub)
 
     # ----- rooms -----
 
-    async def list_rooms(self, actor: Actor) -> list[dict[str, Any]]:
+    async def list_rooms(self, actor: Actor, *, archived: bool = False) -> list[dict[str, Any]]:
+        """The rooms the actor may enter; with `archived`, those archived too (only staff
+        may enter them)."""
         async with self.sessions() as session:
-            rooms = [room for room in await store.list_rooms(session) if may_enter(actor, room)]
+            every = await store.list_rooms(session, archived=archived)
+            rooms = [room for room in every if may_enter(actor, room)]
             # A room one is banned from stays listed (the ban is news to keep), but says
             # nothing of what goes on in it.
             open_rooms = [
@@ -148,6 +206,7 @@ class RoomService:
                 audience=data.audience,
                 cohort_id=data.cohort_id,
                 topic=data.topic,
+                slow_mode_s=data.slow_mode_s,
                 contact_policy=data.contact_policy,
                 history_visibility=data.history_visibility or default_visibility(data.kind),
                 created_by=actor.id,
@@ -155,6 +214,9 @@ class RoomService:
             )
             session.add(room)
             await session.commit()
+        await self.audit.record(
+            actor_id=actor.id, action="room_created", room_id=room.id, reason=room_note(room)
+        )
         return room_json(room, 0)
 
     async def ensure_room(self, actor: Actor, data: RoomIn) -> dict[str, Any]:
@@ -166,6 +228,9 @@ class RoomService:
         return room_json(room, 0)
 
     async def update_room(self, actor: Actor, room_id: int, data: RoomPatch) -> dict[str, Any]:
+        """Changes a room's settings, kind, audience (rooms/reshape.py) or archives it (and
+        brings it back). Those in it get `room_updated`; anyone it closes to leaves it at
+        once on every process, and an archived room's audience is told."""
         require_staff(actor)
         async with self.sessions() as session:
             # A room of this session's own to change, not the kept one others read.
@@ -173,28 +238,49 @@ class RoomService:
             if room is None:
                 raise not_found("room")
             await self.access.admit(session, actor, room)
-            changes = {
-                name: value
-                for name, value in data.model_dump(exclude_none=True).items()
-                if getattr(room, name) != value
-            }
+            changes = changed_columns(room, data, self.clock.now())
+            await self._check_reshape(session, room, room_with(room, **changes))
             for name, value in changes.items():
                 setattr(room, name, value)
             session.add(room)
             await session.commit()
+            archived_for = (
+                await store.audience_user_ids(session, room) if changes.get("archived_at") else []
+            )
         if changes:
             # Every process forgets its kept copy (rooms/kept.py) before this answers.
             await self.access.rooms.changed(room_id)
         payload = room_json(room, (await self.presence.online_counts([room_id]))[room_id])
         await self.hub.to_room(room_id, "room_updated", payload)
-        for name, value in changes.items():
+        if ACCESS_COLUMNS & changes.keys():
+            await self.bus.publish(ROOM_RECHECK, {"room_id": room_id})
+        for user_id in archived_for:
+            await self.notifier.tell(
+                user_id, "room_archived", ARCHIVED_NOTICE.format(name=room.name), room_id=room_id
+            )
+        for action, reason in audit_entries(changes, room):
             await self.audit.record(
-                actor_id=actor.id,
-                action=room_change_action(name, value),
-                room_id=room_id,
-                reason=room_change_reason(name, value),
+                actor_id=actor.id, action=action, room_id=room_id, reason=reason
             )
         return payload
+
+    async def _check_reshape(self, session: AsyncSession, before: Room, after: Room) -> None:
+        """Refuses a kind, audience or cohort the room may not have (rooms/reshape.py)."""
+        if (after.kind, after.audience, after.cohort_id) == (
+            before.kind,
+            before.audience,
+            before.cohort_id,
+        ):
+            return  # its other settings are the input model's to check
+        problem = audience_problem(after.kind, after.audience, after.cohort_id)
+        if problem is not None:
+            field_name, sentence = problem
+            raise invalid(f"{field_name}: {sentence}.")
+        if after.cohort_id is not None and after.cohort_id != before.cohort_id:
+            if await account_store.get_cohort(session, after.cohort_id) is None:
+                raise not_found("cohort (cohort_id)")
+        check_kind(before, after)
+        await check_audience(session, self.access.history, before, after)
 
     async def online(self, actor: Actor, room_id: int) -> list[dict[str, Any]]:
         async with self.sessions() as session:
@@ -305,6 +391,9 @@ class RoomService:
             for connection in connections:
                 if room is None or not await self.access.allows(session, connection.actor, room):
                     await self.presence.exit(connection, room_id)
+
+    async def _recheck_room(self, payload: dict[str, Any]) -> None:
+        await self.recheck_room_here(int(payload["room_id"]))
 
     async def _reconcile_access_here(self, payload: dict[str, Any]) -> None:
         """Bring this process's connections of a user in line with what they may now enter."""

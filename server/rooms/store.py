@@ -105,8 +105,12 @@ async def rooms_by_id(session: AsyncSession, room_ids: list[int]) -> list[Room]:
     return list(result.scalars())
 
 
-async def list_rooms(session: AsyncSession) -> list[Room]:
-    result = await session.execute(select(Room).order_by(col(Room.id)))
+async def list_rooms(session: AsyncSession, *, archived: bool = True) -> list[Room]:
+    """Every room, by id; without `archived`, those not archived."""
+    query = select(Room).order_by(col(Room.id))
+    if not archived:
+        query = query.where(col(Room.archived_at).is_(None))
+    result = await session.execute(query)
     return list(result.scalars())
 
 

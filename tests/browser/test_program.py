@@ -1,7 +1,10 @@
 """Cohorts and rooms, in a real browser: an admin creates a cohort, renames it, gives it a
 group room and opens a peer room to everyone, renames the group room, archives the cohort after
 confirming (no invites for it then) and brings it back; a name in use is refused with the
-server's reason; axe-core finds nothing serious on the screen; members have no such page."""
+server's reason; axe-core finds nothing serious on the screen; members have no such page. A room
+is made with its slow mode, edited (topic, audience; an audience that would read earlier history
+refused with the server's reason), archived after confirming (a member in it is told and taken
+out, and it leaves her list; staff still read it) and brought back."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from playwright.async_api import Locator, expect
 
 from tests.browser.conftest import PeerFactory, TabFactory
 from tests.browser.pages import Tab, describe_violations, serious_axe_violations
-from tests.support import Api, Community, Person, ban, joined
+from tests.support import Api, Community, Person, ban, joined, send
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -169,3 +172,78 @@ async def test_staff_see_who_a_room_is_for_and_who_is_kept_out(
     await expect(people).to_have_text(["Ana, here now", "Avi, banned from this room"])
     await toggle.click()
     await expect(lee.page.get_by_role("list", name="People of Group A")).to_be_hidden()
+
+
+async def test_a_room_is_made_with_slow_mode_edited_archived_and_brought_back(
+    browse: TabFactory, api: Api, community: Community, peer: PeerFactory, axe_script: Path
+) -> None:
+    c = community
+    await send(await peer(c.pat_ana.token), c.group_a, "said in Group A")
+    ana = await browse()  # on a phone, in the room when it is archived
+    await ana.sign_in(c.pat_ana)
+    await ana.open_room(c.group_a, "Group A")
+    admin = await browse(bypass_csp=True)
+    await admin.sign_in(c.admin)
+    await admin.page.goto(admin.page.url.split("#")[0] + "#/program")
+    await expect(room_item(admin, "Group A")).to_be_visible()
+
+    # Made with its slow mode, then given a topic and another audience (nothing said yet).
+    rooms = admin.region("Rooms")
+    await rooms.get_by_role("textbox", name="Room name").fill("Quiet corner")
+    await rooms.get_by_role("combobox", name="Kind").select_option(label="Peer")
+    await rooms.get_by_role("combobox", name="Audience").select_option(label="Everyone")
+    await rooms.get_by_role("spinbutton", name="Slow mode (seconds)").fill("30")
+    await rooms.get_by_role("button", name="Create room").click()
+    quiet = room_item(admin, "Quiet corner")
+    await expect(quiet).to_contain_text("Slow mode: 30 s")
+    await quiet.get_by_role("button", name="Edit Quiet corner").click()
+    dialog = admin.page.get_by_role("dialog", name="Edit Quiet corner")
+    await dialog.get_by_role("textbox", name="Topic").fill("Check-ins between sessions")
+    await dialog.get_by_role("combobox", name="Audience").select_option(label="Alumni")
+    await dialog.get_by_role("button", name="Save").click()
+    await expect(dialog).to_have_count(0)
+    await expect(quiet).to_contain_text("Audience: Alumni")
+    await expect(quiet).to_contain_text("Topic: Check-ins between sessions")
+    [made] = [r for r in (await api.get("/api/rooms", c.admin.token)).body["rooms"]
+              if r["name"] == "Quiet corner"]  # fmt: skip
+    assert (made["slow_mode_s"], made["audience"], made["topic"]) == (
+        30, "alumni", "Check-ins between sessions"
+    ), made  # fmt: skip
+
+    # Group A's history would reach Cohort B: the server's reason, in the dialog.
+    group = room_item(admin, "Group A")
+    await group.get_by_role("button", name="Edit Group A").click()
+    dialog = admin.page.get_by_role("dialog", name="Edit Group A")
+    await expect(dialog.get_by_role("combobox", name="Kind")).to_have_value("group")
+    await dialog.get_by_role("combobox", name="Cohort").select_option(label="Cohort B")
+    await dialog.get_by_role("button", name="Save").click()
+    await expect(dialog.get_by_role("alert")).to_contain_text("could read what was said here")
+    violations = await serious_axe_violations(admin.page)
+    assert not violations, describe_violations("edit room dialog", violations)
+    await dialog.get_by_role("button", name="Cancel").click()
+    await expect(dialog).to_have_count(0)
+
+    # Archived after asking: Ana, in it, is told and taken back to her rooms, without it.
+    await group.get_by_role("button", name="Archive").click()
+    dialog = admin.page.get_by_role("dialog", name="Archive Group A?")
+    await expect(dialog).to_contain_text("Its history is kept for staff")
+    await dialog.get_by_role("button", name="Archive").click()
+    await expect(dialog).to_have_count(0)
+    await expect(group.get_by_text("Archived", exact=True)).to_be_visible()
+    await expect(ana.page.get_by_text("Group A has been archived")).to_be_visible()
+    await expect(ana.heading("Rooms")).to_be_visible()
+    await expect(ana.room_item("Commons")).to_be_visible()
+    await expect(ana.room_item("Group A")).to_have_count(0)
+    violations = await serious_axe_violations(admin.page)
+    assert not violations, describe_violations("program, a room archived", violations)
+
+    # Staff still read it; brought back, it is Ana's again.
+    await group.get_by_role("link", name="Group A").click()
+    await admin.in_room("Group A")
+    await expect(admin.message("said in Group A")).to_be_visible()
+    await admin.page.go_back()
+    await room_item(admin, "Group A").get_by_role("button", name="Bring back").click()
+    await expect(room_item(admin, "Group A").get_by_text("Archived", exact=True)).to_have_count(0)
+    await ana.page.reload()
+    await expect(ana.room_item("Group A")).to_be_visible()
+    assert ana.problems() == [] and admin.problems() == []

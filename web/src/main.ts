@@ -305,6 +305,11 @@ connection.on("notice", (notice: Notice) => {
   banner(content, { key, tone: notice.kind === "kicked" || notice.kind === "banned" ? "warn" : "info" });
   // What the person may enter changed: their account and room list are read again, and a
   // room of their old cohort, if open, closes.
+  // A room archived by staff leaves the list, and the screen if it is open there.
+  if (notice.kind === "room_archived") {
+    void loadRooms().catch(() => {});
+    if (notice.room_id !== undefined && notice.room_id === currentRoomId()) navigate("#/rooms");
+  }
   if (notice.kind === "graduated" || notice.kind === "cohort_changed") {
     void get<{ user: Me }>("/api/me")
       .then((data) => {

@@ -32,10 +32,13 @@ export interface Schedule {
   until: string; // YYYY-MM-DD or ""
 }
 
+/** The rule the form sends. An end date is a day on the series' own clock (no Z): the
+ * server runs the series through the last session of that local day (docs/api, POST
+ * /api/meetings), whatever the offset between that zone and UTC. */
 export function buildRrule(s: Schedule): string {
   if (s.once) return "FREQ=DAILY;COUNT=1";
   let rule = `FREQ=WEEKLY;BYDAY=${s.days.join(",")}`;
-  if (s.until) rule += `;UNTIL=${s.until.replace(/-/g, "")}T235959Z`;
+  if (s.until) rule += `;UNTIL=${s.until.replace(/-/g, "")}T235959`;
   return rule;
 }
 
@@ -268,7 +271,7 @@ function seriesForm(rooms: Room[], editing: Series | null, hooks: FormHooks): HT
       field("Duration (minutes)", duration),
       field("Lobby (minutes)", lobby, "Join opens this long before the start."),
     ),
-    field("End date (optional)", until),
+    field("End date (optional)", until, "The series ends with its last session that day, in its time zone."),
     field("Video link (optional)", video),
     errors.node,
     h("div", { class: "form-actions" }, submit, cancel),

@@ -30,6 +30,8 @@ export interface Room {
   contact_policy?: string;
   /** From when members (staff aside) may read the room's history (server/rooms/visibility.py). */
   history_visibility?: HistoryVisibility;
+  /** Archived by staff: closed to members and to every post; only staff see it. */
+  archived?: boolean;
   last_message_id?: number | null;
   unread_count?: number;
   /** Of the unread messages, those that mention me or reply to one of mine (GET /api/rooms). */
@@ -260,6 +262,8 @@ export interface Person {
   joined_at: string;
   graduated_at: string | null;
   last_sign_in_at: string | null;
+  /** The last time the person was connected, posted or signed in (to the minute). */
+  last_seen_at?: string | null;
   username?: string;
 }
 

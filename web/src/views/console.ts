@@ -64,7 +64,8 @@ function syncChildren(parent: Element, nodes: Element[]): void {
   while (parent.children.length > nodes.length) parent.lastElementChild?.remove();
 }
 
-/** Every action the audit log records, in words (server/: each `audit.record` call). */
+/** Every action the audit log records, in words: exactly the server's AUDIT_ACTIONS
+ * (server/kernel/audit.py; tests/test_console_audit.py holds the two together). */
 export const ACTION_TEXT: Record<string, string> = {
   mute: "Muted",
   unmute: "Mute lifted",
@@ -72,6 +73,12 @@ export const ACTION_TEXT: Record<string, string> = {
   ban: "Banned",
   unban: "Ban lifted",
   message_deleted: "Message deleted",
+  room_created: "Room created",
+  room_name_changed: "Room renamed",
+  room_kind_changed: "Room kind changed",
+  room_audience_changed: "Who a room is for changed",
+  room_archived: "Room archived",
+  room_unarchived: "Room brought back from the archive",
   room_locked: "Room locked",
   room_unlocked: "Room unlocked",
   room_slow_mode_s_changed: "Slow mode changed",
@@ -86,14 +93,25 @@ export const ACTION_TEXT: Record<string, string> = {
   filter_blocked_term: "Blocked term refused",
   filter_contact_masked: "Contact details masked",
   filter_contact_blocked: "Contact details refused",
+  cohort_created: "Cohort created",
+  cohort_changed: "Cohort renamed or archived",
   person_changed: "Person changed (role, cohort or graduation)",
   password_reset_issued: "Password reset code issued",
   password_reset_used: "Password reset code used",
   kept_sign_in_reused: "Copied sign-in cookie refused; that sign-in ended",
+  invite_created: "Invite created",
   invite_revoked: "Invite revoked",
   account_deactivated: "Account deactivated",
   account_reactivated: "Account reactivated",
   support_opened: "Private conversation opened",
+  meeting_scheduled: "Sessions scheduled (a series or one session)",
+  meeting_changed: "Session series changed",
+  meeting_cancelled: "Session cancelled",
+  meeting_moved: "Session moved",
+  video_muted: "Microphone muted in a call",
+  video_unmuted: "Microphone unmuted in a call",
+  video_removed: "Removed from a call",
+  video_ended: "Call ended for everyone",
   duty_started: "Went on duty",
   duty_ended: "Went off duty",
   export_requested: "Data export asked for",
@@ -568,7 +586,22 @@ export function consoleView(): View {
   const restrictionBody = h("div", null, loading());
   const restrictionList = h("ul", { class: "console-restrictions-list", "aria-label": "Mutes and bans in force" });
   let restrictionsTitle: HTMLHeadingElement | null = null;
+  // Each item kept while its restriction is unchanged: the list is read again whenever any
+  // moderator mutes, bans or lifts, and a Lift someone is about to press keeps its focus.
+  const restrictionItems = new Map<string, { sig: string; node: HTMLElement }>();
+  const restrictionKey = (r: RoomRestriction): string => `${r.kind}-${r.room_id}-${r.user?.id ?? r.id}`;
   const restrictionItem = (restriction: RoomRestriction): HTMLElement => {
+    const key = restrictionKey(restriction);
+    const sig = JSON.stringify([
+      restriction.id,
+      restriction.until,
+      restriction.reason,
+      restriction.user?.display_name,
+      restriction.created_by?.display_name,
+      roomName(restriction.room_id),
+    ]);
+    const kept = restrictionItems.get(key);
+    if (kept && kept.sig === sig) return kept.node;
     const who = restriction.user?.display_name ?? "Someone";
     const where = roomName(restriction.room_id) ?? `Room ${restriction.room_id}`;
     const muted = restriction.kind === "mute";
@@ -597,7 +630,7 @@ export function consoleView(): View {
       restrictionsTitle?.focus();
     });
     const by = restriction.created_by?.display_name;
-    return h(
+    const node = h(
       "li",
       { class: `restriction ${restriction.kind}` },
       h(
@@ -610,8 +643,12 @@ export function consoleView(): View {
       ),
       lift,
     );
+    restrictionItems.set(key, { sig, node });
+    return node;
   };
   let restrictionLoad = 0;
+  let stopExpiryTimer = (): void => undefined;
+  cleanups.push(() => stopExpiryTimer());
   const loadRestrictions = async (): Promise<void> => {
     const load = ++restrictionLoad;
     const chosen = Number(restrictionRoom.value);
@@ -643,13 +680,22 @@ export function consoleView(): View {
             a.kind.localeCompare(b.kind) ||
             (a.user?.display_name ?? "").localeCompare(b.user?.display_name ?? ""),
         );
+      stopExpiryTimer();
+      stopExpiryTimer = whenFirstEnds(list, () => void loadRestrictions());
+      const keys = new Set(list.map(restrictionKey));
+      for (const key of [...restrictionItems.keys()]) if (!keys.has(key)) restrictionItems.delete(key);
       if (list.length === 0) {
         const where = chosen ? roomName(chosen) : undefined;
+        const hadFocus = restrictionBody.contains(document.activeElement);
         replaceChildren(restrictionBody, h("p", { class: "note" }, where ? `No mutes or bans in force in ${where}.` : "No mutes or bans in force."));
+        if (hadFocus) restrictionsTitle?.focus();
         return;
       }
-      replaceChildren(restrictionList, ...list.map(restrictionItem));
-      replaceChildren(restrictionBody, restrictionList);
+      const hadFocus = restrictionList.contains(document.activeElement);
+      syncChildren(restrictionList, list.map(restrictionItem));
+      if (restrictionList.parentElement !== restrictionBody) replaceChildren(restrictionBody, restrictionList);
+      // The item a Lift had focus in is gone (lifted elsewhere): the region's title has it.
+      if (hadFocus && !restrictionList.contains(document.activeElement)) restrictionsTitle?.focus();
     } catch (err) {
       if (!stopped && load === restrictionLoad) restrictionErrors.show(describeAny(err));
     }
@@ -1115,6 +1161,13 @@ export function consoleView(): View {
     connection.on("usable", () => {
       void loadAlerts();
       void loadReports();
+      // What was muted, banned or lifted while this tab was away.
+      void loadRestrictions();
+    }),
+    // Any moderator's mute, ban or lift, on any server process.
+    connection.on("restriction_changed", (change: { room_id: number }) => {
+      const chosen = Number(restrictionRoom.value);
+      if (!chosen || chosen === change.room_id) void loadRestrictions();
     }),
   );
 
@@ -1168,6 +1221,17 @@ export function consoleView(): View {
       for (const cleanup of cleanups) cleanup();
     },
   };
+}
+
+/** A mute or ban that runs out sends nothing: `then` runs a moment after the first of these
+ * ends (none: never). Answers what stops the timer. */
+export function whenFirstEnds(restrictions: { until: string | null }[], then: () => void): () => void {
+  const ends = restrictions.flatMap((r) => (r.until === null ? [] : [Date.parse(r.until)])).filter(Number.isFinite);
+  if (ends.length === 0) return () => undefined;
+  // setTimeout's longest wait is about 24.8 days; a later end is looked at again then.
+  const wait = Math.min(Math.max(Math.min(...ends) - Date.now(), 0) + 1000, 2 ** 31 - 1);
+  const timer = setTimeout(then, wait);
+  return () => clearTimeout(timer);
 }
 
 /** Choose `value` in a select if it is still one of its options, else the first option. */

@@ -2,12 +2,14 @@
 // details, the mutes and bans in force, and what staff may do about the account (role, cohort,
 // graduation, deactivation, a one-time password reset code to hand over).
 import { ApiError, del, get, patch, post } from "../api";
+import { connection } from "../connection";
 import { describeAny } from "../errors";
 import { fullTime } from "../format";
 import { append, h, replaceChildren, uid, type Child } from "../h";
 import { currentUser } from "../session";
 import type { Cohort, PasswordReset, PeoplePage, Person, PersonDetail, Restriction, Role } from "../types";
 import { button, confirmAction, errorBox, field, heading, input, linkToCopy, loading, statusBox, type View } from "./common";
+import { whenFirstEnds } from "./console";
 import { personDataSection } from "./my-data";
 
 const PAGE_SIZE = 50;
@@ -140,7 +142,7 @@ export function peopleView(query: string): View {
         dot(),
         h("span", { class: `account-${person.status}` }, STATUS_TEXT[person.status] ?? person.status),
         dot(),
-        h("span", null, "Last sign-in: ", timeOrText(person.last_sign_in_at, "never")),
+        h("span", null, "Last seen: ", timeOrText(person.last_seen_at ?? person.last_sign_in_at, "never")),
       ),
     );
   };
@@ -361,7 +363,7 @@ export function personView(id: number): View {
       ["Status", STATUS_TEXT[p.status] ?? p.status],
       ["Joined", timeOrText(p.joined_at, "")],
       ["Graduated", timeOrText(p.graduated_at, "Not graduated")],
-      ["Last sign-in", timeOrText(p.last_sign_in_at, "Never")],
+      ["Last seen", timeOrText(p.last_seen_at ?? p.last_sign_in_at, "Never")],
       ["Meetings attended", String(p.meetings_attended)],
     ];
     replaceChildren(facts, ...rows.map(([label, value]) => h("div", null, h("dt", null, label), h("dd", null, value))));
@@ -400,10 +402,13 @@ export function personView(id: number): View {
     );
   };
 
+  let stopExpiryTimer = (): void => undefined;
   const render = (p: PersonDetail): void => {
     title.textContent = p.display_name;
     document.title = `${p.display_name} – peerrooms`;
     renderFacts(p);
+    stopExpiryTimer();
+    stopExpiryTimer = whenFirstEnds(p.restrictions, () => void reloadRestrictions());
     replaceChildren(
       restrictionBody,
       p.restrictions.length === 0
@@ -602,6 +607,22 @@ export function personView(id: number): View {
     await reload();
     await data.reload();
   };
+
+  // Mutes and bans made or lifted by any moderator (on any server process) show at once, and
+  // so does what changed while this tab was away.
+  const reloadRestrictions = async (): Promise<void> => {
+    if (person === null) return;
+    const hadFocus = restrictionBody.contains(document.activeElement);
+    await reload();
+    if (hadFocus) keepFocus(restrictions.title);
+  };
+  const stopListening = [
+    connection.on("restriction_changed", (change: { user_id: number }) => {
+      if (change.user_id === id) void reloadRestrictions();
+    }),
+    connection.on("usable", () => void reloadRestrictions()),
+  ];
+
   const waiting = loading();
   void start().then(() => waiting.remove());
 
@@ -612,6 +633,8 @@ export function personView(id: number): View {
     cleanup: () => {
       stopped = true;
       data.stop();
+      for (const stop of stopListening) stop();
+      stopExpiryTimer();
     },
   };
 }

@@ -1,6 +1,6 @@
 // Cohorts and rooms (staff): the program's cohorts (create, rename, archive and bring back)
-// and its rooms (create, rename), each room with its kind, audience and cohort, and who it
-// is for.
+// and its rooms (create with their limits, rename, edit, archive and bring back), each room
+// with its kind, audience and cohort, and who it is for.
 import "../program.css";
 import { get, patch, post } from "../api";
 import { openDialog } from "../dialog";
@@ -19,9 +19,11 @@ interface RoomMember {
   online: boolean;
 }
 
-/** A member as the list says it: "Ana, here now" / "Avi, banned from this room". */
-function memberLine(member: RoomMember): string {
-  const notes = [member.online ? "here now" : "", member.may_enter ? "" : "banned from this room"];
+/** A member as the list says it: "Ana, here now" / "Avi, banned from this room". Nobody may
+ * enter an archived room, so there it says nothing of bans. */
+function memberLine(member: RoomMember, archived: boolean): string {
+  const banned = !member.may_enter && !archived;
+  const notes = [member.online ? "here now" : "", banned ? "banned from this room" : ""];
   return [member.display_name, ...notes.filter(Boolean)].join(", ");
 }
 
@@ -42,7 +44,7 @@ function whoIsInRoom(room: Room): { toggle: HTMLButtonElement; list: HTMLElement
       replaceChildren(
         list,
         members.length
-          ? h("ul", { "aria-label": `People of ${room.name}` }, ...members.map((m) => h("li", null, memberLine(m))))
+          ? h("ul", { "aria-label": `People of ${room.name}` }, ...members.map((m) => h("li", null, memberLine(m, room.archived === true))))
           : h("p", { class: "note" }, "Nobody yet: the room's people appear here once they join the program."),
       );
     } catch (err) {
@@ -73,6 +75,95 @@ const POLICY_TEXT: Record<string, string> = {
 
 function option(value: string, text: string): HTMLOptionElement {
   return h("option", { value }, text);
+}
+
+/** Kinds a room may be made as, and change between once made (a meeting room stays one). */
+const KIND_CHOICES: [string, string][] = [
+  ["group", "Group"],
+  ["peer", "Peer"],
+  ["meeting", "Meeting"],
+];
+const CHANGEABLE_KINDS = ["group", "peer"];
+const AUDIENCE_CHOICES: [string, string][] = [
+  ["cohort", "One cohort"],
+  ["alumni", "Alumni"],
+  ["everyone", "Everyone"],
+];
+
+/** What is wrong with who a room is for, as the form says it (the server says it too). */
+function audienceProblem(kind: string, audience: string, cohortId: string): string | null {
+  if (audience === "cohort" && !cohortId) return "Choose the cohort this room is for.";
+  if (kind === "group" && audience !== "cohort") return "A group room is for one cohort.";
+  return null;
+}
+
+/** The cohorts a room may be given: those not archived, and the one it has. */
+function cohortOptions(cohorts: ProgramCohort[], current: number | null): HTMLOptionElement[] {
+  return [
+    option("", "No cohort"),
+    ...cohorts.filter((c) => !c.archived || c.id === current).map((c) => option(String(c.id), c.name)),
+  ];
+}
+
+/** Change a room's topic, kind and audience in a dialog; only what changed is sent, and the
+ * server's refusal (a new audience that would read earlier history) keeps it open. */
+function editRoomDialog(room: Room, cohorts: ProgramCohort[], save: (changes: Record<string, unknown>) => Promise<void>): void {
+  const topic = input({ type: "text", name: "topic", value: room.topic ?? "", maxlength: 500, autocomplete: "off" });
+  const changeable = CHANGEABLE_KINDS.includes(room.kind);
+  const kind = h(
+    "select",
+    { name: "kind" },
+    ...KIND_CHOICES.filter(([value]) => (changeable ? CHANGEABLE_KINDS.includes(value) : value === room.kind)).map(
+      ([value, text]) => option(value, text),
+    ),
+  );
+  kind.value = room.kind;
+  kind.disabled = !changeable;
+  const audience = h("select", { name: "audience" }, ...AUDIENCE_CHOICES.map(([value, text]) => option(value, text)));
+  audience.value = room.audience;
+  const cohort = h("select", { name: "cohort_id" }, ...cohortOptions(cohorts, room.cohort_id));
+  cohort.value = room.cohort_id === null ? "" : String(room.cohort_id);
+  const errors = errorBox();
+  const ok = h("button", { type: "submit", class: "primary" }, "Save");
+  const cancel = button("Cancel");
+  const form = h(
+    "form",
+    { class: "form", novalidate: true },
+    field("Topic", topic),
+    field("Kind", kind, changeable ? "A group room is for one cohort." : "A meeting room stays one: its sessions need it."),
+    field("Audience", audience, "Once people have written here, a new audience may not read what was said before they could."),
+    field("Cohort", cohort, "Needed when the audience is one cohort."),
+    errors.node,
+    h("div", { class: "dialog-actions" }, ok, cancel),
+  );
+  const handle = openDialog({ title: `Edit ${room.name}`, content: [form] });
+  cancel.addEventListener("click", () => handle.close());
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const problem = audienceProblem(kind.value, audience.value, cohort.value);
+    if (problem) {
+      errors.show(problem);
+      (audience.value === "cohort" ? cohort : audience).focus();
+      return;
+    }
+    const changes: Record<string, unknown> = {};
+    if (topic.value.trim() !== (room.topic ?? "")) changes.topic = topic.value.trim();
+    if (kind.value !== room.kind) changes.kind = kind.value;
+    const cohortId = audience.value === "cohort" ? Number(cohort.value) : null;
+    if (audience.value !== room.audience || cohortId !== room.cohort_id) {
+      changes.audience = audience.value;
+      if (cohortId !== null) changes.cohort_id = cohortId;
+    }
+    errors.clear();
+    ok.disabled = true;
+    try {
+      if (Object.keys(changes).length) await save(changes);
+      handle.close();
+    } catch (err) {
+      errors.show(describeAny(err));
+      ok.disabled = false;
+    }
+  });
 }
 
 function section(title: string, kind: string, ...content: Child[]): HTMLElement {
@@ -167,14 +258,8 @@ export function programView(): View {
 
   // ----- rooms -----
   const roomName = input({ type: "text", name: "name", maxlength: 100, autocomplete: "off" });
-  const kind = h("select", { name: "kind" }, option("group", "Group"), option("peer", "Peer"), option("meeting", "Meeting"));
-  const audience = h(
-    "select",
-    { name: "audience" },
-    option("cohort", "One cohort"),
-    option("alumni", "Alumni"),
-    option("everyone", "Everyone"),
-  );
+  const kind = h("select", { name: "kind" }, ...KIND_CHOICES.map(([value, text]) => option(value, text)));
+  const audience = h("select", { name: "audience" }, ...AUDIENCE_CHOICES.map(([value, text]) => option(value, text)));
   const roomCohort = h("select", { name: "cohort_id" }, option("", "No cohort"));
   const topic = input({ type: "text", name: "topic", maxlength: 200, autocomplete: "off" });
   const policy = h(
@@ -183,6 +268,7 @@ export function programView(): View {
     option("", "Default"),
     ...Object.entries(POLICY_TEXT).map(([value, text]) => option(value, text)),
   );
+  const slowMode = input({ type: "number", name: "slow_mode_s", min: 0, max: 3600, step: 1, value: "0", inputmode: "numeric" });
   const readable = h(
     "select",
     { name: "history_visibility" },
@@ -202,6 +288,7 @@ export function programView(): View {
     field("Cohort", roomCohort, "Needed when the audience is one cohort."),
     field("Topic (optional)", topic),
     field("Contact details in messages", policy),
+    field("Slow mode (seconds)", slowMode, "How long members wait between two posts; 0 is off."),
     field(HISTORY_LABEL, readable, HISTORY_HINT),
     roomErrors.node,
     h("div", { class: "row-actions" }, h("button", { type: "submit", class: "primary" }, "Create room")),
@@ -263,31 +350,56 @@ export function programView(): View {
     replaceChildren(cohortList, ...items);
     replaceChildren(cohortBody, cohorts.length ? cohortList : h("p", { class: "note" }, "No cohorts yet."));
     const chosen = roomCohort.value;
-    replaceChildren(
-      roomCohort,
-      option("", "No cohort"),
-      ...cohorts.filter((c) => !c.archived).map((c) => option(String(c.id), c.name)),
-    );
+    replaceChildren(roomCohort, ...cohortOptions(cohorts, null));
     roomCohort.value = [...roomCohort.options].some((o) => o.value === chosen) ? chosen : "";
+  };
+
+  /** A room changed: the lists here and everywhere else in the tab read again. */
+  const roomChanged = async (id: number, changes: Record<string, unknown>, done: string): Promise<void> => {
+    await patch(`/api/rooms/${id}`, changes);
+    roomErrors.clear();
+    roomStatus.show(done);
+    void loadRooms().catch(() => {});
+    await refresh();
   };
 
   const renderRooms = (): void => {
     const items = rooms.map((room) => {
+      const archived = room.archived === true;
       const rename = button("Rename", { class: "small" });
       rename.addEventListener("click", () =>
-        renameDialog(`Rename ${room.name}`, room.name, async (name) => {
-          await patch(`/api/rooms/${room.id}`, { name });
-          roomStatus.show(`Room renamed to ${name}.`);
-          void loadRooms().catch(() => {});
-          await refresh();
-        }),
+        renameDialog(`Rename ${room.name}`, room.name, (name) => roomChanged(room.id, { name }, `Room renamed to ${name}.`)),
       );
+      const edit = button("Edit", { class: "small", "aria-label": `Edit ${room.name}` });
+      edit.addEventListener("click", () =>
+        editRoomDialog(room, cohorts, (changes) => roomChanged(room.id, changes, `${room.name} changed.`)),
+      );
+      const archive = button(archived ? "Bring back" : "Archive", { class: "small" });
+      archive.addEventListener("click", () => {
+        if (archived) {
+          roomChanged(room.id, { archived: false }, `${room.name} is open again.`).catch((err: unknown) =>
+            roomErrors.show(describeAny(err)),
+          );
+          return;
+        }
+        confirmDialog(
+          `Archive ${room.name}?`,
+          "Its members can no longer open it or post in it, and it leaves their room lists. Its history is kept for staff.",
+          "Archive",
+          () => roomChanged(room.id, { archived: true }, `${room.name} archived.`),
+        );
+      });
       const dot = (): HTMLElement => h("span", { class: "dot", "aria-hidden": "true" }, " · ");
       const who = whoIsInRoom(room);
       return h(
         "li",
-        { class: "program-item" },
-        h("p", { class: "program-line" }, h("a", { href: `#/rooms/${room.id}`, class: "program-name" }, room.name)),
+        { class: `program-item${archived ? " is-archived" : ""}` },
+        h(
+          "p",
+          { class: "program-line" },
+          h("a", { href: `#/rooms/${room.id}`, class: "program-name" }, room.name),
+          archived ? h("span", { class: "program-tag" }, "Archived") : null,
+        ),
         h(
           "p",
           { class: "program-meta" },
@@ -296,8 +408,11 @@ export function programView(): View {
           h("span", null, `Audience: ${AUDIENCE_TEXT[room.audience] ?? room.audience}`),
           room.cohort_id !== null ? dot() : null,
           room.cohort_id !== null ? h("span", null, cohortName(room.cohort_id)) : null,
+          room.slow_mode_s > 0 ? dot() : null,
+          room.slow_mode_s > 0 ? h("span", null, `Slow mode: ${room.slow_mode_s} s`) : null,
         ),
-        h("div", { class: "program-actions" }, rename, who.toggle),
+        room.topic ? h("p", { class: "program-meta" }, `Topic: ${room.topic}`) : null,
+        h("div", { class: "program-actions" }, rename, edit, archive, who.toggle),
         who.list,
       );
     });
@@ -308,7 +423,7 @@ export function programView(): View {
   const refresh = async (): Promise<void> => {
     const [cohortData, roomData] = await Promise.all([
       get<{ cohorts: ProgramCohort[] }>("/api/cohorts?status=all"),
-      get<{ rooms: Room[] }>("/api/rooms"),
+      get<{ rooms: Room[] }>("/api/rooms?status=all"),
     ]);
     if (stopped) return;
     cohorts = cohortData.cohorts;
@@ -345,12 +460,20 @@ export function programView(): View {
       roomName.focus();
       return;
     }
-    if (audience.value === "cohort" && !roomCohort.value) {
-      roomErrors.show("Choose the cohort this room is for.");
-      roomCohort.focus();
+    const problem = audienceProblem(kind.value, audience.value, roomCohort.value);
+    if (problem) {
+      roomErrors.show(problem);
+      (audience.value === "cohort" ? roomCohort : audience).focus();
+      return;
+    }
+    const slow = Number(slowMode.value || "0");
+    if (!Number.isInteger(slow) || slow < 0 || slow > 3600) {
+      roomErrors.show("Slow mode: give whole seconds from 0 to 3600.");
+      slowMode.focus();
       return;
     }
     const body: Record<string, unknown> = { name, kind: kind.value, audience: audience.value };
+    if (slow > 0) body.slow_mode_s = slow;
     if (audience.value === "cohort") body.cohort_id = Number(roomCohort.value);
     if (topic.value.trim()) body.topic = topic.value.trim();
     if (policy.value) body.contact_policy = policy.value;
@@ -360,6 +483,7 @@ export function programView(): View {
       await post("/api/rooms", body);
       roomName.value = "";
       topic.value = "";
+      slowMode.value = "0";
       roomStatus.show(`Room ${name} created.`);
       void loadRooms().catch(() => {});
       await refresh();

@@ -1,5 +1,5 @@
-"""The `peerrooms` command: serve, create-admin, invite, people, person, reset-code, demo,
-retention, db, backup, restore."""
+"""The `peerrooms` command: serve, create-admin, demo, retention, db, backup, restore, and
+the console's commands (docs/console.md), a module of them per group."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from server.accounts.http import ACCOUNTS, PEOPLE
-from server.accounts.models import InviteIn, PeopleQuery, PersonChangeIn
-from server.accounts.people import PeopleService
+from server.accounts.http import ACCOUNTS
 from server.accounts.service import AccountService
 from server.app import create_app, database_deadlines
+from server.cli import people, program, records, sessions
+from server.cli.task import run_console_command
 from server.demo import seed_demo
 from server.kernel.access_log import AccessLogger
 from server.kernel.actors import Role
@@ -47,27 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--password", required=True)
     admin.add_argument("--display-name", default="Program admin")
 
-    invite = commands.add_parser("invite", help="create an invite and print its code")
-    invite.add_argument("--role", required=True, choices=[role.value for role in Role])
-    invite.add_argument("--cohort", help="cohort name, for patient invites")
-    invite.add_argument("--uses", type=int, default=1)
-    invite.add_argument("--hours", type=float, help="hours until the invite expires")
-
-    people = commands.add_parser("people", help="list people (tab-separated), filtered")
-    people.add_argument("--role", choices=[role.value for role in Role])
-    people.add_argument("--cohort", help="cohort name")
-    people.add_argument("--status", choices=["active", "deactivated", "all"], default="all")
-    people.add_argument("--search", default="", help="part of an alias or login name")
-
-    person = commands.add_parser("person", help="change a person's role or cohort")
-    person.add_argument("--username", required=True)
-    person.add_argument("--role", choices=[role.value for role in Role])
-    person.add_argument("--cohort", help="cohort name: the person's only cohort from now on")
-
-    reset = commands.add_parser(
-        "reset-code", help="issue a one-time password-reset code and print it with its link"
-    )
-    reset.add_argument("--username", required=True)
+    for group in (people, program, sessions, records):
+        group.add_commands(commands)
 
     commands.add_parser("demo", help="seed a demo community and print how to sign in")
 
@@ -146,7 +127,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_run_task(args, settings))
     except AppError as error:
         print(f"peerrooms: {error.message}", file=sys.stderr)
-        return 2
+        return BAD_INPUT if error.code == "invalid" else REFUSED
+
+
+# Exit codes: a refusal (by role, or for what the database holds: not found, a conflict);
+# input that could never be right (argparse exits with the same code for its own).
+REFUSED = 1
+BAD_INPUT = 2
 
 
 HTTP_SHUTDOWN_S = 0.5
@@ -201,18 +188,12 @@ async def _run_task(args: argparse.Namespace, settings: Settings) -> int:
         accounts = app[ACCOUNTS]
         if args.command == "create-admin":
             return await _create_admin(accounts, args)
-        if args.command == "invite":
-            return await _invite(accounts, args)
-        if args.command == "people":
-            return await _people(accounts, app[PEOPLE], args)
-        if args.command == "person":
-            return await _change_person(accounts, app[PEOPLE], args)
-        if args.command == "reset-code":
-            return await _reset_code(accounts, app[PEOPLE], args)
         if args.command == "retention":
             return await _retention(app[RETENTION], apply=args.apply)
-        print(await seed_demo(accounts, app[ROOMS], app[MESSAGES], app[MEETINGS]))
-        return 0
+        if args.command == "demo":
+            print(await seed_demo(accounts, app[ROOMS], app[MESSAGES], app[MEETINGS]))
+            return 0
+        return await run_console_command(app, settings, args)
 
 
 async def _create_admin(accounts: AccountService, args: argparse.Namespace) -> int:
@@ -229,78 +210,6 @@ async def _create_admin(accounts: AccountService, args: argparse.Namespace) -> i
         )
         return 2
     print(f"admin {user.username} {'created' if created else 'already exists'}")
-    return 0
-
-
-async def _invite(accounts: AccountService, args: argparse.Namespace) -> int:
-    cohort_id = None
-    if args.cohort:
-        cohort = await accounts.cohort_named(args.cohort)
-        cohort_id = cohort.id
-    data = InviteIn.model_validate(
-        {
-            "role": args.role,
-            "cohort_id": cohort_id,
-            "max_uses": args.uses,
-            "expires_in_hours": args.hours,
-        }
-    )
-    invite = await accounts.create_invite(None, data)
-    print(invite["code"])
-    return 0
-
-
-async def _cohort_id(accounts: AccountService, name: str | None) -> int | None:
-    return None if not name else (await accounts.cohort_named(name)).id
-
-
-async def _people(accounts: AccountService, people: PeopleService, args: argparse.Namespace) -> int:
-    """Every matching person, one line each: id, login name, alias, role, cohorts, status,
-    last sign-in. The command line acts as the operator, with an admin's view."""
-    cohorts = {cohort.id: cohort.name for cohort in await accounts.all_cohorts()}
-    query = {
-        "role": args.role,
-        "cohort_id": await _cohort_id(accounts, args.cohort),
-        "status": args.status,
-        "q": args.search,
-        "limit": 200,
-    }
-    after = 0
-    print("id\tusername\talias\trole\tcohorts\tstatus\tlast sign-in")
-    while True:
-        page = await people.people(None, PeopleQuery.model_validate(query | {"after": after}))
-        for each in page["users"]:
-            names = ", ".join(cohorts.get(cohort_id, "?") for cohort_id in each["cohort_ids"])
-            print(
-                f"{each['id']}\t{each['username']}\t{each['display_name']}\t{each['role']}"
-                f"\t{names}\t{each['status']}\t{each['last_sign_in_at'] or '-'}"
-            )
-        if page["next_after"] is None:
-            return 0
-        after = page["next_after"]
-
-
-async def _user_id(accounts: AccountService, username: str) -> int:
-    return await accounts.user_id_of(username.strip().lower())
-
-
-async def _change_person(
-    accounts: AccountService, people: PeopleService, args: argparse.Namespace
-) -> int:
-    change = PersonChangeIn.model_validate(
-        {"role": args.role, "cohort_id": await _cohort_id(accounts, args.cohort)}
-    )
-    person = await people.change(None, await _user_id(accounts, args.username), change)
-    print(f"{args.username}: {person['role']}, cohorts {person['cohort_ids']}")
-    return 0
-
-
-async def _reset_code(
-    accounts: AccountService, people: PeopleService, args: argparse.Namespace
-) -> int:
-    reset = await people.issue_password_reset(None, await _user_id(accounts, args.username))
-    print(reset["code"])
-    print(f"link: <this server's address>{reset['path']} (works once, until {reset['expires_at']})")
     return 0
 
 
