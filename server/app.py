@@ -15,9 +15,10 @@ from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.accounts.http import ACCOUNTS, PEOPLE, add_account_routes
+from server.accounts.http import ACCOUNTS, PEOPLE, PROFILES, add_account_routes
 from server.accounts.passwords import Passwords
 from server.accounts.people import LastSeen, PeopleService
+from server.accounts.profile import ProfileService
 from server.accounts.service import AccountService
 from server.accounts.throttle import Allowance, SignInThrottle
 from server.accounts.tokens import TokenIssuer, load_or_create_secret
@@ -122,12 +123,15 @@ from server.rooms import store as room_store
 from server.rooms.access import RoomAccess
 from server.rooms.activity import MayFollow, RoomActivity
 from server.rooms.catch_up import OutageCatchUp
-from server.rooms.events import register_room_events
+from server.rooms.events import register_pin_events, register_room_events
 from server.rooms.gates import PostGate, RoomLockGate, StoredSendCounter
-from server.rooms.http import MESSAGES, ROOMS, add_room_routes
+from server.rooms.http import MESSAGES, ROOMS, SEARCH, add_room_routes
 from server.rooms.kept import kept_rooms
 from server.rooms.messages import MessageService
 from server.rooms.models import SendIn
+from server.rooms.pins import PinService
+from server.rooms.search import MessageSearch
+from server.rooms.search_store import search_index_for
 from server.rooms.service import RoomService
 from server.settings import Settings
 from server.web.http import add_web_routes
@@ -290,6 +294,7 @@ def create_app(
         ),
     )
     register_room_events(router, rooms, messages)
+    register_pin_events(router, PinService(core.sessions, core.clock, core.hub, access, audit))
     app[EVENTS] = router
 
     notifications = _build_notifications(core, access, presence, safety.alerts)
@@ -301,12 +306,22 @@ def create_app(
 
     app[PRESENCE] = presence
     app[ACCOUNTS] = accounts
+    app[PROFILES] = ProfileService(
+        accounts,
+        core.hub,
+        core.sharing.rate_limiter,
+        rooms.room_ids_open_to,
+        # Live connections speak with the person's name: they take up a new one as they
+        # take up a graduation.
+        listeners=[rooms.access_changed],
+    )
     app[PEOPLE] = PeopleService(
         accounts,
         facts=[safety.restrictions.on_person, meetings.attended_by, notifications.channels_of],
     )
     app[ROOMS] = rooms
     app[MESSAGES] = messages
+    app[SEARCH] = MessageSearch(core.sessions, access, search_index_for(core.engine.dialect.name))
     app[RESTRICTIONS] = safety.restrictions
     app[REPORTS] = safety.reports
     app[ALERTS] = safety.alerts

@@ -289,7 +289,19 @@ def check_ack(event: str, ack: Any) -> None:
 # ----- Socket.IO events -----
 
 
-FUZZED_EVENTS = ("join", "leave", "send", "edit", "delete", "react", "typing", "history")
+FUZZED_EVENTS = (
+    "join",
+    "leave",
+    "send",
+    "edit",
+    "delete",
+    "react",
+    "typing",
+    "history",
+    "pin",
+    "unpin",
+    "pins",
+)
 
 
 def event_payloads(w: World, event: str) -> st.SearchStrategy[Any]:
@@ -308,6 +320,10 @@ def event_payloads(w: World, event: str) -> st.SearchStrategy[Any]:
         "react": {"message_id": message, "emoji": emoji},
         "typing": {"room_id": room},
         "history": {"room_id": room, "before": cursor, "limit": limit},
+        # A patient may not pin: what is fuzzed here is the checking before that refusal.
+        "pin": {"room_id": room, "message_id": message},
+        "unpin": {"room_id": room, "message_id": message},
+        "pins": {"room_id": room},
     }
     assert tuple(fields) == FUZZED_EVENTS
     return mutated(fields[event])

@@ -12,13 +12,26 @@ function noOutsideUrls(): Plugin {
   };
 }
 
+// The entry script blocks rendering until it has run, so the theme chosen on this device
+// (theme.ts) is on the page before its first paint: a dark choice never flashes light. Vite
+// writes the built page's script tag itself, so the attribute is added to what it wrote.
+function renderBlockingEntry(): Plugin {
+  return {
+    name: "peerrooms-render-blocking-entry",
+    transformIndexHtml: {
+      order: "post",
+      handler: (html) => html.replace('<script type="module" crossorigin', '<script type="module" blocking="render" crossorigin'),
+    },
+  };
+}
+
 // The dev server forwards the API and Socket.IO to a local `peerrooms serve`
 // (PEERROOMS_DEV_SERVER, default http://127.0.0.1:8080).
 const target = process.env.PEERROOMS_DEV_SERVER ?? "http://127.0.0.1:8080";
 
 export default defineConfig({
   base: "/",
-  plugins: [noOutsideUrls()],
+  plugins: [noOutsideUrls(), renderBlockingEntry()],
   build: {
     outDir: "dist",
     assetsDir: "assets",

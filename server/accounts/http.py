@@ -15,9 +15,11 @@ from server.accounts.models import (
     PasswordResetIn,
     PeopleQuery,
     PersonChangeIn,
+    ProfilePatch,
     RegisterIn,
 )
 from server.accounts.people import PeopleService
+from server.accounts.profile import ProfileService
 from server.accounts.remember import REFRESH_COOKIE, REFRESH_COOKIE_PATH, SignedIn
 from server.accounts.service import AccountService, Client
 from server.kernel.actors import Actor
@@ -38,6 +40,7 @@ SIGNED_IN_ANSWER = {
 }
 RENEW_HEADER = "X-Peerrooms-Renew"
 PEOPLE = web.AppKey("people", PeopleService)
+PROFILES = web.AppKey("profiles", ProfileService)
 
 
 async def current_actor(request: web.Request) -> Actor:
@@ -149,6 +152,17 @@ async def me(request: web.Request) -> web.Response:
     return ok(
         {"user": await accounts.me(actor), "consent_required": await accounts.consent_due(actor.id)}
     )
+
+
+async def show_profile(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    return ok({"profile": await request.app[PROFILES].profile(actor)})
+
+
+async def change_profile(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    data = await read_input(request, ProfilePatch)
+    return ok({"profile": await request.app[PROFILES].change(actor, data)})
 
 
 async def create_cohort(request: web.Request) -> web.Response:
@@ -377,6 +391,33 @@ ACCOUNT_ROUTES = RouteTable(
             " null when they have accepted the one in force.",
         ),
         Route(
+            "GET",
+            "/api/me/profile",
+            show_profile,
+            "How others see me: my alias, pronouns and short line",
+            Access.SIGNED_IN,
+            returns={"profile": "Profile"},
+        ),
+        Route(
+            "PATCH",
+            "/api/me/profile",
+            change_profile,
+            "Change my alias, pronouns or short line",
+            Access.SIGNED_IN,
+            body=ProfilePatch,
+            returns={"profile": "Profile"},
+            errors=("conflict", "rate_limited"),
+            description="Fields left out stay as they are; `pronouns` or `line` null or empty"
+            " are taken away. A new `display_name` follows the registration rules: one that"
+            " looks like another person's is `conflict`, and for a member one that says staff"
+            " is `invalid` (their pronouns likewise). Three alias changes at once, then one"
+            " every 8 hours; SIGNIN_FAILURES_PER_ACCOUNT refused names at once, then one every"
+            " SIGNIN_ACCOUNT_REFILL_S seconds: beyond, `rate_limited` (with `retry_after_s`)."
+            " An alias change is audited as `display_name_changed` (`reason`: the old and the"
+            " new alias). Every change is announced to the rooms the person may enter and to"
+            " their own sockets (`member_changed`).",
+        ),
+        Route(
             "POST",
             "/api/auth/logout",
             logout,
@@ -411,7 +452,9 @@ ACCOUNT_ROUTES = RouteTable(
             status=204,
             errors=("forbidden", "rate_limited"),
             description="A wrong `current_password` is `forbidden` (and counts as a failed"
-            " sign-in); the new one follows the registration rules (`invalid`).",
+            " sign-in); the new one follows the registration rules (`invalid`). Every other"
+            " sign-in ends, on every process: their sockets close, their tokens and kept"
+            " sign-in cookies stop working. Audited as `password_changed`.",
         ),
         Route(
             "POST",

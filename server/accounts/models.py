@@ -6,13 +6,19 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from pydantic import AfterValidator, StringConstraints, field_validator
 from pydantic import Field as InputField
-from pydantic import StringConstraints, field_validator
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
+from server.kernel.actors import with_profile
 from server.kernel.db import UTCDateTime
 from server.kernel.validation import InputModel, PositiveId, SinceCursor
+
+DISPLAY_NAME_MAX = 40
+PRONOUNS_MAX = 30
+# A short line about oneself ("back after a week away"), not a place for a conversation.
+LINE_MAX = 80
 
 
 class User(SQLModel, table=True):
@@ -28,6 +34,10 @@ class User(SQLModel, table=True):
     # The last time the person was connected or posted, to the minute (accounts/people.py:
     # LastSeen); null until then.
     last_seen_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # What the person chose to add beside their alias where a room lists who is there
+    # (accounts/profile.py); null when they have said nothing.
+    pronouns: str | None = Field(default=None, max_length=PRONOUNS_MAX)
+    line: str | None = Field(default=None, max_length=LINE_MAX)
 
 
 class UserSession(SQLModel, table=True):
@@ -102,14 +112,34 @@ class PasswordReset(SQLModel, table=True):
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
 
 
+def _printable(value: str) -> str:
+    if not value.isprintable():
+        raise ValueError("use printable characters only")
+    return value
+
+
+def _printable_or_joined(value: str) -> str:
+    # Emoji sequences (🏳️‍🌈) hold zero-width joiners, which are not "printable"; the other
+    # invisible characters (direction overrides among them) could disguise text.
+    if not all(character.isprintable() or character == "\u200d" for character in value):
+        raise ValueError("use printable characters only")
+    return value
+
+
+# An alias: what others in the rooms see (unique as accounts/names.py has it).
+DisplayName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=DISPLAY_NAME_MAX),
+    AfterValidator(_printable),
+]
+
+
 class RegisterIn(InputModel):
     invite_code: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
     ]
     username: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True)]
-    display_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)
-    ]
+    display_name: DisplayName
     password: Annotated[str, StringConstraints(max_length=256)]
     # The version of the program's consent notice (GET /api/consent) the person read and
     # accepts: registering is accepting it.
@@ -126,13 +156,6 @@ class RegisterIn(InputModel):
             )
         return value
 
-    @field_validator("display_name")
-    @classmethod
-    def _display_name_printable(cls, value: str) -> str:
-        if not value.isprintable():
-            raise ValueError("use printable characters only")
-        return value
-
 
 class LoginIn(InputModel):
     username: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=64)]
@@ -144,6 +167,40 @@ class LoginIn(InputModel):
 class PasswordChangeIn(InputModel):
     current_password: Annotated[str, StringConstraints(max_length=256)]
     new_password: Annotated[str, StringConstraints(max_length=256)]
+
+
+class ProfilePatch(InputModel):
+    """What a person changes of how others see them. A field left out stays as it is;
+    pronouns or a line given as null or "" are taken away; the alias can only be replaced."""
+
+    display_name: DisplayName | None = None
+    pronouns: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=PRONOUNS_MAX),
+            AfterValidator(_printable_or_joined),
+        ]
+        | None
+    ) = None
+    line: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=LINE_MAX),
+            AfterValidator(_printable_or_joined),
+        ]
+        | None
+    ) = None
+
+    @field_validator("display_name", mode="before")
+    @classmethod
+    def _alias_given(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("everyone goes by an alias here; give a new one to change it")
+        return value
+
+    def changes(self) -> dict[str, str | None]:
+        """The fields given, an empty pronouns or line as null."""
+        return {name: getattr(self, name) or None for name in sorted(self.model_fields_set)}
 
 
 class PasswordResetIn(InputModel):
@@ -214,6 +271,21 @@ def public_user(user: User) -> dict[str, Any]:
 def public_user_of(user_id: int | None, display_name: str, role: str) -> dict[str, Any]:
     """`public_user` from its columns (a page's rows carry them)."""
     return {"id": user_id, "display_name": display_name, "role": role}
+
+
+def member_user(user: User) -> dict[str, Any]:
+    """A user as a room's list of who is there shows them (`Actor.member`)."""
+    return with_profile(public_user(user), user.pronouns, user.line)
+
+
+def profile_json(user: User) -> dict[str, Any]:
+    """How the person appears to others, every field present: their own profile."""
+    return {
+        "id": user.id,
+        "display_name": user.display_name,
+        "pronouns": user.pronouns,
+        "line": user.line,
+    }
 
 
 def own_user(user: User, cohort_ids: list[int]) -> dict[str, Any]:

@@ -255,16 +255,19 @@ class AccountService:
     async def _check_new_names(self, session: Any, data: RegisterIn, role: str) -> None:
         if await store.get_user_by_username(session, data.username) is not None:
             raise AppError("conflict", "username: this username is taken; choose another.")
-        await self._check_display_name(session, data.display_name, role)
+        await self.check_display_name(session, data.display_name, role)
 
-    async def _check_display_name(self, session: Any, name: str, role: str) -> None:
-        """Refuse a name that looks like someone else's, or like staff for a member."""
+    async def check_display_name(
+        self, session: Any, name: str, role: str, *, besides: int | None = None
+    ) -> None:
+        """Refuse a name that looks like someone else's (`besides`: the person renaming,
+        whose own name it may look like), or like staff for a member."""
         if role not in STAFF_ROLES and looks_like_staff(name):
             raise invalid("display_name: only staff may use a name that says they are staff.")
         wanted = skeleton(name)
         if not wanted:
             raise invalid("display_name: use at least one letter or digit.")
-        for other in await store.display_names(session):
+        for other in await store.display_names(session, besides=besides):
             if skeleton(other) == wanted:
                 raise AppError(
                     "conflict",
@@ -413,6 +416,7 @@ class AccountService:
             session.add(user)
             await session.commit()
         await self._end(actor.id, keep=actor.session_id)
+        await self.record(actor, "password_changed", actor.id)
 
     async def reset_password(
         self, data: PasswordResetIn, client: Client = NO_CLIENT

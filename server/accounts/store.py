@@ -130,7 +130,15 @@ async def load_actor(
         if sign_in is None or sign_in.user_id != user.id or sign_in.ended_at is not None:
             return None
     cohort_ids = await cohort_ids_of(session, user.id)
-    return Actor(user.id, user.display_name, user.role, frozenset(cohort_ids), session_id)
+    return Actor(
+        user.id,
+        user.display_name,
+        user.role,
+        frozenset(cohort_ids),
+        session_id,
+        pronouns=user.pronouns,
+        line=user.line,
+    )
 
 
 async def open_sessions(session: AsyncSession, user_id: int) -> list[UserSession]:
@@ -191,9 +199,13 @@ async def rotate_refresh(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def display_names(session: AsyncSession) -> list[str]:
-    """Every account's display name (a community is hundreds of people, not millions)."""
-    result = await session.execute(select(User.display_name))
+async def display_names(session: AsyncSession, *, besides: int | None = None) -> list[str]:
+    """Every account's display name (a community is hundreds of people, not millions);
+    `besides`: but this user's."""
+    statement = select(User.display_name)
+    if besides is not None:
+        statement = statement.where(col(User.id) != besides)
+    result = await session.execute(statement)
     return list(result.scalars())
 
 

@@ -29,6 +29,9 @@ class Actor:
     # The sign-in (accounts' UserSession) the request or socket came with; None when the
     # actor was loaded by id (a notice's recipient, the meeting clock).
     session_id: str | None = None
+    # What the person added beside their alias (accounts/profile.py), for `member`.
+    pronouns: str | None = None
+    line: str | None = None
 
     @property
     def is_staff(self) -> bool:
@@ -40,3 +43,14 @@ class Actor:
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "display_name": self.display_name, "role": self.role}
+
+    def member(self) -> dict[str, Any]:
+        """As a room's list of who is there shows them."""
+        return with_profile(self.public(), self.pronouns, self.line)
+
+
+def with_profile(public: dict[str, Any], pronouns: str | None, line: str | None) -> dict[str, Any]:
+    """A public user with the pronouns and line they chose, each only once they have set it:
+    for everyone else the shape is the public one, as it always was."""
+    chosen = {key: value for key, value in (("pronouns", pronouns), ("line", line)) if value}
+    return public | chosen

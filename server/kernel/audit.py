@@ -17,6 +17,8 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "ban",
     "unban",
     "message_deleted",
+    "message_pinned",
+    "message_unpinned",
     "report_dismissed",
     "report_actioned",
     "alert_acknowledged",
@@ -55,6 +57,8 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "kept_sign_in_reused",
     # A person's own account: their alias changed (the reason says from what to what), their
     # password changed.
+    "display_name_changed",
+    "password_changed",
     # Meetings and their video calls.
     "meeting_scheduled",
     "meeting_changed",

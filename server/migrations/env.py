@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from server.migrations.schema import schema_metadata
+from server.migrations.schema import in_the_models, schema_metadata
 
 config = context.config
 target_metadata = schema_metadata()
@@ -22,6 +22,7 @@ def run_on(connection: Connection) -> None:
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=in_the_models,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -116,6 +116,6 @@ class PresenceService:
         await self.hub.to_room(
             room_id,
             "presence",
-            {"room_id": room_id, "user": connection.actor.public(), "status": status},
+            {"room_id": room_id, "user": connection.actor.member(), "status": status},
             skip_sid=connection.sid,
         )

@@ -103,8 +103,10 @@ async def new_pseudonym(session: AsyncSession) -> tuple[str, str]:
 async def pseudonymise(
     session: AsyncSession, user: User, names: tuple[str, str], now: datetime
 ) -> None:
-    """The alias and login name freed for others, no password, and deactivated for good."""
+    """The alias and login name freed for others, nothing said about the person beside them,
+    no password, and deactivated for good."""
     user.display_name, user.username = names
+    user.pronouns = user.line = None
     user.password_hash = NO_PASSWORD
     if user.deactivated_at is None:
         user.deactivated_at = now

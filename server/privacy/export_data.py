@@ -89,6 +89,8 @@ async def profile(session: AsyncSession, user: User) -> dict[str, Any]:
     return {
         "id": user.id,
         "display_name": user.display_name,
+        "pronouns": user.pronouns,
+        "line": user.line,
         "username": user.username,
         "role": user.role,
         "cohorts": [{"name": name, "joined_at": iso_utc(joined)} for name, joined in found.all()],

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from server.kernel.actors import Actor
@@ -125,7 +125,8 @@ class Hub:
 
     def update_actor(self, actor: Actor) -> None:
         for connection in self.connections_of(actor.id):
-            connection.actor = actor
+            # Each socket keeps the sign-in it came with: ending that sign-in closes it.
+            connection.actor = replace(actor, session_id=connection.actor.session_id)
 
     # ----- socket rooms -----
 

@@ -189,6 +189,15 @@ SHAPES: dict[str, Schema] = {
         role=choice(*ROLES),
         cohort_ids=array(ID),
     ),
+    "Profile": obj(
+        "How others see the signed-in person. Where a room lists who is there (`join`'s"
+        " `online`, `presence`, `GET /api/rooms/{id}/presence`), each User also carries"
+        " `pronouns` and `line` once that person has set them.",
+        id=ID,
+        display_name=TEXT,
+        pronouns={**nullable(TEXT), "maxLength": 30},
+        line={**nullable(TEXT), "maxLength": 80},
+    ),
     "Person": PERSON,
     "PersonPage": PERSON_PAGE,
     "PersonRestriction": obj(
@@ -258,6 +267,26 @@ SHAPES: dict[str, Schema] = {
             **FLAG,
             "description": "From before what the reader may read of the room's history"
             " (`history_visibility`): nothing of it is shown.",
+        },
+    ),
+    "SearchHit": obj(
+        "A message found by a search (GET /api/search).",
+        message_id=ID,
+        room_id=ID,
+        room_name=TEXT,
+        author=USER,
+        created_at=TIME,
+        snippet={
+            **array(
+                obj(
+                    "A run of the snippet's text.",
+                    text=TEXT,
+                    match={**FLAG, "description": "A word the search found."},
+                )
+            ),
+            "description": "About 160 characters of the text, on one line, from a little before"
+            " the first word found; `…` where cut. Runs of plain text in order: show them as"
+            " text, marking those that `match`.",
         },
     ),
     "Restriction": obj(

@@ -5,7 +5,17 @@ from __future__ import annotations
 from server.realtime.hub import Connection
 from server.realtime.router import Ack, EventRouter
 from server.rooms.messages import MessageService
-from server.rooms.models import EditIn, HistoryIn, JoinIn, MessageRef, ReactIn, RoomRef, SendIn
+from server.rooms.models import (
+    EditIn,
+    HistoryIn,
+    JoinIn,
+    MessageRef,
+    PinIn,
+    ReactIn,
+    RoomRef,
+    SendIn,
+)
+from server.rooms.pins import PinService
 from server.rooms.service import RoomService
 
 
@@ -50,3 +60,18 @@ def register_room_events(router: EventRouter, rooms: RoomService, messages: Mess
     # Typing is throttled per room already (one broadcast per interval).
     router.on("typing", RoomRef, typing, limited=False)
     router.on("history", HistoryIn, history)
+
+
+def register_pin_events(router: EventRouter, pins: PinService) -> None:
+    async def pin(connection: Connection, data: PinIn) -> Ack:
+        return {"pins": await pins.pin(connection.actor, data)}
+
+    async def unpin(connection: Connection, data: PinIn) -> Ack:
+        return {"pins": await pins.unpin(connection.actor, data)}
+
+    async def listed(connection: Connection, data: RoomRef) -> Ack:
+        return {"pins": await pins.pins(connection.actor, data.room_id)}
+
+    router.on("pin", PinIn, pin)
+    router.on("unpin", PinIn, unpin)
+    router.on("pins", RoomRef, listed)

@@ -10,10 +10,13 @@ from server.kernel.validation import parse_input
 from server.reference.routes import Access, Route, RouteTable, add_routes
 from server.rooms.messages import MessageService
 from server.rooms.models import HistoryQuery, MessageRef, RoomIn, RoomPatch, RoomsQuery
+from server.rooms.search import MessageSearch
+from server.rooms.search_models import MAX_QUERY_WORDS, SEARCH_MAX_LIMIT, SearchQuery
 from server.rooms.service import RoomService
 
 ROOMS = web.AppKey("rooms", RoomService)
 MESSAGES = web.AppKey("messages", MessageService)
+SEARCH = web.AppKey("search", MessageSearch)
 
 
 async def list_rooms(request: web.Request) -> web.Response:
@@ -62,6 +65,13 @@ async def room_presence(request: web.Request) -> web.Response:
 async def room_members(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     return ok({"members": await request.app[ROOMS].members(actor, path_id(request))})
+
+
+async def search_messages(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    words = {"q": request.query["q"]} if "q" in request.query else {}
+    query = parse_input(SearchQuery, words | query_ints(request, "room_id", "before", "limit"))
+    return ok(await request.app[SEARCH].search(actor, query))
 
 
 async def delete_message(request: web.Request) -> web.Response:
@@ -179,6 +189,26 @@ ROOM_ROUTES = RouteTable(
             body=MessageRef,
             returns={"room_id": "integer", "last_read_id": "integer"},
             errors=("forbidden", "banned"),
+        ),
+        Route(
+            "GET",
+            "/api/search",
+            search_messages,
+            "Search the messages I may read, newest first",
+            Access.SIGNED_IN,
+            query=SearchQuery,
+            returns={"results": ["SearchHit"], "next_before": "integer|null"},
+            errors=("not_found", "forbidden", "banned"),
+            description=(
+                "Messages holding every word of `q` (any case; the last word also as the start"
+                " of a longer one from three letters), in the rooms I may enter now, and in"
+                " each only what its `history_visibility` lets me read; staff, every room whole."
+                " Deleted messages are never found; an edited one by its text as it is now."
+                f" `q` with no word, or more than {MAX_QUERY_WORDS}, is `invalid`. With"
+                " `room_id`, that room only, refused as entering it would be. A page holds at"
+                f" most `limit` (up to {SEARCH_MAX_LIMIT}); pass `next_before` as `before` for"
+                " the next, null when there is no more."
+            ),
         ),
         Route(
             "DELETE",

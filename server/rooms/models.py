@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field as InputField
 from pydantic import StringConstraints, model_validator
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from server.kernel.db import UTCDateTime
@@ -25,6 +25,8 @@ HISTORY_DEFAULT_LIMIT = 50
 HISTORY_MAX_LIMIT = 100
 JOIN_LATEST_LIMIT = 50
 JOIN_SINCE_LIMIT = 200
+# Messages one room may have pinned at once (rooms/pins.py): a short list people read.
+MAX_PINS = 10
 
 
 class Audience(StrEnum):
@@ -110,6 +112,29 @@ class ReadMarker(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id", primary_key=True)
     room_id: int = Field(foreign_key="room.id", primary_key=True)
     last_read_id: int = 0
+
+
+class PinnedMessage(SQLModel, table=True):
+    """A message staff pinned in its room (rooms/pins.py): the group's agreements, the
+    session's topic. Retention deleting the message deletes its pin with it (the database
+    cascades, so no retention class needs to know of pins)."""
+
+    __tablename__ = "pinned_message"
+    __table_args__ = (Index("ix_pinned_message_room_id", "room_id"),)
+
+    # In the order they were pinned: pins made in the same instant keep it too.
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("message.id", ondelete="CASCADE"),
+            nullable=False,
+            unique=True,
+        )
+    )
+    room_id: int = Field(foreign_key="room.id")
+    pinned_by: int = Field(foreign_key="user.id")
+    pinned_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 # ----- inputs -----
@@ -228,3 +253,9 @@ class HistoryQuery(InputModel):
 
     before: BeforeCursor | None = None
     limit: Annotated[int, InputField(ge=1, le=HISTORY_MAX_LIMIT)] = HISTORY_DEFAULT_LIMIT
+
+
+class PinIn(RoomRef):
+    """A message of the room, to pin or unpin (rooms/pins.py)."""
+
+    message_id: PositiveId

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts import store as account_store
-from server.accounts.models import public_user
+from server.accounts.models import member_user, public_user
 from server.accounts.service import require_staff
 from server.kernel.actors import Actor
 from server.kernel.audit import AuditSink
@@ -309,7 +309,7 @@ class RoomService:
     async def _online_users(self, session: Any, room_id: int) -> list[dict[str, Any]]:
         user_ids = await self.presence.online_user_ids(room_id)
         users = await account_store.get_users(session, user_ids)
-        return [public_user(user) for user in sorted(users, key=lambda user: user.id or 0)]
+        return [member_user(user) for user in sorted(users, key=lambda user: user.id or 0)]
 
     # ----- live membership -----
 
@@ -378,6 +378,13 @@ class RoomService:
     async def access_changed(self, actor: Actor) -> None:
         """Have every process re-check the rooms the user's live connections are in."""
         await self.bus.publish(ACCESS_CHANGED, {"user_id": actor.id})
+
+    async def room_ids_open_to(self, actor: Actor) -> list[int]:
+        """The rooms the person may enter, bans aside (what they wrote there is still read):
+        where a change to their profile is announced."""
+        async with self.sessions() as session:
+            every = await store.list_rooms(session, archived=actor.is_staff)
+        return [room.id for room in every if room.id is not None and may_enter(actor, room)]
 
     async def recheck_room_here(self, room_id: int) -> None:
         """Take out of the room this process's connections that may no longer be in it: a

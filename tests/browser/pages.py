@@ -390,6 +390,36 @@ async def go_online(tab: Tab, link: NetworkLink) -> None:
     await tab.context.set_offline(False)
 
 
+# ----- what can be done to a message: behind its one "More" button -----
+
+
+async def message_menu(message: Locator) -> Locator:
+    """Open a message's menu with its More button; answers the menu (role=menu)."""
+    await message.get_by_role("button", name="More", exact=True).click()
+    menu = message.get_by_role("menu")
+    await expect(menu).to_be_visible()
+    return menu
+
+
+async def message_action(message: Locator, action: str) -> None:
+    """Choose `action` ("React", "Reply", "Edit", "Delete", "Report", "Pin", ...) from a
+    message's menu."""
+    menu = await message_menu(message)
+    await menu.get_by_role("menuitem", name=action, exact=True).click()
+
+
+DELETE_DIALOG = "Delete this message?"
+
+
+async def delete_message(tab: Tab, message: Locator) -> None:
+    """Delete a message from its menu and confirm. It shows as "Deleted · Undo" for a few
+    seconds (web/src/room/controller.ts UNDO_DELETE_MS) before the server hears of it."""
+    await message_action(message, "Delete")
+    dialog = tab.page.get_by_role("dialog", name=DELETE_DIALOG)
+    await dialog.get_by_role("button", name="Delete", exact=True).click()
+    await expect(dialog).to_have_count(0)
+
+
 # ----- checks against the server -----
 
 

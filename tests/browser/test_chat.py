@@ -10,7 +10,15 @@ import pytest
 from playwright.async_api import expect
 
 from tests.browser.conftest import PeerFactory, TabFactory
-from tests.browser.pages import RECONNECT_MS, WEB_DIST, Tab, history
+from tests.browser.pages import (
+    RECONNECT_MS,
+    WEB_DIST,
+    Tab,
+    delete_message,
+    history,
+    message_action,
+    message_menu,
+)
 from tests.support import Api, Community, Person, eventually, invite_code, joined, send, sign_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -167,13 +175,16 @@ async def test_edit_delete_and_react_reach_the_other_person(
 
     # Only own messages offer Edit; moderators may delete anyone's.
     mine = patient.message("See you all on Thrusday")
-    await expect(mine.get_by_role("button", name="Edit")).to_be_visible()
+    await expect((await message_menu(mine)).get_by_role("menuitem", name="Edit")).to_be_visible()
+    await patient.page.keyboard.press("Escape")
     theirs = moderator.message("See you all on Thrusday")
-    await expect(theirs.get_by_role("button", name="Edit")).to_have_count(0)
-    await expect(theirs.get_by_role("button", name="Delete")).to_be_visible()
+    menu = await message_menu(theirs)
+    await expect(menu.get_by_role("menuitem", name="Edit")).to_have_count(0)
+    await expect(menu.get_by_role("menuitem", name="Delete")).to_be_visible()
+    await moderator.page.keyboard.press("Escape")
 
     # Edit: the editor takes the focus with the old text; the other side sees the new text.
-    await mine.get_by_role("button", name="Edit").click()
+    await message_action(mine, "Edit")
     editor = patient.page.locator(":focus")
     await expect(editor).to_have_value("See you all on Thrusday")
     await editor.fill("See you all on Thursday")
@@ -191,9 +202,9 @@ async def test_edit_delete_and_react_reach_the_other_person(
         re.compile(r"👍\s*2")
     )
 
-    # Delete: the message stays in place as "Message deleted" on both sides.
-    late = patient.message("Actually I might be late")
-    await late.get_by_role("button", name="Delete").click()
+    # Delete (confirmed, then not undone): the message stays in place as "Message deleted"
+    # on both sides.
+    await delete_message(patient, patient.message("Actually I might be late"))
     await expect(moderator.message("Actually I might be late")).to_have_count(0)
     await expect(moderator.log).to_contain_text("Message deleted")
     await expect(patient.message("Actually I might be late")).to_have_count(0)
@@ -208,8 +219,7 @@ async def test_edit_delete_and_react_reach_the_other_person(
 
 
 async def react_thumbs_up(tab: Tab, text: str) -> None:
-    article = tab.message(text)
-    await article.get_by_role("button", name="React", exact=True).click()
+    await message_action(tab.message(text), "React")
     await tab.page.get_by_role("button", name="React with 👍").click()
 
 
@@ -231,7 +241,7 @@ async def test_the_react_buttons_are_the_configured_set(
     await patient.sign_in(c.pat_ana)
     await patient.open_room(c.group_a, "Group A")
     article = patient.message("Three breaths before we begin.")
-    await article.get_by_role("button", name="React", exact=True).click()
+    await message_action(article, "React")
     choices = article.get_by_role("group", name="Reactions to choose from").get_by_role("button")
     await expect(choices).to_have_count(len(CLINIC_REACTIONS))
     names = [await choice.get_attribute("aria-label") for choice in await choices.all()]

@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.browser.conftest import PeerFactory, TabFactory
-from tests.browser.pages import history
+from tests.browser.pages import history, message_action
 from tests.support import Api, Community, joined, ok, send
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -61,11 +61,11 @@ async def test_replies_lead_back_and_mentions_are_picked_with_the_keyboard(
     # A reply from the message's actions; the composer says to what, and can let it go.
     await lee.send(WELCOME)
     welcome = ana.message(WELCOME)
-    await welcome.get_by_role("button", name="Reply", exact=True).click()
+    await message_action(welcome, "Reply")
     await expect(ana.page.get_by_text(f"Replying to Lee: {WELCOME}")).to_be_visible()
     await ana.page.get_by_role("button", name="Cancel reply").click()
     await expect(ana.page.get_by_text(f"Replying to Lee: {WELCOME}")).to_be_hidden()
-    await welcome.get_by_role("button", name="Reply", exact=True).click()
+    await message_action(welcome, "Reply")
     await expect(ana.composer).to_be_focused()
     await ana.composer.press_sequentially("Better than last week, thanks")
     await ana.composer.press("Enter")

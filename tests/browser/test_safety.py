@@ -16,6 +16,7 @@ from tests.browser.pages import (
     ana_in_group_a_and_lee_at_the_console,
     history,
     lee_at_the_console,
+    message_action,
     open_alerts,
     open_reports,
 )
@@ -233,7 +234,7 @@ async def test_a_report_reaches_the_console_and_is_resolved(
     await patient.sign_in(c.pat_ana)
     await patient.open_room(c.group_a, "Group A")
     reported = patient.message("go drinking after")
-    await reported.get_by_role("button", name="Report").click()
+    await message_action(reported, "Report")
     form = patient.page.get_by_role("dialog")
     if await form.count():
         await form.get_by_role("textbox").first.fill("Encouraging drinking")

@@ -2,7 +2,8 @@
 critical on any of them, and each is photographed (a phone for patients' screens, a desktop
 for the console, People and Invites, and both on a phone too) into artifacts/screenshots/; with
 PEERROOMS_UPDATE_DOCS_SCREENSHOTS=1 the room view and the console are copied to
-docs/screenshots/ too."""
+docs/screenshots/ too. The same tour again with the system in dark mode: axe-clean as well,
+each screen photographed as `{screen}-dark`."""
 
 from __future__ import annotations
 
@@ -269,3 +270,27 @@ async def test_every_screen_is_photographed(
         "password-reset",
         "page-not-found",
     ]
+
+
+async def test_every_screen_in_dark_mode_is_accessible_and_photographed(
+    browse: TabFactory,
+    api: Api,
+    peer: PeerFactory,
+    community: Community,
+    clock: FakeClock,
+    axe_script: Path,
+) -> None:
+    found: dict[str, str] = {}
+    taken: list[str] = []
+    async for screen, tab in tour(browse, api, peer, community, clock, bypass_csp=True):
+        await tab.page.emulate_media(color_scheme="dark")
+        violations = await serious_axe_violations(tab.page)
+        if violations:
+            found[screen] = describe_violations(f"{screen} (dark)", violations)
+        await tab.page.evaluate("() => { document.activeElement?.blur(); scrollTo(0, 0); }")
+        path = await screenshot(tab.page, f"{screen}-dark", full_page=screen in FULL_PAGE)
+        taken.append(path.stem)
+    assert len(taken) == 16, taken
+    assert not found, "axe-core found serious or critical problems in dark mode:\n" + "\n".join(
+        found.values()
+    )

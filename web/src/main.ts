@@ -6,6 +6,7 @@ import { alertAttention, announcement, APP_NAME, pendingAfter, screenTitle, tabT
 import { connection, STATE_TEXT } from "./connection";
 import { consentDue, setConsentDue, type ConsentRequired } from "./consent";
 import { h, replaceChildren } from "./h";
+import { menuButton } from "./menu";
 import {
   banner,
   clearBanners,
@@ -20,6 +21,7 @@ import { outbox } from "./outbox";
 import { pushSupported, registerServiceWorker, unsubscribeThisBrowser } from "./push";
 import { clearSession, currentUser, forgetSignIn, isStaff, setUser, signIn, store, token } from "./session";
 import { alerts, keepRoomsFresh, loadRooms, roomName, rooms, unread } from "./state";
+import { chooseTheme, startTheme, storedChoice, themeItems } from "./theme";
 import type { Alert, Me, Notice } from "./types";
 import { resetView, signInView, registerView } from "./views/auth";
 import { heading, type View } from "./views/common";
@@ -31,18 +33,24 @@ import { meetingsView } from "./views/meetings";
 import { myDataView } from "./views/my-data";
 import { notificationsView } from "./views/notifications";
 import { peopleView, personView } from "./views/people";
+import { profileView } from "./views/profile";
 import { programView } from "./views/program";
 import { currentRoomId, forgetRooms, rememberMute, roomView } from "./views/room";
 import { roomsView } from "./views/rooms";
+import { searchView } from "./views/search";
 
 // ----- the shell -----
+// Light or dark before anything is drawn (index.html's script blocks rendering until here).
+startTheme();
 const status = h("div", { role: "status", "aria-label": "Connection", class: "connection" }, STATE_TEXT.offline);
 const consoleBadge = h("span", { class: "nav-badge", "aria-hidden": "true", hidden: true });
 const navLinks = {
   rooms: h("a", { href: "#/rooms" }, "Rooms"),
+  search: h("a", { href: "#/search" }, "Search"),
   meetings: h("a", { href: "#/meetings" }, "Meetings"),
   notifications: h("a", { href: "#/notifications" }, "Notifications"),
   "my-data": h("a", { href: "#/my-data" }, "My data"),
+  profile: h("a", { href: "#/profile" }, "Profile"),
   console: h("a", { href: "#/console" }, "Moderator console", consoleBadge),
   people: h("a", { href: "#/people" }, "People"),
   invites: h("a", { href: "#/invites" }, "Invites"),
@@ -60,9 +68,11 @@ const nav = h(
     "ul",
     null,
     h("li", null, navLinks.rooms),
+    h("li", null, navLinks.search),
     h("li", null, navLinks.meetings),
     h("li", null, navLinks.notifications),
     h("li", null, navLinks["my-data"]),
+    h("li", null, navLinks.profile),
     consoleItem,
     peopleItem,
     invitesItem,
@@ -71,7 +81,15 @@ const nav = h(
   ),
 );
 const skip = h("a", { href: "#main", class: "skip-link" }, "Skip to content");
-const header = h("header", { class: "topbar" }, h("span", { class: "brand" }, "peerrooms"), nav, status);
+// System, Light or Dark: on every screen, signed in or not.
+const themeSwitch = menuButton({
+  label: "Theme",
+  visible: h("span", { class: "theme-icon", "aria-hidden": "true" }, "◐"),
+  className: "theme-switch",
+  menuLabel: () => "Theme",
+  items: () => themeItems(storedChoice(), chooseTheme),
+});
+const header = h("header", { class: "topbar" }, h("span", { class: "brand" }, "peerrooms"), nav, themeSwitch.node, status);
 const noticeArea = h("div", { class: "notices" });
 const screen = h("div", { class: "screen" });
 const main = h("main", { id: "main", tabindex: "-1" }, noticeArea, screen);
@@ -453,7 +471,11 @@ function route(message?: string): void {
     screenName = "consent";
     view = consentView(onConsentAccepted, () => void signOut());
   } else if (parts[0] === "rooms" && id !== null && parts.length === 2) {
-    view = roomView(id, () => navigate("#/rooms"));
+    // `?message=`: opened at that message (a search result).
+    const openAt = new URLSearchParams(query).get("message") ?? "";
+    view = roomView(id, () => navigate("#/rooms"), false, /^\d+$/.test(openAt) ? Number(openAt) : null);
+  } else if (parts[0] === "search" && parts.length === 1) {
+    view = searchView(query);
   } else if (parts[0] === "meetings" && parts.length === 1) {
     view = meetingsView();
   } else if (parts[0] === "meetings" && id !== null && parts.length === 2) {
@@ -463,6 +485,8 @@ function route(message?: string): void {
     view = notificationsView();
   } else if (parts[0] === "my-data" && parts.length === 1) {
     view = myDataView();
+  } else if (parts[0] === "profile" && parts.length === 1) {
+    view = profileView();
   } else if (parts[0] === "console" && parts.length === 1 && isStaff(user)) {
     hideAlertBanner?.();
     hideAlertBanner = null;

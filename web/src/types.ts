@@ -6,6 +6,25 @@ export interface PublicUser {
   id: number;
   display_name: string;
   role: Role;
+  /** Where a room lists who is there (`join`'s `online`, `presence`): once the person set them. */
+  pronouns?: string | null;
+  line?: string | null;
+}
+
+/** How others see me (GET and PATCH /api/me/profile). */
+export interface Profile {
+  id: number;
+  display_name: string;
+  pronouns: string | null;
+  line: string | null;
+}
+
+/** Someone in my rooms changed their alias, pronouns or line. */
+export interface MemberChangedEvent {
+  user_id: number;
+  display_name: string;
+  pronouns: string | null;
+  line: string | null;
 }
 
 export interface Me extends PublicUser {

@@ -22,8 +22,6 @@ import { findMessage, MAX_BODY, type RoomAction, type RoomState } from "./state"
 
 // Send `typing` at most this often while someone types.
 const TYPING_EMIT_MS = 2_000;
-// The box grows with its text up to this height, then scrolls.
-const MAX_HEIGHT_PX = 160;
 
 export interface ComposerDeps {
   roomId: number;
@@ -78,9 +76,11 @@ export function createComposer(deps: ComposerDeps): Composer {
   let picked: PublicUser[] = store.get<PublicUser[]>(pickedKey, []);
   let lastTypingSent = 0;
 
+  // The box grows with its text up to its max-height (in rem in the stylesheet, so it follows
+  // the text size), then scrolls.
   const autosize = (): void => {
     textarea.style.height = "auto";
-    textarea.style.height = `${Math.min(textarea.scrollHeight, MAX_HEIGHT_PX)}px`;
+    textarea.style.height = `${textarea.scrollHeight + textarea.offsetHeight - textarea.clientHeight}px`;
   };
 
   const keepDraft = (): void => {

@@ -8,9 +8,11 @@ import { describe } from "../errors";
 import { removeBanner } from "../notices";
 import { outbox, type OutboxEvent } from "../outbox";
 import { rooms as roomCache, unread } from "../state";
+import { askToConfirm } from "../views/common";
 import type {
   HistoryReply,
   JoinReply,
+  MemberChangedEvent,
   Message,
   MessageDeletedEvent,
   MessageReply,
@@ -23,12 +25,14 @@ import type {
   WireError,
 } from "../types";
 import { lastMarkedRead, rememberMute } from "./memory";
+import type { PinsEvent, PinsReply } from "./pins";
 import type { MessageList } from "./render";
 import { jumpStep } from "./replies";
 import { openReportDialog } from "./report";
 import {
   CONNECTING_NOTE,
   OFFLINE_NOTE,
+  findMessage,
   isJoinRetried,
   isMine,
   messageToMarkRead,
@@ -55,6 +59,8 @@ export const ORIGINAL_GONE_NOTE = "The message this replies to can no longer be 
 // Look again this long after a mute's end, so it has surely ended.
 const MUTE_END_GRACE_MS = 500;
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+// A confirmed deletion waits this long, shown as "Deleted · Undo", before it is sent.
+export const UNDO_DELETE_MS = 5_000;
 
 export interface RoomControllerDeps {
   roomId: number;
@@ -72,8 +78,11 @@ export interface RoomController {
   /** Called after every state change, to keep the clock-driven timers in step. */
   stateChanged(prev: RoomState, next: RoomState): void;
   loadOlder(): Promise<void>;
-  /** Go to a reply's original: load older pages until it is there, then highlight it. */
-  goToOriginal(originalId: number): Promise<void>;
+  /** Go to a reply's original (or a pinned message): load older pages until it is there, then
+   * highlight it; `goneNote` says why it cannot be (by default, as a reply's original). */
+  goToOriginal(originalId: number, goneNote?: string): Promise<void>;
+  /** Staff pin a message to the room's header (or unpin it). */
+  pin(messageId: number, pinned: boolean): Promise<void>;
   react(messageId: number, emoji: string): Promise<void>;
   remove(messageId: number): Promise<void>;
   saveEdit(original: Message, text: string): Promise<void>;
@@ -92,6 +101,8 @@ export function createRoomController(deps: RoomControllerDeps): RoomController {
   let typingTimer: number | undefined;
   let muteTimer: number | undefined;
   let joinRetry: number | undefined;
+  // Confirmed deletions not sent yet, each with the timer that sends it.
+  const deletions = new Map<number, number>();
 
   // ----- joining and catching up -----
   async function join(): Promise<void> {
@@ -101,6 +112,8 @@ export function createRoomController(deps: RoomControllerDeps): RoomController {
     try {
       if (await catchUp()) {
         dispatch({ type: "join_completed" });
+        // Pins may have changed while we were away; `pins_changed` keeps them from now on.
+        void loadPins();
         if (keepAtBottom) list.scrollToBottom();
         scheduleRead();
       }
@@ -170,7 +183,12 @@ export function createRoomController(deps: RoomControllerDeps): RoomController {
     });
   }
 
-  async function goToOriginal(originalId: number): Promise<void> {
+  async function loadPins(): Promise<void> {
+    const ack = await connection.request<PinsReply>("pins", { room_id: roomId });
+    if (!stopped && ack.ok) dispatch({ type: "pins_changed", event: { room_id: roomId, pins: ack.pins } });
+  }
+
+  async function goToOriginal(originalId: number, goneNote = ORIGINAL_GONE_NOTE): Promise<void> {
     for (let round = 0; round < MAX_PAGES_TO_ORIGINAL && !stopped; round += 1) {
       const step = jumpStep(state(), originalId);
       if (step === "found") {
@@ -187,7 +205,7 @@ export function createRoomController(deps: RoomControllerDeps): RoomController {
       // A page that did not come (its error is shown) ends the search.
       if (oldestId(state()) === oldest && state().hasMore) return;
     }
-    if (!stopped) dispatch({ type: "note_shown", text: ORIGINAL_GONE_NOTE });
+    if (!stopped) dispatch({ type: "note_shown", text: goneNote });
   }
 
   // ----- read marker -----
@@ -260,6 +278,7 @@ export function createRoomController(deps: RoomControllerDeps): RoomController {
     on<Message>("message_updated", (message) => dispatch({ type: "message_updated", message }));
     on<MessageDeletedEvent>("message_deleted", (event) => dispatch({ type: "message_deleted", event }));
     on<ReactionsEvent>("reactions", (event) => dispatch({ type: "reactions_changed", event }));
+    on<PinsEvent>("pins_changed", (event) => dispatch({ type: "pins_changed", event }));
     on<TypingEvent>("typing", (event) => dispatch({ type: "typing_seen", event, now: Date.now() }));
     on<PresenceEvent>("presence", (event) => {
       if (event.room_id !== roomId) return;
@@ -267,6 +286,7 @@ export function createRoomController(deps: RoomControllerDeps): RoomController {
       const cached = roomCache.get(roomId);
       if (cached) cached.online_count = state().online.length;
     });
+    on<MemberChangedEvent>("member_changed", (event) => dispatch({ type: "member_changed", event }));
     on<Room>("room_updated", (room) => {
       if (room.id !== roomId) return;
       dispatch({ type: "room_updated", room });
@@ -315,12 +335,46 @@ export function createRoomController(deps: RoomControllerDeps): RoomController {
     dispatch({ type: "reactions_changed", event: { message_id: messageId, room_id: roomId, reactions: ack.reactions } });
   }
 
+  /** Asked first (mine or, for staff, someone else's); then a few seconds to undo before the
+   * server hears of it, since a deletion cannot be taken back there. */
   async function remove(messageId: number): Promise<void> {
-    dispatch({ type: "error_cleared" });
+    const message = findMessage(state(), messageId);
+    if (!message || message.deleted || deletions.has(messageId)) return;
+    const whose = isMine(state(), message) ? "Your message" : `${message.author.display_name}'s message`;
+    const confirmed = await askToConfirm({
+      title: "Delete this message?",
+      text: `${whose} will be removed for everyone in this room. You can undo it for a few seconds.`,
+      confirmText: "Delete",
+    });
+    if (!confirmed || stopped || deletions.has(messageId)) return;
+    deletions.set(messageId, window.setTimeout(() => void sendDeletion(messageId), UNDO_DELETE_MS));
+    list.showDeleting(messageId, () => {
+      window.clearTimeout(deletions.get(messageId));
+      deletions.delete(messageId);
+      list.clearDeleting(messageId);
+    });
+  }
+
+  async function sendDeletion(messageId: number): Promise<void> {
+    deletions.delete(messageId);
     const ack = await connection.request<object>("delete", { message_id: messageId });
+    if (stopped) return;
+    if (ack.ok) {
+      dispatch({ type: "error_cleared" });
+      dispatch({ type: "message_deleted", event: { id: messageId, room_id: roomId } });
+    }
+    list.clearDeleting(messageId);
+    if (!ack.ok) dispatch({ type: "error_shown", text: describe(ack.error) });
+    // Focus was on Undo, which went with the message: the box, rather than nowhere.
+    if (document.activeElement === document.body || document.activeElement === null) deps.focusComposer();
+  }
+
+  async function pin(messageId: number, pinned: boolean): Promise<void> {
+    dispatch({ type: "error_cleared" });
+    const ack = await connection.request<PinsReply>(pinned ? "pin" : "unpin", { room_id: roomId, message_id: messageId });
     if (!ack.ok) return dispatch({ type: "error_shown", text: describe(ack.error) });
-    dispatch({ type: "message_deleted", event: { id: messageId, room_id: roomId } });
-    deps.focusComposer();
+    dispatch({ type: "pins_changed", event: { room_id: roomId, pins: ack.pins } });
+    dispatch({ type: "note_shown", text: pinned ? "Message pinned for everyone in this room." : "Message unpinned." });
   }
 
   async function saveEdit(original: Message, text: string): Promise<void> {
@@ -345,6 +399,12 @@ export function createRoomController(deps: RoomControllerDeps): RoomController {
       // Leaving with the newest message in view counts as having read it.
       if (readTimer !== undefined) markRead();
       stopped = true;
+      // Leaving the room is letting the time to undo run out: deletions waiting are sent now.
+      for (const [messageId, timer] of deletions) {
+        window.clearTimeout(timer);
+        void connection.request("delete", { message_id: messageId });
+      }
+      deletions.clear();
       window.clearTimeout(typingTimer);
       window.clearTimeout(muteTimer);
       window.clearTimeout(joinRetry);
@@ -357,6 +417,7 @@ export function createRoomController(deps: RoomControllerDeps): RoomController {
     },
     loadOlder,
     goToOriginal,
+    pin,
     react,
     remove,
     saveEdit,

@@ -1,5 +1,6 @@
-// The room page around the message log: the header (name, topic, slow mode, a locked room), the
-// error, status and muted alerts, who is typing, and who is here. DOM only, drawn from the state.
+// The room page around the message log: a link past everything to the message box, the header
+// (name, how many are here, topic, slow mode, a locked room), the error, status and muted alerts,
+// who is typing, and who is here. DOM only, drawn from the state.
 import { pluralize, untilPhrase } from "../format";
 import { h, replaceChildren, uid } from "../h";
 import { removeBanner } from "../notices";
@@ -7,6 +8,7 @@ import { isStaff } from "../session";
 import type { Me, PublicUser } from "../types";
 import { errorBox, heading, statusBox } from "../views/common";
 import { followToggle } from "../views/notifications";
+import { createPinsBar, type PinsBarHandlers } from "./pins";
 import type { RoomState, Typist } from "./state";
 
 // Said wherever posting is held back (a mute, a locked room): nobody in crisis is silenced, since
@@ -18,6 +20,8 @@ export interface RoomPageContext {
   me: Me | null;
   staff: boolean;
   memberMenu(user: PublicUser): HTMLElement;
+  /** What choosing a pin in the header does. */
+  pins: PinsBarHandlers;
   // Inside another screen (the meeting page): the room's name is a second-level heading and
   // the screen keeps its own document title.
   embedded?: boolean;
@@ -37,8 +41,13 @@ export interface RoomPage {
 export function createRoomPage(context: RoomPageContext, parts: RoomPageParts, initialName: string): RoomPage {
   const { roomId, me, staff, embedded = false } = context;
   const title = embedded ? h("h2", { class: "room-title" }, initialName) : heading(initialName);
+  // Said after the name ("Group A, 3 online"), not run into it.
+  const presence = h("p", { class: "room-presence", id: uid("presence"), hidden: true });
+  title.setAttribute("aria-describedby", presence.id);
+  const skip = skipLink(parts.composer);
   const topic = h("p", { class: "room-topic" });
   const flags = h("p", { class: "room-flags" });
+  const pins = createPinsBar(staff, context.pins);
   const errors = errorBox();
   const info = statusBox();
   // The one place a mute is said in the room (its notice, a refused send): one alert, not two.
@@ -49,9 +58,10 @@ export function createRoomPage(context: RoomPageContext, parts: RoomPageParts, i
   const peopleTitleId = uid("people");
   const peopleList = h("ul", { class: "people-list", "aria-labelledby": peopleTitleId });
   const peopleCount = h("span", { class: "count" });
+  // Focusable: on a phone it is one row that scrolls sideways, which the arrow keys then can.
   const people = h(
     "section",
-    { class: "people", "aria-labelledby": peopleTitleId },
+    { class: "people", "aria-labelledby": peopleTitleId, tabindex: "0" },
     h("h2", { class: "people-title" }, h("span", { id: peopleTitleId }, "Who's here"), " ", peopleCount),
     peopleList,
   );
@@ -70,7 +80,8 @@ export function createRoomPage(context: RoomPageContext, parts: RoomPageParts, i
   const node = h(
     "div",
     { class: "room-view" },
-    h("div", { class: "room-head" }, h("div", { class: "room-head-line" }, title, followToggle(roomId)), topic, flags),
+    skip,
+    h("div", { class: "room-head" }, h("div", { class: "room-head-line" }, title, presence, followToggle(roomId)), topic, flags, pins.node),
     h("div", { class: "room-body" }, chat, people),
   );
 
@@ -121,6 +132,8 @@ export function createRoomPage(context: RoomPageContext, parts: RoomPageParts, i
 
   function drawPeople(state: RoomState): void {
     peopleCount.textContent = `(${state.online.length})`;
+    presence.textContent = `${state.online.length} online`;
+    presence.hidden = false;
     replaceChildren(
       peopleList,
       ...state.online.map((user) => {
@@ -129,9 +142,11 @@ export function createRoomPage(context: RoomPageContext, parts: RoomPageParts, i
           "li",
           { class: "person" },
           h("span", { class: "person-name" }, user.display_name),
+          user.pronouns ? h("span", { class: "person-pronouns" }, `(${user.pronouns})`) : null,
           isMe ? h("span", { class: "tag mine" }, "You") : null,
           isStaff(user) ? h("span", { class: "tag" }, "Staff") : null,
           staff && !isMe && !isStaff(user) ? context.memberMenu(user) : null,
+          user.line ? h("span", { class: "person-line" }, user.line) : null,
         );
       }),
     );
@@ -155,15 +170,29 @@ export function createRoomPage(context: RoomPageContext, parts: RoomPageParts, i
       if (!prev || prev.room !== next.room || prev.mutedUntil !== next.mutedUntil) drawPaused(next);
       if (!prev || prev.mutedUntil !== next.mutedUntil || prev.refusedWhileMuted !== next.refusedWhileMuted) drawMuted(next);
       if (!prev || prev.typists !== next.typists) drawTyping(next);
+      if (!prev || prev.pins !== next.pins) pins.render(next.pins);
       // Who is here is known from the first join on; until then the list stays empty.
       if (prev && prev.online !== next.online) drawPeople(next);
       drawNotes(prev, next);
       if (!prev || prev.composerHidden !== next.composerHidden) {
         parts.composer.hidden = next.composerHidden;
         parts.composerHint.hidden = next.composerHidden;
+        skip.hidden = next.composerHidden;
       }
     },
   };
+}
+
+/** The first thing to Tab to in the room: past the header and every message's menu, to the box
+ * to write in (a link that moves focus; the address itself would be read as a route). */
+function skipLink(composer: HTMLElement): HTMLElement {
+  const box = composer.querySelector("textarea");
+  const link = h("a", { href: box ? `#${box.id}` : "#", class: "skip-link room-skip" }, "Skip to message box");
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    box?.focus();
+  });
+  return link;
 }
 
 /** "Ana is typing…", "Ana and Bo are typing…", or "Several people are typing…". */

@@ -1,19 +1,29 @@
 // The message log: one article per message, the messages still on their way below them, and
 // what the top says (loading, "Load older messages", the start of the room). DOM only: it draws
-// the state it is given and hands clicks to the handlers; it owns nothing but scroll position.
+// the state it is given and hands clicks to the handlers; it owns nothing but scroll position,
+// which menu is open, and which of my deletions can still be undone.
+// What can be done to a message sits behind one "More" button (or a long press), so that a
+// phone shows ten short messages rather than four rows of buttons.
 import { fullTime, shortTime } from "../format";
-import { h, replaceChildren, srOnly, uid } from "../h";
+import { h, replaceChildren, srOnly, uid, type Child } from "../h";
+import { menuButton, type MenuButton, type MenuItem } from "../menu";
 import type { Outgoing } from "../outbox";
 import { isStaff } from "../session";
 import type { Me, Message, PublicUser, ReplyTo } from "../types";
 import { button } from "../views/common";
+import { linked } from "./links";
+import { isPinned } from "./pins";
 import { addressesMe, quoteOf, quoteText, segmentsOf } from "./replies";
-import { MAX_BODY, type LogTop, type RoomState } from "./state";
+import { MAX_BODY, findMessage, type LogTop, type RoomState } from "./state";
 
 // Within this many pixels of an edge counts as "at" it.
 const EDGE_PX = 48;
 // How long a message gone to from a reply's quote stays highlighted.
 const HIGHLIGHT_MS = 2_500;
+// A press held this long on a message opens its menu (iOS Safari sends no `contextmenu`);
+// a finger that moves further than this is scrolling instead.
+const LONG_PRESS_MS = 500;
+const LONG_PRESS_SLOP_PX = 10;
 
 export interface MessageListContext {
   me: Me | null;
@@ -34,6 +44,8 @@ export interface MessageListHandlers {
   saveEdit(original: Message, text: string): Promise<void>;
   cancelEdit(messageId: number): void;
   remove(messageId: number): void;
+  /** Staff pin a message to the room's header, or unpin it. */
+  pin(messageId: number, pinned: boolean): void;
   retry(clientId: string): void;
   discard(clientId: string): void;
   loadOlder(): void;
@@ -51,6 +63,10 @@ export interface MessageList {
   keepReadingPlace(change: () => void): void;
   /** Scroll a message into view, highlight it briefly and focus it; false if it is not drawn. */
   highlight(messageId: number): boolean;
+  /** My deletion of a message waits: it shows as "Deleted · Undo" (focus on Undo) until
+   * `clearDeleting`; Undo calls `undo`. */
+  showDeleting(messageId: number, undo: () => void): void;
+  clearDeleting(messageId: number): void;
   stop(): void;
 }
 
@@ -62,6 +78,10 @@ export function createMessageList(context: MessageListContext, handlers: Message
   const log = h("div", { role: "log", "aria-label": "Messages", class: "log", tabindex: "0", "aria-busy": "true" });
   log.append(top, items, pendingItems);
   const articles = new Map<number, HTMLElement>();
+  const menus = new Map<number, MenuButton>();
+  const deleting = new Map<number, () => void>();
+  // The state last drawn, for what is drawn again between states (a deletion waiting).
+  let drawn: RoomState | null = null;
   // One button kept across pages (not disabled while loading, which would drop focus).
   const olderButton = button("Load older messages", { class: "small" });
   olderButton.addEventListener("click", () => handlers.loadOlder());
@@ -92,14 +112,24 @@ export function createMessageList(context: MessageListContext, handlers: Message
     const mine = me !== null && message.author.id === me.id;
     const forMe = addressesMe(message, me?.id ?? null);
     const headId = uid("msg");
+    const pinned = !message.deleted && isPinned(state.pins, message.id);
     const article = h("article", {
-      class: `msg${mine ? " own" : ""}${message.deleted ? " deleted" : ""}${forMe ? " for-me" : ""}`,
+      class: `msg${mine ? " own" : ""}${message.deleted ? " deleted" : ""}${forMe ? " for-me" : ""}${pinned ? " pinned" : ""}`,
       "aria-labelledby": headId,
       "data-id": String(message.id),
     });
-    article.append(messageHead(message, mine, headId, forMe));
+    article.append(messageHead(message, mine, headId, forMe, pinned));
+    menus.delete(message.id);
     if (message.deleted) {
       article.append(h("p", { class: "body deleted-text" }, "Message deleted"));
+      return article;
+    }
+    const undo = deleting.get(message.id);
+    if (undo) {
+      article.classList.add("deleting");
+      const undoButton = button("Undo", { class: "link-button undo" });
+      undoButton.addEventListener("click", undo);
+      article.append(h("p", { class: "body deleted-text" }, "Deleted", h("span", { "aria-hidden": "true" }, " · "), undoButton));
       return article;
     }
     if (message.reply_to) article.append(quoteButton(message.reply_to, state));
@@ -110,7 +140,11 @@ export function createMessageList(context: MessageListContext, handlers: Message
         h("ul", { class: "reactions", "aria-label": "Reactions" }, ...counts.map(([emoji, n]) => h("li", { class: "reaction" }, `${emoji} ${n}`))),
       );
     }
-    article.append(...messageActions(message, mine, state.reactionChoices));
+    const panel = reactPanel(message, state.reactionChoices);
+    const menu = messageMenu(message, mine, pinned, headId, panel);
+    menus.set(message.id, menu);
+    article.append(panel.node, menu.node);
+    openOnLongPress(article, menu);
     return article;
   }
 
@@ -122,21 +156,19 @@ export function createMessageList(context: MessageListContext, handlers: Message
     return control;
   }
 
-  /** The text, each mention in it marked (mine the more so); text stays text. */
+  /** The text, its web addresses as links (room/links.ts) and each mention in the rest marked
+   * (mine the more so); text stays text. */
   function messageBody(message: Message): HTMLElement {
-    const segments = segmentsOf(message.body, message.mentions ?? []);
-    return h(
-      "p",
-      { class: "body" },
-      ...segments.map((segment) =>
+    const withMentions = (text: string): Child =>
+      segmentsOf(text, message.mentions ?? []).map((segment) =>
         segment.mention
           ? h("span", { class: segment.mention.id === me?.id ? "mention mention-me" : "mention" }, segment.text)
           : segment.text,
-      ),
-    );
+      );
+    return h("p", { class: "body" }, ...linked(message.body, withMentions));
   }
 
-  function messageHead(message: Message, mine: boolean, headId: string, forMe: boolean): HTMLElement {
+  function messageHead(message: Message, mine: boolean, headId: string, forMe: boolean, pinned: boolean): HTMLElement {
     const authorIsStaff = isStaff(message.author);
     const author =
       staff && !mine && !authorIsStaff && !message.deleted
@@ -151,19 +183,52 @@ export function createMessageList(context: MessageListContext, handlers: Message
       h("time", { datetime: message.created_at, title: fullTime(message.created_at) }, shortTime(message.created_at)),
       message.edited_at && !message.deleted ? h("span", { class: "edited" }, "(edited)") : null,
       forMe ? h("span", { class: "tag for-me-tag" }, message.mentions?.some((user) => user.id === me?.id) ? "Mentions you" : "Replies to you") : null,
+      pinned ? h("span", { class: "tag pinned-tag" }, "Pinned") : null,
     );
   }
 
-  /** The buttons under a message, and the reaction panel its React button opens. */
-  function messageActions(message: Message, mine: boolean, reactionChoices: readonly string[]): HTMLElement[] {
-    const actions = h("div", { class: "msg-actions" });
-    const panelId = uid("react");
-    const reactButton = button("React", { class: "small", "aria-expanded": "false", "aria-controls": panelId });
-    const panel = h("div", { class: "react-panel", id: panelId, hidden: true, role: "group", "aria-label": "Reactions to choose from" });
+  /** The one "More" button of a message and the menu it opens: what I may do to it. */
+  function messageMenu(message: Message, mine: boolean, pinned: boolean, headId: string, panel: ReactPanel): MenuButton {
+    const author = message.author;
+    const moderate = staff && !mine && !isStaff(author);
+    return menuButton({
+      label: "More",
+      visible: h("span", { class: "more-dots", "aria-hidden": "true" }, "⋯"),
+      className: "msg-more",
+      describedBy: headId,
+      menuLabel: () => (mine ? "Your message" : `${author.display_name}'s message`),
+      items: () => {
+        const items: MenuItem[] = [
+          { label: "React", run: () => panel.open() },
+          { label: "Reply", run: () => handlers.reply(message.id) },
+        ];
+        if (mine) items.push({ label: "Edit", run: () => handlers.startEdit(message.id) });
+        if (!mine) items.push({ label: "Report", opensDialog: true, run: () => handlers.report(message) });
+        if (staff) items.push({ label: pinned ? "Unpin" : "Pin", run: () => handlers.pin(message.id, !pinned) });
+        if (moderate) items.push({ label: `Moderate ${author.display_name}`, opensDialog: true, run: () => openMemberMenu(author) });
+        if (mine || staff) items.push({ label: "Delete", opensDialog: true, danger: true, run: () => handlers.remove(message.id) });
+        return items;
+      },
+    });
+  }
+
+  /** The member menu's dialog, from a message's menu: the control its author's name is (which
+   * opens that dialog) pressed for them. */
+  function openMemberMenu(user: PublicUser): void {
+    context.memberMenu(user).click();
+  }
+
+  interface ReactPanel {
+    node: HTMLElement;
+    open(): void;
+  }
+
+  /** The reactions to choose from, under the message; closing it gives focus back to More. */
+  function reactPanel(message: Message, reactionChoices: readonly string[]): ReactPanel {
+    const panel = h("div", { class: "react-panel", hidden: true, role: "group", "aria-label": "Reactions to choose from" });
     const closePanel = (): void => {
       panel.hidden = true;
-      reactButton.setAttribute("aria-expanded", "false");
-      reactButton.focus();
+      menus.get(message.id)?.button.focus();
     };
     for (const emoji of reactionChoices) {
       const choice = button(emoji, { class: "emoji", "aria-label": `React with ${emoji}` });
@@ -179,31 +244,28 @@ export function createMessageList(context: MessageListContext, handlers: Message
         closePanel();
       }
     });
-    reactButton.addEventListener("click", () => {
-      const opening = panel.hidden;
-      panel.hidden = !opening;
-      reactButton.setAttribute("aria-expanded", String(opening));
-      if (opening) (panel.firstElementChild as HTMLElement | null)?.focus();
-    });
-    actions.append(reactButton);
-    actions.append(actionButton("Reply", {}, () => handlers.reply(message.id)));
-    if (!mine) actions.append(actionButton("Report", { "aria-haspopup": "dialog" }, () => handlers.report(message)));
-    if (mine) actions.append(actionButton("Edit", {}, () => handlers.startEdit(message.id)));
-    if (mine || staff) actions.append(actionButton("Delete", { class: "small danger-text" }, () => handlers.remove(message.id)));
-    return [actions, panel];
+    return {
+      node: panel,
+      open() {
+        panel.hidden = false;
+        (panel.firstElementChild as HTMLElement | null)?.focus();
+        panel.scrollIntoView({ block: "nearest" });
+      },
+    };
   }
 
   // ----- editing in place -----
   function openEditor(article: HTMLElement, message: Message): void {
     const body = article.querySelector<HTMLElement>(".body");
-    const actions = article.querySelector<HTMLElement>(".msg-actions");
-    if (!body || !actions) return;
+    const menu = menus.get(message.id);
+    if (!body || !menu) return;
     const editor = h("textarea", { class: "edit-box", "aria-label": "Edit message", rows: "3", maxlength: String(MAX_BODY) });
     editor.value = message.body;
     const save = button("Save", { class: "primary small" });
     const cancel = button("Cancel", { class: "small" });
     body.replaceWith(h("div", { class: "edit-form" }, editor, h("div", { class: "msg-actions" }, save, cancel)));
-    actions.hidden = true;
+    menu.close(false);
+    menu.node.hidden = true;
     article.querySelector(".react-panel")?.setAttribute("hidden", "");
     editor.focus();
     const submit = async (): Promise<void> => {
@@ -256,9 +318,9 @@ export function createMessageList(context: MessageListContext, handlers: Message
         const article = articles.get(message.id);
         if (article) openEditor(article, message);
       } else if (wasEditing && !isEditing) {
-        // Finishing an edit shows the message as it is now, and focus goes back to it.
+        // Finishing an edit shows the message as it is now, and focus goes back to its menu.
         replaceArticle(message, next);
-        articles.get(message.id)?.querySelector<HTMLElement>("button")?.focus();
+        menus.get(message.id)?.button.focus();
       } else if (old !== message && !isEditing) {
         // While being edited the editor stays; finishing the edit draws what the state holds then.
         replaceArticle(message, next);
@@ -292,10 +354,15 @@ export function createMessageList(context: MessageListContext, handlers: Message
     items.insertBefore(article, before);
   }
 
-  /** A changed message drawn again, keeping focus and an open reaction panel where they were. */
+  /** A changed message drawn again, keeping focus, an open menu and an open reaction panel
+   * where they were. */
   function replaceArticle(message: Message, state: RoomState): void {
     const existing = articles.get(message.id);
     if (!existing) return insertArticle(message, state);
+    const oldMenu = menus.get(message.id);
+    const menuOpen = oldMenu?.isOpen() ?? false;
+    const menuItem = oldMenu?.focusedItem() ?? null;
+    oldMenu?.close(false);
     const next = messageArticle(message, state);
     articles.set(message.id, next);
     const focused = existing.contains(document.activeElement) ? (document.activeElement as HTMLElement) : null;
@@ -304,9 +371,31 @@ export function createMessageList(context: MessageListContext, handlers: Message
     if (panelOpen) {
       const panel = next.querySelector<HTMLElement>(".react-panel");
       if (panel) panel.hidden = false;
-      next.querySelector("[aria-expanded]")?.setAttribute("aria-expanded", "true");
     }
-    if (focused) sameControl(next, focused)?.focus();
+    const menu = menus.get(message.id);
+    if (menuOpen && menu) menu.open(menuItem ?? "first");
+    else if (focused) sameControl(next, focused)?.focus();
+  }
+
+  /** Messages pinned or unpinned since: drawn again with their tag (their menu says Pin or
+   * Unpin when it next opens). */
+  function redrawPinned(prev: RoomState, next: RoomState): void {
+    for (const message of next.messages) {
+      if (isPinned(prev.pins, message.id) === isPinned(next.pins, message.id) || next.editing.includes(message.id)) continue;
+      replaceArticle(message, next);
+    }
+  }
+
+  /** A deletion waiting (or no longer): the message drawn again, focus on Undo while it waits
+   * and back on its menu after. */
+  function redrawDeleting(messageId: number, focus: "undo" | "menu"): void {
+    const message = drawn?.messages.find((one) => one.id === messageId);
+    const article = articles.get(messageId);
+    if (!drawn || !message || !article || drawn.editing.includes(messageId)) return;
+    const hadFocus = article.contains(document.activeElement);
+    replaceArticle(message, drawn);
+    if (focus === "undo") articles.get(messageId)?.querySelector<HTMLElement>(".undo")?.focus();
+    else if (hadFocus) menus.get(messageId)?.button.focus();
   }
 
   /** The message the person went to from a quote: in view, marked for a moment, focused. */
@@ -323,11 +412,11 @@ export function createMessageList(context: MessageListContext, handlers: Message
   }
 
   // ----- messages on their way -----
-  function drawPending(outbox: readonly Outgoing[]): void {
-    replaceChildren(pendingItems, ...outbox.map(pendingArticle));
+  function drawPending(state: RoomState): void {
+    replaceChildren(pendingItems, ...state.outbox.map((item) => pendingArticle(item, state)));
   }
 
-  function pendingArticle(item: Outgoing): HTMLElement {
+  function pendingArticle(item: Outgoing, state: RoomState): HTMLElement {
     const headId = uid("pending");
     const stateText = {
       failed: `Not sent: ${item.error ?? "the server refused it."}`,
@@ -339,6 +428,7 @@ export function createMessageList(context: MessageListContext, handlers: Message
       "article",
       { class: `msg own pending ${item.state}`, "aria-labelledby": headId },
       h("p", { class: "msg-head", id: headId }, h("span", { class: "author" }, me?.display_name ?? "You"), h("span", { class: "tag mine" }, "You")),
+      item.reply_to === undefined ? null : quoteButton(pendingReply(item.reply_to), state),
       h("p", { class: "body" }, item.body),
       h("p", { class: "msg-state" }, stateText),
     );
@@ -376,13 +466,15 @@ export function createMessageList(context: MessageListContext, handlers: Message
   return {
     node: log,
     render(prev, next) {
+      drawn = next;
       if (!prev || prev.reactionChoices !== next.reactionChoices) {
         // The reaction set changed: every message is drawn again with it.
         drawAllMessages(next);
-        drawPending(next.outbox);
+        drawPending(next);
       } else {
         if (prev.messages !== next.messages || prev.editing !== next.editing) updateMessages(prev, next);
-        if (prev.outbox !== next.outbox) drawPending(next.outbox);
+        if (prev.pins !== next.pins) redrawPinned(prev, next);
+        if (prev.outbox !== next.outbox || pendingQuotesChanged(prev, next)) drawPending(next);
       }
       if (!prev || prev.top !== next.top) drawTop(next);
       if (!prev || prev.busy !== next.busy) log.setAttribute("aria-busy", String(next.busy));
@@ -391,6 +483,13 @@ export function createMessageList(context: MessageListContext, handlers: Message
     isFollowing: () => following,
     atBottom,
     highlight,
+    showDeleting(messageId, undo) {
+      deleting.set(messageId, undo);
+      redrawDeleting(messageId, "undo");
+    },
+    clearDeleting(messageId) {
+      if (deleting.delete(messageId)) redrawDeleting(messageId, "menu");
+    },
     keepReadingPlace(change) {
       const oldHeight = log.scrollHeight;
       const oldTop = log.scrollTop;
@@ -401,6 +500,66 @@ export function createMessageList(context: MessageListContext, handlers: Message
       resize?.disconnect();
     },
   };
+}
+
+/** A message on its way quotes what it replies to as the log holds it now: whether that changed
+ * (an original loaded, edited or deleted). */
+function pendingQuotesChanged(prev: RoomState, next: RoomState): boolean {
+  if (prev.messages === next.messages) return false;
+  return next.outbox.some(
+    (item) => item.reply_to !== undefined && findMessage(prev, item.reply_to) !== findMessage(next, item.reply_to),
+  );
+}
+
+/** What a message on its way replies to, as a reply from the server would say it: the log's
+ * copy of the original fills it in (quoteOf); one not loaded reads as "an earlier message". */
+function pendingReply(id: number): ReplyTo {
+  return { id, author: null, excerpt: "", deleted: false, hidden: true };
+}
+
+/** A press held on a message, or its context menu (a long press on Android, a right click),
+ * opens its menu; on a link or in the editor the browser's own menu stays. */
+function openOnLongPress(article: HTMLElement, menu: MenuButton): void {
+  const forTheMenu = (target: EventTarget | null): boolean =>
+    target instanceof Element && target.closest("a, textarea, input, .menu, .react-panel") === null;
+  article.addEventListener("contextmenu", (event) => {
+    if (!forTheMenu(event.target) || menu.node.hidden) return;
+    event.preventDefault();
+    if (!menu.isOpen()) menu.open("first");
+  });
+  let timer: number | undefined;
+  let start = { x: 0, y: 0 };
+  let opened = false;
+  const cancel = (): void => window.clearTimeout(timer);
+  article.addEventListener(
+    "touchstart",
+    (event) => {
+      cancel();
+      opened = false;
+      if (event.touches.length !== 1 || !forTheMenu(event.target) || menu.node.hidden) return;
+      start = { x: event.touches[0].clientX, y: event.touches[0].clientY };
+      timer = window.setTimeout(() => {
+        opened = true;
+        if (!menu.isOpen()) menu.open("first");
+      }, LONG_PRESS_MS);
+    },
+    { passive: true },
+  );
+  article.addEventListener(
+    "touchmove",
+    (event) => {
+      const touch = event.touches[0];
+      if (touch && Math.hypot(touch.clientX - start.x, touch.clientY - start.y) > LONG_PRESS_SLOP_PX) cancel();
+    },
+    { passive: true },
+  );
+  article.addEventListener("touchcancel", cancel, { passive: true });
+  // Lifting the finger after the menu opened is not a tap on whatever item is under it.
+  article.addEventListener("touchend", (event) => {
+    cancel();
+    if (opened) event.preventDefault();
+    opened = false;
+  });
 }
 
 function actionButton(text: string, attrs: Record<string, string>, onClick: () => void): HTMLButtonElement {

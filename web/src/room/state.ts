@@ -6,6 +6,7 @@ import type { Outgoing } from "../outbox";
 import type {
   HistoryReply,
   JoinReply,
+  MemberChangedEvent,
   Message,
   MessageDeletedEvent,
   PresenceEvent,
@@ -15,6 +16,7 @@ import type {
   TypingEvent,
   WireError,
 } from "../types";
+import { pinsAfterDeletion, pinsAfterEdit, type Pin, type PinsEvent } from "./pins";
 import { keepBetterQuote } from "./replies";
 
 // The longest message body the server takes.
@@ -74,6 +76,8 @@ export interface RoomState {
   reactionChoices: readonly string[];
   /** Sorted by display name. */
   online: readonly PublicUser[];
+  /** The room's pinned messages, the latest pinned first (room/pins.ts). */
+  pins: readonly Pin[];
   /** In the order they started typing. */
   typists: readonly Typist[];
   status: JoinStatus;
@@ -127,7 +131,9 @@ export type RoomAction =
   | { type: "send_refused"; error: WireError; text: string; now: number }
   | { type: "typing_seen"; event: TypingEvent; now: number }
   | { type: "presence_changed"; event: PresenceEvent }
+  | { type: "member_changed"; event: MemberChangedEvent }
   | { type: "room_updated"; room: Room }
+  | { type: "pins_changed"; event: PinsEvent }
   | { type: "mute_changed"; until: string | null; now: number }
   | { type: "time_passed"; now: number }
   | { type: "read_marked" }
@@ -148,6 +154,7 @@ export function initialRoomState(init: RoomInit): RoomState {
     replyingTo: null,
     reactionChoices: init.reactionChoices,
     online: [],
+    pins: [],
     typists: [],
     status: "disconnected",
     everJoined: false,
@@ -190,10 +197,15 @@ export function reduce(state: RoomState, action: RoomAction): RoomState {
       return withTop({ ...state, loadingOlder: false, error: { text: action.text } });
     case "message_received":
       return receiveMessage(state, action.message);
-    case "message_updated":
-      return action.message.room_id === state.roomId ? replaceMessage(state, action.message.id, (known) => keepBetterQuote(known, action.message)) : state;
-    case "message_deleted":
-      return action.event.room_id === state.roomId ? replaceMessage(state, action.event.id, deletedCopy) : state;
+    case "message_updated": {
+      if (action.message.room_id !== state.roomId) return state;
+      const next = replaceMessage(state, action.message.id, (known) => keepBetterQuote(known, action.message));
+      return withPins(next, pinsAfterEdit(state.pins, action.message));
+    }
+    case "message_deleted": {
+      if (action.event.room_id !== state.roomId) return state;
+      return withPins(replaceMessage(state, action.event.id, deletedCopy), pinsAfterDeletion(state.pins, action.event.id));
+    }
     case "reactions_changed": {
       const { event } = action;
       if (event.room_id !== state.roomId) return state;
@@ -223,10 +235,14 @@ export function reduce(state: RoomState, action: RoomAction): RoomState {
       return seeTyping(state, action.event, action.now);
     case "presence_changed":
       return changePresence(state, action.event);
+    case "member_changed":
+      return changeMember(state, action.event);
     case "room_updated": {
       if (action.room.id !== state.roomId) return state;
       return { ...state, room: { ...(state.room ?? action.room), ...action.room } };
     }
+    case "pins_changed":
+      return action.event.room_id === state.roomId ? { ...state, pins: action.event.pins } : state;
     case "mute_changed": {
       const next = withMute(state, action.until, action.now);
       return next.mutedUntil === null ? { ...next, refusedWhileMuted: false } : next;
@@ -367,6 +383,10 @@ function replaceMessage(state: RoomState, id: number, change: (message: Message)
   return { ...state, messages };
 }
 
+function withPins(state: RoomState, pins: readonly Pin[]): RoomState {
+  return pins === state.pins ? state : { ...state, pins };
+}
+
 function deletedCopy(message: Message): Message {
   return { ...message, deleted: true, body: "", reactions: {}, reply_to: null, mentions: [] };
 }
@@ -421,6 +441,34 @@ function changePresence(state: RoomState, event: PresenceEvent): RoomState {
   const typists = event.status === "online" ? state.typists : state.typists.filter((typist) => typist.userId !== event.user.id);
   const room = state.room ? { ...state.room, online_count: online.length } : null;
   return { ...state, online, typists: typists.length === state.typists.length ? state.typists : typists, room };
+}
+
+/** Someone changed their alias, pronouns or line: messages name their author by id, so every
+ * place this view shows them (old messages, quotes, mentions, who is here, typing) says the new. */
+function changeMember(state: RoomState, event: MemberChangedEvent): RoomState {
+  const id = event.user_id;
+  const renamed = <U extends PublicUser>(user: U): U => (user.id === id ? { ...user, display_name: event.display_name } : user);
+  const touches = (message: Message): boolean =>
+    message.author.id === id || message.reply_to?.author?.id === id || (message.mentions ?? []).some((user) => user.id === id);
+  const messages = state.messages.some(touches)
+    ? state.messages.map((message) =>
+        touches(message)
+          ? {
+              ...message,
+              author: renamed(message.author),
+              reply_to: message.reply_to?.author ? { ...message.reply_to, author: renamed(message.reply_to.author) } : message.reply_to,
+              mentions: message.mentions?.map(renamed),
+            }
+          : message,
+      )
+    : state.messages;
+  const online = state.online.some((user) => user.id === id)
+    ? sortByName(state.online.map((user) => (user.id === id ? { ...user, display_name: event.display_name, pronouns: event.pronouns, line: event.line } : user)))
+    : state.online;
+  const typists = state.typists.some((typist) => typist.userId === id)
+    ? state.typists.map((typist) => (typist.userId === id ? { ...typist, name: event.display_name } : typist))
+    : state.typists;
+  return { ...state, messages, online, typists };
 }
 
 function passTime(state: RoomState, now: number): RoomState {

@@ -17,6 +17,7 @@ import {
   setOpenRoom,
 } from "../room/memory";
 import { createRoomPage } from "../room/page";
+import { PIN_OUT_OF_REACH_NOTE } from "../room/pins";
 import { createMessageList } from "../room/render";
 import { initialRoomState, reduce, type RoomAction, type RoomState } from "../room/state";
 import type { View } from "./common";
@@ -24,7 +25,17 @@ import { moderateButton } from "./moderate";
 
 export { currentRoomId, forgetRooms, rememberMute } from "../room/memory";
 
-export function roomView(roomId: number, onLeave: (reason: string) => void, embedded = false): View {
+/** Said when a search result's message cannot be shown in its room. */
+export const FOUND_GONE_NOTE =
+  "That message could not be shown here: it was deleted, or it is further back than the room goes at once. Scroll up to find it.";
+
+/** A room; `openAt`: a message to go to once in it (a search result). */
+export function roomView(
+  roomId: number,
+  onLeave: (reason: string) => void,
+  embedded = false,
+  openAt: number | null = null,
+): View {
   const me = currentUser();
   const staff = isStaff(me);
   const cachedRoom = roomCache.get(roomId);
@@ -56,6 +67,15 @@ export function roomView(roomId: number, onLeave: (reason: string) => void, embe
     list.render(prev, state);
     composer.render(prev, state);
     controller.stateChanged(prev, state);
+    if (pendingOpenAt !== null && state.status === "joined") goToOpenAt(pendingOpenAt);
+  };
+
+  // After the first join and the scroll to the newest message that follows it (this frame's,
+  // then the join's own), never before: the message is gone to once.
+  let pendingOpenAt = openAt;
+  const goToOpenAt = (messageId: number): void => {
+    pendingOpenAt = null;
+    requestAnimationFrame(() => window.setTimeout(() => void controller.goToOriginal(messageId, FOUND_GONE_NOTE)));
   };
 
   const remember = (prev: RoomState, next: RoomState): void => {
@@ -82,6 +102,7 @@ export function roomView(roomId: number, onLeave: (reason: string) => void, embe
       saveEdit: (original, text) => controller.saveEdit(original, text),
       cancelEdit: (messageId) => dispatch({ type: "edit_finished", messageId }),
       remove: (messageId) => void controller.remove(messageId),
+      pin: (messageId, pinned) => void controller.pin(messageId, pinned),
       retry: (clientId) => controller.retry(clientId),
       discard: (clientId) => controller.discard(clientId),
       loadOlder: () => void controller.loadOlder(),
@@ -95,7 +116,17 @@ export function roomView(roomId: number, onLeave: (reason: string) => void, embe
     sent: () => list.scrollToBottom(),
   });
   const page = createRoomPage(
-    { roomId, me, staff, embedded, memberMenu: (user) => memberMenu(user) },
+    {
+      roomId,
+      me,
+      staff,
+      embedded,
+      memberMenu: (user) => memberMenu(user),
+      pins: {
+        goTo: (messageId) => void controller.goToOriginal(messageId, PIN_OUT_OF_REACH_NOTE),
+        unpin: (messageId) => void controller.pin(messageId, false),
+      },
+    },
     { log: list.node, composer: composer.form, composerHint: composer.hint },
     state.room?.name ?? "Room",
   );

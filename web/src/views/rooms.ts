@@ -3,7 +3,7 @@
 // them fresh on every screen), so it changes live.
 import { countText } from "../attention";
 import { describeAny } from "../errors";
-import { h, replaceChildren } from "../h";
+import { h, replaceChildren, srOnly } from "../h";
 import { loadRooms, onRoomsLoaded, unread } from "../state";
 import type { Room } from "../types";
 import { errorBox, heading, loading, type View } from "./common";
@@ -22,6 +22,12 @@ export function unreadText(count: number): string {
 /** Unread messages that mention me or reply to one of mine. */
 export function mentionText(count: number): string {
   return count === 1 ? "1 mention" : `${countText(count)} mentions`;
+}
+
+/** Between two facts: a dot to the eye, a comma to a screen reader (which would otherwise run
+ * them together: "Group room0 online"). */
+function dot(): HTMLSpanElement {
+  return h("span", { class: "dot" }, h("span", { "aria-hidden": "true" }, " · "), srOnly(", "));
 }
 
 export function roomsView(): View {
@@ -49,9 +55,9 @@ export function roomsView(): View {
         "p",
         { class: "room-meta" },
         h("span", null, KIND_TEXT[room.kind] ?? "Room"),
-        h("span", { class: "dot", "aria-hidden": "true" }, " · "),
+        dot(),
         h("span", null, `${room.online_count} online`),
-        room.locked ? [h("span", { class: "dot", "aria-hidden": "true" }, " · "), h("span", null, "Locked")] : null,
+        room.locked ? [dot(), h("span", null, "Locked")] : null,
       ),
     );
   };
