@@ -73,14 +73,20 @@ class JanusClient:
         self, room: int, description: str, *, allowed: list[str], publishers: int
     ) -> None:
         """A room that only holders of `allowed` tokens may join, whose participants can be
-        kicked (require_pvtid), recording off, and that only the server may change (its
+        kicked (require_pvtid), never recorded, and that only the server may change (its
         secret). An existing room of that number is left as it is."""
         try:
             await self._videoroom(
                 {"request": "create", "room": room, "description": description,
                  "admin_key": self.config.admin_key, "secret": self.room_secret(room),
                  "is_private": True, "require_pvtid": True,
-                 "publishers": publishers, "record": False, "allowed": allowed,
+                 "publishers": publishers, "allowed": allowed,
+                 # Recording off, and only the room's secret could turn it on...
+                 "record": False, "lock_record": True,
+                 # ...but Janus 1.1.2 lets a `joinandconfigure` with `record` (and a
+                 # `filename`, any path Janus may write) past lock_record. Recordings of
+                 # this room go into a folder that is not one, so none can be opened.
+                 "rec_dir": NO_RECORDINGS,
                  # Talking and stopped-talking events, so a phone shows who speaks.
                  "audiolevel_event": True,
                  "permanent": False}
@@ -210,6 +216,9 @@ class JanusClient:
             raise JanusError(int(error.get("code", 0)), str(error.get("reason", "")))
         return answer
 
+
+# Not a folder, on any machine: Janus refuses to open a recording "in" it.
+NO_RECORDINGS = "/dev/null"
 
 # Janus's own error codes (janus/apierror.h) and the video room plugin's.
 SESSION_NOT_FOUND = 458

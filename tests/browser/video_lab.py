@@ -58,6 +58,7 @@ from tests.janus import JanusServer, janus_or_skip, running_janus
 from tests.processes import ServerProcess, create_admin, server_env
 from tests.support import (
     Api,
+    Community,
     FakeClock,
     Peer,
     Person,
@@ -97,8 +98,8 @@ RECORD_PEER_CONNECTIONS = """
 
 INBOUND_COUNTS = """
 async () => {
-  const counts = {frames_decoded: 0, packets_received: 0, peer_connections: 0, connected: 0,
-                  video_streams: 0, audio_streams: 0};
+  const counts = {frames_decoded: 0, packets_received: 0, audio_energy: 0, peer_connections: 0,
+                  connected: 0, video_streams: 0, audio_streams: 0};
   for (const pc of window.__peerConnections || []) {
     counts.peer_connections += 1;
     if (pc.connectionState === 'connected') counts.connected += 1;
@@ -112,6 +113,10 @@ async () => {
       if (report.type !== 'inbound-rtp') return;
       if (report.kind === 'video') counts.frames_decoded += report.framesDecoded || 0;
       if (report.kind === 'audio') counts.packets_received += report.packetsReceived || 0;
+      // What was heard, not only that packets came: a muted microphone still sends silence.
+      if (report.kind === 'audio') {
+        counts.audio_energy += Math.round((report.totalAudioEnergy || 0) * 1e6);
+      }
       // Streams that carried something: one per remote camera or microphone heard.
       if (report.kind === 'video' && report.framesDecoded > 0) counts.video_streams += 1;
       if (report.kind === 'audio' && report.packetsReceived > 0) counts.audio_streams += 1;
@@ -123,8 +128,9 @@ async () => {
 
 
 async def inbound_counts(page: Page) -> dict[str, int]:
-    """Over every peer connection the page made: video frames decoded (`frames_decoded`) and
-    audio packets received (`packets_received`) on its inbound RTP streams, how many of those
+    """Over every peer connection the page made: video frames decoded (`frames_decoded`),
+    audio packets received (`packets_received`) and the sound in them (`audio_energy`, in
+    millionths of `totalAudioEnergy`) on its inbound RTP streams, how many of those
     streams carried any (`video_streams`, `audio_streams`), and how many connections there
     are (`peer_connections`) and how many are `connected`."""
     counts: dict[str, int] = await page.evaluate(INBOUND_COUNTS)
@@ -175,6 +181,7 @@ class VideoLab:
     people: dict[str, Person]  # admin, mod_lee, pat_ana, pat_avi, pat_cy (cohort A), pat_bo...
     meeting: LiveMeeting  # a daily series of cohort A's, live now (the real clock)
     folder: Path  # the logs: server.log, janus/janus.log
+    community: Community
     setup_s: float = 0.0
     tabs: list[Tab] = field(default_factory=list)
     peers: list[Peer] = field(default_factory=list)
@@ -221,6 +228,11 @@ class VideoLab:
             await tab.sign_in(person)
         return tab
 
+    async def another_meeting(self, title: str) -> LiveMeeting:
+        """A second live meeting of cohort A's, with a call of its own: for a test that ends
+        its call, which no other test of the module may then join."""
+        return await live_meeting(self.api, self.community, FakeClock(), title=title)
+
     async def peer(self, person: Person) -> Peer:
         """A Socket.IO client of this process, signed in as `person`."""
         connected = Peer(self.host_url, person.token)
@@ -258,20 +270,21 @@ class VideoLab:
         return "\n".join(parts)
 
 
-async def seed(api: Api) -> tuple[dict[str, Person], LiveMeeting]:
+async def seed(api: Api) -> tuple[Community, dict[str, Person], LiveMeeting]:
     """tests.support's community (the admin exists), a third patient of cohort A's and a
     daily meeting of cohort A's whose occurrence started 20 minutes ago."""
     c = await build_community_as(api, await sign_in(api, "admin"))
     people = dict(c.people)
     people["pat_cy"] = await register(api, c.mod_lee, "pat_cy", "patient", c.cohort_a)
     meeting = await live_meeting(api, c, FakeClock())  # the server's clock is the real one
-    return people, meeting
+    return c, people, meeting
 
 
 @contextlib.asynccontextmanager
-async def running_video_lab(folder: Path) -> AsyncIterator[VideoLab]:
+async def running_video_lab(folder: Path, **settings: str) -> AsyncIterator[VideoLab]:
     """Janus, the server and Chromium in one namespace, seeded, for the `async with` block;
-    logs in `folder`. Needs root, Janus, Chromium and web/dist (the fixtures skip without)."""
+    logs in `folder`; the server's `settings` over the lab's. Needs root, Janus, Chromium and
+    web/dist (the fixtures skip without)."""
     began = time.monotonic()
     async with contextlib.AsyncExitStack() as stack:
         janus_folder = folder / "janus"
@@ -283,8 +296,11 @@ async def running_video_lab(folder: Path) -> AsyncIterator[VideoLab]:
             folder,
             web_dir=str(WEB_DIST),
             **janus.settings(),
-            # Who is in each call, asked every second: attendance shows it at once.
-            video_presence_poll_s="1",
+            **{
+                # Who is in each call, asked every second: attendance shows it at once.
+                "video_presence_poll_s": "1",
+                **settings,
+            },
         )
         await create_admin(env)  # migrates the new database, too
         inside = ("ip", "netns", "exec", janus.namespace)
@@ -305,8 +321,8 @@ async def running_video_lab(folder: Path) -> AsyncIterator[VideoLab]:
         stack.push_async_callback(browser.close)
         http = await stack.enter_async_context(aiohttp.ClientSession())
         api = Api(server.url, http)
-        people, meeting = await seed(api)
-        lab = VideoLab(janus, server, browser, api, people, meeting, folder)
+        community, people, meeting = await seed(api)
+        lab = VideoLab(janus, server, browser, api, people, meeting, folder, community)
         stack.push_async_callback(lab.close_tabs)
         lab.setup_s = time.monotonic() - began
         yield lab

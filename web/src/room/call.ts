@@ -33,6 +33,12 @@ const STEP_TIMEOUT_MS = 20_000;
 // A subscription refused (a publisher left between the list and the request): ask again once
 // the list has settled.
 const RESUBSCRIBE_MS = 1_000;
+// A camera turned off sends nothing and tells nobody (its sender's track is replaced by none,
+// with no renegotiation), and a receiving <video> would keep its last frame on screen. So the
+// frames decoded per remote camera are counted every STALL_CHECK_MS; one with no new frame for
+// STALL_MS is reported stopped (its tile shows the initials) until frames come again.
+const STALL_CHECK_MS = 1_000;
+const STALL_MS = 2_000;
 // Small video: a group of fifteen on home connections.
 const CAMERA: MediaTrackConstraints = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 20 } };
 
@@ -172,6 +178,10 @@ export function createCall(handlers: CallHandlers): Call {
   let talkTick = 0;
   let joinWaiter: { resolve(event: JoinedEvent): void; reject(err: CallError): void } | null = null;
   let resubscribeTimer: number | undefined;
+  let stallTimer: number | undefined;
+  // Per subscriber mid: whose camera, its frames decoded when last counted, since when, and
+  // whether it was reported stopped.
+  const frames = new Map<string, { feedId: number; decoded: number; since: number; stopped: boolean }>();
 
   const current = (gen: number): boolean => gen === generation;
 
@@ -190,6 +200,8 @@ export function createCall(handlers: CallHandlers): Call {
   function teardown(): void {
     generation += 1;
     window.clearTimeout(resubscribeTimer);
+    window.clearInterval(stallTimer);
+    frames.clear();
     joinWaiter?.reject(new CallError("cancelled"));
     joinWaiter = null;
     stopTrack(audioTrack);
@@ -347,6 +359,7 @@ export function createCall(handlers: CallHandlers): Call {
       emitPeople(withSelf(mergePublishers([], joined.publishers, p.feed_id), p.feed_id, p.display));
       handlers.localVideo(videoTrack);
       subscribeTo(gen, joined.publishers);
+      if (receiveVideo) stallTimer = window.setInterval(() => void checkStalls(gen), STALL_CHECK_MS);
       if (audioTrack || videoTrack) await withTimeout(publish(handle), "publish");
       check(gen);
     } catch (err) {
@@ -520,6 +533,40 @@ export function createCall(handlers: CallHandlers): Call {
       }
       request(gen, streams);
     }, RESUBSCRIBE_MS);
+  }
+
+  /** Remote cameras that stopped (or started again) decoding frames, told to the page. */
+  async function checkStalls(gen: number): Promise<void> {
+    const pc = subscriber?.webrtcStuff?.pc;
+    if (!current(gen) || !pc) return;
+    let report: RTCStatsReport;
+    try {
+      report = await pc.getStats();
+    } catch {
+      return; // closed meanwhile
+    }
+    if (!current(gen)) return;
+    // Summed per mid: a line reused for someone else's camera may still list the old stream.
+    const decoded = new Map<string, number>();
+    report.forEach((stats: { type?: string; kind?: string; mid?: string; framesDecoded?: number }) => {
+      if (stats.type !== "inbound-rtp" || stats.kind !== "video" || typeof stats.mid !== "string") return;
+      decoded.set(stats.mid, (decoded.get(stats.mid) ?? 0) + (stats.framesDecoded ?? 0));
+    });
+    const now = performance.now();
+    for (const [mid, count] of decoded) {
+      const feedId = midFeeds.get(mid);
+      const track = pc.getTransceivers().find((t) => t.mid === mid)?.receiver.track;
+      if (feedId === undefined || !track) continue;
+      const seen = frames.get(mid);
+      // A line now carrying someone else's camera starts afresh.
+      if (!seen || seen.feedId !== feedId || count !== seen.decoded) {
+        frames.set(mid, { feedId, decoded: count, since: now, stopped: false });
+        if (seen?.stopped) handlers.remoteTrack(feedId, track, true);
+      } else if (!seen.stopped && now - seen.since >= STALL_MS) {
+        seen.stopped = true;
+        handlers.remoteTrack(feedId, track, false);
+      }
+    }
   }
 
   // ----- camera and microphone -----
