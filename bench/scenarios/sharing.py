@@ -46,7 +46,7 @@ class Size:
     drain_s: float
 
 
-FULL = Size(people=480, room_size=12, rate=120.0, duration_s=20.0, drain_s=2.0)
+FULL = Size(people=240, room_size=12, rate=40.0, duration_s=15.0, drain_s=2.0)
 SMOKE = Size(people=48, room_size=12, rate=20.0, duration_s=1.5, drain_s=0.5)
 DATABASE: Database = "postgresql" if os.environ.get("PEERROOMS_TEST_DATABASE_URL") else "sqlite"
 
