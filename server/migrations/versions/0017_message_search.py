@@ -36,13 +36,13 @@ POSTGRES_COLUMN = (
 POSTGRES_INDEX = "CREATE INDEX ix_message_search ON message USING gin (body_search)"
 
 # Accents folded as `simple` does not (a search for "cafe" finds "café"); which messages
-# hold a word, not where in them (`detail=none`: a third of the size, and the search asks
-# no more); a prefix index for three-letter prefixes, the shortest the search expands
-# (rooms/search.py).
+# hold a word, not where in them, nor how long each is (`detail=none`, `columnsize=0`: the
+# search asks no more, and a send writes less); a prefix index for three-letter prefixes,
+# the shortest the search expands (rooms/search.py).
 SQLITE_TABLE = (
     "CREATE VIRTUAL TABLE message_search USING fts5(body, content='message',"
     " content_rowid='id', tokenize='unicode61 remove_diacritics 2', detail=none,"
-    " prefix='3')"
+    " columnsize=0, prefix='3')"
 )
 # An external-content table must be told the old text to take it out of the index.
 SQLITE_TRIGGERS = (
