@@ -28,13 +28,14 @@ from redis.exceptions import RedisError
 
 from server.kernel.clock import Clock
 from server.kernel.redis import RedisHealth
+from server.realtime.hub import STAFF_CHANNEL
 
 log = logging.getLogger(__name__)
 
-# Every socket of a moderator or admin is in this socket room (realtime/hub.py's STAFF_CHANNEL).
-# Other named socket rooms have a ':' in their name ("room:3", "user:7", "audience:alumni");
-# a socket's own room is its sid, which never has one.
-UNPREFIXED_SHARED_ROOMS = frozenset({"staff"})
+# Named socket rooms have a ':' in their name ("room:3", "user:7", "audience:alumni"), but for
+# the one every moderator's and admin's socket is in; a socket's own room is its sid, which
+# never has one.
+UNPREFIXED_SHARED_ROOMS = frozenset({STAFF_CHANNEL})
 
 
 def is_shared_room(room: object) -> TypeGuard[str]:
