@@ -77,14 +77,13 @@ export function searchView(queryString: string): View {
   let shown: SearchHit[] = [];
   let nextBefore: number | null = null;
 
-  const fillRooms = (): void => {
-    const choice = asked.roomId;
+  const fillRooms = (choice: string): void => {
     const options = [...rooms.values()]
       .filter((room) => !room.archived)
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((room) => h("option", { value: String(room.id) }, room.name));
     replaceChildren(where, h("option", { value: "" }, "All my rooms"), ...options);
-    if (choice !== null) where.value = String(choice);
+    where.value = choice;
   };
 
   const current = (): SearchQuery => ({ q: words.value, roomId: where.value ? Number(where.value) : null });
@@ -132,10 +131,12 @@ export function searchView(queryString: string): View {
     if (nextBefore !== null) void run(current(), nextBefore);
   });
 
-  fillRooms();
+  fillRooms(asked.roomId === null ? "" : String(asked.roomId));
+  // The fresh list keeps what was chosen meanwhile: a choice made before it arrived must not
+  // be undone under the reader.
   void loadRooms()
     .then(() => {
-      if (!stopped) fillRooms();
+      if (!stopped) fillRooms(where.value);
     })
     .catch(() => {});
   if (asked.q.trim()) void run(asked, null);
