@@ -104,11 +104,15 @@ class ChannelSubscriptions:
             for confirmed in self._wanted.values():
                 confirmed.clear()
             try:
+                subscribing = list(self._wanted)
                 async with asyncio.timeout(self._subscribe_deadline_s):
-                    await pubsub.subscribe(self._process_wide, *self._wanted)
-                self._unsent.clear()
+                    await pubsub.subscribe(self._process_wide, *subscribing)
+                self._unsent.difference_update(subscribing)
                 self._pubsub = pubsub
                 self._health.succeeded()
+                # A channel wanted while that SUBSCRIBE was under way had no connection to go
+                # on: it is sent now, or it would be heard only after the next outage.
+                self._send_unsent_soon()
                 on_subscribed()
                 async for message in messages(pubsub):
                     kind = message.get("type")
@@ -132,6 +136,11 @@ class ChannelSubscriptions:
                 confirmed = self._wanted[channel] = asyncio.Event()
                 if not await self._send(lambda pubsub: pubsub.subscribe(channel)):
                     self._unsent.add(channel)
+                    if not self._health.down:
+                        # The listener is (re)subscribing: once this is confirmed, what was
+                        # stored meanwhile is delivered here. (After an outage, the catch-up
+                        # for the whole outage does that.)
+                        self._late.setdefault(channel, self._clock.now())
                     return
         if confirmed.is_set() or self._pubsub is None or self._health.down:
             return
