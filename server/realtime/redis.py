@@ -172,8 +172,9 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         self._seen_emits = RecentIds(SEEN_EMITS_KEPT)
         # What this process published comes back on the channels it listens on: known by its
         # first bytes, it is dropped before it is decoded. (Not by `host_id`: a callback's
-        # answer carries the host it is for.)
-        self._own_prefix = self.json.dumps({ORIGIN: self.host_id})[:-1]
+        # answer carries the host it is for.) Written out rather than encoded: python-socketio
+        # swaps in the server's JSON codec after this, whose spacing differs.
+        self._own_prefix = f'{{"{ORIGIN}":"{self.host_id}"'
         self.stats = SharingStats()
         self._away_since: datetime | None = None
         # Each is called, once a lost subscription is back, with the time it was lost.
@@ -257,8 +258,7 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         channels = self._channels_for(data)
         if not channels:
             return None
-        # Its origin first: a process knows its own messages by their first bytes.
-        encoded = self.json.dumps({ORIGIN: self.host_id, **data})
+        encoded = self._with_origin_first(data)
         try:
             self._health.check()
             for channel in channels:
@@ -270,6 +270,13 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
             return None
         self._health.succeeded()
         return None
+
+    def _with_origin_first(self, data: dict[str, Any]) -> str:
+        """The message encoded with its origin first, as `_own_prefix`'s very bytes."""
+        body = self.json.dumps(data)
+        if ORIGIN in data or body == "{}":
+            raise ValueError(f"not a Socket.IO manager message: {body[:80]}")
+        return f"{self._own_prefix},{body[1:]}"
 
     def _channels_for(self, data: dict[str, Any]) -> list[str]:
         if data.get("method") != "emit" or data.get("callback") is not None:
