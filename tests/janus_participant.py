@@ -3,6 +3,7 @@ to join a video room as a participant, leave it, and try what a participant may 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,9 @@ import aiohttp
 from server.media.janus import JanusError
 
 VIDEOROOM = "janus.plugin.videoroom"
+# A long poll answers within 30 s (a keepalive if nothing happened); an answer is awaited
+# over a few of them on a loaded machine.
+EVENT_WAIT_S = 60
 
 
 @dataclass
@@ -42,18 +46,25 @@ class Participant:
         # The room's `allowed` list is checked against the token in the request itself.
         body = {"request": "join", "ptype": "publisher", "room": room, "id": feed,
                 "display": display, "token": self.token}  # fmt: skip
-        await self._call(f"{self._session_url}/{self.handle}", {"janus": "message", "body": body})
-        return await self.next_event()
+        sent = await self._call(
+            f"{self._session_url}/{self.handle}", {"janus": "message", "body": body}
+        )
+        return await self.next_event(sent["transaction"])
 
-    async def next_event(self) -> dict[str, Any]:
-        """The video room plugin's next event for this session (Janus's long poll)."""
+    async def next_event(self, transaction: str) -> dict[str, Any]:
+        """The video room plugin's answer to the request sent as `transaction`, from this
+        session's events (Janus's long poll). What else the session hears meanwhile (a
+        keepalive, a hangup when ICE with nobody fails) is passed over."""
         url = f"{self._session_url}?maxev=1&token={self.token}"
-        async with self.http.get(url, timeout=aiohttp.ClientTimeout(total=35)) as reply:
-            event = await reply.json(content_type=None)
-        if isinstance(event, list):
-            event = event[0]
-        data: dict[str, Any] = event.get("plugindata", {}).get("data", event)
-        return data
+        async with asyncio.timeout(EVENT_WAIT_S):
+            while True:
+                async with self.http.get(url, timeout=aiohttp.ClientTimeout(total=35)) as reply:
+                    event = await reply.json(content_type=None)
+                if isinstance(event, list):
+                    event = event[0]
+                if event.get("transaction") == transaction and "plugindata" in event:
+                    data: dict[str, Any] = event["plugindata"]["data"]
+                    return data
 
     async def close(self) -> None:
         if self.session is not None:

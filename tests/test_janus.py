@@ -194,8 +194,8 @@ class Publisher(Participant):
         message: dict[str, Any] = {"janus": "message", "body": body}
         if jsep is not None:
             message["jsep"] = jsep
-        await self._call(f"{self._session_url}/{self.handle}", message)
-        return await self.next_event()
+        sent = await self._call(f"{self._session_url}/{self.handle}", message)
+        return await self.next_event(sent["transaction"])
 
 
 def offer() -> dict[str, str]:
