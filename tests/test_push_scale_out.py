@@ -14,6 +14,7 @@ from tests.conftest import PeerFactory
 from tests.push_service import PushService
 from tests.smtp_inbox import (
     Inbox,
+    Received,
     inbox_fixture,  # noqa: F401 - the fixtures
     mail_settings,
     smtp_port_fixture,  # noqa: F401
@@ -23,7 +24,8 @@ from tests.test_email_digest import DIGEST_HOUR, DIGEST_LINK, zone_at_hour
 from tests.test_email_notifications import link_in
 from tests.test_push import CRISIS
 
-# Long enough for both processes' reminder loops to have looked several times.
+# Once the first went out: long enough for both processes' loops to have looked again several
+# times.
 SEVERAL_TICKS_S = 2.0
 
 
@@ -52,6 +54,12 @@ async def test_a_reminder_and_an_alert_are_pushed_once_by_two_processes(
     ana = await peer(c.pat_ana.token, cluster.a.url)
     await joined(ana, c.group_a)
     await try_send(ana, c.group_a, CRISIS)
+
+    async def both_pushed() -> bool:
+        return bool(push_service.pushes("ana")) and bool(push_service.pushes("lee"))
+
+    await eventually(both_pushed, "the reminder and the alert")
+    # Then both processes' loops look several times more: nothing goes out again.
     await asyncio.sleep(SEVERAL_TICKS_S)
     assert [p["kind"] for p in push_service.pushes("ana")] == ["reminder"], push_service.received
     assert [p["kind"] for p in push_service.pushes("lee")] == ["crisis_alert"], (
@@ -82,7 +90,15 @@ async def test_a_digest_is_mailed_once_by_two_processes(
     # from midnight) makes her digest due at both processes' next tick.
     due = {"timezone": zone_at_hour(datetime.now(UTC), DIGEST_HOUR), "email_digest": True}
     assert (await cluster.api_b.patch("/api/me/notifications", due, c.pat_ana.token)).status == 200
+
+    def digests_sent() -> list[Received]:
+        return [m for m in inbox.received if DIGEST_LINK in (m.message["List-Unsubscribe"] or "")]
+
+    async def digest_sent() -> bool:
+        return bool(digests_sent())
+
+    await eventually(digest_sent, "the digest")
     await asyncio.sleep(SEVERAL_TICKS_S)
-    digests = [m for m in inbox.received if DIGEST_LINK in (m.message["List-Unsubscribe"] or "")]
+    digests = digests_sent()
     assert len(digests) == 1, [m.message["Subject"] for m in inbox.received]
     assert digests[0].message["Subject"] == "What you missed: 2 new messages"
