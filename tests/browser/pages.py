@@ -59,8 +59,9 @@ TIMEZONE = "America/Chicago"
 # The registration form's box that accepts the program's consent notice (web/src/views/auth.ts).
 ACCEPT_NOTICE = "I have read and accept this notice"
 
-# How long an auto-waiting assertion waits: a screen reacting to an event.
-WAIT_MS = 10_000
+# How long an auto-waiting assertion waits: a screen reacting to an event. Only a failure
+# waits this long; it is this long because CI's two cores also run the other workers' tests.
+WAIT_MS = 20_000
 # Reconnecting after the network comes back: socket.io-client backs off up to 5 s a try.
 RECONNECT_MS = 25_000
 
