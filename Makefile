@@ -47,6 +47,11 @@ web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
 
 web: web/dist/index.html
 
+# The benchmark's Node socket.io relay (bench/node_relay), the anchor its fan-out is compared
+# with; installed from its lock file like the web client's packages.
+bench/node_relay/node_modules/.package-lock.json: bench/node_relay/package-lock.json
+	cd bench/node_relay && npm ci --no-audit --no-fund --loglevel=error
+
 setup: $(BIN)/peerrooms web/dist/index.html
 
 run: setup
@@ -61,7 +66,7 @@ run: setup
 WORKERS := $(shell echo $$(( $$(nproc) + 1 )))
 PYTEST_PARALLEL := -n $(WORKERS) --dist loadscope
 
-test: setup
+test: setup bench/node_relay/node_modules/.package-lock.json
 	cd web && npm test --silent
 	$(BIN)/python -m compileall -q server bench tests > /dev/null
 	$(BIN)/pytest -q $(PYTEST_PARALLEL)

@@ -1,5 +1,6 @@
-"""The systems under test as OS processes: peerrooms (one or more `peerrooms serve`) and the
-bare relay, plus their databases, Redis prefixes and the seed data peerrooms needs.
+"""The systems under test as OS processes: peerrooms (one or more `peerrooms serve`), the
+bare python relay and the bare Node socket.io relay, plus their databases, Redis prefixes and
+the seed data peerrooms needs.
 
 Seeding goes straight into the database with the server's own schema (Alembic) and token code:
 registering through the API costs an argon2 hash per account (~0.3 s at the default cost),
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import random
 import resource
@@ -17,6 +19,7 @@ import secrets
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
@@ -233,15 +236,20 @@ async def child_pid(parent: int, timeout_s: float = 10.0) -> int:
 
 
 async def start_process(
-    args: Sequence[str], env: dict[str, str], log_path: Path, profile_to: Path | None = None
+    args: Sequence[str],
+    env: dict[str, str],
+    log_path: Path,
+    profile_to: Path | None = None,
+    program: str = sys.executable,
 ) -> ServerProcess:
+    """`program args --host 127.0.0.1 --port <free port>`, once it answers /healthz."""
     port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     prefix = profiler_prefix(profile_to) if profile_to is not None else []
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             *prefix,
-            sys.executable,
+            program,
             *args,
             "--host",
             "127.0.0.1",
@@ -367,6 +375,95 @@ async def start_relay(
     return await start_together(
         [start_process(args, env, work_dir / f"relay-{index}.log") for index in range(count)]
     )
+
+
+# ----- the bare Node socket.io relay -----
+
+NODE_RELAY_DIR = Path(__file__).resolve().parent / "node_relay"
+NPM_CI_TIMEOUT_S = 300.0
+NODE_MIN_VERSION = (18, 3)
+
+
+def node_version(node: str) -> tuple[int, ...]:
+    """(major, minor, patch) of `node`, or () when it does not say."""
+    try:
+        answer = subprocess.run(  # noqa: S603 - node from PATH, fixed arguments
+            [node, "--version"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    with contextlib.suppress(ValueError):
+        return tuple(int(part) for part in answer.strip().lstrip("v").split("."))
+    return ()
+
+
+def node_packages_installed() -> bool:
+    """Are bench/node_relay's packages the locked ones? npm writes node_modules/.package-lock.json
+    on each install; one older than package-lock.json is from before the lock changed (the
+    same rule as the Makefile's for web/)."""
+    installed = NODE_RELAY_DIR / "node_modules" / ".package-lock.json"
+    locked = NODE_RELAY_DIR / "package-lock.json"
+    return installed.is_file() and installed.stat().st_mtime >= locked.stat().st_mtime
+
+
+def prepare_node_relay() -> str | None:
+    """Make the Node relay runnable, installing its locked packages (`npm ci`) when they are
+    missing or stale; answers why it cannot run, or None when it can.
+
+    Installing is the kinder default: node and npm are needed anyway to build the web client,
+    and the lock pins every package, so the first run costs a few seconds once. Without node or
+    npm, or when the install fails (no registry), the caller leaves the Node relay out and says
+    why rather than failing the other systems' run. Blocking: call it before any load runs."""
+    node = shutil.which("node")
+    if node is None:
+        return "`node` is not on PATH (Node.js 18.3 or later runs bench/node_relay/relay.js)"
+    version = node_version(node)
+    if version < NODE_MIN_VERSION:
+        found = ".".join(map(str, version)) or "unknown"
+        return f"node {found} is older than 18.3 (relay.js reads its options with util.parseArgs)"
+    directory = os.open(NODE_RELAY_DIR, os.O_RDONLY)
+    try:
+        # Two benchmark runs starting at once must not both rewrite node_modules.
+        fcntl.flock(directory, fcntl.LOCK_EX)
+        if node_packages_installed():
+            return None
+        return install_node_packages()
+    finally:
+        os.close(directory)  # closing releases the lock
+
+
+def install_node_packages() -> str | None:
+    npm = shutil.which("npm")
+    if npm is None:
+        return "`npm` is not on PATH, so bench/node_relay's packages cannot be installed"
+    print("installing bench/node_relay's packages (npm ci)", flush=True)
+    try:
+        finished = subprocess.run(  # noqa: S603 - npm from PATH, fixed arguments
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=NODE_RELAY_DIR,
+            capture_output=True,
+            text=True,
+            timeout=NPM_CI_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"`npm ci` in bench/node_relay took over {NPM_CI_TIMEOUT_S:.0f} s"
+    if finished.returncode != 0:
+        tail = (finished.stderr or finished.stdout).strip()[-400:]
+        return f"`npm ci` in bench/node_relay failed ({finished.returncode}): {tail}"
+    return None
+
+
+async def start_node_relay(work_dir: Path) -> list[ServerProcess]:
+    """One Node relay process (call `prepare_node_relay` first). No Redis: socket.io needs an
+    extra adapter package for that, and only single-process scenarios run this relay."""
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("`node` is not on PATH")
+    relay = str(NODE_RELAY_DIR / "relay.js")
+    return [
+        await start_process([relay], dict(os.environ), work_dir / "node-relay-0.log", program=node)
+    ]
 
 
 async def stop_all(processes: Sequence[ServerProcess]) -> None:
