@@ -1,8 +1,9 @@
 """python -m bench <scenario> [--smoke] [--out DIR] [--workers N] [--profile]
 
-Scenarios: fanout, ceiling, idle, history, filters, search, sharing, soak; `all` runs the first
-seven in turn, then puts the tables into bench/README.md (full size only). `soak` takes 35
-minutes, so it runs only when named. `report` only rewrites the README tables.
+Scenarios: fanout, ceiling, idle, history, filters, search, sharing, storm, overload, soak;
+`all` runs the first nine in turn, then puts the tables into bench/README.md (full size
+only). `soak` takes 35 minutes, so it runs only when named. `report` only rewrites the README
+tables.
 """
 
 from __future__ import annotations
@@ -19,7 +20,17 @@ from bench.scenarios.common import Options, wait_for_quiet_machine
 from bench.targets import raise_open_files_limit
 
 # What `all` runs: every scenario but the 35-minute soak.
-IN_ALL = ("fanout", "ceiling", "idle", "history", "filters", "search", "sharing")
+IN_ALL = (
+    "fanout",
+    "ceiling",
+    "idle",
+    "history",
+    "filters",
+    "search",
+    "sharing",
+    "storm",
+    "overload",
+)
 SCENARIOS = (*IN_ALL, "soak")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,15 @@ import aiohttp
 
 MESSAGE_PREFIX = '42["message",'
 CONNECT_TIMEOUT_S = 30.0
+# The connections of clients that will stop reading (`stalling_socket`): a receive buffer of
+# kilobytes, as the stalled member of tests/test_slow_clients.py has, and the segment size of
+# a real network. Over loopback the segments are 64 KiB, and the kernel sizes the server's
+# send buffer by them (up to 4 MiB here, tcp_wmem); with ordinary segments it stays near
+# 100 KiB, as for a phone on a mobile network, so the server's own backlog starts filling
+# after about as much as a phone's connection would hold.
+STALLED_RECEIVE_BUFFER_BYTES = 4096
+STALLED_SEGMENT_BYTES = 1400
+TCP_ESTABLISHED = 1
 
 # (raw packet text, receive time in time.time_ns()) for each `message` event.
 MessageHook = Callable[[str, int], None]
@@ -42,6 +52,22 @@ def client_id_of(raw: str) -> str:
     key = raw.find('"client_id"', len(MESSAGE_PREFIX))
     start = raw.find('"', key + 11) + 1
     return raw[start : raw.find('"', start)]
+
+
+def message_id_of(raw: str) -> int:
+    """The `id` of a raw `message` packet. A full parse: only the storm scenario asks, for a
+    few messages per client, off the load runs' hot path."""
+    return int(json.loads(raw[2:])[1]["id"])
+
+
+def stalling_socket(addr_info: aiohttp.AddrInfoType) -> socket.socket:
+    """A socket for a client that will stop reading (an aiohttp connector's socket_factory):
+    set before connecting, so the handshake announces them (STALLED_* above)."""
+    family, kind, protocol, _name, _address = addr_info
+    made = socket.socket(family, kind, protocol)
+    made.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, STALLED_RECEIVE_BUFFER_BYTES)
+    made.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, STALLED_SEGMENT_BYTES)
+    return made
 
 
 class LightClient:
@@ -143,3 +169,48 @@ class LightClient:
         if handler is not None:
             args = json.loads(raw[bracket:])
             handler(args[0] if args else {})
+
+    # ----- a client that stops reading (the overload scenario) -----
+
+    def stop_reading(self) -> None:
+        """From now on take nothing off the connection, as a phone asleep in a pocket: the
+        read loop stops, so nothing is dispatched (acks and pings included), and the socket
+        is no longer read (at once: left to aiohttp's flow control, 128 KiB more would be
+        taken in small segments, and the server's kernel would grow its send buffer for
+        them), so the kernel's buffers fill (small ones, on a `stalling_socket`) and the
+        server's writes to this client wait."""
+        if self._reader is not None:
+            self._reader.cancel()
+        if self._ws is not None:
+            # aiohttp has no public handle on a websocket's transport; the writer's is it.
+            self._ws._writer.transport.pause_reading()
+
+    def connection_open(self) -> bool:
+        """Is the TCP connection still established (read off the kernel, so it holds for a
+        client that stopped reading and never saw the server let go)?"""
+        raw = self._socket()
+        if raw is None:
+            return False
+        try:
+            info = raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)
+        except OSError:
+            return False
+        return bool(info[0] == TCP_ESTABLISHED)
+
+    async def poke(self) -> None:
+        """A websocket ping, which means nothing to Engine.IO. The server aborting a
+        connection whose sent data this client never read leaves it waiting to send the
+        rest, and the client's side established; data arriving then is answered with a
+        reset, which `connection_open` shows at once."""
+        if self._ws is None or self._ws.closed:
+            return
+        try:
+            await self._ws.ping()
+        except (aiohttp.ClientError, ConnectionError, RuntimeError):
+            pass  # already gone: `connection_open` says so
+
+    def _socket(self) -> Any:
+        """The connection's socket (asyncio's wrapper of it), or None once it is gone."""
+        if self._ws is None:
+            return None
+        return self._ws.get_extra_info("socket")

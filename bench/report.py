@@ -20,8 +20,19 @@ import matplotlib.pyplot as plt  # noqa: E402 - the backend is chosen first
 README = Path(__file__).resolve().parent / "README.md"
 TABLE_START = "<!-- results:start -->"
 TABLE_END = "<!-- results:end -->"
-SCENARIO_ORDER = ("fanout", "ceiling", "idle", "history", "filters", "search", "sharing", "soak")
-COLOURS = {"peerrooms": "tab:red", "bare": "tab:blue"}
+SCENARIO_ORDER = (
+    "fanout",
+    "ceiling",
+    "idle",
+    "history",
+    "filters",
+    "search",
+    "sharing",
+    "storm",
+    "overload",
+    "soak",
+)
+COLOURS = {"peerrooms": "tab:red", "bare": "tab:blue", "node": "tab:green"}
 STYLES = {"p50": "-", "p95": "--", "p99": ":"}
 
 
