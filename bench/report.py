@@ -16,6 +16,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend is chosen first
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 README = Path(__file__).resolve().parent / "README.md"
 TABLE_START = "<!-- results:start -->"
@@ -109,6 +111,15 @@ def print_table(scenario: str, checks: Sequence[Check]) -> None:
     print(markdown_table(checks))
 
 
+def save_plot(figure: Figure, axes: Axes, path: Path, legend_columns: int = 1) -> None:
+    """The end every plot here shares: a light grid, the legend, written at 110 dpi, closed."""
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize="small", ncols=legend_columns)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def plot_windows(
     path: Path, title: str, series: Mapping[str, Sequence[Mapping[str, float]]]
 ) -> None:
@@ -123,11 +134,7 @@ def plot_windows(
     axes.set_xlabel("seconds since the start of sending")
     axes.set_ylabel("delivery latency (ms)")
     axes.set_title(title)
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize="small", ncols=2)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_plot(figure, axes, path, legend_columns=2)
 
 
 def plot_ceiling(
@@ -148,11 +155,7 @@ def plot_ceiling(
     axes.set_xlabel("offered messages/s")
     axes.set_ylabel("p99 delivery latency (ms)")
     axes.set_title("ceiling: p99 latency by offered rate")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_plot(figure, axes, path)
 
 
 def update_readme(results: Path, readme: Path = README) -> None:

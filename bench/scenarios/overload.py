@@ -51,7 +51,7 @@ from bench.load import (
     LoadSpec,
 )
 from bench.measure import percentiles
-from bench.report import Check, write_result
+from bench.report import Check, save_plot, write_result
 from bench.scenarios import ceiling
 from bench.scenarios.common import (
     START_DELAY_S,
@@ -675,8 +675,4 @@ def plot_memory(path: Path, stalled: dict[str, Any], size: Size) -> None:
     axes.set_xlabel("seconds since the start of sending")
     axes.set_ylabel("RSS (MiB)")
     axes.set_title(f"overload: {stalled['stalled']} clients stop reading beside the load")
-    axes.grid(True, alpha=0.3)
-    axes.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_plot(figure, axes, path)

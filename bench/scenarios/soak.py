@@ -26,7 +26,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from bench.load import LoadGenerator
-from bench.report import Check, write_result
+from bench.report import Check, save_plot, write_result
 from bench.scenarios.ceiling import without_windows
 from bench.scenarios.common import (
     START_DELAY_S,
@@ -245,8 +245,4 @@ def plot_memory(path: Path, memory: list[dict[str, Any]], size: Size) -> None:
     axes.set_xlabel("minutes since the start of sending")
     axes.set_ylabel("RSS (MiB)")
     axes.set_title(f"soak: {size.people} people, {size.rate:.0f} msg/s, {PROCESSES} processes")
-    axes.grid(True, alpha=0.3)
-    axes.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_plot(figure, axes, path)
