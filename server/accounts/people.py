@@ -99,8 +99,7 @@ class LastSeen:
             return
         try:
             async with self.sessions() as session:
-                for user_id, moment in sorted(due.items()):
-                    await store.mark_seen(session, user_id, moment, moment - self.every)
+                await store.mark_seen(session, sorted(due.items()), self.every)
                 await session.commit()
         except BaseException:
             # Kept for the next turn, unless the person was seen again meanwhile.

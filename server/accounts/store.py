@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import bindparam, delete, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -270,17 +270,34 @@ async def last_sign_ins(session: AsyncSession, user_ids: Sequence[int]) -> dict[
     return {int(user_id): latest for user_id, latest in result.all()}
 
 
-async def mark_seen(session: AsyncSession, user_id: int, now: datetime, stale: datetime) -> None:
-    """Records that the person was seen `now`, unless they were seen since `stale`: one
-    statement, a no-op on a fresh row, so processes seeing the same person write it once."""
-    await session.execute(
-        update(User)
-        .where(
-            col(User.id) == user_id,
-            or_(col(User.last_seen_at).is_(None), col(User.last_seen_at) < stale),
-        )
-        .values(last_seen_at=now)
+# Last seen, for many people in one statement run once per person (executemany): no row is
+# written where the person was seen since `stale`, so processes seeing the same person write
+# it once.
+_USERS = User.__table__  # type: ignore[attr-defined]
+_MARK_SEEN = (
+    update(_USERS)
+    .where(
+        _USERS.c.id == bindparam("seen_id"),
+        or_(_USERS.c.last_seen_at.is_(None), _USERS.c.last_seen_at < bindparam("stale")),
     )
+    .values(last_seen_at=bindparam("seen_at"))
+)
+
+
+async def mark_seen(
+    session: AsyncSession, sightings: Sequence[tuple[int, datetime]], every: timedelta
+) -> None:
+    """Records when each person was seen, unless they were seen less than `every` before.
+    One statement for them all: one at a time, a reconnect storm's 2,000 sightings held
+    SQLite's write lock for seconds (docs/performance.md)."""
+    if sightings:
+        await session.execute(
+            _MARK_SEEN,
+            [
+                {"seen_id": user_id, "seen_at": moment, "stale": moment - every}
+                for user_id, moment in sightings
+            ],
+        )
 
 
 async def set_only_cohort(
