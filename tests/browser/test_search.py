@@ -79,6 +79,11 @@ async def test_a_patient_finds_her_groups_words_and_opens_the_room_at_one(
     await form.get_by_role("combobox", name="In").select_option(label="Group A")
     await form.get_by_role("button", name="Search", exact=True).click()
     await expect(links).to_have_count(1)
+    # The address keeps the room: after a reload it is still chosen, from before the room
+    # list has come to after.
+    await ana.page.reload()
+    await expect(form.get_by_role("combobox", name="In")).to_have_value(str(c.group_a))
+    await expect(links).to_have_count(1)
     await form.get_by_role("searchbox", name="Words to find").fill("zeppelin")
     await form.get_by_role("button", name="Search", exact=True).click()
     await expect(ana.page.get_by_role("status", name="Search status")).to_have_text(

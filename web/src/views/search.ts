@@ -77,13 +77,21 @@ export function searchView(queryString: string): View {
   let shown: SearchHit[] = [];
   let nextBefore: number | null = null;
 
-  const fillRooms = (choice: string): void => {
+  // The room to show as chosen: the address's until the reader picks one. Rooms are filled
+  // twice (what is known now, then the fresh list), and neither fill may undo a pick, nor
+  // lose the address's room when it is not known yet.
+  let chosen = asked.roomId === null ? "" : String(asked.roomId);
+  where.addEventListener("change", () => {
+    chosen = where.value;
+  });
+
+  const fillRooms = (): void => {
     const options = [...rooms.values()]
       .filter((room) => !room.archived)
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((room) => h("option", { value: String(room.id) }, room.name));
     replaceChildren(where, h("option", { value: "" }, "All my rooms"), ...options);
-    where.value = choice;
+    where.value = chosen;
   };
 
   const current = (): SearchQuery => ({ q: words.value, roomId: where.value ? Number(where.value) : null });
@@ -131,12 +139,10 @@ export function searchView(queryString: string): View {
     if (nextBefore !== null) void run(current(), nextBefore);
   });
 
-  fillRooms(asked.roomId === null ? "" : String(asked.roomId));
-  // The fresh list keeps what was chosen meanwhile: a choice made before it arrived must not
-  // be undone under the reader.
+  fillRooms();
   void loadRooms()
     .then(() => {
-      if (!stopped) fillRooms(where.value);
+      if (!stopped) fillRooms();
     })
     .catch(() => {});
   if (asked.q.trim()) void run(asked, null);
