@@ -29,7 +29,9 @@ from tests.support import (
 if TYPE_CHECKING:
     from tests.conftest import PeerFactory
 
-PRESENCE_TTL_S = 3
+# Short, so a killed process is reaped within a test; long enough that a process stalled
+# by a loaded machine is not reaped (and its users announced offline) while alive.
+PRESENCE_TTL_S = 5
 
 
 @dataclass
@@ -159,6 +161,20 @@ async def send_code(peer: Peer, room_id: int) -> str | None:
         "send", {"room_id": room_id, "body": "hello", "client_id": new_client_id()}
     )
     return None if ack["ok"] else str(ack["error"]["code"])
+
+
+async def typing_code(peer: Peer, room_id: int) -> str | None:
+    """The error code of a typing signal; None when the socket is in the room."""
+    ack = await peer.call("typing", {"room_id": room_id})
+    return None if ack["ok"] else str(ack["error"]["code"])
+
+
+async def out_of_room(peer: Peer, room_id: int) -> None:
+    """Wait until the process holding this socket has taken it out of the room. A notice or
+    a presence change seen meanwhile proves less: the notice travels on another channel than
+    the control bus message that removes the socket, and a process stalled past the presence
+    TTL has its users announced offline by the other while their sockets are still in."""
+    await eventually(lambda: typing_code(peer, room_id), "forbidden")
 
 
 async def close_before_stopping(*peers: Peer) -> None:
