@@ -249,7 +249,12 @@ def create_app(
     accounts.access_listeners.append(rooms.access_changed)
     # Live unread counts outside the rooms one is in (rooms/activity.py).
     activity = RoomActivity(
-        core.sessions, core.clock, core.hub, access, may_follow=consent_given(consent)
+        core.sessions,
+        core.clock,
+        core.hub,
+        access,
+        may_follow=consent_given(consent),
+        frames_per_s=core.settings.room_activity_frames_per_s,
     )
     app[ACTIVITY] = activity
     messages.listeners.append(activity)

@@ -146,6 +146,11 @@ class Settings(BaseSettings):
     # `overloaded` (realtime/router.py: Admission); crisis words are always taken. At the
     # ceilings measured here (800-1,700 sends/s) 100 is 60-125 ms of queue.
     send_max_in_flight: int = Field(default=100, ge=1)
+    # Room activity (live unread counts in the room list) this process hands its sockets in
+    # a second, at most: a frame costs about as much as a message delivery, and a room's
+    # activity reaches everyone who may read it. Past this, busy rooms are told of less
+    # often than once a second each (rooms/activity.py).
+    room_activity_frames_per_s: float = Field(default=1000.0, gt=0)
     redis_url: str | None = None
     redis_prefix: str = "peerrooms"
     # The longest any Redis call may wait (a hung Redis): past it the call fails, Redis is

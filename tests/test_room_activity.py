@@ -32,6 +32,7 @@ from tests.support import (
     new_client_id,
     ok,
     send,
+    with_settings,
 )
 from tests.test_consent import renoticed  # noqa: F401 - a fixture
 
@@ -207,6 +208,31 @@ async def test_another_rooms_turn_is_its_own(community: Community, peer: PeerFac
     await send(avi, c.commons, "in the commons")
     await barrier(ana)
     assert [told["room_id"] for told in activity(ana)] == [c.group_a, c.commons]
+
+
+@with_settings(room_activity_frames_per_s=1)
+async def test_past_the_frame_budget_a_room_waits_and_its_count_adds_up(
+    community: Community, peer: PeerFactory, clock: FakeClock
+) -> None:
+    """Each room's activity costs a frame per socket of its audience on this process (here
+    Ana's and Avi's): with one a second to spend, the group's takes the second's worth and
+    more, and the commons waits until that is paid back."""
+    c = community
+    ana, avi = await peer(c.pat_ana.token), await peer(c.pat_avi.token)
+    group = await send(avi, c.group_a, "in the group")
+    commons = [await send(avi, c.commons, f"in the commons {n}") for n in range(2)]
+    await barrier(ana)
+    assert activity(ana) == [{"room_id": c.group_a, "message_id": group["id"], "count": 1}]
+
+    await next_turn(clock)
+    await barrier(ana)
+    assert len(activity(ana)) == 1  # the second frame spent is still owed
+
+    await next_turn(clock)
+    await barrier(ana)
+    assert activity(ana)[1:] == [
+        {"room_id": c.commons, "message_id": commons[-1]["id"], "count": 2}
+    ]
 
 
 # ----- mentions and replies -----

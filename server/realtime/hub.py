@@ -99,6 +99,12 @@ class Hub:
             room_id for connection in self._connections.values() for room_id in connection.rooms
         }
 
+    def reach_here(self, channels: list[str]) -> int:
+        """How many of this process's sockets an emit to these channels is handed to, at
+        most (a socket in two of them counts twice)."""
+        joined = self.sio.manager.rooms.get("/", {})
+        return sum(len(joined.get(channel, ())) for channel in channels)
+
     def membership_count(self) -> int:
         return sum(len(connection.rooms) for connection in self._connections.values())
 
