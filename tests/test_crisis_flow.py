@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from server.moderation.crisis.detector import Detection
+from server.moderation.http import ALERTS
 from server.rooms.http import MESSAGES
 from tests.conftest import PeerFactory
 from tests.support import (
@@ -561,3 +562,21 @@ async def test_a_crisis_alert_is_stored_with_its_message_whatever_fails_after(
     assert await stored_bodies(api, lee, room) == [CRISIS]
     entries = [e for e in await audit(api, lee) if e["action"] == "filter_crisis"]
     assert len(entries) == 1 and "told on a repeated send" in entries[0]["reason"], entries
+
+
+async def test_alerts_announced_at_once_fold_into_the_oldest_never_into_each_other(
+    server: RunningServer, community: Community, api: Api, peer: PeerFactory
+) -> None:
+    """One person, one open crisis alert: announced at the same time, each later alert folds
+    into the oldest. Folding into "any other open one" let two fold into each other, and
+    then none was open."""
+    server.app[MESSAGES].listeners.insert(0, FailsAfterTheCommit())  # stored, not announced
+    ana_peer = await peer(community.pat_ana.token)
+    for n in range(3):
+        refused(await try_send(ana_peer, community.group_a, f"{CRISIS} ({n})"), "internal")
+    stored = sorted(alert["id"] for alert in await open_alerts(api, community.mod_lee))
+    assert len(stored) == 3
+
+    await asyncio.gather(*(server.app[ALERTS].announce(alert_id) for alert_id in stored))
+    [alert] = await open_alerts(api, community.mod_lee)
+    assert (alert["id"], alert["raise_count"]) == (stored[0], 3), alert

@@ -113,13 +113,20 @@ class AlertService:
             kind = alert.kind
         reach = await self._reach(kind)
         async with self.sessions() as session:
+            # Read before the first write: on SQLite that write takes the file's one write
+            # lock until the commit, and every send waits while it is held.
+            alert = await session.get(Alert, alert_id)
+            assert alert is not None  # noqa: S101 - read above; alerts are never deleted
             paged_at = self.clock.now() if reach is Reach.ON_CALL else None
             if not await store.record_reach(session, alert_id, reach, paged_at):
                 return None
-            alert = await session.get(Alert, alert_id)
-            assert alert is not None  # noqa: S101 - read above; alerts are never deleted
+            # Read under the lock, so that alerts announced at once fold one after another
+            # (none lost), and only into an older one (never two into each other, leaving
+            # none open).
             earlier = (
-                await store.open_crisis_alert_of(session, alert.user_id, other_than=alert_id)
+                await store.open_crisis_alert_of(
+                    session, alert.user_id, before=alert_id, to_update=True
+                )
                 if kind == "crisis"
                 else None
             )

@@ -236,20 +236,24 @@ async def record_reach(
 
 
 async def open_crisis_alert_of(
-    session: AsyncSession, user_id: int, other_than: int
+    session: AsyncSession, user_id: int, before: int | None = None, *, to_update: bool = False
 ) -> Alert | None:
-    """The person's earliest open crisis alert besides this one, if any."""
-    result = await session.execute(
+    """The person's earliest open crisis alert (older than alert `before`, if given);
+    `to_update` locks its row until the commit (PostgreSQL; SQLite's write lock, taken by an
+    earlier write in the transaction, holds the whole file)."""
+    older = [col(Alert.id) < before] if before is not None else []
+    query = (
         select(Alert)
         .where(
             col(Alert.user_id) == user_id,
             col(Alert.kind) == "crisis",
             col(Alert.status) == "open",
-            col(Alert.id) != other_than,
+            *older,
         )
         .order_by(col(Alert.id))
         .limit(1)
     )
+    result = await session.execute(query.with_for_update() if to_update else query)
     return result.scalars().first()
 
 

@@ -281,7 +281,7 @@ async def refuse_under_hold(session: AsyncSession, user_id: int) -> None:
 async def refuse_while_in_crisis(session: AsyncSession, user_id: int) -> None:
     """Not while a crisis alert about the person is open: the words staff must read, and the
     account they may need to reach the person through, would be gone before anyone looked."""
-    alert = await moderation_store.open_crisis_alert_of(session, user_id, other_than=0)
+    alert = await moderation_store.open_crisis_alert_of(session, user_id)
     if alert is not None:
         raise AppError(
             "conflict",
