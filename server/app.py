@@ -512,9 +512,15 @@ def consent_gate(consent: ConsentBook, classifier: Classifier) -> EventGate:
     urgent = in_crisis_words(classifier)
 
     async def gate(actor: Actor, event: str, data: InputModel) -> None:
-        if urgent(event, data):
-            return
-        await consent.require(actor)
+        # The detector only for those the notice would hold (or whose check failed): run
+        # first, it ran on every send beside the crisis gate's own run, 5 % of the server's
+        # CPU at 500 messages a second.
+        try:
+            await consent.require(actor)
+        except Exception:
+            if urgent(event, data):
+                return
+            raise
 
     return gate
 
