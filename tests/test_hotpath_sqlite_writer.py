@@ -80,6 +80,28 @@ async def test_a_lock_held_elsewhere_is_waited_for_off_the_event_loop(tmp_path: 
         await writer.close()
 
 
+async def test_work_that_found_the_lock_held_runs_in_the_order_it_came(tmp_path: Path) -> None:
+    """It waits in line, and work that comes while others wait goes behind them, not ahead
+    (the lock may be free by then)."""
+    path = str(tmp_path / "writer.db")
+    writer = SqliteWriter(path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        await writer.run(create)
+        holder.execute("BEGIN IMMEDIATE")
+        first = [asyncio.create_task(writer.run(add(f"waited {n}"))) for n in range(3)]
+        await asyncio.sleep(0.05)
+        assert not any(task.done() for task in first)
+        holder.execute("COMMIT")
+        later = asyncio.create_task(writer.run(add("came after")))
+        await asyncio.wait_for(asyncio.gather(*first, later), timeout=5)
+        in_order = [row[0] for row in holder.execute("SELECT body FROM note ORDER BY rowid")]
+        assert in_order == ["waited 0", "waited 1", "waited 2", "came after"]
+    finally:
+        holder.close()
+        await writer.close()
+
+
 async def test_the_log_is_checkpointed_as_writes_go_on(tmp_path: Path) -> None:
     path = tmp_path / "writer.db"
     # Writes held for as long as each checkpoint takes, however slow this machine's disk.

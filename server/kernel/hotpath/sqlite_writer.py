@@ -6,15 +6,19 @@ greenlets; measured on `send`, that machinery cost more CPU than the statements.
 to a thread of our own per statement (a queue, a wake-up, the GIL handed back and forth) cost
 several times the statements themselves.
 
-So a transaction is one plain function, run with one of two connections:
+So a transaction is one plain function, run on the event loop's own thread with a connection
+that never waits for a lock (busy timeout 0) and never checkpoints (copying the log into the
+database waits for the disk). In WAL mode with synchronous=NORMAL a commit appends to the log
+without waiting for the disk, so the statements take tens of microseconds.
 
-- at once, on the event loop's own thread, when SQLite's write lock is free. In WAL mode with
-  synchronous=NORMAL a commit appends to the log without waiting for the disk, so the
-  statements take tens of microseconds; this connection never waits for a lock (busy timeout
-  0) and never checkpoints (copying the log into the database waits for the disk);
-- on a thread of its own, when the lock is held (a session's write in this process, another
-  process on the same file): that connection waits for the lock as every pooled one does,
-  while the event loop goes on.
+When the lock is held (a session's write in this process, another process on the same file),
+the work waits in line, in the order it came, and the head of the line tries again every
+millisecond or so, while the event loop goes on; once it gets the lock the line drains at
+once. (It used to wait on a thread with SQLite's busy timeout, which sleeps up to 100 ms
+between tries and took one transaction at a time: with crisis alerts written through pooled
+sessions beside 500 sends a second, sends queued on that thread faster than it took them,
+and the server stopped answering in time.) Nothing waits longer than BUSY_TIMEOUT_MS, as a
+pooled connection would not.
 
 Every `checkpoint_every` runs the thread copies the log into the database while this writer's
 work waits (on the event loop, not on SQLite's lock). A checkpoint that writes go on beside
@@ -31,11 +35,12 @@ import asyncio
 import queue
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from server.kernel.db import tune_sqlite_connection
+from server.kernel.db import BUSY_TIMEOUT_MS, tune_sqlite_connection
 from server.kernel.hotpath.driver_errors import is_sqlite_locked
 
 T = TypeVar("T")
@@ -44,6 +49,9 @@ T = TypeVar("T")
 # insert are two runs, and an insert logs a few pages.
 CHECKPOINT_EVERY_RUNS = 500
 CHECKPOINT_HOLD_S = 0.03
+# How often the head of the line tries for a lock held elsewhere: at first, and at most.
+RETRY_FIRST_S = 0.0005
+RETRY_MOST_S = 0.004
 
 
 class SqliteWriter:
@@ -62,24 +70,62 @@ class SqliteWriter:
         self._runs_since_checkpoint = 0
         self._checkpoint: asyncio.Task[None] | None = None
         self._hold_until = 0.0
+        # Work that found the lock held, waiting in the order it came.
+        self._line: deque[_Waiting[Any]] = deque()
+        self._draining: asyncio.Task[None] | None = None
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work` run with a connection in autocommit mode (`in_transaction` makes it a
-        transaction). It may run twice: work that fails because the database is locked must
-        have changed nothing (as `in_transaction` ensures), and is then run again on the
-        thread, which waits for the lock."""
+        transaction). It may run several times: work that fails because the database is
+        locked must have changed nothing (as `in_transaction` ensures), and waits in line to
+        run again."""
         await self._checkpoint_hold()
-        connection = self._connection_here()
-        try:
-            result = work(connection)
-        except Exception as error:
-            if not is_sqlite_locked(error):
-                raise
-            return await self._thread.run(work)
-        self._count_run()
-        return result
+        if not self._line:
+            try:
+                result = work(self._connection_here())
+            except Exception as error:
+                if not is_sqlite_locked(error):
+                    raise
+            else:
+                self._count_run()
+                return result
+        return await self._wait_in_line(work)
+
+    async def _wait_in_line(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        waiting = _Waiting(work, asyncio.get_running_loop().create_future())
+        self._line.append(waiting)
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.create_task(self._drain_line())
+        return await waiting.done
+
+    async def _drain_line(self) -> None:
+        """Run the line's work in order, trying again while the lock is held elsewhere; the
+        head fails with SQLite's own error once it has waited BUSY_TIMEOUT_MS."""
+        loop = asyncio.get_running_loop()
+        pause, since = RETRY_FIRST_S, loop.time()
+        while self._line:
+            head = self._line[0]
+            if head.done.cancelled():
+                self._line.popleft()
+                continue
+            try:
+                result = head.work(self._connection_here())
+            except Exception as error:
+                if is_sqlite_locked(error) and loop.time() - since < BUSY_TIMEOUT_MS / 1000:
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, RETRY_MOST_S)
+                    continue
+                self._line.popleft()
+                head.fail(error)
+            else:
+                self._line.popleft()
+                self._count_run()
+                head.succeed(result)
+            pause, since = RETRY_FIRST_S, loop.time()
 
     async def close(self) -> None:
+        if self._draining is not None:
+            await asyncio.wait({self._draining})
         if self._checkpoint is not None:
             await asyncio.wait({self._checkpoint})
         await self._thread.close()
@@ -135,9 +181,23 @@ def open_connection(path: str) -> sqlite3.Connection:
     return connection
 
 
+@dataclass(frozen=True)
+class _Waiting(Generic[T]):
+    work: Callable[[sqlite3.Connection], T]
+    done: asyncio.Future[T]
+
+    def succeed(self, result: T) -> None:
+        if not self.done.done():
+            self.done.set_result(result)
+
+    def fail(self, error: BaseException) -> None:
+        if not self.done.done():
+            self.done.set_exception(error)
+
+
 class _WriterThread:
-    """A connection on a thread of its own, which waits for SQLite's lock as long as its
-    busy timeout allows, while the event loop goes on."""
+    """A connection on a thread of its own, for checkpoints (they wait for the disk), which
+    waits for SQLite's lock as long as its busy timeout allows, while the event loop goes on."""
 
     def __init__(self, path: str) -> None:
         self._path = path
