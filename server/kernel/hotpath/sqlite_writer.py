@@ -92,11 +92,12 @@ class SqliteWriter:
         return await self._wait_in_line(work)
 
     async def _wait_in_line(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        waiting = _Waiting(work, asyncio.get_running_loop().create_future())
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        waiting = _Waiting(work, done)
         self._line.append(waiting)
         if self._draining is None or self._draining.done():
             self._draining = asyncio.create_task(self._drain_line())
-        return await waiting.done
+        return await done
 
     async def _drain_line(self) -> None:
         """Run the line's work in order, trying again while the lock is held elsewhere; the
