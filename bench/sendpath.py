@@ -1,9 +1,11 @@
-"""python -m bench.sendpath [--sends N] [--database sqlite|postgresql]
+"""python -m bench.sendpath [--sends N] [--database sqlite|postgresql] [--body TEXT]
 
 CPU of one `send` inside the server, without sockets: the app is built by `create_app` on a
-seeded database of this run's own, and `MessageService.send` is called N times in a row by one
-person in one room (every gate runs; the limits are far above the load). Process CPU counts
-every thread (the SQLite writer's too). A diagnostic for the send path, to compare two builds
+seeded database of this run's own, and `MessageService.send` is called N times in a row in one
+room by its 12 members in turn (every gate runs; the limits are far above the load). Process
+CPU counts every thread (the SQLite writer's too). `--body` sends that text every time instead
+of an ordinary line: words the crisis detector alarms on measure a crisis send (its alert,
+the staff told, the audit). A diagnostic for the send path, to compare two builds
 on the same machine minutes apart: `PYTHONPATH=<other checkout> python -m bench.sendpath`.
 """
 
@@ -28,7 +30,7 @@ from server.settings import Settings
 WARM_UP_SENDS = 200
 
 
-async def cpu_per_send(database: Database, sends: int) -> float:
+async def cpu_per_send(database: Database, sends: int, body: str | None = None) -> float:
     """Microseconds of process CPU per send, after a warm-up."""
     async with database_for(database, "sendpath") as url:
         seeded = await seed_people_and_rooms(url, people=12, room_size=12)
@@ -46,13 +48,16 @@ async def cpu_per_send(database: Database, sends: int) -> float:
         await runner.setup()  # runs the app's start-up: schema, bus, caches
         try:
             messages = runner.app[MESSAGES]
-            author = Actor(seeded.user_ids[0], "Bench", "patient", frozenset())
+            authors = [
+                Actor(user_id, "Bench", "patient", frozenset()) for user_id in seeded.user_ids
+            ]
             room = seeded.room_ids[0]
 
             async def send(tag: str, count: int) -> None:
                 for n in range(count):
-                    data = SendIn(room_id=room, body=f"checking in {n}", client_id=f"{tag}{n}")
-                    await messages.send(author, data)
+                    text = body or f"checking in {n}"
+                    data = SendIn(room_id=room, body=text, client_id=f"{tag}{n}")
+                    await messages.send(authors[n % len(authors)], data)
 
             await send("warm-", WARM_UP_SENDS)
             started = time.process_time()
@@ -66,10 +71,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.sendpath", description=__doc__)
     parser.add_argument("--sends", type=int, default=3000)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--body", help="the text of every send (default: an ordinary line)")
     args = parser.parse_args()
     loop = new_event_loop("auto")
     try:
-        cost = loop.run_until_complete(cpu_per_send(args.database, args.sends))
+        cost = loop.run_until_complete(cpu_per_send(args.database, args.sends, args.body))
     finally:
         loop.close()
     print(f"{args.database}: {cost:.0f} µs of CPU per send ({args.sends} sends)")
