@@ -447,7 +447,7 @@ def _build_safety(
         clock=core.clock,
         hub=core.hub,
         audit=audit,
-        desk=StaffDesk(core.sessions, core.clock, presence.store, audit),
+        desk=StaffDesk(core.sessions, core.clock, presence.store, audit, core.bus),
         raise_again_after=timedelta(minutes=settings.alert_reraise_minutes),
         check_interval_s=settings.alert_check_interval_s,
         webhook=webhook,

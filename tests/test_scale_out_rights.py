@@ -4,7 +4,9 @@ other."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -188,3 +190,26 @@ async def test_signing_out_on_one_process_closes_the_socket_on_the_other(
     await eventually(closed, True)
     for api in (cluster.api_a, cluster.api_b):
         assert (await api.get("/api/me", token=ana.token)).status == 401
+
+
+async def test_going_on_duty_through_one_process_is_what_an_alert_on_the_other_reaches(
+    cluster: Cluster, peer: PeerFactory
+) -> None:
+    """Each process keeps the duty roster in memory; a change made on A reaches B's copy
+    over the control bus (B read it at Ana's first alert, before Lee went on duty)."""
+    people, room = cluster.community, cluster.community.group_a
+    lee = await peer(people.mod_lee.token, cluster.a.url)
+    (ana,) = await in_room(peer, room, (people.pat_ana, cluster.b))
+    await cluster.barrier(lee)
+
+    def told(reached: str) -> Callable[[dict[str, Any]], bool]:
+        return lambda n: n["kind"] == "crisis_resources" and n["reached"] == reached
+
+    await send(ana, room, "I want to kill myself")
+    await ana.wait_for("notice", told("staff_online"))
+    reply = await cluster.api_a.call(
+        "PUT", "/api/duty", token=people.mod_lee.token, json={"on_duty": True}
+    )
+    assert reply.status == 200, reply.body
+    await send(ana, room, "i took all my pills and i feel really strange")
+    await ana.wait_for("notice", told("on_duty"))

@@ -3,23 +3,35 @@ reaches, and so what its writer can truthfully be told."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.service import require_staff
 from server.kernel.actors import Actor
 from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock, iso_utc
-from server.kernel.db import SessionFactory
+from server.kernel.db import SessionFactory, session_on_first_use
 from server.moderation import store
 from server.moderation.models import DutyIn
 from server.moderation.serialize import public_users
 from server.presence.store import PresenceStore
+from server.realtime.bus import ControlBus
 from server.realtime.hub import Connection
+from server.realtime.shared_cache import SharedCache
 
 # The presence key under which staff connections are counted, on every process alike (the
 # Redis store when there is one). Room ids start at 1, so no room shares it.
 STAFF_DESK = 0
+# The roster kept on every process (one value, under this key), forgotten everywhere when
+# someone goes on or off duty: each crisis alert reads it twice (whom it reaches, whom to push).
+ROSTER_CHANGED = "moderation.duty_changed"
+ROSTER = 0
+
+
+async def read_roster(session: AsyncSession, _keys: list[int]) -> dict[int, frozenset[int]]:
+    return {ROSTER: frozenset(entry.user_id for entry in await store.duty_roster(session))}
 
 
 @dataclass
@@ -28,6 +40,11 @@ class StaffDesk:
     clock: Clock
     presence: PresenceStore
     audit: AuditSink
+    bus: ControlBus
+    _roster: SharedCache[frozenset[int]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._roster = SharedCache(self.bus, ROSTER_CHANGED, read_roster)
 
     async def connected(self, connection: Connection) -> None:
         if connection.actor.is_staff:
@@ -41,8 +58,8 @@ class StaffDesk:
         return set(await self.presence.user_ids(STAFF_DESK))
 
     async def on_duty(self) -> set[int]:
-        async with self.sessions() as session:
-            return {entry.user_id for entry in await store.duty_roster(session)}
+        async with session_on_first_use(self.sessions) as session:
+            return set(await self._roster.get(session, ROSTER) or ())
 
     async def roster(self, actor: Actor) -> dict[str, Any]:
         """Who is on duty (and online), and whether the asker is."""
@@ -73,6 +90,7 @@ class StaffDesk:
             changed = await store.set_duty(session, actor.id, data.on_duty, self.clock.now())
             await session.commit()
         if changed:
+            await self._roster.changed(ROSTER)
             await self.audit.record(
                 actor_id=actor.id,
                 action="duty_started" if data.on_duty else "duty_ended",
