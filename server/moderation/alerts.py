@@ -107,16 +107,14 @@ class AlertService:
         transaction); the answer's `reached` says who was reached. None when it has been
         announced already: each alert is announced once."""
         async with self.sessions() as session:
+            # Read before the first write: on SQLite that write takes the file's one write
+            # lock until the commit, and every send waits while it is held. (Whom it
+            # reaches is read from memory: presence and the kept duty roster.)
             alert = await session.get(Alert, alert_id)
             if alert is None:
                 raise not_found("alert")
             kind = alert.kind
-        reach = await self._reach(kind)
-        async with self.sessions() as session:
-            # Read before the first write: on SQLite that write takes the file's one write
-            # lock until the commit, and every send waits while it is held.
-            alert = await session.get(Alert, alert_id)
-            assert alert is not None  # noqa: S101 - read above; alerts are never deleted
+            reach = await self._reach(kind)
             paged_at = self.clock.now() if reach is Reach.ON_CALL else None
             if not await store.record_reach(session, alert_id, reach, paged_at):
                 return None

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts import store as account_store
 from server.accounts.service import require_staff
@@ -57,6 +58,7 @@ from server.notify.email import (
 )
 from server.notify.models import (
     NotificationSettings,
+    PushSubscription,
     SettingsIn,
     SubscriptionIn,
     UnsubscribeIn,
@@ -640,8 +642,15 @@ class Notifications:
 
     async def _push_alert(self, alert: dict[str, Any]) -> None:
         crisis = alert.get("kind") == "crisis"
-        staff, place = await self._staff_and_place(alert)
-        on_duty = await self.staff_on_duty() & set(staff)
+        on_duty = await self.staff_on_duty()
+        async with self.sessions() as session:
+            staff = await meeting_store.staff_user_ids(session)
+            on_duty &= set(staff)
+            devices = await self._devices_in(session, sorted(on_duty or staff), urgent=crisis)
+        mailed = crisis and self.mail is not None
+        if not devices and not mailed:
+            return  # each alert (and each raised again) comes here: nobody to tell, no reads
+        place = await self._place(alert)
         payload = {
             "title": "Crisis alert: someone may need help now" if crisis else "New report",
             # Who and what stay in the console, behind a sign-in.
@@ -650,13 +659,13 @@ class Notifications:
             "tag": f"alert-{alert['id']}",
             "kind": "crisis_alert" if crisis else "report",
         }
-        await self._push(sorted(on_duty or staff), payload, urgent=crisis)
+        await self._send_to(devices, payload, urgent=crisis)
         if crisis:
             self._mail_crisis(alert, place)
 
     async def _push_escalation(self, alert: dict[str, Any]) -> None:
         """A crisis alert raised again: every member of staff, through quiet hours."""
-        staff, place = await self._staff_and_place(alert)
+        place = await self._place(alert)
         count = int(alert.get("raise_count") or 2)
         payload = {
             "title": "Crisis alert: still not acknowledged",
@@ -667,34 +676,48 @@ class Notifications:
             "tag": f"alert-{alert['id']}",
             "kind": "crisis_alert",
         }
-        await self._push(sorted(staff), payload, urgent=True)
+        await self._push(sorted(await self._staff()), payload, urgent=True)
         self._mail_crisis(alert, place, raise_count=count)
 
-    async def _staff_and_place(self, alert: dict[str, Any]) -> tuple[list[int], str]:
-        """Every member of staff, and where the alert is, as a push or a mail may say it: a
-        private support conversation is named after its member, so it goes unnamed."""
+    async def _staff(self) -> list[int]:
         async with self.sessions() as session:
-            staff = await meeting_store.staff_user_ids(session)
-            room = (
-                await room_store.get_room(session, alert["room_id"])
-                if alert.get("room_id")
-                else None
-            )
+            return await meeting_store.staff_user_ids(session)
+
+    async def _place(self, alert: dict[str, Any]) -> str:
+        """Where the alert is, as a push or a mail may say it: a private support
+        conversation is named after its member, so it goes unnamed."""
+        if not alert.get("room_id"):
+            return "a private conversation"
+        async with self.sessions() as session:
+            room = await room_store.get_room(session, alert["room_id"])
         if room is None:
-            return staff, "a private conversation"
+            return "a private conversation"
         private = room.audience == Audience.PERSON
-        return staff, "a private support conversation" if private else room.name
+        return "a private support conversation" if private else room.name
 
     async def _push(
         self, user_ids: list[int], payload: dict[str, Any], *, urgent: bool = False
     ) -> None:
         """To every browser of these people, but those in their quiet hours (unless urgent:
         a crisis alert to staff)."""
-        now = self.clock.now()
+        await self._send_to(await self._devices(user_ids, urgent=urgent), payload, urgent=urgent)
+
+    async def _devices(self, user_ids: list[int], *, urgent: bool) -> list[PushSubscription]:
         async with self.sessions() as session:
-            settings = await store.settings_of(session, user_ids)
-            awake = [u for u in user_ids if urgent or not in_quiet_hours(settings[u], now)]
-            devices = await store.subscriptions_of(session, awake)
+            return await self._devices_in(session, user_ids, urgent=urgent)
+
+    async def _devices_in(
+        self, session: AsyncSession, user_ids: list[int], *, urgent: bool
+    ) -> list[PushSubscription]:
+        """The browsers of these people who are not in their quiet hours (all, if urgent)."""
+        now = self.clock.now()
+        settings = await store.settings_of(session, user_ids)
+        awake = [u for u in user_ids if urgent or not in_quiet_hours(settings[u], now)]
+        return await store.subscriptions_of(session, awake)
+
+    async def _send_to(
+        self, devices: list[PushSubscription], payload: dict[str, Any], *, urgent: bool
+    ) -> None:
         if self._sender is None:
             return  # not started: nothing is sent
         for device in devices:
