@@ -49,8 +49,10 @@ class CrisisGate:
             draft.crisis = True
             draft.findings[CRISIS] = detection
             draft.stored_with.append(alert_stored_with(draft, detection))
+            draft.stored_with.append(audit_stored_with(draft, "filter_crisis", detection))
         else:
             draft.findings[DISCLOSURE] = detection
+            draft.stored_with.append(audit_stored_with(draft, DISCLOSURE, detection))
 
 
 def alert_stored_with(draft: Draft, detection: Detection) -> StoredWithPost:
@@ -85,6 +87,29 @@ def alert_stored_with(draft: Draft, detection: Detection) -> StoredWithPost:
         }
 
     return StoredWithPost(CRISIS, store.INSERT_ALERT, params)
+
+
+def audit_stored_with(draft: Draft, action: str, detection: Detection) -> StoredWithPost:
+    """The filter's audit entry, stored in the post's own transaction: written with the
+    message, it costs no session of its own (on a busy server that was most of an alert's
+    cost) and cannot be lost after the commit. It names the gates the post went through
+    despite them, which are known by the time it is written."""
+    room_id, user_id, now = draft.room.id, draft.actor.id, draft.now
+
+    def params(message_id: int) -> dict[str, Any]:
+        went_through = ", ".join(draft.overridden)
+        note = f"passed despite: {went_through}" if went_through else ""
+        return {
+            "actor_id": None,
+            "action": action,
+            "target_user_id": user_id,
+            "room_id": room_id,
+            "message_id": message_id,
+            "reason": described(detection, note)[:1000],
+            "created_at": now,
+        }
+
+    return StoredWithPost(f"{action}_audit", store.INSERT_AUDIT, params)
 
 
 class SlowModeGate:
@@ -235,9 +260,10 @@ class CrisisResponder:
     outside_alert_interval_s: float = 3600.0
 
     async def post_stored(self, draft: Draft, message: dict[str, Any]) -> None:
+        """A crisis post: its alert and audit entry were stored with it; staff and the writer
+        are told now. A disclosure's audit entry was stored with it: nothing more to do."""
         detection = draft.findings.get(CRISIS)
         if isinstance(detection, Detection):
-            went_through = ", ".join(draft.overridden)
             [(alert_id,)] = draft.stored[CRISIS]
             await self._respond(
                 draft.actor,
@@ -246,11 +272,7 @@ class CrisisResponder:
                 draft.body,
                 message_id=message["id"],
                 stored_alert_id=int(alert_id),
-                note=f"passed despite: {went_through}" if went_through else "",
             )
-        disclosure = draft.findings.get(DISCLOSURE)
-        if isinstance(disclosure, Detection):
-            await self._note(draft.actor, draft.room.id, disclosure, message["id"])
 
     async def post_refused(self, actor: Actor, room_id: int, body: str, error: AppError) -> None:
         detection = self.classifier.detect(body)
@@ -278,7 +300,6 @@ class CrisisResponder:
             message["body"],
             message_id=message["id"],
             stored_alert_id=alert_id,
-            note="told on a repeated send",
         )
 
     async def _respond(
@@ -295,21 +316,22 @@ class CrisisResponder:
         # Staff first: the writer is told only once the alert is stored and on its way, and
         # only what is true of who it reached.
         if stored_alert_id is not None:
+            # Stored with its message, and so was its audit entry. None: a repeated send of
+            # the same message told them already.
             announced = await self.alerts.announce(stored_alert_id)
-            if announced is None:
-                return  # a repeated send of the same message told them already
-            alert = announced
-        else:
-            alert = await self.alerts.raise_alert(
-                kind=CRISIS,
-                room_id=room_id,
-                user_id=actor.id,
-                excerpt=body,
-                message_id=message_id,
-                term=described(detection)[:200],
-                category=detection.category,
-                severity=detection.severity,
-            )
+            if announced is not None:
+                await self._tell_writer(actor, room_id, detection, announced["reached"])
+            return
+        alert = await self.alerts.raise_alert(
+            kind=CRISIS,
+            room_id=room_id,
+            user_id=actor.id,
+            excerpt=body,
+            message_id=message_id,
+            term=described(detection)[:200],
+            category=detection.category,
+            severity=detection.severity,
+        )
         await self._tell_writer(actor, room_id, detection, alert["reached"])
         await self._audit("filter_crisis", actor, room_id, detection, message_id, note)
 
@@ -328,11 +350,6 @@ class CrisisResponder:
             reached=reached,
             resources=[resource.model_dump() for resource in chosen],
         )
-
-    async def _note(
-        self, actor: Actor, room_id: int | None, detection: Detection, message_id: int
-    ) -> None:
-        await self._audit("crisis_disclosure", actor, room_id, detection, message_id)
 
     async def _audit(
         self,

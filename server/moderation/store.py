@@ -49,6 +49,20 @@ INSERT_ALERT = HotStatement(
     insert(Alert.__table__).returning(Alert.__table__.c.id),  # type: ignore[attr-defined]
     column_keys=ALERT_COLUMNS,
 )
+AUDIT_COLUMNS = (
+    "actor_id",
+    "action",
+    "target_user_id",
+    "room_id",
+    "message_id",
+    "reason",
+    "created_at",
+)
+# A filter's audit entry stored in its message's own transaction, likewise.
+INSERT_AUDIT = HotStatement(
+    insert(AuditEntry.__table__).returning(AuditEntry.__table__.c.id),  # type: ignore[attr-defined]
+    column_keys=AUDIT_COLUMNS,
+)
 
 
 def _active(kind: str, now: datetime) -> list[ColumnElement[bool]]:
