@@ -5,8 +5,9 @@ off the event loop, and the log is checkpointed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -55,13 +56,25 @@ async def test_a_failed_transaction_is_rolled_back_and_the_writer_goes_on(tmp_pa
         await writer.close()
 
 
-async def test_a_lock_held_elsewhere_is_waited_for_off_the_event_loop(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def writer_and_another(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[SqliteWriter, sqlite3.Connection]]:
+    """The writer, and another connection to its file (as a session of this process or
+    another process would be), with which a test holds the lock."""
     path = str(tmp_path / "writer.db")
     writer = SqliteWriter(path)
-    holder = sqlite3.connect(path, isolation_level=None)
+    another = sqlite3.connect(path, isolation_level=None)
     try:
         await writer.run(create)
-        # Another writer (a session of this process, another process) holds the lock.
+        yield writer, another
+    finally:
+        another.close()
+        await writer.close()
+
+
+async def test_a_lock_held_elsewhere_is_waited_for_off_the_event_loop(tmp_path: Path) -> None:
+    async with writer_and_another(tmp_path) as (writer, holder):
         holder.execute("BEGIN IMMEDIATE")
         holder.execute("INSERT INTO note (body) VALUES ('first')")
         waiting = asyncio.create_task(writer.run(add("second")))
@@ -75,19 +88,12 @@ async def test_a_lock_held_elsewhere_is_waited_for_off_the_event_loop(tmp_path: 
         holder.execute("COMMIT")
         await asyncio.wait_for(waiting, timeout=5)
         assert await writer.run(bodies) == ["first", "second"]
-    finally:
-        holder.close()
-        await writer.close()
 
 
 async def test_work_that_found_the_lock_held_runs_in_the_order_it_came(tmp_path: Path) -> None:
     """It waits in line, and work that comes while others wait goes behind them, not ahead
     (the lock may be free by then)."""
-    path = str(tmp_path / "writer.db")
-    writer = SqliteWriter(path)
-    holder = sqlite3.connect(path, isolation_level=None)
-    try:
-        await writer.run(create)
+    async with writer_and_another(tmp_path) as (writer, holder):
         holder.execute("BEGIN IMMEDIATE")
         first = [asyncio.create_task(writer.run(add(f"waited {n}"))) for n in range(3)]
         await asyncio.sleep(0.05)
@@ -97,9 +103,6 @@ async def test_work_that_found_the_lock_held_runs_in_the_order_it_came(tmp_path:
         await asyncio.wait_for(asyncio.gather(*first, later), timeout=5)
         in_order = [row[0] for row in holder.execute("SELECT body FROM note ORDER BY rowid")]
         assert in_order == ["waited 0", "waited 1", "waited 2", "came after"]
-    finally:
-        holder.close()
-        await writer.close()
 
 
 async def test_the_log_is_checkpointed_as_writes_go_on(tmp_path: Path) -> None:
