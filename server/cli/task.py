@@ -132,6 +132,9 @@ class CommandLineAudit:
             reason=f"{CLI}: {reason}" if reason else CLI,
         )
 
+    def written_with_post(self, action: str) -> None:
+        self.inner.written_with_post(action)
+
 
 def mark_audit_rows(app: web.Application) -> None:
     """Every feature of the app records through the one sink accounts holds (app.py)."""

@@ -93,3 +93,8 @@ class AuditSink(Protocol):
         message_id: int | None = None,
         reason: str = "",
     ) -> None: ...
+
+    def written_with_post(self, action: str) -> None:
+        """An entry a feature wrote itself, in a post's own transaction (a crisis filter's
+        hit): a sink that counts what is recorded counts it too."""
+        ...

@@ -60,6 +60,9 @@ class AuditLog:
             )
             await session.commit()
 
+    def written_with_post(self, action: str) -> None:
+        return None  # written already, by the post's own transaction
+
     async def entries(self, actor: Actor, query: AuditQuery) -> dict[str, Any]:
         """Newest first, a page: `next_before` pages back (None: nothing older matches)."""
         require_staff(actor)

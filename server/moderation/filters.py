@@ -29,6 +29,8 @@ CRISIS = "crisis"
 # A crisis told in the past tense (a recovery story): noted for staff, no dialog, no alert.
 DISCLOSURE = "crisis_disclosure"
 CONTACT_MASKED = "contact_masked"
+# Names a post's stored row that is an audit entry (after the entry's action).
+AUDITED = "_audit"
 # Refusals that mean the writer is not in the room's audience (or it does not exist).
 OUTSIDE_THE_ROOM = ("not_found", "forbidden")
 
@@ -109,7 +111,7 @@ def audit_stored_with(draft: Draft, action: str, detection: Detection) -> Stored
             "created_at": now,
         }
 
-    return StoredWithPost(f"{action}_audit", store.INSERT_AUDIT, params)
+    return StoredWithPost(f"{action}{AUDITED}", store.INSERT_AUDIT, params)
 
 
 class SlowModeGate:
@@ -262,6 +264,9 @@ class CrisisResponder:
     async def post_stored(self, draft: Draft, message: dict[str, Any]) -> None:
         """A crisis post: its alert and audit entry were stored with it; staff and the writer
         are told now. A disclosure's audit entry was stored with it: nothing more to do."""
+        for row in draft.stored_with:
+            if row.name.endswith(AUDITED):
+                self.audit.written_with_post(row.name.removesuffix(AUDITED))
         detection = draft.findings.get(CRISIS)
         if isinstance(detection, Detection):
             [(alert_id,)] = draft.stored[CRISIS]

@@ -89,6 +89,10 @@ class CountingAudit:
     metrics: Metrics
 
     async def record(self, *, actor_id: int | None, action: str, **details: Any) -> None:
+        self.written_with_post(action)
+        await self.inner.record(actor_id=actor_id, action=action, **details)
+
+    def written_with_post(self, action: str) -> None:
         if action.startswith("filter_"):
             self.metrics.filter_hits.labels(kind=action.removeprefix("filter_")).inc()
-        await self.inner.record(actor_id=actor_id, action=action, **details)
+        self.inner.written_with_post(action)
