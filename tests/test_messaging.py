@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from server.rooms.http import ROOMS
 from tests.conftest import PeerFactory
 from tests.support import (
     Api,
@@ -293,6 +294,37 @@ async def test_a_burst_of_joins_all_succeed(community: Community, peer: PeerFact
         *(socket.call("join", {"room_id": community.group_a}) for socket in sockets)
     )
     assert [ack.get("ok") for ack in acks] == [True] * len(sockets), acks
+
+
+async def test_the_same_join_asked_again_while_under_way_is_done_once(
+    server: RunningServer, community: Community, peer: PeerFactory
+) -> None:
+    """A client whose join passed its deadline asks again; the join under way answers both
+    (in a reconnect storm the repeats doubled the work). Another room, or another `since`,
+    is a join of its own."""
+    rooms = server.app[ROOMS]
+    entered: list[int] = []
+    enter = rooms.presence.enter
+
+    async def slow_enter(connection: Any, room_id: int) -> None:
+        entered.append(room_id)
+        await asyncio.sleep(0.3)  # long enough for the asks below to overlap
+        await enter(connection, room_id)
+
+    rooms.presence.enter = slow_enter  # type: ignore[method-assign]
+    ana = await peer(community.pat_ana.token)
+    group, commons = community.group_a, community.commons
+    acks = await asyncio.gather(
+        ana.call("join", {"room_id": group}),
+        ana.call("join", {"room_id": group}),
+        ana.call("join", {"room_id": commons}),
+        ana.call("join", {"room_id": commons, "since": 0}),
+    )
+    assert [ack.get("ok") for ack in acks] == [True] * 4, acks
+    assert acks[0] == acks[1]
+    assert sorted(entered) == sorted([group, commons, commons])
+    assert ok(await ana.call("join", {"room_id": group}))  # and again once it is done
+    assert entered.count(group) == 2
 
 
 async def test_join_pages_latest_50_and_at_most_200_missed(

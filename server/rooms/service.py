@@ -3,6 +3,7 @@ typing indicators, and keeping live connections within what each user may enter.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -122,6 +123,11 @@ class RoomService:
     reaction_emojis: tuple[str, ...] = ()
     access_changed_here: list[AccessChangedHere] = field(default_factory=list)
     notifier: Notifier = field(init=False)
+    # Joins under way, by socket, room and `since`: the same join asked for again meanwhile
+    # (a client retrying after its deadline answered `unavailable`) waits for this one.
+    _joining: dict[tuple[str, int, int | None], asyncio.Task[dict[str, Any]]] = field(
+        default_factory=dict, init=False
+    )
 
     def __post_init__(self) -> None:
         self.bus.subscribe(ACCESS_CHANGED, self._reconcile_access_here)
@@ -314,6 +320,26 @@ class RoomService:
     # ----- live membership -----
 
     async def join(self, connection: Connection, data: JoinIn) -> dict[str, Any]:
+        """Enter the room and read what the socket needs of it. A join past its deadline
+        goes on (the client was answered `unavailable`) and the client asks again: that
+        second ask waits for the first instead of doing all of it again. In a reconnect
+        storm the repeats doubled the work of a server already behind."""
+        key = (connection.sid, data.room_id, data.since)
+        under_way = self._joining.get(key)
+        if under_way is None:
+            under_way = asyncio.ensure_future(self._join(connection, data))
+            self._joining[key] = under_way
+            under_way.add_done_callback(lambda done: self._joined(key, done))
+        # Shielded: a waiter given up on leaves the join to the others.
+        return await asyncio.shield(under_way)
+
+    def _joined(self, key: tuple[str, int, int | None], done: asyncio.Task[Any]) -> None:
+        if self._joining.get(key) is done:
+            del self._joining[key]
+        if not done.cancelled():
+            done.exception()  # retrieved here, in case every waiter was given up on
+
+    async def _join(self, connection: Connection, data: JoinIn) -> dict[str, Any]:
         async with self.sessions() as session:
             room = await self.access.enter(session, connection.actor, data.room_id)
         # Entering announces the user and records attendance, each with a session of its own;
