@@ -3,6 +3,7 @@
 // own "offline" as disconnected (an open websocket may outlive the network in some browsers
 // and test tools), and sends people back to sign in when the server refuses the token.
 import { io, type Socket } from "socket.io-client";
+import { backoffMs } from "./backoff";
 import { token } from "./session";
 import type { Ack, WireError } from "./types";
 
@@ -21,14 +22,16 @@ type Listener = (payload: any) => void;
 // with the same client_id).
 export const ACK_TIMEOUT_MS = 10_000;
 // After the server closed the connection itself, wait this long before connecting again, so a
-// refusal loop cannot spin.
+// refusal loop cannot spin; longer after each refusal in a row (backoff.ts).
 const SERVER_DISCONNECT_RETRY_MS = 1_500;
+const SERVER_DISCONNECT_RETRY_MOST_MS = 10_000;
 
 class Connection {
   private socket: Socket | null = null;
   private everConnected = false;
   private listeners = new Map<string, Set<Listener>>();
   private retryTimer: number | undefined;
+  private refusals = 0;
   onUnauthorized: () => void = () => {};
 
   constructor() {
@@ -53,6 +56,7 @@ class Connection {
     this.socket = socket;
     socket.on("connect", () => {
       this.everConnected = true;
+      this.refusals = 0;
       this.emitLocal("state", this.state());
       this.emitLocal("connect", null);
       if (this.usable()) this.emitLocal("usable", null);
@@ -93,9 +97,11 @@ class Connection {
 
   private scheduleReconnect(): void {
     window.clearTimeout(this.retryTimer);
+    this.refusals += 1;
+    const wait = backoffMs(this.refusals, SERVER_DISCONNECT_RETRY_MS, SERVER_DISCONNECT_RETRY_MOST_MS);
     this.retryTimer = window.setTimeout(() => {
       if (this.socket && !this.socket.connected) this.socket.connect();
-    }, SERVER_DISCONNECT_RETRY_MS);
+    }, wait);
   }
 
   state(): ConnectionState {

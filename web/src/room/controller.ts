@@ -3,6 +3,7 @@
 // room read, and carries out what the person does to a message. Everything it learns goes
 // through `dispatch`; it keeps only timers and the connection's subscriptions.
 import { post } from "../api";
+import { backoffMs } from "../backoff";
 import { connection } from "../connection";
 import { describe } from "../errors";
 import { removeBanner } from "../notices";
@@ -45,8 +46,10 @@ import {
 const HISTORY_PAGE = 50;
 // A `join` with `since` returns at most 200; follow up this many times before giving up.
 const MAX_CATCH_UP_ROUNDS = 50;
-// After a `join` that got no answer (or a server busy restarting), try again this soon.
+// After a `join` that got no answer (or a server busy restarting), try again this soon,
+// longer after each failure in a row (backoff.ts).
 const JOIN_RETRY_MS = 2_000;
+const JOIN_RETRY_MOST_MS = 15_000;
 // Mark the room read this long after its newest message came into view.
 const READ_DEBOUNCE_MS = 800;
 // While someone is typing, look this often whether they stopped.
@@ -101,6 +104,7 @@ export function createRoomController(deps: RoomControllerDeps): RoomController {
   let typingTimer: number | undefined;
   let muteTimer: number | undefined;
   let joinRetry: number | undefined;
+  let joinFailures = 0;
   // Confirmed deletions not sent yet, each with the timer that sends it.
   const deletions = new Map<number, number>();
 
@@ -111,6 +115,7 @@ export function createRoomController(deps: RoomControllerDeps): RoomController {
     dispatch({ type: "join_started" });
     try {
       if (await catchUp()) {
+        joinFailures = 0;
         dispatch({ type: "join_completed" });
         // Pins may have changed while we were away; `pins_changed` keeps them from now on.
         void loadPins();
@@ -146,7 +151,9 @@ export function createRoomController(deps: RoomControllerDeps): RoomController {
     if (isJoinRetried(error.code)) {
       // Try again shortly (or on the next `connect`); the state says so meanwhile.
       window.clearTimeout(joinRetry);
-      joinRetry = window.setTimeout(() => void join(), JOIN_RETRY_MS);
+      joinFailures += 1;
+      const wait = backoffMs(joinFailures, JOIN_RETRY_MS, JOIN_RETRY_MOST_MS);
+      joinRetry = window.setTimeout(() => void join(), wait);
     } else if (error.code === "banned") {
       // A ban notice's banner says the same: one alert, not two.
       removeBanner(`banned:${roomId}`);
