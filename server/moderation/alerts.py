@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from server.accounts.service import require_staff
 from server.kernel.actors import Actor
 from server.kernel.audit import AuditSink
@@ -114,7 +116,7 @@ class AlertService:
             if alert is None:
                 raise not_found("alert")
             kind = alert.kind
-            reach = await self._reach(kind)
+            reach = await self._reach(kind, session)
             paged_at = self.clock.now() if reach is Reach.ON_CALL else None
             if not await store.record_reach(session, alert_id, reach, paged_at):
                 return None
@@ -150,9 +152,9 @@ class AlertService:
         async with self.sessions() as session:
             return await store.unannounced_alert_of(session, message_id)
 
-    async def _reach(self, kind: str) -> Reach:
+    async def _reach(self, kind: str, session: AsyncSession) -> Reach:
         online = await self.desk.online_staff()
-        if online & await self.desk.on_duty():
+        if online & await self.desk.on_duty(session):
             return Reach.ON_DUTY
         if online:
             return Reach.STAFF_ONLINE

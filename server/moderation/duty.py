@@ -57,9 +57,13 @@ class StaffDesk:
     async def online_staff(self) -> set[int]:
         return set(await self.presence.user_ids(STAFF_DESK))
 
-    async def on_duty(self) -> set[int]:
-        async with session_on_first_use(self.sessions) as session:
+    async def on_duty(self, session: AsyncSession | None = None) -> set[int]:
+        """Who is on duty, from memory; read (when due) through the caller's session if it
+        holds one, so that no caller holds two pooled connections at once."""
+        if session is not None:
             return set(await self._roster.get(session, ROSTER) or ())
+        async with session_on_first_use(self.sessions) as own:
+            return set(await self._roster.get(own, ROSTER) or ())
 
     async def roster(self, actor: Actor) -> dict[str, Any]:
         """Who is on duty (and online), and whether the asker is."""
