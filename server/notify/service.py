@@ -646,7 +646,7 @@ class Notifications:
         async with self.sessions() as session:
             staff = await meeting_store.staff_user_ids(session)
             on_duty &= set(staff)
-            devices = await self._devices_in(session, sorted(on_duty or staff), urgent=crisis)
+            devices = await self._devices(session, sorted(on_duty or staff), urgent=crisis)
         mailed = crisis and self.mail is not None
         if not devices and not mailed:
             return  # each alert (and each raised again) comes here: nobody to tell, no reads
@@ -700,13 +700,11 @@ class Notifications:
     ) -> None:
         """To every browser of these people, but those in their quiet hours (unless urgent:
         a crisis alert to staff)."""
-        await self._send_to(await self._devices(user_ids, urgent=urgent), payload, urgent=urgent)
-
-    async def _devices(self, user_ids: list[int], *, urgent: bool) -> list[PushSubscription]:
         async with self.sessions() as session:
-            return await self._devices_in(session, user_ids, urgent=urgent)
+            devices = await self._devices(session, user_ids, urgent=urgent)
+        await self._send_to(devices, payload, urgent=urgent)
 
-    async def _devices_in(
+    async def _devices(
         self, session: AsyncSession, user_ids: list[int], *, urgent: bool
     ) -> list[PushSubscription]:
         """The browsers of these people who are not in their quiet hours (all, if urgent)."""
