@@ -30,6 +30,8 @@ from server.media.janus import JanusClient, JanusConfig
 
 HTTP_PORT, ADMIN_PORT, WS_PORT = 8088, 7088, 8188
 START_TIMEOUT_S = 20.0
+# Starts tried, each in a fresh namespace, before a Janus that exits while starting fails.
+START_ATTEMPTS = 3
 # Janus's plugins and transports other than the video room and HTTP/WebSockets stay off.
 OTHER_PLUGINS = (
     "audiobridge", "duktape", "echotest", "lua", "nosip", "recordplay", "sip", "streaming",
@@ -212,33 +214,50 @@ async def wait_until_answering(server: JanusServer, process: asyncio.subprocess.
 @contextlib.asynccontextmanager
 async def running_janus(folder: Path) -> AsyncIterator[JanusServer]:
     """Janus in a namespace of its own for the `async with` block; its log is janus.log in
-    `folder`. The namespace and the pair are gone afterwards, whatever happened."""
-    tag = secrets.token_hex(3)
-    namespace, host_ip, janus_ip, host_end, inside_end = make_namespace(tag)
-    server = JanusServer(
-        namespace, host_ip, janus_ip, inside_end,
-        api_secret=secrets.token_urlsafe(16), admin_secret=secrets.token_urlsafe(16),
-        admin_key=secrets.token_urlsafe(16),
-    )  # fmt: skip
-    process: asyncio.subprocess.Process | None = None
-    try:
-        config = write_config(folder, server)
-        with (folder / "janus.log").open("ab") as log:
-            process = await asyncio.create_subprocess_exec(
-                "ip", "netns", "exec", namespace, "janus", "-C", str(config), "-F", str(folder),
-                stdout=log, stderr=log,
-            )  # fmt: skip
+    `folder`. The namespace and the pair are gone afterwards, whatever happened.
+
+    A Janus that exits while starting is started again in a fresh namespace (up to
+    START_ATTEMPTS): once in a full CI run it found no address on its interface and could not
+    bind, though the address had been added. The namespace's addresses as Janus started are
+    in the log, to tell that case apart."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        tag = secrets.token_hex(3)
+        namespace, host_ip, janus_ip, host_end, inside_end = make_namespace(tag)
+        server = JanusServer(
+            namespace, host_ip, janus_ip, inside_end,
+            api_secret=secrets.token_urlsafe(16), admin_secret=secrets.token_urlsafe(16),
+            admin_key=secrets.token_urlsafe(16),
+        )  # fmt: skip
+        process: asyncio.subprocess.Process | None = None
         try:
-            await wait_until_answering(server, process)
-        except AssertionError:
-            raise AssertionError((folder / "janus.log").read_text()[-4000:]) from None
-        yield server
-    finally:
-        if process is not None and process.returncode is None:
-            process.send_signal(signal.SIGTERM)
+            process = await start_janus(folder, server)
             try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        delete_namespace(namespace, host_end)
+                await wait_until_answering(server, process)
+            except AssertionError:
+                if process.returncode is not None and attempt < START_ATTEMPTS:
+                    continue  # exited while starting: again, in a fresh namespace
+                raise AssertionError((folder / "janus.log").read_text()[-4000:]) from None
+            yield server
+            return
+        finally:
+            if process is not None and process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(process.wait(), 10)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+            delete_namespace(namespace, host_end)
+
+
+async def start_janus(folder: Path, server: JanusServer) -> asyncio.subprocess.Process:
+    config = write_config(folder, server)
+    with (folder / "janus.log").open("ab") as log:
+        show = ["ip", "-n", server.namespace, "-4", "-o", "addr", "show"]
+        addresses = subprocess.run(show, capture_output=True, check=False)  # noqa: S603, S607
+        log.write(b"namespace addresses:\n" + addresses.stdout + addresses.stderr)
+        log.flush()
+        return await asyncio.create_subprocess_exec(
+            "ip", "netns", "exec", server.namespace, "janus", "-C", str(config), "-F", str(folder),
+            stdout=log, stderr=log,
+        )  # fmt: skip
