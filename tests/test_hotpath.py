@@ -15,22 +15,32 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
+from server.accounts.http import ACCOUNTS
 from server.app import CORE, create_app
-from server.kernel.hotpath.writer import TURN_CONNECTIONS, HotWriter, Rows, Write
+from server.kernel.errors import AppError
+from server.kernel.hotpath.writer import (
+    TURN_CONNECTIONS,
+    HotWriter,
+    Rows,
+    Write,
+    hot_writer_for,
+)
 from server.rooms import store
 from server.rooms.http import MESSAGES, ROOMS
-from server.rooms.messages import page_json, rows_json
-from server.rooms.models import Message
+from server.rooms.messages import SendResult, page_json, rows_json
+from server.rooms.models import Message, SendIn
 from tests.conftest import PeerFactory
 from tests.support import (
     Api,
     Community,
+    FakeClock,
     RunningServer,
     joined,
     patch_room,
     refused,
     send,
     server_settings,
+    start_server,
     try_send,
 )
 
@@ -176,6 +186,65 @@ async def test_sends_to_one_room_take_turns_and_other_rooms_do_not_wait(
     await asyncio.gather(first, same_room)
     assert steps[3:] == ["first commits", "same room in", "same room commits"]
     assert ids["first"] < ids["same room"]
+
+
+def skip_unless_postgresql(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("two processes share a turn through PostgreSQL; on SQLite it holds within one")
+
+
+async def test_a_turn_held_through_one_process_keeps_the_others_send_waiting(
+    server: RunningServer, community: Community, database_url: str
+) -> None:
+    """A send whose turn is not held commits in one statement that locks the room's row first,
+    so it waits for a turn held elsewhere (another process's slow-mode read) and its id comes
+    after that turn's message."""
+    skip_unless_postgresql(database_url)
+    other_process = hot_writer_for(server.app[CORE].engine, store.ROOM_TURN)
+    try:
+        async with server.app[MESSAGES].writer.turn(community.group_a) as turn:
+            await turn.hold()
+            late = asyncio.create_task(
+                store_message(other_process, new_message(community, "from the other process"))
+            )
+            await asyncio.sleep(0.3)
+            assert not late.done()
+            [rows] = await turn.commit([store.message_insert(new_message(community, "held"))])
+        assert store.inserted_id(rows) < await late
+    finally:
+        await other_process.close()
+
+
+async def test_slow_mode_holds_for_one_author_sending_through_two_processes_at_once(
+    server: RunningServer,
+    community: Community,
+    api: Api,
+    database_url: str,
+    tmp_path: Path,
+    clock: FakeClock,
+) -> None:
+    """Two tabs of one person on two processes: in slow mode one of two sends at once is
+    stored, the other refused, as on one process."""
+    skip_unless_postgresql(database_url)
+    await patch_room(api, community.mod_lee, community.group_a, slow_mode_s=60)
+    other = await start_server(server_settings(database_url, tmp_path / "other"), clock)
+    try:
+        ana = await server.app[ACCOUNTS].actor_for_token(community.pat_ana.token)
+        results = await asyncio.gather(
+            *(
+                process.app[MESSAGES].send(
+                    ana, SendIn(room_id=community.group_a, body="at once", client_id=f"tab {n}")
+                )
+                for n, process in enumerate((server, other))
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        await other.stop()
+    assert sorted(type(result).__name__ for result in results) == ["AppError", "SendResult"]
+    refusal = next(r for r in results if isinstance(r, AppError))
+    assert refusal.code == "rate_limited"
+    assert all(r.created for r in results if isinstance(r, SendResult))
 
 
 async def test_a_repeated_client_id_raises_what_the_orm_raises_and_stores_nothing(

@@ -121,6 +121,7 @@ class SlowModeGate:
         room = draft.room
         if draft.action != "send" or room.slow_mode_s <= 0 or draft.actor.is_staff or not room.id:
             return
+        await draft.hold_turn()  # a send through another process meanwhile would be missed
         last = await room_store.last_post_at(draft.reads, room_id=room.id, author_id=draft.actor.id)
         if last is None:
             return

@@ -8,7 +8,7 @@ the implementations, and the composition root puts them in order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -33,6 +33,10 @@ class StoredWithPost:
     params: Callable[[int], Mapping[str, Any]]
 
 
+async def nothing_to_hold() -> None:
+    return None
+
+
 @dataclass
 class Draft:
     """A post on its way to storage. Gates may refuse it or change `body`."""
@@ -46,7 +50,7 @@ class Draft:
     # commits on the hot path's own connection while its room's turn is held
     # (kernel/hotpath/writer.py), and this is a session of the request's own, made only if
     # a gate reads (kernel/db.py: session_on_first_use); what a gate reads here was
-    # committed before the send's turn began.
+    # committed before it read (see `hold_turn`).
     reads: AsyncSession
     # Set by the crisis gate, which runs first. Nobody in crisis is silenced: see `refuse`.
     crisis: bool = False
@@ -58,6 +62,10 @@ class Draft:
     # what each answered (by name).
     stored_with: list[StoredWithPost] = field(default_factory=list)
     stored: dict[str, Rows] = field(default_factory=dict)
+    # A gate that reads what the room's turn protects (the author's latest post) calls this
+    # first: from then on no other process's send to the room commits until this one has
+    # (kernel/hotpath/writer.py: `Turn.hold`). Within a process the turn always holds.
+    hold_turn: Callable[[], Awaitable[None]] = nothing_to_hold
 
     def refuse(self, error: AppError) -> None:
         """Refuse the post, unless it speaks of crisis; then note the refusal and let it pass."""

@@ -160,7 +160,10 @@ class MessageService:
             except AppError as refused:
                 return await self._earlier_send_or_raise(session, actor, data, refused)
             async with self.writer.turn(data.room_id) as turn:
-                draft.now = self.clock.now()  # so created_at follows the ids of one room
+                # So created_at follows the ids of one room's sends through this process
+                # (across processes, as closely as their clocks and a commit's few ms allow).
+                draft.now = self.clock.now()
+                draft.hold_turn = turn.hold
                 try:
                     await self._pass(self.gates, draft)
                 except AppError as refused:

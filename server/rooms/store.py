@@ -75,6 +75,28 @@ INSERT_REPLY = HotStatement(
     insert(Message.__table__).returning(Message.__table__.c.id),  # type: ignore[attr-defined]
     column_keys=tuple(NewReply.__annotations__),
 )
+
+
+def insert_taking_turn(columns: tuple[str, ...]) -> HotStatement:
+    """The message inserted from its room's row, locked as ROOM_TURN locks it: on PostgreSQL
+    the row is locked before the new id is drawn and freed when the statement commits, so
+    one statement keeps the turn's order (kernel/hotpath/writer.py). No room, no row."""
+    table = Message.__table__  # type: ignore[attr-defined]
+    room_id = Room.__table__.c.id  # type: ignore[attr-defined]
+    values = [
+        room_id if name == "room_id" else bindparam(name, type_=table.c[name].type)
+        for name in columns
+    ]
+    locked_room = (
+        select(*values)
+        .where(room_id == bindparam("room_id", type_=room_id.type))
+        .with_for_update(key_share=True)
+    )
+    return HotStatement(insert(table).from_select(list(columns), locked_room).returning(table.c.id))
+
+
+INSERT_MESSAGE_TAKING_TURN = insert_taking_turn(tuple(NewMessage.__annotations__))
+INSERT_REPLY_TAKING_TURN = insert_taking_turn(tuple(NewReply.__annotations__))
 INSERT_MENTION = HotStatement(
     insert(MessageMention.__table__),  # type: ignore[attr-defined]
     column_keys=("message_id", "user_id"),
@@ -84,7 +106,9 @@ INSERT_MENTION = HotStatement(
 def message_insert(values: NewMessage | NewReply) -> Write:
     """Stores a new message (INSERT … RETURNING, without the ORM's unit of work, which the
     hottest write does not need); its rows hold the new id (`inserted_id`)."""
-    return Write(INSERT_REPLY if "reply_to_id" in values else INSERT_MESSAGE, values)
+    if "reply_to_id" in values:
+        return Write(INSERT_REPLY, values, taking_turn=INSERT_REPLY_TAKING_TURN)
+    return Write(INSERT_MESSAGE, values, taking_turn=INSERT_MESSAGE_TAKING_TURN)
 
 
 def mention_insert(user_id: int) -> Write:

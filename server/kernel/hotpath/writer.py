@@ -1,17 +1,22 @@
 """The writer contract: a turn on a key, then one transaction that commits or stores nothing.
 
-A `send` takes its room's turn before its gates read (slow mode reads the room's latest post)
-and keeps it until its message is committed, so sends to one room are stored one at a time
-and commit in id order, while sends to other rooms go ahead. Both databases keep that
-contract, on connections of their own (the hot path, see this package's docstring):
+A `send` takes its room's turn before its gates run and keeps it until its message is
+committed, so sends to one room are stored one at a time and commit in id order, while sends
+to other rooms go ahead. A gate that reads what the turn protects (slow mode reads the
+author's latest post) first asks for the turn to be `hold`-en across processes. Both databases
+keep that contract, on connections of their own (the hot path, see this package's docstring):
 
-- PostgreSQL: a pooled asyncpg connection per turn. The turn opens a transaction and runs the
+- PostgreSQL: a lock per key in this process, and the key's row locked on the database by the
+  commit. A turn that is not held commits a lone write in one statement that locks the row
+  first (`Write.taking_turn`: the row is locked before the new id is drawn, and freed when
+  the statement commits), one round trip where a transaction took four. A held turn, or one
+  with several writes, opens a transaction on a pooled asyncpg connection and runs the
   caller's turn statement on the key (for rooms, FOR NO KEY UPDATE on the room's row), so
-  the turn holds across processes; `commit` runs the writes in that transaction.
+  from then on the turn holds across processes; `commit` runs the writes in it.
 - An SQLite file: a lock per key in this process, and `commit` runs the writes between BEGIN
   IMMEDIATE and COMMIT on the writer connection (sqlite_writer.py). SQLite takes one write at
   a time for the whole file, so ids still commit in order across processes sharing a file;
-  the turn itself (what slow mode relies on) holds within a process.
+  the turn itself (what slow mode relies on) holds within a process, and `hold` adds nothing.
 
 SQLite in memory is not supported: each pooled connection would see a database of its own.
 """
@@ -21,13 +26,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy.engine import URL, Dialect
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.kernel.db import DEFAULT_DEADLINES, Deadlines
@@ -46,12 +52,22 @@ Params = Mapping[str, Any] | Callable[[Sequence[Rows]], Mapping[str, Any]]
 class Write:
     statement: HotStatement
     params: Params
+    # The same write taking its key's turn itself (PostgreSQL): it locks the key's row before
+    # it writes and answers no rows when the key has none. A lone write of a turn not held
+    # runs as this one statement instead of a transaction around `statement`.
+    taking_turn: HotStatement | None = None
 
     def params_after(self, earlier: Sequence[Rows]) -> Mapping[str, Any]:
         return self.params(earlier) if callable(self.params) else self.params
 
 
 class Turn(Protocol):
+    async def hold(self) -> None:
+        """From now until the commit no other process's turn on the key commits, so what is
+        read meanwhile stays as read. Without it the turn holds within this process, and
+        across processes from the commit's first statement. Idempotent."""
+        ...
+
     async def commit(self, writes: Sequence[Write]) -> list[Rows]:
         """Runs the writes in order in one transaction and commits; answers each one's rows.
         All or nothing: on any error nothing is stored and the error is raised as SQLAlchemy
@@ -79,8 +95,8 @@ class HotWriter(Protocol):
     async def close(self) -> None: ...
 
 
-# PostgreSQL connections kept for turns, beside the pool; a turn holds one from taking the
-# turn to its commit, about a millisecond.
+# PostgreSQL connections kept for commits, beside the pool; a commit holds one for its
+# statement, or a held turn from `hold` to its commit.
 TURN_CONNECTIONS = 8
 
 
@@ -117,18 +133,28 @@ def sqlite_file(url: URL) -> str:
     return url.database
 
 
+class KeyLocks:
+    """A lock per key, for turns within this process. Kept, not made per turn: one made per
+    send cost more than taking it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def of(self, key: int) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+
 class SqliteHotWriter:
     def __init__(self, writer: SqliteWriter, dialect: Dialect) -> None:
         self._writer = writer
         self._dialect = dialect
-        # Kept, not made per turn: one made per send cost more than taking it.
-        self._turns: dict[int, asyncio.Lock] = {}
+        self._turns = KeyLocks()
 
     def turn(self, key: int) -> _SqliteTurn:
-        lock = self._turns.get(key)
-        if lock is None:
-            lock = self._turns[key] = asyncio.Lock()
-        return _SqliteTurn(self._writer, self._dialect, lock)
+        return _SqliteTurn(self._writer, self._dialect, self._turns.of(key))
 
     async def close(self) -> None:
         await self._writer.close()
@@ -150,6 +176,9 @@ class _SqliteTurn:
     async def __aexit__(self, *exc_info: object) -> None:
         self._lock.release()
 
+    async def hold(self) -> None:
+        return None  # SQLite's turn holds within this process only (the module docstring)
+
     async def commit(self, writes: Sequence[Write]) -> list[Rows]:
         def run_all(connection: sqlite3.Connection) -> list[Rows]:
             done: list[Rows] = []
@@ -168,9 +197,12 @@ class PostgresHotWriter:
         self._connections = connections
         self._dialect = dialect
         self._turn_statement = turn_statement
+        self._turns = KeyLocks()
 
     def turn(self, key: int) -> _PostgresTurn:
-        return _PostgresTurn(self._connections, self._dialect, self._turn_statement, key)
+        return _PostgresTurn(
+            self._connections, self._dialect, self._turn_statement, key, self._turns.of(key)
+        )
 
     async def close(self) -> None:
         await self._connections.close()
@@ -178,19 +210,57 @@ class PostgresHotWriter:
 
 class _PostgresTurn:
     def __init__(
-        self, connections: PgConnections, dialect: Dialect, turn_statement: HotStatement, key: int
+        self,
+        connections: PgConnections,
+        dialect: Dialect,
+        turn_statement: HotStatement,
+        key: int,
+        lock: asyncio.Lock,
     ) -> None:
         self._connections = connections
         self._dialect = dialect
         self._turn_statement = turn_statement
         self._key = key
-        self._held = connections.connection()
+        self._lock = lock
+        # The pooled connection and its transaction, once held (`hold`).
+        self._held: AbstractAsyncContextManager[asyncpg.Connection] | None = None
         self._connection: asyncpg.Connection | None = None
-        # The transaction committed, rolled back, or its connection closed.
+        # Committed, rolled back, or its connection closed.
         self._ended = False
 
     async def __aenter__(self) -> _PostgresTurn:
-        connection = await self._held.__aenter__()
+        await self._lock.acquire()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        connection, self._connection = self._connection, None
+        held, self._held = self._held, None
+        try:
+            if connection is not None and not self._ended:
+                await self._end_uncommitted(connection, exc_type)
+        finally:
+            try:
+                if held is not None:
+                    await held.__aexit__(exc_type, exc, traceback)
+            finally:
+                self._lock.release()
+
+    async def hold(self) -> None:
+        await self._transaction()
+
+    async def _transaction(self) -> asyncpg.Connection:
+        """The connection of the turn's transaction, the key's row locked in it."""
+        if self._connection is not None:
+            return self._connection
+        if self._ended:
+            raise RuntimeError("a turn is held before it commits")
+        held = self._connections.connection()
+        connection = await held.__aenter__()
         try:
             await connection.execute("BEGIN")
             await self._turn_statement.rows_on_asyncpg(
@@ -201,23 +271,10 @@ class _PostgresTurn:
             # request on its way to the server, which would hit whatever runs next on this
             # connection): it is closed, never handed on.
             connection.terminate()
-            await self._held.__aexit__(type(error), error, error.__traceback__)
+            await held.__aexit__(type(error), error, error.__traceback__)
             raise
-        self._connection = connection
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        connection, self._connection = self._connection, None
-        try:
-            if connection is not None and not self._ended:
-                await self._end_uncommitted(connection, exc_type)
-        finally:
-            await self._held.__aexit__(exc_type, exc, traceback)
+        self._held, self._connection = held, connection
+        return connection
 
     async def _end_uncommitted(
         self, connection: asyncpg.Connection, exc_type: type[BaseException] | None
@@ -236,9 +293,12 @@ class _PostgresTurn:
             connection.terminate()
 
     async def commit(self, writes: Sequence[Write]) -> list[Rows]:
-        connection = self._connection
-        if connection is None or self._ended:
-            raise RuntimeError("a turn commits while it is held, and once")
+        if self._ended:
+            raise RuntimeError("a turn commits once")
+        alone = writes[0].taking_turn if len(writes) == 1 else None
+        if self._connection is None and alone is not None:
+            return [await self._commit_taking_turn(alone, writes[0])]
+        connection = await self._transaction()
         done: list[Rows] = []
         try:
             for write in writes:
@@ -258,3 +318,24 @@ class _PostgresTurn:
             connection.terminate()
             raise OperationalError("COMMIT", None, RuntimeError(f"COMMIT answered {status}"))
         return done
+
+    async def _commit_taking_turn(self, statement: HotStatement, write: Write) -> Rows:
+        """One statement outside a transaction block: PostgreSQL commits it as it ends."""
+        self._ended = True
+        async with self._connections.connection() as connection:
+            try:
+                rows = await statement.rows_on_asyncpg(
+                    connection, self._dialect, write.params_after([])
+                )
+            except BaseException as error:
+                if not isinstance(error, DBAPIError):
+                    # Cancelled or timed out: whether it committed is not known, and a cancel
+                    # request may still be on its way; the connection is not handed on.
+                    connection.terminate()
+                raise
+        if not rows:
+            # As the write itself would fail on a key with no row (its foreign key).
+            raise IntegrityError(
+                "taking the turn", None, LookupError(f"no row to lock for key {self._key}")
+            )
+        return rows
