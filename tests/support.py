@@ -39,7 +39,14 @@ WAIT_S = 10.0
 FakeClock = ManualClock
 
 
-LENIENT_DEADLINES = {"event_deadline_s": 30.0, "send_deadline_s": 30.0}
+# Deadlines meant for a hung database, and the event-loop lag meant for a process past its
+# CPU's ceiling, not for a test machine running many servers at once (its processes wait
+# for a core): tests of those pass their own.
+BUSY_MACHINE_BOUNDS = {
+    "event_deadline_s": 30.0,
+    "send_deadline_s": 30.0,
+    "send_max_loop_lag_ms": 60_000.0,
+}
 # One secret for servers in the test process and in processes of their own, so the sign-in
 # tokens of a database copied from a template (tests/templates.py) hold in both.
 TEST_SECRET = "test-secret-" + "x" * 32
@@ -65,9 +72,7 @@ def server_settings(database_url: str, data_dir: Path, **overrides: Any) -> Sett
         "rate_limit_burst": 10_000,
         "action_rate_per_minute": 600_000,
         "action_burst": 10_000,
-        # Deadlines meant for a hung database, not for a test machine running many servers
-        # at once; tests of hangs pass their own.
-        **LENIENT_DEADLINES,
+        **BUSY_MACHINE_BOUNDS,
         **overrides,
     }
     return Settings(**values)
