@@ -11,14 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import os
 import sys
 import time
 from pathlib import Path
 
 from bench.report import SCENARIO_ORDER, update_readme
 from bench.scenarios.common import Options, wait_for_quiet_machine
-from bench.targets import SMOKE_RUN, raise_open_files_limit
+from bench.targets import raise_open_files_limit
 
 # What `all` runs: every scenario but the 35-minute soak (bench/report.py keeps their order).
 LONG = "soak"
@@ -56,8 +55,6 @@ def main(argv: list[str] | None = None) -> int:
         update_readme(out)
         return 0
     raise_open_files_limit()
-    if args.smoke:
-        os.environ[SMOKE_RUN] = "1"
     options = Options(smoke=args.smoke, out=out, workers=args.workers, profile=args.profile)
     names = list(IN_ALL) if args.scenario == "all" else [args.scenario]
     asyncio.run(run_scenarios(names, options))

@@ -35,7 +35,6 @@ from server.kernel.db import (
 from server.kernel.hotpath.writer import hot_writer_for
 from server.kernel.http import MAX_BODY_BYTES, request_middleware
 from server.kernel.lifetime import closed_after_serving, while_serving
-from server.kernel.loop_lag import LoopLag
 from server.kernel.memory import freeze_startup_objects, give_back_freed_memory
 from server.kernel.migrate import current_revision, head_revision, upgrade_to_head
 from server.kernel.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
@@ -164,8 +163,6 @@ class Core:
     hub: Hub
     sharing: Sharing
     metrics: Metrics
-    # How late the event loop runs: sends are refused past a bound (realtime/router.py).
-    loop_lag: LoopLag
 
     @property
     def bus(self) -> ControlBus:
@@ -298,10 +295,7 @@ def create_app(
         limit=action_limit(core),
         gate=consent_gate(consent, safety.crisis.classifier),
         admission=Admission(
-            settings.send_max_in_flight,
-            urgent=in_crisis_words(safety.crisis.classifier),
-            loop_lag=core.loop_lag.seconds,
-            max_loop_lag_s=settings.send_max_loop_lag_ms / 1000,
+            settings.send_max_in_flight, urgent=in_crisis_words(safety.crisis.classifier)
         ),
     )
     register_room_events(router, rooms, messages)
@@ -591,7 +585,6 @@ def _build_core(settings: Settings, clock: Clock) -> Core:
         hub=Hub(sio, count_deliveries=metrics.deliveries.inc),
         sharing=sharing,
         metrics=metrics,
-        loop_lag=LoopLag(),
     )
 
 
@@ -777,7 +770,6 @@ def _run_while_serving(app: web.Application, messages: MessageService) -> None:
     app.cleanup_ctx.extend(
         [
             closed_after_serving(messages.writer.close),
-            while_serving(core.loop_lag),
             while_serving(core.bus),
             while_serving(app[PRESENCE]),
             while_serving(app[ACTIVITY]),
@@ -836,7 +828,6 @@ def _build_operations(core: Core, alerts: AlertService, video: VideoSessions | N
         metrics.connected_sockets.set(core.hub.connection_count())
         metrics.room_memberships.set(core.hub.membership_count())
         metrics.open_alerts.set(await alerts.open_count())
-        metrics.loop_lag.set(core.loop_lag.seconds())
         health = core.sharing.redis_health
         metrics.redis_errors.set(health.errors if health else 0)
         manager = core.sharing.client_manager

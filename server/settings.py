@@ -146,9 +146,6 @@ class Settings(BaseSettings):
     # `overloaded` (realtime/router.py: Admission); crisis words are always taken. At the
     # ceilings measured here (800-1,700 sends/s) 100 is 60-125 ms of queue.
     send_max_in_flight: int = Field(default=100, ge=1)
-    # How late the event loop may run (smoothed) before new sends are refused the same way:
-    # past the CPU's ceiling sends wait for the loop, not in flight (kernel/loop_lag.py).
-    send_max_loop_lag_ms: float = Field(default=100.0, gt=0)
     # Room activity (live unread counts in the room list) this process hands its sockets in
     # a second, at most: a frame costs about as much as a message delivery, and a room's
     # activity reaches everyone who may read it. Past this, busy rooms are told of less

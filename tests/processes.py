@@ -22,7 +22,7 @@ from server.accounts.http import ACCOUNTS
 from server.app import create_app
 from server.kernel.actors import Role
 from server.settings import Settings
-from tests.support import BUSY_MACHINE_BOUNDS, PASSWORD, TEST_SECRET
+from tests.support import LENIENT_DEADLINES, PASSWORD, TEST_SECRET
 from tests.zygote import ZYGOTE, run_captured
 
 START_TIMEOUT_S = 30.0
@@ -61,8 +61,8 @@ def server_env(database_url: str, data_dir: Path, **settings: str) -> dict[str, 
         PEERROOMS_RATE_LIMIT_BURST="10000",
         PEERROOMS_ACTION_RATE_PER_MINUTE="600000",
         PEERROOMS_ACTION_BURST="10000",
-        # As in tests/support.py: bounds for a hung database or CPU, not a busy test machine.
-        **{f"PEERROOMS_{name.upper()}": str(value) for name, value in BUSY_MACHINE_BOUNDS.items()},
+        # As in tests/support.py: deadlines for a hung database, not a busy test machine.
+        **{f"PEERROOMS_{name.upper()}": str(value) for name, value in LENIENT_DEADLINES.items()},
     )
     env.update({f"PEERROOMS_{name.upper()}": value for name, value in settings.items()})
     return env

@@ -39,14 +39,7 @@ WAIT_S = 10.0
 FakeClock = ManualClock
 
 
-# Deadlines meant for a hung database, and the event-loop lag meant for a process past its
-# CPU's ceiling, not for a test machine running many servers at once (its processes wait
-# for a core): tests of those pass their own.
-BUSY_MACHINE_BOUNDS = {
-    "event_deadline_s": 30.0,
-    "send_deadline_s": 30.0,
-    "send_max_loop_lag_ms": 60_000.0,
-}
+LENIENT_DEADLINES = {"event_deadline_s": 30.0, "send_deadline_s": 30.0}
 # One secret for servers in the test process and in processes of their own, so the sign-in
 # tokens of a database copied from a template (tests/templates.py) hold in both.
 TEST_SECRET = "test-secret-" + "x" * 32
@@ -72,7 +65,9 @@ def server_settings(database_url: str, data_dir: Path, **overrides: Any) -> Sett
         "rate_limit_burst": 10_000,
         "action_rate_per_minute": 600_000,
         "action_burst": 10_000,
-        **BUSY_MACHINE_BOUNDS,
+        # Deadlines meant for a hung database, not for a test machine running many servers
+        # at once; tests of hangs pass their own.
+        **LENIENT_DEADLINES,
         **overrides,
     }
     return Settings(**values)

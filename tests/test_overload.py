@@ -4,19 +4,12 @@ nothing is done with it; crisis words are always taken (realtime/router.py: Admi
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-from server.app import CORE
-from server.kernel.loop_lag import LoopLag
 from tests.conftest import PeerFactory
 from tests.support import (
     Api,
     Community,
-    RunningServer,
-    eventually,
     joined,
     new_client_id,
     stored_messages,
@@ -91,68 +84,3 @@ async def test_other_events_are_not_held_to_the_bound(
     others = [ana.call("join", {"room_id": c.commons}) for _ in range(5)]
     acks = await asyncio.gather(*burst, *others)
     assert all(ack["ok"] for ack in acks[len(burst) :]), acks[len(burst) :]
-
-
-@contextlib.asynccontextmanager
-async def loop_held_up(each_s: float) -> AsyncIterator[None]:
-    """This event loop (the server's, and the test's clients') held up again and again, as
-    a process past its CPU's ceiling is: every callback waits about `each_s` for its turn."""
-
-    async def hold_up() -> None:
-        while True:
-            time.sleep(each_s)
-            await asyncio.sleep(0)
-
-    holding = asyncio.create_task(hold_up())
-    try:
-        yield
-    finally:
-        holding.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await holding
-
-
-@with_settings(send_max_loop_lag_ms=50)
-async def test_while_the_event_loop_runs_late_sends_are_refused_at_once_but_crisis_words_taken(
-    server: RunningServer, community: Community, api: Api, peer: PeerFactory
-) -> None:
-    c = community
-    ana = await peer(c.pat_ana.token)
-    await joined(ana, c.group_a)
-    lag = server.app[CORE].loop_lag
-    [late, crisis, after] = sends(c.group_a, 3, "lag")
-    crisis["body"] = CRISIS
-
-    async def lag_past_the_bound() -> bool:
-        return lag.seconds() > 0.05
-
-    async def caught_up() -> bool:
-        return lag.seconds() < 0.05
-
-    async with loop_held_up(0.1):
-        await eventually(lag_past_the_bound, "the loop's lag to show")
-        refused_ack = await ana.call("send", late)
-        crisis_ack = await ana.call("send", crisis)
-    assert refused_ack["error"]["code"] == "overloaded", refused_ack
-    assert refused_ack["error"]["retry_after_s"] >= 1
-    assert crisis_ack["ok"], crisis_ack
-
-    await eventually(caught_up, "the loop to catch up")
-    assert (await ana.call("send", after))["ok"]
-    stored = {m["client_id"] for m in await stored_messages(api, c.mod_lee.token, c.group_a)}
-    assert {crisis["client_id"], after["client_id"]} <= stored
-    assert late["client_id"] not in stored
-
-
-def test_one_pause_does_not_read_as_a_late_loop_but_a_lasting_lag_does() -> None:
-    """A full collection or a checkpoint holds the loop once; that must not turn sends away.
-    A loop late tick after tick is a CPU past its ceiling."""
-    lag = LoopLag(interval_s=0.05)
-    lag.record(0.3)
-    assert lag.seconds() < 0.1
-    for _ in range(20):  # a second of ticks on time
-        lag.record(0.0)
-    assert lag.seconds() < 0.001
-    for _ in range(10):  # half a second, every tick 150 ms late
-        lag.record(0.15)
-    assert lag.seconds() > 0.1

@@ -56,12 +56,6 @@ class Metrics:
             "Connections closed because their client stopped reading past the backlog bound",
             registry=r,
         )
-        self.loop_lag = Gauge(
-            "peerrooms_event_loop_lag_seconds",
-            "How late the event loop runs what is due, smoothed; past SEND_MAX_LOOP_LAG_MS"
-            " sends are refused `overloaded`",
-            registry=r,
-        )
         self.redis_errors = Gauge(
             "peerrooms_redis_errors", "Failed Redis calls since this process started", registry=r
         )

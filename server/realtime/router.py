@@ -66,29 +66,18 @@ class EventDeadlines:
     in_order_s: float
 
 
-def no_lag() -> float:
-    return 0.0
-
-
 @dataclass(frozen=True)
 class Admission:
-    """How much in-order work (sends) this process takes on. Past `max_in_flight` sends under
-    way, or while its event loop runs more than `max_loop_lag_s` late (kernel/loop_lag.py:
-    the CPU is the limit, and every send already waits for it), a new one is refused at
-    once with `overloaded` instead of joining a queue that only grows: past the ceiling, a
-    queue makes every send late (and, past the send deadline, answered `unavailable` and
-    stored anyway), while a fast refusal keeps the sends it takes quick and tells the others
-    when to come back. `urgent` events are always taken (crisis words: nobody in crisis is
-    turned away)."""
+    """How many in-order events (sends) this process takes at once. Past `max_in_flight`,
+    a new one is refused at once with `overloaded` instead of joining a queue that only
+    grows: past the ceiling, a queue makes every send late (and, past the send deadline,
+    answered `unavailable` and stored anyway), while a fast refusal keeps the sends it takes
+    quick and tells the others when to come back. `urgent` events are always taken (crisis
+    words: nobody in crisis is turned away)."""
 
     max_in_flight: int
     urgent: Callable[[str, InputModel], bool]
     retry_after_s: float = 1.0
-    loop_lag: Callable[[], float] = no_lag
-    max_loop_lag_s: float = float("inf")
-
-    def full(self, in_flight: int) -> bool:
-        return in_flight > self.max_in_flight or self.loop_lag() > self.max_loop_lag_s
 
 
 @dataclass(frozen=True)
@@ -160,10 +149,10 @@ class EventRouter:
         self._in_order_in_flight -= 1
 
     def _admit(self, event: str, data: InputModel) -> None:
-        """Refuse an in-order event at once when this process takes no more now (this one
-        counted among those under way), unless it is urgent."""
+        """Refuse an in-order event at once when this process has as many under way as it
+        takes (this one counted), unless it is urgent."""
         admission = self._admission
-        if admission is None or not admission.full(self._in_order_in_flight):
+        if admission is None or self._in_order_in_flight <= admission.max_in_flight:
             return
         if admission.urgent(event, data):
             return
