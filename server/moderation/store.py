@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, or_, update
+from sqlalchemy import ColumnElement, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from server.kernel.db import in_time_range, newest_first_page
-from server.kernel.hotpath.statements import HotStatement
+from server.kernel.hotpath.statements import insert_returning_id
 from server.moderation.models import (
     Alert,
     AuditEntry,
@@ -45,10 +45,7 @@ ALERT_COLUMNS = (
     "note",
 )
 # A crisis alert stored in its message's own transaction (rooms/gates.py: StoredWithPost).
-INSERT_ALERT = HotStatement(
-    insert(Alert.__table__).returning(Alert.__table__.c.id),  # type: ignore[attr-defined]
-    column_keys=ALERT_COLUMNS,
-)
+INSERT_ALERT = insert_returning_id(Alert, ALERT_COLUMNS)
 AUDIT_COLUMNS = (
     "actor_id",
     "action",
@@ -59,10 +56,7 @@ AUDIT_COLUMNS = (
     "created_at",
 )
 # A filter's audit entry stored in its message's own transaction, likewise.
-INSERT_AUDIT = HotStatement(
-    insert(AuditEntry.__table__).returning(AuditEntry.__table__.c.id),  # type: ignore[attr-defined]
-    column_keys=AUDIT_COLUMNS,
-)
+INSERT_AUDIT = insert_returning_id(AuditEntry, AUDIT_COLUMNS)
 
 
 def _active(kind: str, now: datetime) -> list[ColumnElement[bool]]:

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from server.accounts.models import CohortMembership, User
 from server.kernel.actors import Role
-from server.kernel.hotpath.statements import HotStatement
+from server.kernel.hotpath.statements import HotStatement, insert_returning_id
 from server.kernel.hotpath.writer import Rows, Write
 from server.rooms.models import (
     REPLY_EXCERPT_CHARS,
@@ -66,15 +66,9 @@ class NewReply(NewMessage):
     reply_to_id: int
 
 
-INSERT_MESSAGE = HotStatement(
-    insert(Message.__table__).returning(Message.__table__.c.id),  # type: ignore[attr-defined]
-    column_keys=tuple(NewMessage.__annotations__),
-)
+INSERT_MESSAGE = insert_returning_id(Message, tuple(NewMessage.__annotations__))
 # A statement of its own, so a plain send binds exactly what it did before replies.
-INSERT_REPLY = HotStatement(
-    insert(Message.__table__).returning(Message.__table__.c.id),  # type: ignore[attr-defined]
-    column_keys=tuple(NewReply.__annotations__),
-)
+INSERT_REPLY = insert_returning_id(Message, tuple(NewReply.__annotations__))
 
 
 def insert_taking_turn(columns: tuple[str, ...]) -> HotStatement:

@@ -211,7 +211,7 @@ class _WriterThread:
             self._thread.start()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
-        self._jobs.put(_Job(work, done, loop))
+        self._jobs.put(_Job(_Waiting(work, done), loop))
         return await done
 
     async def close(self) -> None:
@@ -236,28 +236,21 @@ class _WriterThread:
 
 @dataclass(frozen=True)
 class _Job(Generic[T]):
-    work: Callable[[sqlite3.Connection], T]
-    done: asyncio.Future[T]
+    """Work waiting on the writer thread: its answer is handed back on the loop's thread."""
+
+    waiting: _Waiting[T]
     loop: asyncio.AbstractEventLoop
 
     def run_on(self, connection: sqlite3.Connection) -> None:
         try:
-            result = self.work(connection)
+            result = self.waiting.work(connection)
         except BaseException as error:  # handed to the awaiting coroutine, which raises it
             self.fail(error)
         else:
-            self.loop.call_soon_threadsafe(self._succeed, result)
+            self.loop.call_soon_threadsafe(self.waiting.succeed, result)
 
     def fail(self, error: BaseException) -> None:
-        self.loop.call_soon_threadsafe(self._fail, error)
-
-    def _succeed(self, result: T) -> None:
-        if not self.done.cancelled():
-            self.done.set_result(result)
-
-    def _fail(self, error: BaseException) -> None:
-        if not self.done.cancelled():
-            self.done.set_exception(error)
+        self.loop.call_soon_threadsafe(self.waiting.fail, error)
 
 
 def in_transaction(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:

@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from sqlalchemy import insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlmodel import SQLModel
 
 from server.kernel.hotpath.driver_errors import translated
 
@@ -145,6 +147,12 @@ class HotStatement:
                 for column in columns
             ),
         )
+
+
+def insert_returning_id(model: type[SQLModel], columns: Sequence[str]) -> HotStatement:
+    """An INSERT of these columns into the model's table, answering the new row's id."""
+    table = model.__table__  # type: ignore[attr-defined]
+    return HotStatement(insert(table).returning(table.c.id), column_keys=columns)
 
 
 def check_labels(statement: Executable, labels: tuple[str, ...]) -> None:
