@@ -19,7 +19,6 @@ from tests.cluster import (
     Cluster,
     close_before_stopping,
     cluster_on_own_redis,
-    ids_of,
     split_across,
     start_cluster,
 )
@@ -86,7 +85,7 @@ async def test_a_redis_hang_under_traffic_bounds_every_ack_and_loses_nothing(
         cluster,
         redis,
     ):
-        people, room = cluster.community, cluster.community.group_a
+        room = cluster.community.group_a
         ana, avi, lee = await split_across(cluster, peer)
         sending = asyncio.create_task(traffic(ana, room, 1 + HANG_S + AFTER_S))
         await asyncio.sleep(1)
@@ -95,23 +94,16 @@ async def test_a_redis_hang_under_traffic_bounds_every_ack_and_loses_nothing(
         redis.resume()
         results = await sending
 
-        acked = [sent.ack["message"]["id"] for sent in results if sent.ack.get("ok")]
-        assert len(acked) == len(results), [s.ack for s in results if not s.ack.get("ok")]
         check_bounded(results)
-
-        # Lee, on the other process, gets every message once: those published while
-        # Redis hung come by the catch-up (realtime/redis.py, rooms/catch_up.py).
-        for message_id in acked:
-            await lee.wait_for("message", with_id(message_id), timeout=15)
-        await cluster.barrier(lee, avi)
-        for receiver in (lee, avi):
-            seen = message_ids(receiver)
-            assert sorted(seen) == sorted(set(seen)), "a message was delivered twice"
-            assert set(acked) <= set(seen)
-        history = await cluster.api_b.get(
-            f"/api/rooms/{room}/messages?limit=100", people.mod_lee.token
-        )
-        assert set(acked[-50:]) <= set(ids_of(history.body["messages"]))
+        refused = [sent for sent in results if not sent.ack.get("ok")]
+        # Most sends are taken at once; the few queued behind the first one to wait out the
+        # command timeout can pass their deadline on a starved machine, and are answered
+        # `unavailable` (and stored anyway, or not): never anything else.
+        assert {sent.ack["error"]["code"] for sent in refused} <= {"unavailable"}, refused
+        assert len(refused) < len(results) // 10, refused
+        # Those published while Redis hung reach Lee, on the other process, by the catch-up
+        # (realtime/redis.py, rooms/catch_up.py).
+        await check_stored_once_and_delivered(cluster, ana, results, refused, (lee, avi))
         await close_before_stopping(ana, avi, lee)
 
 
@@ -143,7 +135,7 @@ async def send_until_taken(
 
 
 async def database_hang_scenario(cluster: Cluster, pg: PgCluster, peer: PeerFactory) -> None:
-    people, room = cluster.community, cluster.community.group_a
+    room = cluster.community.group_a
     ana, avi, lee = await split_across(cluster, peer)
     sending = asyncio.create_task(traffic(ana, room, 1 + HANG_S + AFTER_S))
     await asyncio.sleep(1)
@@ -165,23 +157,35 @@ async def database_hang_scenario(cluster: Cluster, pg: PgCluster, peer: PeerFact
     # database reach the process's bound (`overloaded`, nothing done).
     assert {sent.ack["error"]["code"] for sent in refused} <= {"unavailable", "overloaded"}
 
-    # Sent again with the same client_id, each refused send is stored once: now, or by the
-    # first attempt if it went on past its deadline and got through once the database did.
-    # As the client does: an `unavailable` retry (the database still working off what the
-    # hang held back) is sent again, a few times at most.
-    retried = [await send_until_taken(ana, sent.payload) for sent in refused]
+    await check_stored_once_and_delivered(cluster, ana, results, refused, (lee, avi))
+    await close_before_stopping(ana, avi, lee)
+
+
+async def check_stored_once_and_delivered(
+    cluster: Cluster,
+    sender: Peer,
+    results: list[Sent],
+    refused: list[Sent],
+    receivers: tuple[Peer, ...],
+) -> None:
+    """Sent again with the same client_id, each refused send is stored once: now, or by the
+    first attempt if it went on past its deadline and got through later. As the client does:
+    an `unavailable` retry (a dependency still working off what the hang held back) is sent
+    again, a few times at most. Then every stored message reaches every receiver, on either
+    process, once."""
+    retried = [await send_until_taken(sender, sent.payload) for sent in refused]
     assert all(ack["ok"] for ack in retried), retried
-    stored = await stored_messages(cluster.api_b, people.admin.token, room)
+    stored = await stored_messages(
+        cluster.api_b, cluster.community.admin.token, cluster.community.group_a
+    )
     client_ids = [message["client_id"] for message in stored]
     assert sorted(client_ids) == sorted(set(client_ids)), "a send was stored twice"
     assert {sent.payload["client_id"] for sent in results} <= set(client_ids)
     first_time = [sent.ack["message"]["id"] for sent in results if sent.ack.get("ok")]
     assert set(first_time) <= {message["id"] for message in stored}
 
-    # Every stored message reached the members on both processes, once.
     for message in stored:
-        await lee.wait_for("message", with_id(message["id"]))
-    await cluster.barrier(lee, avi)
-    for receiver in (lee, avi):
+        await receivers[0].wait_for("message", with_id(message["id"]), timeout=15)
+    await cluster.barrier(*receivers)
+    for receiver in receivers:
         assert sorted(message_ids(receiver)) == sorted(m["id"] for m in stored)
-    await close_before_stopping(ana, avi, lee)

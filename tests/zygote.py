@@ -144,7 +144,11 @@ class ZygoteProcess:
     def _watch(self) -> None:
         async def read_exit() -> int:
             line = await self._reader.readline()
+            # Closed before the exit is reported: the test's loop may end right after, and a
+            # socket it left open is reported (ResourceWarning) against whichever test runs next.
             self._writer.close()
+            with contextlib.suppress(OSError):
+                await self._writer.wait_closed()
             self.returncode = int(line) if line else -signal.SIGKILL
             return self.returncode
 
