@@ -3,15 +3,19 @@
 `realtime/delivery.py`, `realtime/hub.py`, `realtime/redis.py`, `realtime/frames.py` and
 `realtime/connections.py` reach past python-socketio's public API (to queue packets without a
 task per recipient, count a room's members, deliver pub/sub messages at most once, drop
-malformed frames quietly, tell a client-sent `connect` event from the real one, and find and
-abort the connection of a client that stopped reading: `realtime/backlog.py`).
+malformed frames quietly, tell a client-sent `connect` event from the real one, find and
+abort the connection of a client that stopped reading: `realtime/backlog.py`, and keep each
+socket's rooms beside the manager's so a disconnect does not ask every room:
+`IndexedRoomsManager`).
 pyproject.toml pins python-socketio and python-engineio to the minor releases these names were
 read from; when an upgrade moves or reshapes one of them, this file fails before a delivery
 silently stops."""
 
 from __future__ import annotations
 
+import ast
 import inspect
+import textwrap
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -21,14 +25,18 @@ import engineio
 import engineio.async_drivers.aiohttp
 import pytest
 import socketio
+from bidict import ValueDuplicationError, bidict
 from engineio.async_socket import AsyncSocket
 from packaging.requirements import Requirement
 from packaging.version import Version
 from socketio.async_pubsub_manager import AsyncPubSubManager
+from socketio.base_manager import BaseManager
 
 from server.app import CORE
+from server.realtime.delivery import IndexedRoomsManager, LocalManager
 from server.realtime.frames import CheckedPacket
 from server.realtime.hub import room_channel
+from server.realtime.redis import ResilientRedisManager
 from tests.conftest import PeerFactory
 from tests.support import Community, RunningServer, joined
 
@@ -163,3 +171,155 @@ async def test_a_joined_room_is_kept_where_the_hub_reads_it(
     assert members[sid] == eio_sid
     assert eio_sid in sio.eio.sockets
     assert isinstance(sio.eio.sockets[eio_sid], AsyncSocket)
+
+
+# The manager methods `IndexedRoomsManager` overrides, with the parameters it takes them with.
+INDEXED_OVERRIDES = {
+    "basic_enter_room": ["self", "sid", "namespace", "room", "eio_sid"],
+    "basic_leave_room": ["self", "sid", "namespace", "room"],
+    "basic_close_room": ["self", "room", "namespace"],
+    "basic_disconnect": ["self", "sid", "namespace", "kwargs"],
+    "get_rooms": ["self", "sid", "namespace"],
+}
+
+
+def test_the_room_methods_the_index_overrides_keep_their_signatures() -> None:
+    for name, wanted in INDEXED_OVERRIDES.items():
+        assert parameters(getattr(BaseManager, name)) == wanted, name
+        assert parameters(getattr(IndexedRoomsManager, name)) == wanted, name
+        # Defined once, in BaseManager: nothing between it and our managers replaces them.
+        for cls in (socketio.AsyncManager, AsyncPubSubManager, socketio.AsyncRedisManager):
+            assert name not in vars(cls), (cls.__name__, name)
+        for ours in (LocalManager, ResilientRedisManager):
+            assert getattr(ours, name) is vars(IndexedRoomsManager)[name], (ours.__name__, name)
+    # Every entering, leaving and disconnecting reaches them.
+    for name, calls in {
+        "enter_room": "self.basic_enter_room(",
+        "leave_room": "self.basic_leave_room(",
+        "close_room": "self.basic_close_room(",
+        "disconnect": "self.basic_disconnect(",
+    }.items():
+        assert calls in inspect.getsource(getattr(socketio.AsyncManager, name)), name
+    assert "self.basic_enter_room(" in inspect.getsource(BaseManager.pre_connect)
+    assert "self.basic_leave_room(" in inspect.getsource(BaseManager.basic_close_room)
+    assert "self.manager.disconnect(" in inspect.getsource(socketio.AsyncServer._handle_disconnect)
+
+
+ROOM_MUTATORS = {"pop", "popitem", "clear", "update", "setdefault", "put", "forceput"}
+
+
+def functions_changing_rooms(module: Any) -> set[str]:
+    """The functions of a module that change a manager's `rooms` (assign or delete in it, or
+    call a mutating method on it)."""
+
+    def mentions_rooms(node: ast.AST) -> bool:
+        return any(
+            isinstance(part, ast.Attribute) and part.attr == "rooms" for part in ast.walk(node)
+        )
+
+    found = set()
+    for function in ast.walk(ast.parse(inspect.getsource(module))):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node in ast.walk(function):
+            targets: list[ast.expr] = []
+            if isinstance(node, ast.Assign | ast.Delete):
+                targets = node.targets
+            elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+                targets = [node.target]
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ROOM_MUTATORS
+            ):
+                targets = [node.func.value]
+            if any(mentions_rooms(target) for target in targets):
+                found.add(function.name)
+    return found
+
+
+def test_rooms_change_only_in_the_methods_the_index_follows() -> None:
+    """The index is kept in step by `basic_enter_room` and `basic_leave_room`: no other code
+    of python-socketio's managers or server may change `rooms`."""
+    modules = [
+        socketio.base_manager,
+        socketio.async_manager,
+        socketio.async_pubsub_manager,
+        socketio.async_redis_manager,
+        socketio.base_server,
+        socketio.async_server,
+    ]
+    changing = {
+        (module.__name__, name) for module in modules for name in functions_changing_rooms(module)
+    }
+    assert changing == {
+        ("socketio.base_manager", "__init__"),
+        ("socketio.base_manager", "basic_enter_room"),
+        ("socketio.base_manager", "basic_leave_room"),
+    }
+
+
+def attributes_of_self(function: Any) -> set[str]:
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    return {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    }
+
+
+def test_the_library_disconnect_cleans_up_what_ours_does() -> None:
+    """`IndexedRoomsManager.basic_disconnect` does what python-socketio's does after leaving
+    the rooms: should a release clean up anything more, ours must too."""
+    assert attributes_of_self(BaseManager.basic_disconnect) == {
+        "rooms",
+        "basic_leave_room",
+        "callbacks",
+        "pending_connect",
+        "pending_disconnect",
+    }
+    assert attributes_of_self(BaseManager.get_rooms) == {"rooms"}
+
+
+@pytest.mark.parametrize("kind", [socketio.AsyncManager, LocalManager])
+async def test_the_shapes_of_rooms_callbacks_and_pending_lists(kind: type[Any]) -> None:
+    """`rooms[namespace][room]` is a bidict of sid -> eio_sid (None: the connection to the
+    namespace; the sid: the socket's own room), and a room or namespace left empty goes;
+    `callbacks` is by sid, `pending_connect` and `pending_disconnect` lists of sids by
+    namespace. Checked on python-socketio's manager and on ours."""
+    manager = kind()
+    socketio.AsyncServer(async_mode="aiohttp", client_manager=manager)
+    assert (manager.rooms, manager.callbacks) == ({}, {})
+    assert (manager.pending_connect, manager.pending_disconnect) == ({}, {})
+
+    sid = await manager.pre_connect("eio-1", "/")
+    assert manager.pending_connect == {"/": [sid]}
+    assert list(manager.rooms["/"]) == [None, sid]
+    for room in (None, sid):
+        assert type(manager.rooms["/"][room]) is bidict
+        assert dict(manager.rooms["/"][room]) == {sid: "eio-1"}
+    await manager.connect(sid, "/")
+    assert manager.pending_connect == {}
+
+    await manager.enter_room(sid, "/", "room:1")
+    members = manager.rooms["/"]["room:1"]
+    assert type(members) is bidict
+    assert dict(members) == {sid: "eio-1"}
+    # A second sid with the same eio_sid is refused, not put in place of the first: a socket
+    # leaves a room only through `basic_leave_room`.
+    with pytest.raises(ValueDuplicationError):
+        members["another-sid"] = "eio-1"
+    assert dict(members) == {sid: "eio-1"}
+    assert sorted(manager.get_rooms(sid, "/")) == sorted([sid, "room:1"])
+
+    await manager.leave_room(sid, "/", "room:1")
+    assert "room:1" not in manager.rooms["/"]
+    manager._generate_ack_id(sid, print)
+    assert list(manager.callbacks) == [sid]
+    manager.pre_disconnect(sid, "/")
+    assert manager.pending_disconnect == {"/": [sid]}
+    await manager.disconnect(sid, "/")
+    assert (manager.rooms, manager.callbacks) == ({}, {})
+    assert (manager.pending_connect, manager.pending_disconnect) == ({}, {})

@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from server.kernel.clock import Clock
 from server.kernel.redis import RedisHealth
 from server.realtime.bus import ControlBus
-from server.realtime.delivery import emit_message, emit_to_local_sockets
+from server.realtime.delivery import IndexedRoomsManager, emit_message, emit_to_local_sockets
 from server.realtime.subscriptions import ChannelSubscriptions, is_shared_room
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def read_catch_up_request(data: str) -> datetime | None:
         return None
 
 
-class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+class ResilientRedisManager(IndexedRoomsManager, socketio.AsyncRedisManager):  # type: ignore[misc]
     """python-socketio's Redis manager, logging an outage once instead of per message and
     resubscribing promptly. Emits reach this process's sockets before they are published, so
     local delivery goes on while Redis is down.
@@ -140,7 +140,8 @@ class ResilientRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     channel); and every `message` event is delivered to a room's sockets at most once, whether
     it came from this process, from Redis or from a catch-up.
 
-    Sockets on this process are handed their packets as `realtime/delivery.py` says."""
+    Sockets on this process are handed their packets, and their rooms are indexed for a cheap
+    disconnect, as `realtime/delivery.py` says (`IndexedRoomsManager`)."""
 
     def __init__(
         self,
