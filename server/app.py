@@ -771,6 +771,7 @@ def _run_while_serving(app: web.Application, messages: MessageService) -> None:
         [
             closed_after_serving(messages.writer.close),
             while_serving(core.bus),
+            while_serving(app[CONSENT]),
             while_serving(app[PRESENCE]),
             while_serving(app[ACTIVITY]),
             while_serving(app[LAST_SEEN]),

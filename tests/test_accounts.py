@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,10 @@ import pytest
 import socketio
 
 from server.accounts.http import ACCOUNTS
+from server.accounts.models import CohortMembership
+from server.app import CORE
 from server.kernel.actors import Role
+from server.kernel.errors import AppError
 from tests.conftest import PeerFactory
 from tests.support import (
     PASSWORD,
@@ -547,3 +551,34 @@ async def test_a_graduation_reply_does_not_reveal_the_username(
     # The moderator is another user: the reply must not carry pat_ana's login name.
     assert "username" not in reply.body["user"], reply.body
     assert community.pat_ana.username not in json.dumps(reply.body)
+
+
+async def test_a_token_is_read_as_its_person_with_every_cohort_while_its_sign_in_lasts(
+    server: RunningServer, api: Api, community: Community
+) -> None:
+    """What a token stands for is read in one statement (accounts/store.py): the person with
+    every cohort of theirs, none for someone in none, and nobody once the sign-in has ended
+    or the account has been deactivated."""
+    c, accounts = community, server.app[ACCOUNTS]
+    async with server.app[CORE].sessions() as session:
+        session.add(CohortMembership(user_id=c.pat_ana.id, cohort_id=c.cohort_b))
+        await session.commit()
+    ana = await accounts.actor_for_token(c.pat_ana.token)
+    assert (ana.id, ana.display_name, ana.role) == (c.pat_ana.id, "Ana", "patient")
+    assert ana.cohort_ids == {c.cohort_a, c.cohort_b}
+    assert ana.session_id is not None
+    assert (await accounts.actor_for_token(c.mod_lee.token)).cohort_ids == frozenset()
+
+    signed_out = await api.post("/api/auth/logout", {}, c.pat_ana.token)
+    assert signed_out.status in (200, 204), signed_out.body
+    with pytest.raises(AppError) as ended:
+        await accounts.actor_for_token(c.pat_ana.token)
+    assert ended.value.code == "unauthorized"
+    # Without a sign-in to check, the account is still hers.
+    assert (await accounts.load_actor(c.pat_ana.id)) == replace(ana, session_id=None)
+
+    gone = await api.post(f"/api/users/{c.pat_avi.id}/deactivate", {}, c.mod_lee.token)
+    assert gone.status == 200, gone.body
+    assert await accounts.load_actor(c.pat_avi.id) is None
+    with pytest.raises(AppError):
+        await accounts.actor_for_token(c.pat_avi.token)

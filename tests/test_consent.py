@@ -11,9 +11,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import event
 
 from server.accounts.http import ACCOUNTS
-from server.app import create_app
+from server.app import CORE, create_app
 from server.kernel.actors import Role
 from server.privacy.consent import notice_version, shipped_notice_text
 from tests.conftest import PeerFactory
@@ -337,3 +338,29 @@ async def test_only_admins_list_acceptances_and_pages_follow(
     )
     ids = [each["id"] for each in everyone]
     assert ids == sorted(ids, reverse=True)
+
+
+async def test_a_restarted_server_knows_who_accepted_without_asking_per_connect(
+    community: Community, database_url: str, tmp_path: Path, clock: FakeClock, peer: PeerFactory
+) -> None:
+    """Everyone accepted the notice as they registered. A server started again reads who has
+    accepted once, as it starts: their reconnects (a storm of them after a restart) ask the
+    database nothing more about it, and they are let in."""
+    restarted = await start_server(server_settings(database_url, tmp_path), clock)
+    asked: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if "consent_acceptance" in statement:
+            asked.append(statement)
+
+    engine = restarted.app[CORE].engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for person in (community.pat_ana, community.pat_avi, community.mod_lee):
+            socket = await peer(person.token, restarted.url)
+            await joined(socket, community.group_a)
+            await send(socket, community.group_a, f"{person.username} is back")
+        assert asked == []
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        await restarted.stop()

@@ -120,6 +120,16 @@ class ConsentBook:
     def notice_json(self) -> dict[str, Any]:
         return {"version": self.notice.version, "text": self.notice.text}
 
+    async def start(self) -> None:
+        """Everyone who has accepted the notice in force, read once as serving starts: after a
+        restart each reconnecting person's connect would otherwise read their own, one
+        statement each in a reconnect storm."""
+        async with self.sessions() as session:
+            self._accepted.update(await store.accepters_of(session, self.notice.version))
+
+    async def close(self) -> None:
+        """Nothing to let go: a Startable's other half."""
+
     # ----- what accounts asks -----
 
     def check_offered(self, version: str, field_name: str = "consent_version") -> None:

@@ -32,6 +32,14 @@ async def acceptance_of(
     return found.scalars().first()
 
 
+async def accepters_of(session: AsyncSession, version: str) -> list[int]:
+    """Everyone who has accepted this version."""
+    found = await session.execute(
+        select(ConsentAcceptance.user_id).where(col(ConsentAcceptance.version) == version)
+    )
+    return list(found.scalars())
+
+
 async def acceptances(session: AsyncSession, query: AcceptancesQuery) -> list[ConsentAcceptance]:
     """Newest first, the query's page (one more than its limit, to tell whether more follow)."""
     statement = select(ConsentAcceptance)
