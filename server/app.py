@@ -212,7 +212,7 @@ def create_app(
     meetings = MeetingService(core.sessions, core.clock, access, notifier, audit)
     # A meeting room's history may open with its current session (rooms/visibility.py).
     access.history.session_opened = meetings.session_opened
-    presence.listeners.append(AttendanceTracker(core.sessions, core.clock))
+    presence.listeners.append(AttendanceTracker(core.sessions, core.clock, access.rooms))
     rooms = RoomService(
         sessions=core.sessions,
         clock=core.clock,

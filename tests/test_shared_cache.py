@@ -312,3 +312,68 @@ async def test_everything_kept_is_read_again_a_bounded_number_of_ids_at_a_time(
     assert table.calls[5:] == [[1, 2], [3, 4], [5]]
     assert [await cache.get(session, n) for n in (1, 2, 3, 4)] == [f"room {n}" for n in range(1, 5)]
     assert len(table.calls) == 8
+
+
+async def test_gets_of_an_id_nobody_keeps_share_one_load(session: AsyncSession) -> None:
+    """After a restart every room is unknown at once: the joins of one room read it once."""
+    table = FakeTable({1: "one", 2: "two"})
+    cache = new_cache(ControlBus(), table)
+
+    table.block()
+    gets = asyncio.gather(*(cache.get(session, id_) for id_ in (1, 1, 2, 1)))
+    await table.loading()
+    table.release()
+
+    assert await gets == ["one", "one", "two", "one"]
+    assert sorted(table.calls) == [[1], [2]]
+
+
+async def test_a_get_after_a_change_does_not_share_a_load_begun_before_it(
+    session: AsyncSession,
+) -> None:
+    table = FakeTable({1: "one"})
+    cache = new_cache(ControlBus(), table)
+
+    table.block()
+    before = asyncio.create_task(cache.get(session, 1))
+    await table.loading()
+    table.rows[1] = "one, renamed"
+    await cache.changed(1)
+    after = asyncio.create_task(cache.get(session, 1))
+    await asyncio.sleep(0)
+    table.release()
+
+    assert await before == "one"
+    assert await after == "one, renamed"
+    assert table.calls == [[1], [1]]
+
+
+async def test_gets_sharing_a_load_that_fails_load_again_and_only_its_caller_is_told(
+    session: AsyncSession,
+) -> None:
+    table = FakeTable({1: "one"})
+    gate = asyncio.Event()
+    calls = 0
+
+    async def failing_once(session: AsyncSession, ids: list[int]) -> dict[int, str]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await gate.wait()
+            raise ConnectionError("database unreachable")
+        return await table.load(session, ids)
+
+    cache: SharedCache[str] = SharedCache(
+        ControlBus(), KIND, failing_once, monotonic=FakeMonotonic()
+    )
+    first = asyncio.create_task(cache.get(session, 1))
+    await asyncio.sleep(0)
+    others = asyncio.gather(cache.get(session, 1), cache.get(session, 1))
+    await asyncio.sleep(0)
+    gate.set()
+
+    with pytest.raises(ConnectionError, match="database unreachable"):
+        await first
+    assert list(await others) == ["one", "one"]
+    # One of the others loaded it again; the last shared that load.
+    assert calls == 2

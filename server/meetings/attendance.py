@@ -21,7 +21,9 @@ from server.meetings.models import AttendanceQuery, MeetingSeries, PresenceSpan
 from server.meetings.occurrences import Occurrence, expand
 from server.meetings.service import MeetingService
 from server.realtime.hub import Connection
+from server.realtime.shared_cache import SharedCache
 from server.rooms import store as room_store
+from server.rooms.models import Room
 
 CSV_COLUMNS = [
     "meeting_id",
@@ -103,11 +105,18 @@ class AttendanceTracker:
 
     sessions: SessionFactory
     clock: Clock
+    # Rooms as kept in memory (rooms/kept.py): the join that comes before `entered` has
+    # just read its room there.
+    rooms: SharedCache[Room]
     # A room's kind never changes, so each is read once: joins of other rooms then cost
     # no query at all.
     _kinds: dict[int, str] = field(default_factory=dict)
 
     async def entered(self, connection: Connection, room_id: int) -> None:
+        if room_id not in self._kinds and (kept := self.rooms.kept(room_id)) is not None:
+            # Known without a query: in a reconnect storm the joins of a room not yet read
+            # here all used to read it at once.
+            self._kinds[room_id] = kept.kind
         if self._kinds.get(room_id, "meeting") != "meeting":
             return
         async with self.sessions() as session:

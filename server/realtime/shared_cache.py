@@ -4,6 +4,7 @@ and bans in force there) without a query per send."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
@@ -55,6 +56,9 @@ class SharedCache(Generic[V]):
         self.max_age_s = max_age_s
         self._monotonic = monotonic
         self._values: dict[int, V] = {}
+        # Loads of one id under way: the change count they began at, and their answer (None
+        # if the load failed).
+        self._loading: dict[int, tuple[int, asyncio.Future[dict[int, V] | None]]] = {}
         self._read_at = monotonic()
         # Bumped by every change; a load that began before one is not kept.
         self._changes = 0
@@ -65,10 +69,35 @@ class SharedCache(Generic[V]):
     async def get(self, session: AsyncSession, key: int) -> V | None:
         if self._monotonic() - self._read_at >= self.max_age_s:
             await self._read_everything_again(session)
-        if key in self._values:
-            return self._values[key]
+        while key not in self._values:
+            under_way = self._loading.get(key)
+            # A load begun before a change may answer what the change replaced: only a get
+            # that came before any change shares it.
+            if under_way is None or under_way[0] != self._changes:
+                return await self._load_one(session, key)
+            found = await asyncio.shield(under_way[1])
+            if found is not None:
+                return found.get(key)
+            # That load failed (its caller was told): go round, and load if nobody is.
+        return self._values[key]
+
+    def kept(self, key: int) -> V | None:
+        """The value kept now, if any, without reading it."""
+        return self._values.get(key)
+
+    async def _load_one(self, session: AsyncSession, key: int) -> V | None:
+        """Gets of an id nobody keeps yet share one load: after a restart, a reconnect storm's
+        joins of 200 rooms read each room once instead of once per person joining it."""
         changes = self._changes
-        found = await self._load(session, [key])
+        done: asyncio.Future[dict[int, V] | None] = asyncio.get_running_loop().create_future()
+        self._loading[key] = (changes, done)
+        found: dict[int, V] | None = None
+        try:
+            found = await self._load(session, [key])
+        finally:
+            if self._loading.get(key, (0, None))[1] is done:
+                del self._loading[key]
+            done.set_result(found)
         if changes == self._changes:
             self._values.update(found)
         return found.get(key)
