@@ -17,6 +17,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.realtime.packet_queue import PacketQueue
+
 log = logging.getLogger(__name__)
 
 # Below this many queued packets the bytes are not counted: a reading client's queue holds
@@ -29,15 +31,13 @@ class BacklogLimit:
     max_messages: int
     max_bytes: int
 
-    def exceeded_by(self, queue: asyncio.Queue[Any]) -> bool:
+    def exceeded_by(self, queue: PacketQueue) -> bool:
         waiting = queue.qsize()
         if waiting >= self.max_messages:
             return True
         if waiting < COUNT_BYTES_FROM:
             return False
-        # asyncio.Queue keeps its items in a deque; reading it does not disturb the queue.
-        packets = getattr(queue, "_queue", ())
-        return sum(queued_bytes(p) for p in packets) >= self.max_bytes
+        return sum(queued_bytes(p) for p in queue.pending()) >= self.max_bytes
 
 
 def queued_bytes(eio_packet: Any) -> int:

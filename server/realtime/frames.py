@@ -15,6 +15,7 @@ from aiohttp import web
 from socketio import packet
 
 from server.realtime.backlog import SlowClients, transport_of
+from server.realtime.packet_queue import PacketQueue
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,13 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
     def __init__(self, *args: Any, **options: Any) -> None:
         super().__init__(*args, **options)
         self.upgraded_transports: dict[str, asyncio.Transport] = {}
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> Any:
+        """Each socket's outgoing packets: a PacketQueue (packet_queue.py), unless asked for
+        a bounded one."""
+        if args or kwargs:
+            return super().create_queue(*args, **kwargs)
+        return PacketQueue()
 
     async def handle_request(self, request: web.Request) -> Any:
         sid = request.query.get("sid")
