@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import bindparam, delete, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -145,6 +146,13 @@ def _actor_rows(*, signed_in: bool) -> HotStatement:
     )
 
 
+@lru_cache(maxsize=4096)
+def shared_cohort_set(cohort_ids: tuple[int, ...]) -> frozenset[int]:
+    """One frozenset per set of cohorts, shared by every actor in them: each connection keeps
+    its actor, and a frozenset costs 216 bytes however few it holds."""
+    return frozenset(cohort_ids)
+
+
 _ACTOR = _actor_rows(signed_in=False)
 _SIGNED_IN_ACTOR = _actor_rows(signed_in=True)
 
@@ -165,7 +173,7 @@ async def load_actor(
         found_id,
         display_name,
         role,
-        frozenset(row[5] for row in rows if row[5] is not None),
+        shared_cohort_set(tuple(row[5] for row in rows if row[5] is not None)),
         session_id,
         pronouns=pronouns,
         line=line,
