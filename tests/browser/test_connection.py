@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 
 import pytest
 from playwright.async_api import WebSocketRoute, expect
@@ -172,3 +173,50 @@ async def test_a_message_whose_acknowledgement_was_lost_is_stored_and_shown_once
     await expect(patient.message(lost)).to_have_count(1)
     await expect(moderator.message(lost)).to_have_count(1)
     assert [m["body"] for m in await history(api, c.mod_lee, c.group_a)] == [lost, "Yes, it did."]
+
+
+async def test_once_a_websocket_has_worked_a_reconnect_opens_one_at_once(
+    browse: TabFactory, community: Community
+) -> None:
+    """A tab's first connection long-polls and then upgrades (a network that blocks websockets
+    still gets in); after its websocket closes, the reconnect opens a websocket straight away,
+    with no long-polling requests, which in a reconnect storm the server would pay for."""
+    c = community
+    polls: list[str] = []
+    websockets: list[str] = []
+    routes: list[WebSocketRoute] = []
+
+    def relay(page_side: WebSocketRoute) -> None:
+        routes.append(page_side)
+        page_side.connect_to_server()
+
+    patient = await browse()
+    patient.page.on(
+        "request",
+        lambda request: polls.append(request.url) if "transport=polling" in request.url else None,
+    )
+    patient.page.on("websocket", lambda socket: websockets.append(socket.url))
+    await patient.page.route_web_socket(re.compile(r"/socket\.io/"), relay)
+    await patient.sign_in(c.pat_ana)
+    await patient.open_room(c.group_a, "Group A")
+    await expect(patient.connection).to_have_text("Connected")
+    await eventually_true(lambda: len(routes) == 1, "the upgrade to a websocket")
+    assert polls, "the first connection did not long-poll first"
+    assert all("sid=" in url for url in websockets), websockets  # an upgrade of a polled session
+
+    polls.clear()
+    websockets.clear()
+    await routes[0].close(code=4000, reason="network lost")
+    await eventually_true(lambda: len(routes) == 2, "a new websocket")
+    await expect(patient.connection).to_have_text("Connected", timeout=RECONNECT_MS)
+    await patient.send("back at once")
+    await expect(patient.message("back at once")).not_to_contain_text(re.compile("Sending|Queued"))
+    assert polls == []
+    assert len(websockets) == 1 and "sid=" not in websockets[0], websockets
+
+
+async def eventually_true(check: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, f"waited too long for {what}"
+        await asyncio.sleep(0.05)

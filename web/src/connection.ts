@@ -52,6 +52,12 @@ class Connection {
       reconnectionDelay: 500,
       reconnectionDelayMax: 5_000,
       randomizationFactor: 0.3,
+      // Once a websocket has worked in this tab, reconnecting opens one at once instead of
+      // long-polling first and upgrading: the handshake, the join and its catch-up then go
+      // over the websocket, not as a dozen HTTP requests, each a round trip on a phone's
+      // network. A websocket that fails with an error sends the next attempt back to
+      // polling first, so a network that blocks websockets still gets in.
+      rememberUpgrade: true,
     });
     this.socket = socket;
     socket.on("connect", () => {
