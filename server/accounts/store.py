@@ -123,7 +123,7 @@ def _actor_rows(*, signed_in: bool) -> HotStatement:
     """An active account's actor fields, one row per cohort it belongs to (one row with no
     cohort for none); with `signed_in`, only while the sign-in `session_id` of theirs has not
     ended. One statement on the driver: every connect asks it, and in a reconnect storm its
-    three ORM reads were a fifth of the server's CPU (docs/performance.md)."""
+    three ORM reads were a twentieth of the restarted server's CPU (docs/performance.md)."""
     statement = select(  # type: ignore[call-overload]
         col(User.id),
         col(User.display_name),
