@@ -40,6 +40,14 @@ async def test_a_process_without_members_in_a_room_hears_none_of_its_traffic(
     await avi.wait_for("message", with_id(sent[-1]["id"]))
     await cluster.barrier(avi, bo)
 
+    # The probe for Bo's socket, published after Avi's, reaches process B (which gives it to
+    # Bo, ending the barrier) and process A (which has nobody to give it to) each in its own
+    # time: A may decode it only after the barrier is over.
+    async def a_decoded_both_probes() -> bool:
+        decoded = (await scrape_metrics(cluster.a.url))[RECEIVED] - before_a[RECEIVED]
+        return decoded >= BARRIER_PROBES
+
+    await eventually(a_decoded_both_probes, "process A to decode the probe for Bo's socket")
     after_a, after = await scrape_metrics(cluster.a.url), await scrape_metrics(cluster.b.url)
     # Process B decoded the barrier's two probes (on the process-wide channel), nothing else.
     assert after[RECEIVED] - before[RECEIVED] == BARRIER_PROBES
