@@ -110,22 +110,15 @@ async def test_get_nowait_on_an_empty_queue_raises_queue_empty_and_changes_nothi
 # ----- 2. waiting getters -----
 
 
-async def test_a_get_waiting_on_an_empty_queue_is_woken_by_put_nowait() -> None:
+@pytest.mark.parametrize("awaited", [False, True], ids=["put_nowait", "put"])
+async def test_a_get_waiting_on_an_empty_queue_is_woken_by_a_put(awaited: bool) -> None:
     queue = PacketQueue()
     getter = await waiting_get(queue)
 
-    queue.put_nowait("packet")
-    await run_ready()
-
-    assert getter.done() and getter.result() == "packet"
-    assert queue.empty()
-
-
-async def test_a_get_waiting_on_an_empty_queue_is_woken_by_put() -> None:
-    queue = PacketQueue()
-    getter = await waiting_get(queue)
-
-    await queue.put("packet")
+    if awaited:
+        await queue.put("packet")
+    else:
+        queue.put_nowait("packet")
     await run_ready()
 
     assert getter.done() and getter.result() == "packet"

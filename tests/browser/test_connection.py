@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from playwright.async_api import WebSocketRoute, expect
@@ -200,14 +200,14 @@ async def test_once_a_websocket_has_worked_a_reconnect_opens_one_at_once(
     await patient.sign_in(c.pat_ana)
     await patient.open_room(c.group_a, "Group A")
     await expect(patient.connection).to_have_text("Connected")
-    await eventually_true(lambda: len(routes) == 1, "the upgrade to a websocket")
+    await eventually(websockets_opened(routes, 1), "the upgrade to a websocket")
     assert polls, "the first connection did not long-poll first"
     assert all("sid=" in url for url in websockets), websockets  # an upgrade of a polled session
 
     polls.clear()
     websockets.clear()
     await routes[0].close(code=4000, reason="network lost")
-    await eventually_true(lambda: len(routes) == 2, "a new websocket")
+    await eventually(websockets_opened(routes, 2), "a new websocket")
     await expect(patient.connection).to_have_text("Connected", timeout=RECONNECT_MS)
     await patient.send("back at once")
     await expect(patient.message("back at once")).not_to_contain_text(re.compile("Sending|Queued"))
@@ -215,8 +215,8 @@ async def test_once_a_websocket_has_worked_a_reconnect_opens_one_at_once(
     assert len(websockets) == 1 and "sid=" not in websockets[0], websockets
 
 
-async def eventually_true(check: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, f"waited too long for {what}"
-        await asyncio.sleep(0.05)
+def websockets_opened(routes: list[WebSocketRoute], count: int) -> Callable[[], Awaitable[bool]]:
+    async def opened() -> bool:
+        return len(routes) == count
+
+    return opened
