@@ -1,19 +1,28 @@
-"""Emits to this process's sockets (server/realtime/delivery.py), on a real python-socketio
-server and real clients: each member of a room gets a broadcast once, others and the skipped
-sid none, and a socket that closed meanwhile does not keep it from the rest."""
+"""Emits to this process's sockets (server/realtime/delivery.py), on real python-socketio
+servers (peerrooms' and the library's own) and real clients: each member of a room gets a
+broadcast once, others and the skipped sid none, and a socket that closed meanwhile does not
+keep it from the rest. On peerrooms' server a broadcast is written straight onto idle
+websockets (server/realtime/websockets.py): in order with what was queued, whole at any
+length, and never compressed."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import pytest
 import socketio
 from aiohttp import web
+from engineio import packet as eio_packet
+from socketio import packet
 
+from server.realtime.backlog import BacklogLimit, SlowClients
 from server.realtime.delivery import LocalManager
+from server.realtime.frames import SocketServer
 
 
 @dataclass
@@ -58,9 +67,23 @@ async def answer_probe(_sid: str, *_args: Any) -> str:
     return "ok"
 
 
-@pytest.fixture
-async def relay() -> AsyncIterator[Relay]:
-    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=LocalManager())
+def peerrooms_server() -> SocketServer:
+    """peerrooms' Socket.IO server, which writes straight onto idle websockets."""
+    return SocketServer(
+        async_mode="aiohttp",
+        client_manager=LocalManager(),
+        on_malformed=lambda: None,
+        slow_clients=SlowClients(BacklogLimit(1000, 10_000_000), on_cut_off=lambda: None),
+    )
+
+
+def library_server() -> socketio.AsyncServer:
+    """python-socketio's own server, which queues every packet."""
+    return socketio.AsyncServer(async_mode="aiohttp", client_manager=LocalManager())
+
+
+@asynccontextmanager
+async def serving(sio: socketio.AsyncServer) -> AsyncIterator[Relay]:
     sio.on(PROBE, answer_probe)
     app = web.Application()
     sio.attach(app)
@@ -76,6 +99,18 @@ async def relay() -> AsyncIterator[Relay]:
         for client in relay.clients:
             await client.disconnect()
         await runner.cleanup()
+
+
+@pytest.fixture(params=[peerrooms_server, library_server], ids=["peerrooms", "library"])
+async def relay(request: pytest.FixtureRequest) -> AsyncIterator[Relay]:
+    async with serving(request.param()) as relay:
+        yield relay
+
+
+@pytest.fixture
+async def ours() -> AsyncIterator[Relay]:
+    async with serving(peerrooms_server()) as relay:
+        yield relay
 
 
 async def test_a_room_emit_reaches_each_member_once_and_no_one_else(relay: Relay) -> None:
@@ -132,3 +167,74 @@ async def test_an_emit_with_a_callback_is_answered(relay: Relay) -> None:
 
     await relay.sio.emit("question", {"n": 41}, to=ana_sid, callback=answered.set_result)
     assert await asyncio.wait_for(answered, timeout=5) == {"answer": 42}
+
+
+# ----- peerrooms' server: packets written straight onto idle websockets (websockets.py) -----
+
+
+def eio_socket_of(relay: Relay, sid: str) -> Any:
+    return relay.sio.eio.sockets[relay.sio.manager.eio_sid_from_sid(sid, "/")]
+
+
+async def test_a_room_emit_to_an_idle_websocket_is_written_without_queueing(
+    ours: Relay,
+) -> None:
+    ana, ana_sid = await ours.client("room:1")
+    queue = eio_socket_of(ours, ana_sid).queue
+    await ours.barrier(ana)
+    assert queue.writer_waiting()
+
+    await ours.sio.emit("message", {"id": 1}, room="room:1")
+    # Nothing was queued for the writer task, which still waits: the frame was written.
+    assert queue.empty() and queue.writer_waiting()
+    await ours.barrier(ana)
+    assert ours.received[ana] == [("message", ({"id": 1},))]
+
+
+async def test_what_waits_in_a_socket_queue_reaches_it_before_a_later_room_emit(
+    ours: Relay,
+) -> None:
+    ana, ana_sid = await ours.client("room:1")
+    ben, _ = await ours.client("room:1")
+    await ours.barrier(ana, ben)
+    eio_socket = eio_socket_of(ours, ana_sid)
+    queued = ours.sio.packet_class(packet.EVENT, namespace="/", data=["queued", 1]).encode()
+
+    # In one step of the loop: a packet queued for Ana (her writer is woken but has not run),
+    # then a room emit, then, once her writer has sent, another.
+    await eio_socket.send(eio_packet.Packet(eio_packet.MESSAGE, queued))
+    await ours.sio.emit("room", 2, room="room:1")
+    assert eio_socket.queue.qsize() == 2  # the emit waits behind the queued packet
+    await ours.barrier(ana)
+    await ours.sio.emit("room", 3, room="room:1")
+    await ours.barrier(ana, ben)
+
+    assert ours.received[ana] == [("queued", (1,)), ("room", (2,)), ("room", (3,))]
+    assert ours.received[ben] == [("room", (2,)), ("room", (3,))]
+
+
+@pytest.mark.parametrize("frame_payload", [125, 126, 127, 65_535, 65_536, 70_001])
+async def test_a_frame_of_any_length_arrives_whole(ours: Relay, frame_payload: int) -> None:
+    """Websocket frames carry their length in 7, 16 or 64 bits (RFC 6455 §5.2): each size on
+    either side of the limits, with characters of one to four bytes in UTF-8."""
+    ana, _ = await ours.client("room:1")
+    await ours.barrier(ana)
+    # 42["m","…"]: the frame's payload is ten bytes around the text.
+    text_bytes = frame_payload - len(b'42["m",""]')
+    text = "é€😀"
+    text = text * (text_bytes // len(text.encode())) + "a" * (text_bytes % len(text.encode()))
+    assert len(f'42["m","{text}"]'.encode()) == frame_payload
+
+    await ours.sio.emit("m", text, room="room:1")
+    await ours.sio.emit("m", "after", room="room:1")
+    await ours.barrier(ana)
+
+    assert ours.received[ana] == [("m", (text,)), ("m", ("after",))]
+
+
+async def test_a_client_offering_compression_gets_a_plain_websocket(ours: Relay) -> None:
+    url = ours.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(url, compress=15) as ws:
+            assert ws.compress == 0
+            assert (await ws.receive()).data.startswith("0")  # engine.io's open packet

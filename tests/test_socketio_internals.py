@@ -155,6 +155,55 @@ def test_what_the_backlog_bound_reads_and_aborts() -> None:
     )
 
 
+def test_what_a_write_straight_onto_a_websocket_relies_on() -> None:
+    """`realtime/websockets.py` replaces the aiohttp driver's websocket, reads a socket's
+    states, and writes only while its writer waits in `poll` having sent all it took."""
+    # The driver is looked up per upgrade in the server's table and called with the
+    # socket's bound handler and the server; the handler runs inside the driver's call.
+    upgrade = inspect.getsource(AsyncSocket._upgrade_websocket)
+    assert (
+        "self.server._async['websocket'](\n            self._websocket_handler, self.server)"
+        in (upgrade)
+    )
+    driver = engineio.async_drivers.aiohttp
+    assert driver._async["websocket"] is driver.WebSocket
+    assert parameters(driver.WebSocket.__init__) == ["self", "handler", "server"]
+    call = inspect.getsource(driver.WebSocket.__call__)
+    assert "await self.handler(self)" in call
+    for method in ("send", "wait", "close"):
+        assert "self._sock." in inspect.getsource(getattr(driver.WebSocket, method)), method
+    # The states read; a socket made by a server has them all.
+    server = engineio.AsyncServer(async_mode="aiohttp")
+    made = AsyncSocket(server, "sid")
+    for state in ("closed", "closing", "upgrading", "upgraded", "last_ping", "queue"):
+        assert hasattr(made, state), state
+    assert "self.last_ping" in inspect.getsource(AsyncSocket.check_ping_timeout)
+    # The writer takes packets only through `poll`, which takes all that wait, and sends
+    # each before it polls again.
+    handler = inspect.getsource(AsyncSocket._websocket_handler)
+    assert "packets = await self.poll()" in handler
+    assert "await ws.send(pkt.encode())" in handler
+    assert "self.queue.get_nowait()" in inspect.getsource(AsyncSocket.poll)
+    assert "self.queue.get()" in inspect.getsource(AsyncSocket.poll)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        "text",
+        b"bytes",
+        ["event", {"id": 1, "body": "hi", "reactions": [{"emoji": "x", "n": 2}]}],
+        ["event", {"id": 1, "nested": [[{"deep": bytearray(b"x")}]]}],
+        ["event", {"a": [1, 2.5, True, None, {"b": "c"}]}],
+        {"key": [{"k": b"v"}]},
+        [[], {}, [{}]],
+    ],
+)
+def test_the_binary_check_answers_as_the_library(data: Any) -> None:
+    assert CheckedPacket.data_is_binary(data) is socketio.packet.Packet.data_is_binary(data)
+
+
 async def test_a_joined_room_is_kept_where_the_hub_reads_it(
     server: RunningServer, community: Community, peer: PeerFactory
 ) -> None:

@@ -4,7 +4,8 @@ python-socketio's manager encodes a broadcast once, then starts a task per recip
 the packet on its socket, and waits for them all. Queueing a packet never waits (engine.io's
 queue is unbounded; each socket's own writer task sends it), so in a room of 12 the tasks
 cost more than the queueing: they were a sixth of the server's CPU under the fan-out
-benchmark. Here each recipient's packet is queued in turn, in the emitting task.
+benchmark. Here each recipient is handed the packet in turn, in the emitting task: written
+straight onto its websocket when nothing waits before it there (`websockets.py`), else queued.
 
 Both managers (this one and `realtime/redis.py`'s) also keep, beside python-socketio's rooms,
 the rooms each socket is in (`IndexedRoomsManager`), so a disconnect costs the rooms that
@@ -20,6 +21,8 @@ from typing import Any, Protocol
 import socketio
 from engineio import packet as eio_packet
 from socketio import packet
+
+from server.realtime.websockets import OutgoingPacket
 
 log = logging.getLogger(__name__)
 
@@ -93,19 +96,25 @@ async def emit_to_local_sockets(
     encoded = manager.server.packet_class(
         packet.EVENT, namespace=namespace, data=[event, *arguments]
     ).encode()
-    # A payload with binary parts encodes as several packets.
+    # A payload with binary parts encodes as several packets. Each is framed for a websocket
+    # once, on its first direct write (`websockets.py`).
     parts = [
-        eio_packet.Packet(eio_packet.MESSAGE, part)
+        OutgoingPacket(eio_packet.MESSAGE, part)
         for part in (encoded if isinstance(encoded, list) else [encoded])
     ]
+    # Only peerrooms' server writes straight to websockets; python-socketio's queues.
+    write_now = getattr(manager.server, "write_now", None)
+    single = parts[0] if len(parts) == 1 else None
     for sid, eio_sid in recipients:
-        for part in parts:
-            try:
+        try:
+            if write_now is not None and single is not None and write_now(eio_sid, single):
+                continue
+            for part in parts:
                 await manager.server._send_eio_packet(eio_sid, part)
-            except Exception:
-                # engine.io drops a packet for a socket that has closed; whatever else fails
-                # for one socket must not keep the packet from the rest.
-                log.debug("could not queue %s for %s", event, sid, exc_info=True)
+        except Exception:
+            # engine.io drops a packet for a socket that has closed; whatever else fails for
+            # one socket must not keep the packet from the rest.
+            log.debug("could not hand %s to %s", event, sid, exc_info=True)
     return len(recipients)
 
 

@@ -25,7 +25,8 @@ COMPACT_FROM = 64
 class PacketQueue:
     """An unbounded FIFO with asyncio.Queue's methods that engine.io calls: `put`,
     `put_nowait`, `get`, `get_nowait` (asyncio.QueueEmpty when there is nothing), `task_done`,
-    `join`, `qsize`, `empty`; and `pending`, what waits, oldest first, for the backlog bound."""
+    `join`, `qsize`, `empty`; and `pending`, what waits, oldest first, for the backlog bound,
+    and `writer_waiting`."""
 
     __slots__ = ("_items", "_head", "_getters", "_unfinished", "_all_done")
 
@@ -44,6 +45,14 @@ class PacketQueue:
 
     def pending(self) -> Iterator[Any]:
         return islice(self._items, self._head, None)
+
+    def writer_waiting(self) -> bool:
+        """Someone waits in `get` and has not been woken: for a socket's queue, its writer
+        task has sent everything it took and waits for more (`websockets.py`)."""
+        for getter in self._getters:
+            if not getter.done():
+                return True
+        return False
 
     def put_nowait(self, item: Any) -> None:
         self._items.append(item)
