@@ -516,3 +516,29 @@ async def test_a_real_servers_engineio_sockets_use_packet_queues_and_messages_ge
     sent = await send(ana, c.group_a, "through the packet queue")
     received = await avi.wait_for("message", with_id(sent["id"]))
     assert received["body"] == "through the packet queue"
+
+
+# ----- 5. what the writer has in hand (a write that would go past the queue) -----
+
+
+async def test_all_written_holds_only_when_nothing_waits_and_nothing_taken_is_unwritten() -> None:
+    queue = PacketQueue()
+    assert queue.all_written()
+
+    getter = await waiting_get(queue)
+    assert queue.all_written()  # a writer waiting with nothing in hand
+    queue.put_nowait("a")
+    assert not queue.all_written()  # waits in the queue
+    await run_ready()
+    assert getter.result() == "a"
+    assert queue.empty() and not queue.all_written()  # taken, not yet written
+
+    queue.mark_writing()
+    assert not queue.all_written()  # a write waiting for the connection to drain
+    queue.mark_written()
+    assert queue.all_written()
+
+    # A get that times out takes nothing, and leaves nothing in hand.
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(queue.get(), 0.001)
+    assert queue.all_written()

@@ -185,6 +185,15 @@ def test_what_a_write_straight_onto_a_websocket_relies_on() -> None:
     assert "await ws.send(pkt.encode())" in handler
     assert "self.queue.get_nowait()" in inspect.getsource(AsyncSocket.poll)
     assert "self.queue.get()" in inspect.getsource(AsyncSocket.poll)
+    # A packet for one client (acks among them) is encoded and handed to engine.io's send,
+    # which peerrooms' server replaces with its own way (`SocketServer._send_packet`).
+    assert parameters(socketio.AsyncServer._send_packet) == ["self", "eio_sid", "pkt"]
+    assert "await self.eio.send(eio_sid, encoded_packet)" in inspect.getsource(
+        socketio.AsyncServer._send_packet
+    )
+    assert "packet.Packet(packet.MESSAGE, data=data)" in inspect.getsource(
+        engineio.AsyncServer.send
+    )
 
 
 @pytest.mark.parametrize(

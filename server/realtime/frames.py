@@ -11,6 +11,7 @@ from typing import Any
 
 import engineio
 import socketio
+from engineio import packet as eio_packet
 from socketio import packet
 
 from server.realtime.backlog import SlowClients, transport_of
@@ -139,6 +140,14 @@ class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
             return False
         transport.write(frame)
         return True
+
+    async def _send_packet(self, eio_sid: str, pkt: Any) -> None:
+        """A packet for one client (an ack, a connect's answer): python-socketio hands it to
+        engine.io's queue; here it goes the way of every other packet, straight onto an idle
+        websocket, and past the backlog bound."""
+        encoded = pkt.encode()
+        for part in encoded if isinstance(encoded, list) else [encoded]:
+            await self._send_eio_packet(eio_sid, eio_packet.Packet(eio_packet.MESSAGE, part))
 
     async def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
         eio_socket = self.eio.sockets.get(eio_sid)

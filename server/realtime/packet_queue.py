@@ -26,9 +26,9 @@ class PacketQueue:
     """An unbounded FIFO with asyncio.Queue's methods that engine.io calls: `put`,
     `put_nowait`, `get`, `get_nowait` (asyncio.QueueEmpty when there is nothing), `task_done`,
     `join`, `qsize`, `empty`; and `pending`, what waits, oldest first, for the backlog bound,
-    and `writer_waiting`."""
+    and `all_written` for a write that would go past the queue."""
 
-    __slots__ = ("_items", "_head", "_getters", "_unfinished", "_all_done")
+    __slots__ = ("_items", "_head", "_getters", "_unfinished", "_all_done", "_in_hand")
 
     def __init__(self) -> None:
         self._items: list[Any] = []
@@ -36,6 +36,7 @@ class PacketQueue:
         self._getters: list[asyncio.Future[None]] = []
         self._unfinished = 0  # put and not yet marked done by task_done
         self._all_done: asyncio.Future[None] | None = None
+        self._in_hand = False  # handed out by `get`, and not yet marked written
 
     def qsize(self) -> int:
         return len(self._items) - self._head
@@ -46,13 +47,20 @@ class PacketQueue:
     def pending(self) -> Iterator[Any]:
         return islice(self._items, self._head, None)
 
-    def writer_waiting(self) -> bool:
-        """Someone waits in `get` and has not been woken: for a socket's queue, its writer
-        task has sent everything it took and waits for more (`websockets.py`)."""
-        for getter in self._getters:
-            if not getter.done():
-                return True
-        return False
+    def all_written(self) -> bool:
+        """Nothing waits here, and whatever `get` last handed out has been written: the
+        socket's writer has nothing in hand (`websockets.py`). A `get` hands out its item a
+        turn of the loop or more before the writer task resumes with it, and the writer
+        takes the rest with `get_nowait` and writes them all without yielding, unless a
+        write waits for the connection to drain: the websocket marks each write
+        (`mark_writing`, `mark_written`), so that wait counts as in hand too."""
+        return not self._in_hand and len(self._items) == self._head
+
+    def mark_writing(self) -> None:
+        self._in_hand = True
+
+    def mark_written(self) -> None:
+        self._in_hand = False
 
     def put_nowait(self, item: Any) -> None:
         self._items.append(item)
@@ -90,7 +98,9 @@ class PacketQueue:
                 if not self.empty() and not getter.cancelled():
                     self._wake_a_getter()
                 raise
-        return self.get_nowait()
+        item = self.get_nowait()
+        self._in_hand = True
+        return item
 
     def task_done(self) -> None:
         if self._unfinished <= 0:

@@ -102,7 +102,9 @@ class PlainWebSocket(WebSocket):  # type: ignore[misc]
         await self._sock.prepare(request)
         self.environ = environ
         # engine.io passes its socket's bound `_websocket_handler`; the socket is its self.
-        sid = self.handler.__self__.sid
+        eio_socket = self.handler.__self__
+        sid = eio_socket.sid
+        self._queue = eio_socket.queue
         opened = OpenWebSocket(self._sock, request.transport)
         self.server.websockets[sid] = opened
         try:
@@ -112,15 +114,23 @@ class PlainWebSocket(WebSocket):  # type: ignore[misc]
                 del self.server.websockets[sid]
         return self._sock
 
+    async def send(self, message: str | bytes) -> None:
+        """engine.io's writer task sends each packet it took here; while a send waits for
+        the connection to drain, what it took is still in hand (`PacketQueue.all_written`)."""
+        self._queue.mark_writing()
+        try:
+            await super().send(message)
+        finally:
+            self._queue.mark_written()
+
 
 def writer_is_idle(eio_socket: Any) -> bool:
     """The socket is on its websocket, not closing, its pong not overdue, and its writer task
-    has sent everything and waits for the next packet."""
+    has written everything it took and nothing waits in its queue."""
     if eio_socket.closed or eio_socket.closing or eio_socket.upgrading or not eio_socket.upgraded:
         return False
     last_ping = eio_socket.last_ping
     if last_ping and time.time() - last_ping > eio_socket.server.ping_timeout:
         # engine.io's own send closes such a socket; let it.
         return False
-    queue = eio_socket.queue
-    return bool(queue.empty() and queue.writer_waiting())
+    return bool(eio_socket.queue.all_written())
