@@ -131,6 +131,7 @@ from server.rooms.messages import MessageService
 from server.rooms.models import SendIn
 from server.rooms.pins import PinService
 from server.rooms.search import MessageSearch
+from server.rooms.search_indexing import search_indexing_for
 from server.rooms.search_store import search_index_for
 from server.rooms.service import RoomService
 from server.settings import Settings
@@ -225,6 +226,9 @@ def create_app(
         typing_interval_s=settings.typing_throttle_s,
         reaction_emojis=tuple(settings.reaction_emojis),
     )
+    hot_writer = hot_writer_for(
+        core.engine, room_store.ROOM_TURN, deadlines=database_deadlines(core.settings)
+    )
     messages = MessageService(
         sessions=core.sessions,
         clock=core.clock,
@@ -240,11 +244,7 @@ def create_app(
             safety.contact_gate,
             StoredSendCounter(core.metrics.messages_stored.inc),
         ],
-        writer=hot_writer_for(
-            core.engine,
-            room_store.ROOM_TURN,
-            deadlines=database_deadlines(core.settings),
-        ),
+        writer=hot_writer,
     )
     accounts.access_listeners.append(rooms.access_changed)
     # Live unread counts outside the rooms one is in (rooms/activity.py).
@@ -326,7 +326,12 @@ def create_app(
     )
     app[ROOMS] = rooms
     app[MESSAGES] = messages
-    app[SEARCH] = MessageSearch(core.sessions, access, search_index_for(core.engine.dialect.name))
+    app[SEARCH] = MessageSearch(
+        core.sessions,
+        access,
+        search_index_for(core.engine.dialect.name),
+        search_indexing_for(messages.writer, core.clock),
+    )
     app[RESTRICTIONS] = safety.restrictions
     app[REPORTS] = safety.reports
     app[ALERTS] = safety.alerts
@@ -770,6 +775,7 @@ def _run_while_serving(app: web.Application, messages: MessageService) -> None:
     app.cleanup_ctx.extend(
         [
             closed_after_serving(messages.writer.close),
+            while_serving(app[SEARCH].indexing),
             while_serving(core.bus),
             while_serving(app[CONSENT]),
             while_serving(app[PRESENCE]),

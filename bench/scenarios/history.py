@@ -239,8 +239,8 @@ def _insert_sqlite(path: Path, room_id: int, authors: list[int], messages: int) 
             )
             for i in range(messages)
         )
-        # The search index's triggers (migration 0017) index one row at a time, a hundred
-        # times slower than indexing the table once: set aside while the rows go in.
+        # The search index's triggers (migrations 0017, 0020) may index one row at a time, a
+        # hundred times slower than indexing the table once: set aside while the rows go in.
         triggers = connection.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'message'"
         ).fetchall()
@@ -252,6 +252,11 @@ def _insert_sqlite(path: Path, room_id: int, authors: list[int], messages: int) 
             rows,
         )
         connection.execute("INSERT INTO message_search (message_search) VALUES ('rebuild')")
+        # The index holds every message now: its mark says so, or the server would index
+        # them all again (migration 0020).
+        connection.execute(
+            "UPDATE message_search_indexed SET up_to = (SELECT coalesce(max(id), 0) FROM message)"
+        )
         for (sql,) in triggers:
             connection.execute(sql)
         connection.commit()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +32,7 @@ from server.kernel.errors import invalid
 from server.rooms import store
 from server.rooms.access import RoomAccess
 from server.rooms.models import Room
+from server.rooms.search_indexing import IndexedAsWritten, SearchIndexing
 from server.rooms.search_models import MAX_QUERY_WORDS, SearchQuery
 from server.rooms.search_store import Hit, SearchIndex, Terms
 
@@ -128,11 +129,14 @@ class MessageSearch:
     sessions: SessionFactory
     access: RoomAccess
     index: SearchIndex
+    indexing: SearchIndexing = field(default_factory=IndexedAsWritten)
 
     async def search(self, actor: Actor, query: SearchQuery) -> dict[str, Any]:
         """A page of the messages the actor may read that hold every word of the query,
-        newest first; `next_before` pages on (None: no more)."""
+        newest first; `next_before` pages on (None: no more). Every message stored before
+        the search began is in the index by then (search_indexing.py)."""
         terms = terms_of(query.q)
+        await self.indexing.catch_up()
         async with self.sessions() as session:
             rooms = await self._rooms(session, actor, query.room_id)
             scope = {

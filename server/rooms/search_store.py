@@ -12,6 +12,7 @@ service's decision (rooms/search.py)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,6 +105,20 @@ def fts5_query(terms: Terms) -> str:
     escape), all of them required; `*` makes the last a prefix."""
     quoted = [f'"{word}"' for word in terms.words]
     return " ".join(quoted) + ("*" if terms.prefix else "")
+
+
+def index_pending(connection: sqlite3.Connection, *, limit: int) -> int:
+    """Put up to `limit` of the messages above the index's mark into SQLite's index, oldest
+    first, and move the mark past them (migration 0020); answers how many. Run inside a
+    write transaction, which keeps the mark and the index in step."""
+    (mark,) = connection.execute("SELECT up_to FROM message_search_indexed").fetchone()
+    rows = connection.execute(
+        "SELECT id, body FROM message WHERE id > ? ORDER BY id LIMIT ?", (mark, limit)
+    ).fetchall()
+    if rows:
+        connection.executemany("INSERT INTO message_search (rowid, body) VALUES (?, ?)", rows)
+        connection.execute("UPDATE message_search_indexed SET up_to = ?", (rows[-1][0],))
+    return len(rows)
 
 
 class SqliteSearch:

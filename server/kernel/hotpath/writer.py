@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 from sqlalchemy.engine import URL, Dialect
@@ -42,6 +42,7 @@ from server.kernel.hotpath.pg_connections import PgConnections
 from server.kernel.hotpath.sqlite_writer import SqliteWriter, in_transaction
 from server.kernel.hotpath.statements import HotStatement
 
+T = TypeVar("T")
 Rows = list[tuple[Any, ...]]
 # The parameters of a write, given the rows of the writes before it in the same transaction
 # (a row that refers to the message just inserted, for one).
@@ -155,6 +156,11 @@ class SqliteHotWriter:
 
     def turn(self, key: int) -> _SqliteTurn:
         return _SqliteTurn(self._writer, self._dialect, self._turns.of(key))
+
+    async def transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work` in a write transaction of its own on the writer connection, in line with
+        the sends (the search index's batches: rooms/search_indexing.py)."""
+        return await self._writer.run(lambda connection: in_transaction(connection, work))
 
     async def close(self) -> None:
         await self._writer.close()
