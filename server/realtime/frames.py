@@ -130,7 +130,7 @@ class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
         if opened is None:
             return False
         eio_socket = self.eio.sockets.get(eio_sid)
-        if eio_socket is None or eio_sid in self._slow.cutting or not writer_is_idle(eio_socket):
+        if eio_socket is None or self._slow.is_cut_off(eio_sid) or not writer_is_idle(eio_socket):
             return False
         transport = opened.writable_transport()
         if transport is None:

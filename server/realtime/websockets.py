@@ -7,12 +7,13 @@ and a timer), the packet encoded again and framed, then the write: most of a del
 under the fan-out benchmark, paid once per member of the room.
 
 Here a packet is framed once, and written straight to the connection of each recipient whose
-writer has nothing left to send and is waiting for more: then nothing is queued before it,
-and nothing can be sent between (the loop does not turn while the write is made), so the
-order engine.io would keep is kept. Anything else (a socket still long-polling or upgrading,
-a writer busy sending, a connection whose buffer already holds unsent bytes, a socket closing
-or waiting for its pong) goes through engine.io's queue as before, so a client that stops
-reading still fills its queue and is let go at the bound (`backlog.py`).
+writer has nothing in hand and nothing waiting in its queue (`PacketQueue.all_written`):
+then nothing can go before it, and nothing can be sent between (the loop does not turn while
+the write is made), so the order engine.io would keep is kept. Anything else (a socket
+still long-polling or upgrading, a writer busy sending, a connection whose buffer already
+holds unsent bytes, a socket closing or waiting for its pong) goes through engine.io's queue
+as before, so a client that stops reading still fills its queue and is let go at the bound
+(`backlog.py`).
 
 Websockets are opened without permessage-deflate. The compressor aiohttp keeps for a
 connection that negotiated it holds zlib's window and hash tables (about 256 KiB) from its
