@@ -64,6 +64,17 @@ async def stays_still(tab: Tab, key: str, seconds: float = 2.0) -> bool:
     return (await inbound_counts(tab.page))[key] == before
 
 
+async def falls_still(tab: Tab, key: str, within_s: float = 10.0) -> bool:
+    """Whether the page's count `key` stops moving (still over two seconds) within
+    `within_s`: what was already on its way (the network, the jitter buffer) plays out
+    first, for longer on a loaded machine."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while asyncio.get_running_loop().time() < deadline:
+        if await stays_still(tab, key):
+            return True
+    return False
+
+
 async def test_three_people_see_and_hear_one_another(video_lab: VideoLab) -> None:
     lab = video_lab
     people = [lab.people[name] for name in ("pat_ana", "pat_avi", "pat_cy")]
