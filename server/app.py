@@ -226,9 +226,6 @@ def create_app(
         typing_interval_s=settings.typing_throttle_s,
         reaction_emojis=tuple(settings.reaction_emojis),
     )
-    hot_writer = hot_writer_for(
-        core.engine, room_store.ROOM_TURN, deadlines=database_deadlines(core.settings)
-    )
     messages = MessageService(
         sessions=core.sessions,
         clock=core.clock,
@@ -244,7 +241,11 @@ def create_app(
             safety.contact_gate,
             StoredSendCounter(core.metrics.messages_stored.inc),
         ],
-        writer=hot_writer,
+        writer=hot_writer_for(
+            core.engine,
+            room_store.ROOM_TURN,
+            deadlines=database_deadlines(core.settings),
+        ),
     )
     accounts.access_listeners.append(rooms.access_changed)
     # Live unread counts outside the rooms one is in (rooms/activity.py).
