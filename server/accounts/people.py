@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from server.accounts.models import (
     User,
 )
 from server.accounts.service import AccountService, require_staff, reset_code_digest
+from server.accounts.tokens import code_for_people
 from server.kernel.actors import STAFF_ROLES, Actor, Role
 from server.kernel.clock import Clock, LoopingCall, iso_utc
 from server.kernel.db import SessionFactory
@@ -254,7 +254,7 @@ class PeopleService:
         is_admin = admin_rights(actor)
         accounts = self.accounts
         now = accounts.clock.now()
-        code = secrets.token_urlsafe(16)
+        code = code_for_people(16)
         async with accounts.sessions() as session:
             await managed_user(session, user_id, is_admin=is_admin)  # exists, and may be reset
             await store.retire_resets(session, user_id, now)

@@ -44,7 +44,7 @@ from server.accounts.remember import (
     was_just_replaced,
 )
 from server.accounts.throttle import SignInThrottle
-from server.accounts.tokens import TokenIssuer
+from server.accounts.tokens import TokenIssuer, code_for_people
 from server.kernel.actors import STAFF_ROLES, Actor, Role
 from server.kernel.audit import AuditSink
 from server.kernel.clock import Clock, iso_utc
@@ -585,7 +585,7 @@ class AccountService:
                 if cohort.archived_at is not None:
                     raise AppError("conflict", "cohort_id: this cohort is archived.")
             invite = Invite(
-                code=secrets.token_urlsafe(12),
+                code=code_for_people(12),
                 role=data.role,
                 cohort_id=data.cohort_id,
                 max_uses=data.max_uses,

@@ -4,6 +4,7 @@ belong to; the session is checked on the server, so a token can be ended before 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -66,3 +67,11 @@ def load_or_create_secret(path: Path) -> str:
     """A per-installation secret kept on disk, so tokens survive restarts without set-up."""
     made = read_or_create(path, lambda: (secrets.token_urlsafe(48) + "\n").encode())
     return made.decode().strip()
+
+
+def code_for_people(nbytes: int, draw: Callable[[int], str] = secrets.token_urlsafe) -> str:
+    """A random URL-safe code that people copy by hand; it never begins with `-`, which a
+    command line would read as an option (`revoke-invite --code -x…` fails in argparse)."""
+    while (code := draw(nbytes)).startswith("-"):
+        pass
+    return code

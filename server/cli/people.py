@@ -91,7 +91,9 @@ def add_commands(commands: Any) -> None:
     )
     which = revoke.add_mutually_exclusive_group(required=True)
     which.add_argument("--id", type=identifier, help="the invite's id, as `invites` lists it")
-    which.add_argument("--code", help="the invite's code")
+    which.add_argument(
+        "--code", help="the invite's code (write --code=CODE for an older one that begins with -)"
+    )
 
 
 # ----- people -----
