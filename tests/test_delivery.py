@@ -68,19 +68,20 @@ async def answer_probe(_sid: str, *_args: Any) -> str:
     return "ok"
 
 
-def peerrooms_server() -> SocketServer:
+def peerrooms_server(**options: Any) -> SocketServer:
     """peerrooms' Socket.IO server, which writes straight onto idle websockets."""
     return SocketServer(
         async_mode="aiohttp",
         client_manager=LocalManager(),
         on_malformed=lambda: None,
         slow_clients=SlowClients(BacklogLimit(1000, 10_000_000), on_cut_off=lambda: None),
+        **options,
     )
 
 
-def library_server() -> socketio.AsyncServer:
+def library_server(**options: Any) -> socketio.AsyncServer:
     """python-socketio's own server, which queues every packet."""
-    return socketio.AsyncServer(async_mode="aiohttp", client_manager=LocalManager())
+    return socketio.AsyncServer(async_mode="aiohttp", client_manager=LocalManager(), **options)
 
 
 @asynccontextmanager

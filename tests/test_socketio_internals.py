@@ -1,12 +1,12 @@
 """The python-socketio internals peerrooms relies on, checked against the installed release.
 
-`realtime/delivery.py`, `realtime/hub.py`, `realtime/redis.py`, `realtime/frames.py` and
-`realtime/connections.py` reach past python-socketio's public API (to queue packets without a
-task per recipient, count a room's members, deliver pub/sub messages at most once, drop
-malformed frames quietly, tell a client-sent `connect` event from the real one, find and
-abort the connection of a client that stopped reading: `realtime/backlog.py`, and keep each
-socket's rooms beside the manager's so a disconnect does not ask every room:
-`IndexedRoomsManager`).
+`realtime/delivery.py`, `realtime/hub.py`, `realtime/redis.py`, `realtime/frames.py`,
+`realtime/engine_socket.py` and `realtime/connections.py` reach past python-socketio's public
+API (to queue packets without a task per recipient, count a room's members, deliver pub/sub
+messages at most once, drop malformed frames quietly, tell a client-sent `connect` event from
+the real one, find and abort the connection of a client that stopped reading:
+`realtime/backlog.py`, keep each socket's rooms beside the manager's so a disconnect does not
+ask every room: `IndexedRoomsManager`, and serve a connection with fewer tasks).
 pyproject.toml pins python-socketio and python-engineio to the minor releases these names were
 read from; when an upgrade moves or reshapes one of them, this file fails before a delivery
 silently stops."""
@@ -194,6 +194,51 @@ def test_what_a_write_straight_onto_a_websocket_relies_on() -> None:
     assert "packet.Packet(packet.MESSAGE, data=data)" in inspect.getsource(
         engineio.AsyncServer.send
     )
+
+
+def test_what_the_engine_socket_takes_over() -> None:
+    """`realtime/engine_socket.py` gives engine.io's sockets a subclass as they are stored in
+    the server's table, and replaces their websocket loop, their poll and their pings."""
+    # Sockets are made by the connect handler and stored in the table before anything runs
+    # on them; the table is a plain attribute, set once in the constructor.
+    connect = inspect.getsource(engineio.AsyncServer._handle_connect)
+    made = connect.index("s = async_socket.AsyncSocket(self, sid)")
+    stored = connect.index("self.sockets[sid] = s")
+    assert made < stored < connect.index("await s.send(pkt)") < connect.index("s.schedule_ping()")
+    assert "self.sockets = {}" in inspect.getsource(engineio.base_server.BaseServer.__init__)
+    # A class without slots of its own, so a subclass adding only methods may take its place.
+    assert "__slots__" not in vars(AsyncSocket)
+    assert all("__slots__" not in vars(base) for base in AsyncSocket.__mro__[1:-1])
+    # Pings: scheduled at connect and on each pong, once the last one was answered; sent
+    # through the queue, marking when.
+    assert "self.schedule_ping()" in inspect.getsource(AsyncSocket.receive)
+    schedule = inspect.getsource(AsyncSocket.schedule_ping)
+    assert "if self.last_ping:" in schedule and "self.last_ping = None" in schedule
+    send_ping = inspect.getsource(AsyncSocket._send_ping)
+    assert "asyncio.sleep(self.server.ping_interval)" in send_ping
+    assert "self.last_ping = time.time()" in send_ping
+    # The poll: what waits, up to the end mark, or QueueEmpty when nothing comes in time or
+    # the wait is cancelled.
+    poll = inspect.getsource(AsyncSocket.poll)
+    assert "self.server.ping_interval + self.server.ping_timeout" in poll
+    assert "except (asyncio.TimeoutError, asyncio.CancelledError):" in poll
+    assert "self.queue.put_nowait(None)" in poll
+    # The websocket loop: the upgrade handshake, the reading deadline, the end.
+    handler = inspect.getsource(AsyncSocket._websocket_handler)
+    for step in (
+        "decoded_pkt.packet_type != packet.PING",
+        "decoded_pkt.data != 'probe'",
+        "packet.Packet(packet.PONG, data='probe')",
+        "await self.queue.put(packet.Packet(packet.NOOP))",
+        "decoded_pkt.packet_type != packet.UPGRADE",
+        "self.server.ping_interval + self.server.ping_timeout",
+        "await self.receive(pkt)",
+        "except exceptions.UnknownPacketError:",
+        "except exceptions.SocketIsClosedError:",
+        "await self.queue.put(None)",
+        "reason=self.server.reason.TRANSPORT_CLOSE",
+    ):
+        assert step in handler, step
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from engineio import packet as eio_packet
 from socketio import packet
 
 from server.realtime.backlog import SlowClients, transport_of
+from server.realtime.engine_socket import SocketTable
 from server.realtime.packet_queue import PacketQueue
 from server.realtime.websockets import (
     OpenWebSocket,
@@ -77,13 +78,14 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
     """engine.io's server, knowing each socket's open websocket and the TCP connection under
     it (`websockets.py`): engine.io keeps only the request a socket began on (a polling
     request, for a client that upgrades), and letting go of a client that stopped reading
-    means aborting that connection."""
+    means aborting that connection. Its sockets keep fewer tasks (`engine_socket.py`)."""
 
     _async: dict[str, Any]  # engine.io's table of its async mode's drivers
 
     def __init__(self, *args: Any, **options: Any) -> None:
         super().__init__(*args, **options)
         self.websockets: dict[str, OpenWebSocket] = {}
+        self.sockets = SocketTable()
         # The drivers' table is the module's own, shared by every server: copied, not changed.
         self._async = {**self._async, "websocket": PlainWebSocket}
 

@@ -115,6 +115,15 @@ class PlainWebSocket(WebSocket):  # type: ignore[misc]
                 del self.server.websockets[sid]
         return self._sock
 
+    async def wait(self, timeout: float | None = None) -> str | bytes:
+        """The next text or binary message; OSError once the connection closed or failed,
+        TimeoutError when none came within `timeout` seconds (`engine_socket.py`)."""
+        message = await self._sock.receive(timeout)
+        data = message.data
+        if not isinstance(data, str | bytes):
+            raise OSError(f"the websocket ended ({message.type.name})")
+        return data
+
     async def send(self, message: str | bytes) -> None:
         """engine.io's writer task sends each packet it took here; while a send waits for
         the connection to drain, what it took is still in hand (`PacketQueue.all_written`)."""
