@@ -168,6 +168,39 @@ async def test_an_acknowledged_alert_and_a_report_are_not_escalated(
     assert [a["raise_count"] for a in reports.body["alerts"]] == [3], reports.body
 
 
+async def test_with_nobody_on_duty_every_member_of_staff_is_told_a_report_only_when_awake(
+    api: Api,
+    server: RunningServer,
+    community: Community,
+    peer: PeerFactory,
+    push_service: PushService,
+) -> None:
+    c = community
+    lee, kim = await staff_phones(api, c, push_service)
+    assert (await api.put("/api/duty", {"on_duty": False}, lee.token)).status == 200
+    await subscribed(api, push_service, c.pat_avi, "avi-phone")
+    avi = await peer(c.pat_avi.token)
+    await joined(avi, c.group_a)
+    rude = await send(avi, c.group_a, "whatever, nobody cares what you think")
+    reported = await api.post(
+        f"/api/messages/{rude['id']}/reports", {"reason": "unkind"}, c.pat_ana.token
+    )
+    assert reported.status == 201, reported.body
+    await settle(server)
+    # A report waits for Kim's quiet hours to end; Lee is awake.
+    assert [p["kind"] for p in push_service.pushes("lee-phone")] == ["report"]
+    assert push_service.pushes("kim-phone") == []
+
+    ana = await peer(c.pat_ana.token)
+    await joined(ana, c.group_a)
+    await try_send(ana, c.group_a, CRISIS)
+    await settle(server)
+    # A crisis alert, with nobody on duty: all of staff, through quiet hours; no patient.
+    assert [p["kind"] for p in push_service.pushes("lee-phone")] == ["report", "crisis_alert"]
+    assert [p["kind"] for p in push_service.pushes("kim-phone")] == ["crisis_alert"]
+    assert push_service.pushes("avi-phone") == []
+
+
 async def test_a_crisis_in_a_private_support_conversation_names_no_one(
     api: Api,
     server: RunningServer,

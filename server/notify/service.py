@@ -644,9 +644,11 @@ class Notifications:
         crisis = alert.get("kind") == "crisis"
         on_duty = await self.staff_on_duty()
         async with self.sessions() as session:
-            staff = await meeting_store.staff_user_ids(session)
-            on_duty &= set(staff)
-            devices = await self._devices(session, sorted(on_duty or staff), urgent=crisis)
+            staff, staff_devices = await store.staff_and_devices(session)
+            told = (on_duty & staff) or staff
+            devices = [device for device in staff_devices if device.user_id in told]
+            if not crisis:
+                devices = await self._awake(session, devices)
         mailed = crisis and self.mail is not None
         if not devices and not mailed:
             return  # each alert (and each raised again) comes here: nobody to tell, no reads
@@ -708,14 +710,19 @@ class Notifications:
         self, session: AsyncSession, user_ids: list[int], *, urgent: bool
     ) -> list[PushSubscription]:
         """The browsers of these people who are not in their quiet hours (all, if urgent)."""
-        if urgent:
-            # Quiet hours do not hold an urgent push back, so they are not read: a crisis
-            # alert's push is one statement fewer.
-            return await store.subscriptions_of(session, user_ids)
+        devices = await store.subscriptions_of(session, user_ids)
+        # Quiet hours do not hold an urgent push back, so they are not read.
+        return devices if urgent else await self._awake(session, devices)
+
+    async def _awake(
+        self, session: AsyncSession, devices: list[PushSubscription]
+    ) -> list[PushSubscription]:
+        """The browsers of those not in their quiet hours now."""
+        if not devices:
+            return []
         now = self.clock.now()
-        settings = await store.settings_of(session, user_ids)
-        awake = [u for u in user_ids if not in_quiet_hours(settings[u], now)]
-        return await store.subscriptions_of(session, awake)
+        settings = await store.settings_of(session, sorted({d.user_id for d in devices}))
+        return [d for d in devices if not in_quiet_hours(settings[d.user_id], now)]
 
     async def _send_to(
         self, devices: list[PushSubscription], payload: dict[str, Any], *, urgent: bool

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from server.accounts.models import User
+from server.kernel.actors import Role
 from server.kernel.db import insert_once
+from server.kernel.hotpath.statements import HotStatement
 from server.notify.models import (
     DEFAULT_REMINDER_MINUTES,
     NotificationSent,
@@ -77,6 +80,37 @@ async def subscriptions_of(
         .order_by(col(PushSubscription.id))
     )
     return list(result.scalars().all())
+
+
+_DEVICE_COLUMNS = ("id", "user_id", "endpoint", "p256dh", "auth", "created_at", "last_sent_at")
+
+# Every member of staff, with each browser of theirs (none: one row of NULLs). The roles are
+# compared one by one: an IN list is rendered anew for each execution, and this statement
+# is compiled once.
+_STAFF_DEVICES = HotStatement(
+    select(
+        col(User.id).label("staff_id"),
+        *(col(getattr(PushSubscription, name)) for name in _DEVICE_COLUMNS),
+    )
+    .select_from(User)
+    .outerjoin(PushSubscription, col(PushSubscription.user_id) == col(User.id))
+    .where(or_(col(User.role) == Role.MODERATOR, col(User.role) == Role.ADMIN))
+    .order_by(col(PushSubscription.id))
+)
+
+
+async def staff_and_devices(session: AsyncSession) -> tuple[set[int], list[PushSubscription]]:
+    """Everyone on staff (moderators and admins), and their browsers, oldest first. One
+    statement on the driver: every alert's push asks it, and a crisis alert's CPU was
+    mostly its statements through the ORM (docs/performance.md)."""
+    rows = await _STAFF_DEVICES.rows(session, {})
+    staff = {int(row[0]) for row in rows}
+    devices = [
+        PushSubscription(**dict(zip(_DEVICE_COLUMNS, row[1:], strict=True)))
+        for row in rows
+        if row[1] is not None
+    ]
+    return staff, devices
 
 
 async def save_subscription(
