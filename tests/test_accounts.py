@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -14,7 +14,8 @@ import pytest
 import socketio
 
 from server.accounts.http import ACCOUNTS
-from server.accounts.models import CohortMembership
+from server.accounts.models import CohortMembership, User
+from server.accounts.store import PUBLIC_USERS_AT_ONCE, public_user_rows
 from server.accounts.tokens import code_for_people
 from server.app import CORE
 from server.kernel.actors import Role
@@ -552,6 +553,37 @@ async def test_a_graduation_reply_does_not_reveal_the_username(
     # The moderator is another user: the reply must not carry pat_ana's login name.
     assert "username" not in reply.body["user"], reply.body
     assert community.pat_ana.username not in json.dumps(reply.body)
+
+
+async def test_public_fields_are_read_for_any_number_of_people_with_unwritten_changes(
+    server: RunningServer, community: Community
+) -> None:
+    """`public_user_rows` reads a fixed number of people a statement (accounts/store.py):
+    more than that take several, ids of nobody are left out, and what the session changed
+    but has not written yet is read as an ORM read would (written first)."""
+    c = community
+    async with server.app[CORE].sessions() as session:
+        extra = [
+            User(
+                username=f"more{n}",
+                display_name=f"More {n}",
+                role="patient",
+                password_hash="-",
+                created_at=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+            for n in range(2 * PUBLIC_USERS_AT_ONCE)
+        ]
+        session.add_all(extra)
+        await session.commit()
+        ana = await session.get(User, c.pat_ana.id)
+        assert ana is not None
+        ana.display_name = "Ana R"
+        wanted = [c.pat_ana.id, *(user.id or 0 for user in extra), 1_000_000]
+        rows = await public_user_rows(session, wanted)
+
+    expected = {(c.pat_ana.id, "Ana R", "patient")}
+    expected |= {(user.id or 0, user.display_name, "patient") for user in extra}
+    assert len(rows) == len(expected) and set(rows) == expected
 
 
 async def test_a_token_is_read_as_its_person_with_every_cohort_while_its_sign_in_lasts(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts import store as account_store
-from server.accounts.models import public_user
+from server.accounts.models import public_user_of
 from server.kernel.clock import iso_utc
 from server.moderation.models import Alert, AuditEntry, Report, Restriction
 
@@ -17,9 +17,8 @@ PublicUsers = dict[int, dict[str, Any]]
 
 async def public_users(session: AsyncSession, user_ids: Iterable[int | None]) -> PublicUsers:
     wanted = sorted({user_id for user_id in user_ids if user_id is not None})
-    return {
-        user.id or 0: public_user(user) for user in await account_store.get_users(session, wanted)
-    }
+    rows = await account_store.public_user_rows(session, wanted)
+    return {user_id: public_user_of(user_id, name, role) for user_id, name, role in rows}
 
 
 def alert_json(alert: Alert, users: PublicUsers) -> dict[str, Any]:
