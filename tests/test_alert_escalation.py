@@ -30,12 +30,12 @@ from tests.support import (
     RunningServer,
     joined,
     register,
-    send,
     settle,
     try_send,
 )
 from tests.test_email_notifications import ON_CALL, text_of
 from tests.test_push import CRISIS
+from tests.test_report_queue import reported
 
 RERAISE_MINUTES = 5
 CHECK_S = 15
@@ -77,20 +77,6 @@ async def crisis_in_group_a(
     alerts = await api.get("/api/alerts?status=open", community.mod_lee.token)
     [alert] = alerts.body["alerts"]
     return dict(alert)
-
-
-async def unkind_message_reported(
-    api: Api, server: RunningServer, community: Community, peer: PeerFactory
-) -> None:
-    """Avi writes something unkind in Group A and Ana reports it; staff have been told."""
-    avi = await peer(community.pat_avi.token)
-    await joined(avi, community.group_a)
-    rude = await send(avi, community.group_a, "whatever, nobody cares what you think")
-    reported = await api.post(
-        f"/api/messages/{rude['id']}/reports", {"reason": "unkind"}, community.pat_ana.token
-    )
-    assert reported.status == 201, reported.body
-    await settle(server)
 
 
 async def unacknowledged_for(server: RunningServer, clock: FakeClock, minutes: int) -> None:
@@ -163,7 +149,8 @@ async def test_an_acknowledged_alert_and_a_report_are_not_escalated(
     alert = await crisis_in_group_a(api, server, c, peer)
     acked = await api.post(f"/api/alerts/{alert['id']}/ack", {"note": "called her"}, lee.token)
     assert acked.status == 200, acked.body
-    await unkind_message_reported(api, server, c, peer)
+    await reported(api, c, peer)
+    await settle(server)
     assert [p["kind"] for p in push_service.pushes("lee-phone")] == ["crisis_alert", "report"]
 
     # The report is raised again in the console, but pushed no wider; the alert is done.
@@ -186,7 +173,8 @@ async def test_with_nobody_on_duty_every_member_of_staff_is_told_a_report_only_w
     lee, _ = await staff_phones(api, c, push_service)
     assert (await api.put("/api/duty", {"on_duty": False}, lee.token)).status == 200
     await subscribed(api, push_service, c.pat_avi, "avi-phone")
-    await unkind_message_reported(api, server, c, peer)
+    await reported(api, c, peer)
+    await settle(server)
     # A report waits for Kim's quiet hours to end; Lee is awake.
     assert [p["kind"] for p in push_service.pushes("lee-phone")] == ["report"]
     assert push_service.pushes("kim-phone") == []

@@ -79,9 +79,9 @@ def peerrooms_server(**options: Any) -> SocketServer:
     )
 
 
-def library_server(**options: Any) -> socketio.AsyncServer:
+def library_server() -> socketio.AsyncServer:
     """python-socketio's own server, which queues every packet."""
-    return socketio.AsyncServer(async_mode="aiohttp", client_manager=LocalManager(), **options)
+    return socketio.AsyncServer(async_mode="aiohttp", client_manager=LocalManager())
 
 
 @asynccontextmanager

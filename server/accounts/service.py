@@ -30,6 +30,7 @@ from server.accounts.models import (
     UserSession,
     own_user,
     public_user,
+    public_user_of,
 )
 from server.accounts.names import looks_like_staff, skeleton
 from server.accounts.passwords import Passwords
@@ -195,7 +196,8 @@ class AccountService:
 
     async def public_users(self, user_ids: Sequence[int]) -> list[dict[str, Any]]:
         async with self.sessions() as session:
-            return [public_user(user) for user in await store.get_users(session, user_ids)]
+            rows = await store.public_user_rows(session, user_ids)
+        return [public_user_of(user_id, name, role) for user_id, name, role in rows]
 
     async def me(self, actor: Actor) -> dict[str, Any]:
         async with self.sessions() as session:
