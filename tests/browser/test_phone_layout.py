@@ -184,6 +184,31 @@ async def test_text_follows_the_browsers_font_size(
     assert overflowing == [], overflowing
 
 
+async def test_the_newest_message_stays_in_view_when_messages_grow_after_drawing(
+    browse: TabFactory, api: Api, peer: PeerFactory, community: Community
+) -> None:
+    """A font that arrives late, or a larger text size, makes drawn messages taller while the
+    log keeps its size: a person reading the newest still sees it whole."""
+    c = community
+    await conversation(api, peer, c, SHORT)
+    ana = await ana_reads_group_a(browse, c)
+    newest = ana.message(SHORT[-1])
+    await expect(newest).to_be_in_viewport(ratio=1)
+    log_height = await ana.log.evaluate("(log) => log.clientHeight")
+
+    await ana.message(SHORT[-2]).evaluate("(a) => { a.style.paddingBottom = '120px'; }")
+    await newest.locator(".body").evaluate("(p) => { p.style.fontSize = '2rem'; }")
+    assert await ana.log.evaluate("(log) => log.clientHeight") == log_height
+    await expect(newest).to_be_in_viewport(ratio=1)
+
+    # Someone who scrolled up to read older messages is not moved.
+    await ana.log.evaluate("(log) => { log.scrollTop = 0; }")
+    await expect(ana.message(SHORT[0])).to_be_in_viewport()
+    await ana.message(SHORT[-2]).evaluate("(a) => { a.style.paddingBottom = '240px'; }")
+    await ana.page.wait_for_timeout(200)
+    assert await ana.log.evaluate("(log) => log.scrollTop") == 0
+
+
 async def background(page: Page) -> str:
     return str(
         await page.evaluate("() => getComputedStyle(document.documentElement).backgroundColor")

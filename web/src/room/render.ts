@@ -85,8 +85,9 @@ export function createMessageList(context: MessageListContext, handlers: Message
   // One button kept across pages (not disabled while loading, which would drop focus).
   const olderButton = button("Load older messages", { class: "small" });
   olderButton.addEventListener("click", () => handlers.loadOlder());
-  // Whether the person is reading the newest messages: then new ones, and a log that changes
-  // size (an alert above it, the keyboard on a phone), keep them in view.
+  // Whether the person is reading the newest messages: then new ones, a log that changes size
+  // (an alert above it, the keyboard on a phone) and messages that grow after they are drawn
+  // (a font that arrives late, a larger text size) keep them in view.
   let following = true;
 
   const atBottom = (): boolean => log.scrollHeight - log.scrollTop - log.clientHeight < EDGE_PX;
@@ -104,7 +105,7 @@ export function createMessageList(context: MessageListContext, handlers: Message
     resize = new ResizeObserver(() => {
       if (following) scrollToBottom();
     });
-    resize.observe(log);
+    for (const box of [log, top, items, pendingItems]) resize.observe(box);
   }
 
   // ----- one message -----
