@@ -586,3 +586,13 @@ async def test_alerts_announced_at_once_fold_into_the_oldest_never_into_each_oth
     await asyncio.gather(*(server.app[ALERTS].announce(alert_id) for alert_id in stored))
     [alert] = await open_alerts(api, community.mod_lee)
     assert (alert["id"], alert["raise_count"]) == (stored[0], 3), alert
+    # As stored: the later two merged into it, which carries the words of the last folded.
+    reply = await api.get("/api/alerts?status=merged", token=community.mod_lee.token)
+    assert reply.status == 200, reply.body
+    merged = sorted(reply.body["alerts"], key=lambda a: a["id"])
+    assert [(a["id"], a["note"]) for a in merged] == [
+        (n, f"merged into alert {stored[0]}") for n in stored[1:]
+    ]
+    assert all(a["reached"] for a in merged), merged
+    assert alert["excerpt"] in {f"{CRISIS} ({n})" for n in (1, 2)}, alert
+    assert alert["message_id"] in {a["message_id"] for a in merged}, alert

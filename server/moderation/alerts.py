@@ -112,13 +112,13 @@ class AlertService:
             # Read before the first write: on SQLite that write takes the file's one write
             # lock until the commit, and every send waits while it is held. (Whom it
             # reaches is read from memory: presence and the kept duty roster.)
-            alert = await session.get(Alert, alert_id)
+            alert = await store.alert_by_id(session, alert_id)
             if alert is None:
                 raise not_found("alert")
             kind = alert.kind
             reach = await self._reach(kind, session)
             paged_at = self.clock.now() if reach is Reach.ON_CALL else None
-            if not await store.record_reach(session, alert_id, reach, paged_at):
+            if not await store.record_reach(session, alert, reach, paged_at):
                 return None
             # Read under the lock, so that alerts announced at once fold one after another
             # (none lost), and only into an older one (never two into each other, leaving
@@ -135,7 +135,8 @@ class AlertService:
                 # One person, one open crisis alert: a flood of crisis text raises the same
                 # alert again rather than burying staff in new ones.
                 page = fold_alert(alert, earlier, self.clock.now(), reach)
-                session.add_all([alert, earlier])
+                for folded in (alert, earlier):
+                    await store.save_announced(session, folded)
                 alert = earlier
             await session.commit()
             payload = alert_json(alert, await public_users(session, alert_user_ids(alert)))

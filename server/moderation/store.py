@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, update
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from server.kernel.db import in_time_range, newest_first_page
-from server.kernel.hotpath.statements import insert_returning_id
+from server.kernel.hotpath.statements import HotStatement, insert_returning_id
 from server.moderation.models import (
     Alert,
     AuditEntry,
@@ -229,40 +229,123 @@ async def _claim_open(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+# Announcing a crisis alert reads and writes alerts straight on the driver (kernel/hotpath/):
+# through the ORM its five statements were most of a crisis send's CPU on SQLite. The alerts
+# it reads are detached `Alert`s, written back with `save_announced`.
+_ALERTS = Alert.__table__  # type: ignore[attr-defined]
+_ALERT_FIELDS = tuple(_ALERTS.columns.keys())
+
+
+def _alert_select(*conditions: ColumnElement[bool]) -> Select[Any]:
+    return select(*_ALERTS.columns).where(*conditions)  # type: ignore[no-any-return]
+
+
+def _detached_alerts(rows: list[tuple[Any, ...]]) -> list[Alert]:
+    return [Alert(**dict(zip(_ALERT_FIELDS, row, strict=True))) for row in rows]
+
+
+def _new_value(name: str) -> Any:
+    """A bind for a column's new value (its own name is the SET clause's)."""
+    return bindparam(f"new_{name}", type_=_ALERTS.c[name].type)
+
+
+_ALERT_BY_ID = HotStatement(_alert_select(_ALERTS.c.id == bindparam("alert_id", type_=Integer)))
+_UNANNOUNCED = (_ALERTS.c.id == bindparam("alert_id", type_=Integer), _ALERTS.c.reached == "")
+_RECORD_REACH = HotStatement(
+    update(_ALERTS)
+    .where(*_UNANNOUNCED)
+    .values(reached=_new_value("reached"))
+    .returning(_ALERTS.c.id)
+)
+_RECORD_REACH_AND_PAGE = HotStatement(
+    update(_ALERTS)
+    .where(*_UNANNOUNCED)
+    .values(reached=_new_value("reached"), page_step=1, paged_at=_new_value("paged_at"))
+    .returning(_ALERTS.c.id)
+)
+# What announcing changes of an alert (fold_alert in alerts.py).
+ANNOUNCED_FIELDS = (
+    "room_id",
+    "message_id",
+    "excerpt",
+    "category",
+    "severity",
+    "reached",
+    "page_step",
+    "paged_at",
+    "status",
+    "raised_at",
+    "raise_count",
+    "note",
+)
+_SAVE_ANNOUNCED = HotStatement(
+    update(_ALERTS)
+    .where(_ALERTS.c.id == bindparam("alert_id", type_=Integer))
+    .values({name: _new_value(name) for name in ANNOUNCED_FIELDS})
+    .returning(_ALERTS.c.id)
+)
+
+
+def _open_crisis_alert_statement(older: bool, to_update: bool) -> HotStatement:
+    conditions = [
+        _ALERTS.c.user_id == bindparam("user_id", type_=Integer),
+        _ALERTS.c.kind == "crisis",
+        _ALERTS.c.status == "open",
+    ]
+    if older:
+        conditions.append(_ALERTS.c.id < bindparam("before", type_=Integer))
+    query = _alert_select(*conditions).order_by(_ALERTS.c.id).limit(1)
+    return HotStatement(query.with_for_update() if to_update else query)
+
+
+# By (older than a given alert, to update).
+_OPEN_CRISIS_ALERT = {
+    (older, to_update): _open_crisis_alert_statement(older, to_update)
+    for older in (False, True)
+    for to_update in (False, True)
+}
+
+
+async def alert_by_id(session: AsyncSession, alert_id: int) -> Alert | None:
+    """The alert, detached from the session."""
+    found = _detached_alerts(await _ALERT_BY_ID.rows(session, {"alert_id": alert_id}))
+    return found[0] if found else None
+
+
 async def record_reach(
-    session: AsyncSession, alert_id: int, reached: str, paged_at: datetime | None
+    session: AsyncSession, alert: Alert, reached: str, paged_at: datetime | None
 ) -> bool:
-    """Record whom a new alert reached; answers False when it was announced already (by a
-    repeated send, or another process), so it is announced once."""
-    values: dict[str, object] = {"reached": reached}
+    """Record whom a new alert reached, on the row and on `alert`; answers False when it was
+    announced already (by a repeated send, or another process), so it is announced once."""
+    params: dict[str, Any] = {"alert_id": alert.id, "new_reached": reached}
+    statement = _RECORD_REACH
     if paged_at is not None:
-        values.update(page_step=1, paged_at=paged_at)
-    result = await session.execute(
-        update(Alert).where(col(Alert.id) == alert_id, col(Alert.reached) == "").values(**values)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+        statement = _RECORD_REACH_AND_PAGE
+        params["new_paged_at"] = paged_at
+    if not await statement.rows(session, params):
+        return False
+    alert.reached = reached
+    if paged_at is not None:
+        alert.page_step, alert.paged_at = 1, paged_at
+    return True
+
+
+async def save_announced(session: AsyncSession, alert: Alert) -> None:
+    """Write back what announcing changed of a detached alert."""
+    params = {f"new_{name}": getattr(alert, name) for name in ANNOUNCED_FIELDS}
+    await _SAVE_ANNOUNCED.rows(session, {"alert_id": alert.id, **params})
 
 
 async def open_crisis_alert_of(
     session: AsyncSession, user_id: int, before: int | None = None, *, to_update: bool = False
 ) -> Alert | None:
-    """The person's earliest open crisis alert (older than alert `before`, if given);
-    `to_update` locks its row until the commit (PostgreSQL; SQLite's write lock, taken by an
-    earlier write in the transaction, holds the whole file)."""
-    older = [col(Alert.id) < before] if before is not None else []
-    query = (
-        select(Alert)
-        .where(
-            col(Alert.user_id) == user_id,
-            col(Alert.kind) == "crisis",
-            col(Alert.status) == "open",
-            *older,
-        )
-        .order_by(col(Alert.id))
-        .limit(1)
-    )
-    result = await session.execute(query.with_for_update() if to_update else query)
-    return result.scalars().first()
+    """The person's earliest open crisis alert (older than alert `before`, if given),
+    detached; `to_update` locks its row until the commit (PostgreSQL; SQLite's write lock,
+    taken by an earlier write in the transaction, holds the whole file)."""
+    statement = _OPEN_CRISIS_ALERT[(before is not None, to_update)]
+    params = {"user_id": user_id} if before is None else {"user_id": user_id, "before": before}
+    found = _detached_alerts(await statement.rows(session, params))
+    return found[0] if found else None
 
 
 async def unannounced_alert_of(session: AsyncSession, message_id: int) -> int | None:
