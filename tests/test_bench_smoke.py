@@ -177,6 +177,14 @@ def test_storm_catches_every_client_up(results: dict[str, dict[str, Any]]) -> No
     assert run["connect_join_ms"]["count"] == people
     assert {"p50", "p95", "p99"} <= run["connect_join_ms"].keys()
     assert run["server_peak_rss_mib"] > 0
+    # The bare relay's storm, the floor beside it: everyone back in, the relay's CPU counted.
+    bare = document["results"]["bare"]
+    assert bare["connect"]["failed"] == 0
+    assert bare["clients"] == bare["back_in"] == people
+    assert bare["connect_join_ms"]["count"] == people
+    assert bare["server_cpu_s"] > 0
+    rows = {check["figure"]: check for check in document["checks"]}
+    assert rows["connect + join p99 (ms)"]["bare"] == bare["connect_join_ms"]["p99"]
 
 
 def test_sharing_decodes_only_what_members_need(results: dict[str, dict[str, Any]]) -> None:

@@ -35,7 +35,7 @@ from typing import Any
 
 from bench.load import ClientSpec, LoadGenerator, Reconnect, SendJob, StormSpec
 from bench.measure import percentiles
-from bench.report import Check, write_result
+from bench.report import Check, ratio, write_result
 from bench.scenarios.common import (
     START_DELAY_S,
     Database,
@@ -43,6 +43,7 @@ from bench.scenarios.common import (
     client_specs,
     clients_of,
     database_for,
+    launched,
     load_generator,
 )
 from bench.targets import (
@@ -52,6 +53,7 @@ from bench.targets import (
     seed_people_and_rooms,
     service_cpu_seconds,
     start_peerrooms,
+    start_relay,
     stop_all,
 )
 
@@ -85,6 +87,7 @@ async def run(options: Options) -> dict[str, Any]:
     size = SMOKE if options.smoke else FULL
     async with load_generator(options) as generator:
         result = await run_storm(generator, size, options)
+        bare = await run_relay_storm(generator, size, options)
     data = {
         "size": size.__dict__,
         "notes": [
@@ -98,12 +101,14 @@ async def run(options: Options) -> dict[str, Any]:
             "Latency per client: from starting to connect to the ack of its join (connect + "
             "join). A client caught up: it got back in, and every message after its `since` "
             "came back once, none it already had. The load generator shares the machine.",
-            "The relay keeps no history: it has nothing to catch a client up with, so bare "
-            "and ratio are n/a.",
+            "Bare: the same clients on the bare python-socketio relay, restarted the same "
+            "way, all reconnecting at once and joining their room. The relay keeps no "
+            "history, so it has nobody to catch up: its figures are the floor of connecting "
+            "and joining on python-socketio alone, on the same loop and codec.",
         ],
-        "results": {"peerrooms": result},
+        "results": {"peerrooms": result, "bare": bare},
     }
-    write_result(options.out, "storm", data, storm_checks(result, size))
+    write_result(options.out, "storm", data, storm_checks(result, bare, size))
     return data
 
 
@@ -190,6 +195,34 @@ async def run_storm(generator: LoadGenerator, size: Size, options: Options) -> d
         "restart": restart,
         **storm,
         **reconnect_figures(reconnects, stored, seen),
+    }
+
+
+async def run_relay_storm(generator: LoadGenerator, size: Size, options: Options) -> dict[str, Any]:
+    """The same storm on the bare relay: everyone connected and joined, the relay restarted
+    on a new port, everyone back at once. Nothing to catch up with: only the timings and the
+    relay's CPU."""
+    async with launched(
+        "bare", people=size.people, room_size=size.room_size, log_dir=options.logs("storm-bare")
+    ) as target:
+        async with clients_of(generator):
+            connect = await connect_tracking(
+                generator, client_specs(target, size.people, size.room_size)
+            )
+            old_urls = target.urls
+            await stop_all(target.processes)
+            target.processes = await start_relay(options.logs("storm-bare"))
+            await generator.disconnect()
+            moved = dict(zip(old_urls, target.urls, strict=True))
+            storm = await measured_storm(generator, target, moved, size.quiet_s)
+    reconnects = [r for answer in storm.pop("answers") for r in answer["reconnects"]]
+    back = [r for r in reconnects if r.connect_ms is not None and r.join_ms is not None]
+    return {
+        "connect": connect,
+        **storm,
+        "clients": len(reconnects),
+        "back_in": len(back),
+        "connect_join_ms": percentiles([r.connect_ms + r.join_ms for r in back]),
     }
 
 
@@ -413,22 +446,44 @@ def catch_up_ledger(
     }
 
 
-def storm_checks(result: Mapping[str, Any], size: Size) -> list[Check]:
-    latency = result["connect_join_ms"]
+def cpu_per_reconnect_ms(run: Mapping[str, Any]) -> float | None:
+    clients = run["clients"]
+    return round(run["server_cpu_s"] / clients * 1000, 2) if clients else None
+
+
+def side_by_side(
+    figure: str,
+    ours: float | None,
+    bare: float | None,
+    target: str = "",
+    passed: bool | None = None,
+) -> Check:
+    return Check(figure, ours, bare, ratio(ours, bare), target, passed)
+
+
+def storm_checks(result: Mapping[str, Any], bare: Mapping[str, Any], size: Size) -> list[Check]:
+    latency, bare_latency = result["connect_join_ms"], bare["connect_join_ms"]
     p99 = latency["p99"]
     machine = result["machine"]
-    busiest = result["generator"]["max_utilisation"]
-    clients = result["clients"]
+    busiest = max(result["generator"]["max_utilisation"], bare["generator"]["max_utilisation"])
+    peer_back = result["clients"] - result["never_connected"] - result["join_failed"]
     return [
-        Check("connect + join p50 (ms)", latency["p50"], None, None, "", None),
-        Check("connect + join p95 (ms)", latency["p95"], None, None, "", None),
-        Check(
+        side_by_side("connect + join p50 (ms)", latency["p50"], bare_latency["p50"]),
+        side_by_side("connect + join p95 (ms)", latency["p95"], bare_latency["p95"]),
+        side_by_side(
             "connect + join p99 (ms)",
             p99,
-            None,
-            None,
+            bare_latency["p99"],
             f"<= {P99_TARGET_MS:.0f} ms",
             p99 is not None and p99 <= P99_TARGET_MS,
+        ),
+        Check(
+            "clients back in",
+            peer_back,
+            bare["back_in"],
+            None,
+            f"{size.people} (all)",
+            peer_back == bare["back_in"] == size.people,
         ),
         Check(
             "clients caught up",
@@ -444,14 +499,13 @@ def storm_checks(result: Mapping[str, Any], size: Size) -> list[Check]:
         ),
         Check("connect attempts failed", result["connect_attempts_failed"], None, None, "", None),
         Check("seconds until the last caught up", result["last_caught_up_s"], None, None, "", None),
-        Check("server CPU during the storm (s)", result["server_cpu_s"], None, None, "", None),
-        Check(
+        side_by_side(
+            "server CPU during the storm (s)", result["server_cpu_s"], bare["server_cpu_s"]
+        ),
+        side_by_side(
             "server CPU per reconnect (ms)",
-            round(result["server_cpu_s"] / clients * 1000, 2) if clients else None,
-            None,
-            None,
-            "",
-            None,
+            cpu_per_reconnect_ms(result),
+            cpu_per_reconnect_ms(bare),
         ),
         Check(
             "server peak RSS since the restart (MiB)",
