@@ -184,6 +184,18 @@ async def test_text_follows_the_browsers_font_size(
     assert overflowing == [], overflowing
 
 
+async def log_settled(page: Page) -> None:
+    """Until the log keeps its height for a moment (the header and the box settle after the
+    room opens: the people here, the box's size)."""
+    last = None
+    for _ in range(50):
+        height = await page.get_by_role("log", name="Messages").evaluate("(l) => l.clientHeight")
+        if height == last:
+            return
+        last = height
+        await page.wait_for_timeout(100)
+
+
 async def test_the_newest_message_stays_in_view_when_messages_grow_after_drawing(
     browse: TabFactory, api: Api, peer: PeerFactory, community: Community
 ) -> None:
@@ -194,11 +206,20 @@ async def test_the_newest_message_stays_in_view_when_messages_grow_after_drawing
     ana = await ana_reads_group_a(browse, c)
     newest = ana.message(SHORT[-1])
     await expect(newest).to_be_in_viewport(ratio=1)
-    log_height = await ana.log.evaluate("(log) => log.clientHeight")
+    await log_settled(ana.page)
 
-    await ana.message(SHORT[-2]).evaluate("(a) => { a.style.paddingBottom = '120px'; }")
-    await newest.locator(".body").evaluate("(p) => { p.style.fontSize = '2rem'; }")
-    assert await ana.log.evaluate("(log) => log.clientHeight") == log_height
+    # Grown in one task, so the log's own size cannot change in between.
+    await ana.page.evaluate(
+        """() => {
+            const log = document.querySelector('[role=log]');
+            const [previous, last] = [...log.querySelectorAll('article')].slice(-2);
+            window.logHeightBefore = log.clientHeight;
+            previous.style.paddingBottom = '120px';
+            last.querySelector('.body').style.fontSize = '2rem';
+            window.logHeightAfter = log.clientHeight;
+        }"""
+    )
+    assert await ana.page.evaluate("() => window.logHeightBefore === window.logHeightAfter")
     await expect(newest).to_be_in_viewport(ratio=1)
 
     # Someone who scrolled up to read older messages is not moved.
