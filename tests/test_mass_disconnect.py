@@ -15,7 +15,7 @@ import socketio
 from bidict import bidict
 
 from server.app import CORE
-from server.realtime.delivery import IndexedRoomsManager, LocalManager
+from server.realtime.delivery import IndexedRoomsManager, LocalManager, PendingSids
 from server.realtime.hub import room_channel
 from tests.conftest import PeerFactory
 from tests.support import (
@@ -30,6 +30,7 @@ from tests.support import (
     send,
     with_id,
 )
+from tests.test_socketio_internals import as_lists
 
 if TYPE_CHECKING:
     from _collections_abc import dict_items, dict_keys, dict_values
@@ -224,7 +225,8 @@ async def test_each_of_thousands_of_disconnects_asks_only_its_own_rooms() -> Non
 async def test_the_index_follows_the_librarys_rooms_through_any_mix_of_changes() -> None:
     """Random connects, joins, leaves, room closes, acks and disconnects, on the indexed
     manager and on python-socketio's own: both end every step with the same rooms, pending
-    lists and callbacks, and the same rooms for each socket."""
+    lists and callbacks, the same rooms for each socket, and the same answer to whether each
+    is connected or still connecting."""
     ours = LocalManager()
     theirs = socketio.AsyncManager()
     for each in (ours, theirs):
@@ -269,10 +271,34 @@ async def test_the_index_follows_the_librarys_rooms_through_any_mix_of_changes()
         for manager in (ours, theirs):
             await step(manager, choice, random.Random(seed))
         assert ours.rooms == theirs.rooms
-        assert ours.pending_connect == theirs.pending_connect
-        assert ours.pending_disconnect == theirs.pending_disconnect
+        assert as_lists(ours.pending_connect) == theirs.pending_connect
+        assert as_lists(ours.pending_disconnect) == theirs.pending_disconnect
         assert ours.callbacks.keys() == theirs.callbacks.keys()
         for namespace, rooms in theirs.rooms.items():
             for sid in rooms.get(None, {}):
                 assert set(ours.get_rooms(sid, namespace)) == set(theirs.get_rooms(sid, namespace))
+                for state in ("is_connected", "is_pre_connected"):
+                    asked = (getattr(m, state)(sid, namespace) for m in (ours, theirs))
+                    assert len(set(asked)) == 1, (state, sid)
         assert_index_agrees(ours)
+
+
+async def test_sockets_still_connecting_are_found_by_sid_not_by_scanning() -> None:
+    """Thousands of sockets wait in their connect handler in a reconnect storm, and each
+    event asks whether its socket is among them: ours keeps them by sid, in order."""
+    manager = LocalManager()
+    server_with(manager)
+    sids = [await manager.pre_connect(f"eio-{n}", "/") for n in range(3)]
+    waiting = manager.pending_connect["/"]
+    assert isinstance(waiting, PendingSids)
+    assert list(waiting) == sids
+    assert [manager.is_connected(sid, "/") for sid in sids] == [False] * 3
+
+    await manager.connect(sids[1], "/")
+    assert list(manager.pending_connect["/"]) == [sids[0], sids[2]]
+    assert [manager.is_connected(sid, "/") for sid in sids] == [False, True, False]
+    manager.pre_disconnect(sids[1], "/")
+    assert isinstance(manager.pending_disconnect["/"], PendingSids)
+    assert not manager.is_connected(sids[1], "/")
+    await manager.disconnect(sids[1], "/")
+    assert "/" not in manager.pending_disconnect

@@ -15,7 +15,7 @@ socket is in rather than a pass over every room of the process.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import Any, Protocol
 
 import socketio
@@ -118,6 +118,29 @@ async def emit_to_local_sockets(
     return len(recipients)
 
 
+class PendingSids(dict[str, None]):
+    """The sockets of one namespace still connecting (or disconnecting), in the order they
+    came, as python-socketio's manager uses its list of them: `append`, `remove`, `in` and
+    `len`. A list made each of those a scan of every socket still connecting: in a reconnect
+    storm thousands wait in their connect handler at once, and every event of every socket
+    asks whether its own sid is among them (`is_connected`), which is quadratic."""
+
+    def append(self, sid: str) -> None:
+        self[sid] = None
+
+    def remove(self, sid: str) -> None:
+        del self[sid]
+
+
+class PendingTable(dict[str | None, PendingSids]):
+    """`pending_connect` or `pending_disconnect`: namespace -> its sockets. The library
+    stores a new list for a namespace; it is kept as `PendingSids`."""
+
+    def __setitem__(self, namespace: str | None, sids: Iterable[str]) -> None:
+        pending = sids if isinstance(sids, PendingSids) else PendingSids((s, None) for s in sids)
+        super().__setitem__(namespace, pending)
+
+
 class IndexedRoomsManager(socketio.AsyncManager):  # type: ignore[misc]
     """python-socketio's manager, knowing which rooms each socket is in.
 
@@ -139,11 +162,16 @@ class IndexedRoomsManager(socketio.AsyncManager):  # type: ignore[misc]
     `basic_*` methods every entering and leaving goes through (the async ones and pub/sub
     messages call them), and read by `basic_disconnect` and `get_rooms`; no other code of
     python-socketio's changes `rooms`. That, and the names and shapes reached into here,
-    are checked by tests/test_socketio_internals.py against the pinned release."""
+    are checked by tests/test_socketio_internals.py against the pinned release.
+
+    Its sockets still connecting or disconnecting are kept as `PendingTable`s, not the
+    library's lists, for the same reason: a storm of connects made them quadratic."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._rooms_of: dict[str | None, dict[str, list[Hashable]]] = {}
+        self.pending_connect = PendingTable()
+        self.pending_disconnect = PendingTable()
 
     def rooms_of(self, sid: str, namespace: str | None) -> list[Hashable]:
         """The rooms the socket is in here, as the index has them (the room None, its
