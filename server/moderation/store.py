@@ -264,7 +264,7 @@ _RECORD_REACH_AND_PAGE = HotStatement(
     .returning(_ALERTS.c.id)
 )
 # What announcing changes of an alert (fold_alert in alerts.py).
-ANNOUNCED_FIELDS = (
+_ANNOUNCED_FIELDS = (
     "room_id",
     "message_id",
     "excerpt",
@@ -281,7 +281,7 @@ ANNOUNCED_FIELDS = (
 _SAVE_ANNOUNCED = HotStatement(
     update(_ALERTS)
     .where(_ALERTS.c.id == bindparam("alert_id", type_=Integer))
-    .values({name: _new_value(name) for name in ANNOUNCED_FIELDS})
+    .values({name: _new_value(name) for name in _ANNOUNCED_FIELDS})
     .returning(_ALERTS.c.id)
 )
 
@@ -332,7 +332,7 @@ async def record_reach(
 
 async def save_announced(session: AsyncSession, alert: Alert) -> None:
     """Write back what announcing changed of a detached alert."""
-    params = {f"new_{name}": getattr(alert, name) for name in ANNOUNCED_FIELDS}
+    params = {f"new_{name}": getattr(alert, name) for name in _ANNOUNCED_FIELDS}
     await _SAVE_ANNOUNCED.rows(session, {"alert_id": alert.id, **params})
 
 
